@@ -1,0 +1,262 @@
+//! A thin HTTP client for the four queue endpoints the workloads use.
+//!
+//! It knows only the wire format (no roost crate is linked in), spreads requests
+//! round-robin over every configured node URL, and turns any non-2xx reply into an error
+//! carrying the status and body so a broken run aborts instead of producing numbers.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+/// Consumer id the benchmark registers and pulls as.
+pub(crate) const CONSUMER_ID: &str = "bench";
+
+/// Longest slice of an error reply body quoted in an error message.
+const MAX_ERROR_BODY: usize = 2000;
+
+/// A queue created for one repetition, with the key needed to use it.
+#[derive(Debug, Clone)]
+pub(crate) struct QueueHandle {
+    /// Server-assigned id (`q_...`).
+    pub id: String,
+    /// Bearer key for the queue (`qk_...`).
+    pub key: String,
+}
+
+/// Reply to `POST /q/create` (extra fields ignored).
+#[derive(Debug, Deserialize)]
+struct CreateReply {
+    queue_id: String,
+    queue_api_key: String,
+}
+
+/// Reply to `POST /q/{id}/publish` (extra fields ignored).
+#[derive(Debug, Deserialize)]
+struct PublishReply {
+    seq: u64,
+}
+
+/// One message in a pull reply; only the sequence number matters to the benchmark.
+#[derive(Debug, Deserialize)]
+pub(crate) struct PulledMessage {
+    /// Queue sequence number of the message.
+    pub seq: u64,
+}
+
+/// Reply to `GET /q/{id}/pull`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct PullReply {
+    /// Messages with `seq > cursor`, in order.
+    pub messages: Vec<PulledMessage>,
+    /// Cursor to pass to the next pull (and to ack).
+    pub next_cursor: u64,
+    /// Whether more messages were available beyond this batch.
+    #[serde(default)]
+    pub has_more: bool,
+}
+
+/// Shared HTTP client: one connection pool, requests spread round-robin over `urls`.
+#[derive(Debug)]
+pub(crate) struct Api {
+    client: reqwest::Client,
+    urls: Vec<String>,
+    next: AtomicUsize,
+}
+
+impl Api {
+    /// Builds the client. `pool_idle` is how many keep-alive connections per node the pool
+    /// retains; `timeout` bounds every single request.
+    pub(crate) fn new(
+        urls: Vec<String>,
+        pool_idle: usize,
+        timeout: Duration,
+    ) -> anyhow::Result<Self> {
+        anyhow::ensure!(!urls.is_empty(), "no server url given");
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(pool_idle)
+            .tcp_nodelay(true)
+            .timeout(timeout)
+            .build()
+            .context("building HTTP client")?;
+        Ok(Self {
+            client,
+            urls,
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    /// The base URL for the next request (round-robin).
+    fn base(&self) -> &str {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        &self.urls[n % self.urls.len()]
+    }
+
+    /// Creates a fresh queue with the single consumer `bench`.
+    pub(crate) async fn create_queue(&self) -> anyhow::Result<QueueHandle> {
+        let url = format!("{}/q/create", self.base());
+        let req = self
+            .client
+            .post(&url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(format!("{{\"consumers\":[\"{CONSUMER_ID}\"]}}"));
+        let reply: CreateReply = send_json(req, "create queue", &url).await?;
+        Ok(QueueHandle {
+            id: reply.queue_id,
+            key: reply.queue_api_key,
+        })
+    }
+
+    /// Publishes one JSON body; returns the sequence number the server assigned.
+    pub(crate) async fn publish(&self, queue: &QueueHandle, body: String) -> anyhow::Result<u64> {
+        let url = format!("{}/q/{}/publish", self.base(), queue.id);
+        let req = self
+            .client
+            .post(&url)
+            .bearer_auth(&queue.key)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        let reply: PublishReply = send_json(req, "publish", &url).await?;
+        Ok(reply.seq)
+    }
+
+    /// Pulls up to `limit` messages with `seq > cursor` as consumer `bench`.
+    pub(crate) async fn pull(
+        &self,
+        queue: &QueueHandle,
+        cursor: u64,
+        limit: u64,
+    ) -> anyhow::Result<PullReply> {
+        let url = format!(
+            "{}/q/{}/pull?consumer_id={CONSUMER_ID}&cursor={cursor}&limit={limit}",
+            self.base(),
+            queue.id
+        );
+        let req = self.client.get(&url).bearer_auth(&queue.key);
+        send_json(req, "pull", &url).await
+    }
+
+    /// Acknowledges everything up to and including `cursor` for consumer `bench`.
+    pub(crate) async fn ack(&self, queue: &QueueHandle, cursor: u64) -> anyhow::Result<()> {
+        let url = format!("{}/q/{}/ack", self.base(), queue.id);
+        let req = self
+            .client
+            .post(&url)
+            .bearer_auth(&queue.key)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(format!(
+                "{{\"consumer_id\":\"{CONSUMER_ID}\",\"cursor\":{cursor}}}"
+            ));
+        send(req, "ack", &url).await.map(drop)
+    }
+}
+
+/// Sends `req` and returns the reply body, or an error with status and body if not 2xx.
+async fn send(req: reqwest::RequestBuilder, what: &str, url: &str) -> anyhow::Result<String> {
+    let resp = req
+        .send()
+        .await
+        .with_context(|| format!("{what}: request to {url} failed"))?;
+    let status = resp.status();
+    let body = resp
+        .text()
+        .await
+        .with_context(|| format!("{what}: reading reply from {url} (HTTP {status})"))?;
+    if !status.is_success() {
+        bail!("{what}: {url} replied HTTP {status}: {}", clip(&body));
+    }
+    Ok(body)
+}
+
+/// Like [`send`], then parses the body as JSON `T`.
+async fn send_json<T: DeserializeOwned>(
+    req: reqwest::RequestBuilder,
+    what: &str,
+    url: &str,
+) -> anyhow::Result<T> {
+    let body = send(req, what, url).await?;
+    serde_json::from_str(&body)
+        .with_context(|| format!("{what}: unexpected reply from {url}: {}", clip(&body)))
+}
+
+/// Shortens a reply body for an error message, on a char boundary.
+fn clip(body: &str) -> String {
+    if body.len() <= MAX_ERROR_BODY {
+        return body.to_owned();
+    }
+    let mut end = MAX_ERROR_BODY;
+    while !body.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &body[..end], body.len())
+}
+
+/// Normalizes `--url` values: trims whitespace and trailing `/`, drops empty entries and
+/// defaults the scheme to `http://`.
+pub(crate) fn normalize_urls(raw: &[String]) -> Vec<String> {
+    raw.iter()
+        .map(|u| u.trim().trim_end_matches('/'))
+        .filter(|u| !u.is_empty())
+        .map(|u| {
+            if u.contains("://") {
+                u.to_owned()
+            } else {
+                format!("http://{u}")
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_normalized() {
+        let raw = vec![
+            " http://a:1/ ".to_owned(),
+            "b:2".to_owned(),
+            String::new(),
+            "https://c".to_owned(),
+        ];
+        assert_eq!(
+            normalize_urls(&raw),
+            vec!["http://a:1", "http://b:2", "https://c"]
+        );
+    }
+
+    #[test]
+    fn clip_keeps_short_bodies_and_cuts_long_ones() {
+        assert_eq!(clip("oops"), "oops");
+        let long = "é".repeat(MAX_ERROR_BODY);
+        let clipped = clip(&long);
+        assert!(clipped.len() < long.len());
+        assert!(clipped.ends_with(&format!("({} bytes)", long.len())));
+    }
+
+    #[test]
+    fn pull_reply_parses_and_ignores_extra_fields() {
+        let r: PullReply = serde_json::from_str(
+            r#"{"messages":[{"seq":3,"id":"qm_x","payload":{}}],"next_cursor":3,"has_more":false}"#,
+        )
+        .expect("parse");
+        assert_eq!(r.messages.len(), 1);
+        assert_eq!(r.messages[0].seq, 3);
+        assert_eq!(r.next_cursor, 3);
+        assert!(!r.has_more);
+    }
+
+    #[test]
+    fn round_robin_over_urls() {
+        let api = Api::new(
+            vec!["http://a".to_owned(), "http://b".to_owned()],
+            1,
+            Duration::from_secs(1),
+        )
+        .expect("client");
+        let seen: Vec<String> = (0..4).map(|_| api.base().to_owned()).collect();
+        assert_eq!(seen, vec!["http://a", "http://b", "http://a", "http://b"]);
+    }
+}

@@ -1,0 +1,274 @@
+//! Roost's load generator, run as `roost bench ...`.
+//!
+//! It drives a Roost server (or every node of a cluster) purely over the public HTTP API,
+//! so it measures what a client sees and needs no roost crate. Workloads:
+//!
+//! - `seq` (W1): sequential publish, one request in flight;
+//! - `window` (W1): pipelined publish keeping `--window` requests in flight;
+//! - `drain` (W2): publish `--count` messages pipelined, then drain them with one consumer
+//!   pulling batches of 100 and acking each batch; publish and drain rates are reported
+//!   separately and the drain is verified against what was published.
+//!
+//! Each repetition runs on a fresh queue. Latencies go into HDR histograms (microseconds)
+//! and the [`Report`] gives per-repetition numbers plus min/median/max across repetitions.
+
+mod client;
+pub mod payload;
+mod report;
+mod stats;
+mod workload;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, ensure, Context};
+use serde::Serialize;
+
+pub use report::{Phase, PhaseResult, PhaseSummary, Repetition, Report};
+pub use stats::{LatencyMs, Spread};
+
+use crate::client::Api;
+use crate::workload::PhaseOutcome;
+
+/// Which load pattern to generate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Workload {
+    /// W1 sequential: publish one message at a time, waiting for each reply.
+    Seq,
+    /// W1 pipelined: publish keeping `--window` requests in flight.
+    Window,
+    /// W2: publish `--count` messages pipelined, then drain them with one consumer
+    /// (pull batches of 100, ack each batch).
+    Drain,
+}
+
+impl Workload {
+    /// Lowercase name, as accepted by `--workload`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Seq => "seq",
+            Workload::Window => "window",
+            Workload::Drain => "drain",
+        }
+    }
+}
+
+/// Command-line options of `roost bench`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// Server URL; repeat the flag or separate with commas to spread requests round-robin
+    /// over several cluster nodes.
+    #[arg(
+        long = "url",
+        value_name = "URL",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:7070"
+    )]
+    pub urls: Vec<String>,
+
+    /// Load pattern to generate.
+    #[arg(long, value_enum, default_value_t = Workload::Seq)]
+    pub workload: Workload,
+
+    /// Messages per repetition.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: u64,
+
+    /// Publish requests kept in flight by `window` (and by the publish phase of `drain`).
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..))]
+    pub window: u64,
+
+    /// Keep-alive connections per node that the shared HTTP client's pool retains for
+    /// reuse; defaults to the number of requests in flight.
+    #[arg(long)]
+    pub connections: Option<usize>,
+
+    /// Size in bytes of each published JSON body (`{"i":N,"pad":"xx…"}`); values below the
+    /// smallest possible body give that smallest body.
+    #[arg(long, default_value_t = 200)]
+    pub payload_bytes: usize,
+
+    /// Repetitions, each on a fresh queue.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    pub reps: u64,
+
+    /// Abort the whole run with an error if it takes longer than this many seconds.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout_secs: u64,
+
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs the benchmark described by `args` and returns what it measured.
+///
+/// Fails on any non-2xx reply, on a drain that does not see exactly the published
+/// messages in order, or when the run exceeds `--timeout-secs`.
+pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
+    let limit = Duration::from_secs(args.timeout_secs);
+    match tokio::time::timeout(limit, run_unbounded(&args)).await {
+        Ok(result) => result,
+        Err(_) => bail!(
+            "benchmark aborted: not finished after --timeout-secs {}",
+            args.timeout_secs
+        ),
+    }
+}
+
+/// Runs the benchmark and prints the report to stdout (JSON if `--json`, else a table).
+pub async fn run_and_print(args: BenchArgs) -> anyhow::Result<()> {
+    let json = args.json;
+    let report = run(args).await?;
+    if json {
+        println!("{}", report.to_json()?);
+    } else {
+        print!("{}", report.render_table());
+    }
+    Ok(())
+}
+
+/// The body of [`run`], without the overall deadline.
+async fn run_unbounded(args: &BenchArgs) -> anyhow::Result<Report> {
+    let urls = client::normalize_urls(&args.urls);
+    ensure!(!urls.is_empty(), "no server url given (--url)");
+    ensure!(args.count >= 1, "--count must be at least 1");
+    ensure!(args.window >= 1, "--window must be at least 1");
+    ensure!(args.reps >= 1, "--reps must be at least 1");
+
+    let in_flight = match args.workload {
+        Workload::Seq => 1,
+        Workload::Window | Workload::Drain => args.window,
+    };
+    let pool_idle = args
+        .connections
+        .unwrap_or_else(|| usize::try_from(in_flight).unwrap_or(usize::MAX));
+    let api = Arc::new(Api::new(
+        urls.clone(),
+        pool_idle,
+        Duration::from_secs(args.timeout_secs),
+    )?);
+
+    let mut repetitions = Vec::new();
+    for rep in 1..=args.reps {
+        let queue = Arc::new(
+            api.create_queue()
+                .await
+                .with_context(|| format!("repetition {rep}: creating queue"))?,
+        );
+        let mut phases = Vec::new();
+        let (published, seqs) =
+            workload::publish(&api, &queue, args.count, in_flight, args.payload_bytes)
+                .await
+                .with_context(|| format!("repetition {rep}: publish phase"))?;
+        phases.push(phase_result(Phase::Publish, &published));
+        if args.workload == Workload::Drain {
+            let drained = workload::drain(&api, &queue, &seqs)
+                .await
+                .with_context(|| format!("repetition {rep}: drain phase"))?;
+            phases.push(phase_result(Phase::Drain, &drained));
+        }
+        repetitions.push(Repetition {
+            rep,
+            queue_id: queue.id.clone(),
+            phases,
+        });
+    }
+
+    let summary = Report::summarize(&repetitions);
+    Ok(Report {
+        workload: args.workload,
+        urls,
+        count: args.count,
+        window: in_flight,
+        payload_bytes: args.payload_bytes,
+        repetitions,
+        summary,
+    })
+}
+
+/// Turns raw phase measurements into a report row.
+fn phase_result(phase: Phase, outcome: &PhaseOutcome) -> PhaseResult {
+    PhaseResult::new(
+        phase,
+        outcome.msgs,
+        outcome.elapsed.as_secs_f64(),
+        LatencyMs::from_histogram(&outcome.hist),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// Wraps the flattened args the way the `roost` binary does.
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        bench: BenchArgs,
+    }
+
+    fn parse(argv: &[&str]) -> Result<BenchArgs, clap::Error> {
+        Cli::try_parse_from(std::iter::once("bench").chain(argv.iter().copied())).map(|c| c.bench)
+    }
+
+    #[test]
+    fn defaults() {
+        let a = parse(&[]).expect("parse");
+        assert_eq!(a.urls, vec!["http://127.0.0.1:7070"]);
+        assert_eq!(a.workload, Workload::Seq);
+        assert_eq!(a.count, 10_000);
+        assert_eq!(a.window, 128);
+        assert_eq!(a.connections, None);
+        assert_eq!(a.payload_bytes, 200);
+        assert_eq!(a.reps, 3);
+        assert_eq!(a.timeout_secs, 300);
+        assert!(!a.json);
+    }
+
+    #[test]
+    fn urls_repeat_and_split_on_commas() {
+        let a = parse(&[
+            "--url",
+            "http://a:1,http://b:2",
+            "--url",
+            "http://c:3",
+            "--workload",
+            "drain",
+            "--json",
+        ])
+        .expect("parse");
+        assert_eq!(a.urls, vec!["http://a:1", "http://b:2", "http://c:3"]);
+        assert_eq!(a.workload, Workload::Drain);
+        assert!(a.json);
+    }
+
+    #[test]
+    fn zero_counts_are_rejected() {
+        assert!(parse(&["--count", "0"]).is_err());
+        assert!(parse(&["--window", "0"]).is_err());
+        assert!(parse(&["--reps", "0"]).is_err());
+        assert!(parse(&["--workload", "bogus"]).is_err());
+    }
+
+    #[test]
+    fn workload_names_match_cli_values() {
+        use clap::ValueEnum;
+        for w in Workload::value_variants() {
+            let pv = w.to_possible_value().expect("visible");
+            assert_eq!(pv.get_name(), w.name());
+        }
+    }
+
+    #[tokio::test]
+    async fn unreachable_server_is_an_error_not_a_report() {
+        // Port 9 (discard) on localhost is essentially never an HTTP server; the run must
+        // fail with an error rather than report numbers.
+        let mut a =
+            parse(&["--url", "http://127.0.0.1:9", "--count", "1", "--reps", "1"]).expect("parse");
+        a.timeout_secs = 5;
+        assert!(run(a).await.is_err());
+    }
+}

@@ -1,0 +1,149 @@
+//! API errors: the one place that maps failures to HTTP statuses and stable codes.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use roost_node::NodeError;
+use roost_state::CommandError;
+use serde_json::json;
+
+/// An error response: `{error, code, _help}` with a status.
+#[derive(Debug)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable machine-readable code.
+    pub code: &'static str,
+    /// Human-readable description.
+    pub message: String,
+    /// One sentence telling the caller what to do next.
+    pub help: String,
+}
+
+impl ApiError {
+    /// An error with all parts given.
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            help: help.into(),
+        }
+    }
+
+    /// A 400 for a malformed request.
+    pub fn bad_request(
+        code: &'static str,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message, help)
+    }
+
+    /// The 404 for an unknown (or malformed) queue id.
+    pub fn queue_not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "queue_not_found",
+            "queue not found",
+            "Check the queue id; create a queue with POST /q/create.",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": self.message, "code": self.code, "_help": self.help});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<CommandError> for ApiError {
+    fn from(e: CommandError) -> Self {
+        match e {
+            CommandError::QueueNotFound => ApiError::queue_not_found(),
+            CommandError::Unauthorized => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_api_key",
+                "invalid queue api key",
+                "Send the queue_api_key returned by POST /q/create as 'Authorization: Bearer <key>'.",
+            ),
+            CommandError::QueueExists => ApiError::new(
+                StatusCode::CONFLICT,
+                "queue_exists",
+                e.to_string(),
+                "Retry the create; a new id will be chosen.",
+            ),
+            CommandError::CursorPastHead { .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "cursor_past_head",
+                e.to_string(),
+                "Ack only cursors you have pulled: use next_cursor from GET /q/{id}/pull.",
+            ),
+            CommandError::IdempotencyMismatch => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                e.to_string(),
+                "Use a new Idempotency-Key for a different message body.",
+            ),
+            CommandError::Invalid(m) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                m,
+                "Correct the request as the error says and send it again.",
+            ),
+        }
+    }
+}
+
+impl From<NodeError> for ApiError {
+    fn from(e: NodeError) -> Self {
+        match e {
+            NodeError::Unavailable(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                e.to_string(),
+                "The cluster has no reachable leader for this queue right now; retry shortly.",
+            ),
+            NodeError::Indeterminate(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "outcome_unknown",
+                e.to_string(),
+                "The write may or may not have happened; retry with the same Idempotency-Key to be safe.",
+            ),
+            NodeError::NoSuchGroup(_) => ApiError::queue_not_found(),
+            other => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                other.to_string(),
+                "This is a server fault; retry, and report it if it persists.",
+            ),
+        }
+    }
+}
+
+/// The JSON 404 for unknown paths.
+pub async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "route_not_found",
+        "no such route",
+        "See the README for the API: /q/create, /q/{id}/publish, /q/{id}/pull, /q/{id}/ack.",
+    )
+}
+
+/// The JSON 500 for a handler that panicked (a bug); the process keeps serving.
+pub fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "internal error",
+        "This is a server fault; retry, and report it if it persists.",
+    )
+    .into_response()
+}

@@ -1,0 +1,69 @@
+//! Roost's HTTP edge: the client API every node serves.
+//!
+//! Handlers validate input, turn it into state-machine commands and queries, and hand them to
+//! [`roost_node::Node`], which runs them on the group leader wherever it is. Every response is
+//! JSON; every error has a stable `code` and a `_help` sentence ([`error`] is the one place that
+//! maps failures to HTTP statuses).
+
+mod auth;
+mod body;
+mod error;
+mod ops;
+mod queues;
+mod wire;
+
+use std::sync::Arc;
+
+use axum::Router;
+use roost_node::Node;
+use tokio_util::sync::CancellationToken;
+
+pub use error::ApiError;
+
+/// Limits the edge enforces before anything reaches Raft.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Largest accepted request body (a published message included).
+    pub max_body_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// The node requests are routed through.
+    pub node: Arc<Node>,
+    /// Input limits.
+    pub limits: Limits,
+}
+
+/// The whole HTTP API.
+pub fn router(node: Arc<Node>, limits: Limits) -> Router {
+    let state = AppState { node, limits };
+    Router::new()
+        .merge(ops::routes())
+        .merge(queues::routes())
+        .fallback(error::not_found)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            error::panicked,
+        ))
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until `shutdown` fires, then finishes in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+}

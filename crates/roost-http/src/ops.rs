@@ -1,0 +1,42 @@
+//! Operational endpoints: liveness, readiness and the cluster view.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::{ApiError, AppState};
+
+/// `/healthz`, `/readyz`, `/cluster`.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/cluster", get(cluster))
+}
+
+/// Alive as long as the process serves HTTP.
+async fn healthz() -> impl IntoResponse {
+    Json(json!({"status": "ok"}))
+}
+
+/// Ready once every group has a known leader.
+async fn readyz(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    if s.node.ready() {
+        Ok(Json(json!({"status": "ready", "node_id": s.node.id()})))
+    } else {
+        Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "not every group has a leader yet",
+            "Wait for leader election (usually about a second) and retry; GET /cluster shows each group.",
+        ))
+    }
+}
+
+/// Nodes, groups, leaders, terms and indexes as this node sees them.
+async fn cluster(State(s): State<AppState>) -> impl IntoResponse {
+    Json(s.node.status())
+}

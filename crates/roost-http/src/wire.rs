@@ -1,0 +1,81 @@
+//! JSON shapes shared by handlers: envelopes, links, timestamps, validated identifiers.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use axum::http::{header, HeaderMap};
+use roost_state::{Envelope, QueueId};
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::ApiError;
+
+/// RFC 3339 with milliseconds, UTC.
+pub fn timestamp(ms: u64) -> String {
+    humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
+}
+
+/// An envelope as pulls return it; the payload is embedded verbatim, never re-encoded.
+#[derive(Serialize)]
+pub struct EnvelopeJson<'a> {
+    id: &'a str,
+    seq: u64,
+    queue_id: &'a str,
+    published_at: String,
+    source: &'static str,
+    payload: &'a RawValue,
+}
+
+impl<'a> EnvelopeJson<'a> {
+    /// Renders `e` of `queue`. Payloads were validated as JSON when published.
+    pub fn new(queue: &'a QueueId, e: &'a Envelope) -> Result<Self, ApiError> {
+        let payload: &RawValue = serde_json::from_str(&e.payload).map_err(|err| {
+            ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                format!("stored payload of seq {} is not JSON: {err}", e.seq),
+                "This is a server fault; report it.",
+            )
+        })?;
+        Ok(EnvelopeJson {
+            id: &e.id,
+            seq: e.seq,
+            queue_id: queue.as_str(),
+            published_at: timestamp(e.published_at_ms),
+            source: e.source.as_str(),
+            payload,
+        })
+    }
+}
+
+/// The base URL clients reached this node by, for absolute links.
+pub fn base_url(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| h.bytes().all(|b| b.is_ascii_graphic()))
+        .unwrap_or("localhost");
+    format!("http://{host}")
+}
+
+/// Parses a queue id from a path; a malformed id is simply not found.
+pub fn queue_id(raw: &str) -> Result<QueueId, ApiError> {
+    QueueId::parse(raw).ok_or_else(ApiError::queue_not_found)
+}
+
+/// Checks a consumer id: 1–128 characters of letters, digits and `_ - . :`.
+pub fn consumer_id(raw: &str) -> Result<String, ApiError> {
+    let ok = !raw.is_empty()
+        && raw.len() <= 128
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b));
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_consumer_id",
+            format!("invalid consumer_id {raw:?}"),
+            "Use 1-128 characters of letters, digits, '_', '-', '.' or ':'.",
+        ))
+    }
+}

@@ -1,0 +1,264 @@
+//! The sending side: one lazily connected channel per peer, shared by every group.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use openraft::error::{
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use roost_state::{Command, GroupId, Query, QueryResult, Response};
+use roost_types::{Node, NodeId, TypeConfig};
+use tonic::transport::{Channel, Endpoint};
+
+use crate::convert::{self, Malformed};
+use crate::pb::peer_client::PeerClient;
+use crate::{pb, ForwardError};
+
+/// Largest peer message, both ways: a full AppendEntries batch of large messages.
+pub(crate) const MAX_MESSAGE_BYTES: usize = 128 * 1024 * 1024;
+
+/// Channels to peers, keyed by node id. Clones share the channels.
+#[derive(Clone, Default)]
+pub struct PeerClients {
+    /// One channel per peer; tonic multiplexes every group's RPCs over it.
+    channels: Arc<Mutex<HashMap<NodeId, (String, Channel)>>>,
+}
+
+type RaftRpcError<E = openraft::error::Infallible> = RPCError<NodeId, Node, RaftError<NodeId, E>>;
+
+fn rpc_status<E: std::error::Error>(status: tonic::Status) -> RPCError<NodeId, Node, E> {
+    match status.code() {
+        tonic::Code::Unavailable | tonic::Code::Cancelled | tonic::Code::DeadlineExceeded => {
+            RPCError::Unreachable(Unreachable::new(&status))
+        }
+        _ => RPCError::Network(NetworkError::new(&status)),
+    }
+}
+
+fn malformed<E: std::error::Error>(e: Malformed) -> RPCError<NodeId, Node, E> {
+    RPCError::Network(NetworkError::new(&e))
+}
+
+impl PeerClients {
+    /// No channels yet; they are made on first use.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The client for `node` at `addr`, reusing its channel while the address is unchanged.
+    fn client(&self, node: NodeId, addr: &str) -> Result<PeerClient<Channel>, tonic::Status> {
+        let mut channels = self
+            .channels
+            .lock()
+            .map_err(|_| tonic::Status::internal("peer channel map poisoned"))?;
+        let channel = match channels.get(&node) {
+            Some((a, ch)) if a == addr => ch.clone(),
+            _ => {
+                let endpoint = Endpoint::from_shared(format!("http://{addr}"))
+                    .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?
+                    .tcp_nodelay(true)
+                    .connect_timeout(Duration::from_secs(1))
+                    .http2_keep_alive_interval(Duration::from_secs(5))
+                    .keep_alive_timeout(Duration::from_secs(5))
+                    .initial_connection_window_size(16 * 1024 * 1024)
+                    .initial_stream_window_size(4 * 1024 * 1024);
+                let ch = endpoint.connect_lazy();
+                channels.insert(node, (addr.to_owned(), ch.clone()));
+                ch
+            }
+        };
+        Ok(PeerClient::new(channel)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES))
+    }
+
+    /// The network factory of one group.
+    pub fn group(&self, group: GroupId) -> GroupNetwork {
+        GroupNetwork {
+            group,
+            clients: self.clone(),
+        }
+    }
+
+    async fn forward(
+        &self,
+        node: NodeId,
+        addr: &str,
+        req: pb::ForwardRequest,
+    ) -> Result<pb::forward_reply::Result, ForwardError> {
+        let unreachable = |message: String| ForwardError::Unreachable { node, message };
+        let mut client = self
+            .client(node, addr)
+            .map_err(|s| unreachable(s.to_string()))?;
+        let reply = client
+            .forward(req)
+            .await
+            .map_err(|s| unreachable(s.to_string()))?
+            .into_inner();
+        match reply.result {
+            Some(pb::forward_reply::Result::NotLeader(n)) => {
+                Err(ForwardError::NotLeader { leader: n.leader })
+            }
+            Some(pb::forward_reply::Result::Unavailable(m)) => Err(ForwardError::Unavailable(m)),
+            Some(other) => Ok(other),
+            None => Err(ForwardError::Malformed("empty forward reply".into())),
+        }
+    }
+
+    /// Asks `node` (the group's leader) to stamp and propose `command`.
+    pub async fn forward_command(
+        &self,
+        node: NodeId,
+        addr: &str,
+        group: GroupId,
+        command: &Command,
+    ) -> Result<Response, ForwardError> {
+        let bytes = convert::encode(command).map_err(|e| ForwardError::Malformed(e.0))?;
+        let req = pb::ForwardRequest {
+            group,
+            kind: Some(pb::forward_request::Kind::Command(bytes)),
+        };
+        match self.forward(node, addr, req).await? {
+            pb::forward_reply::Result::Response(b) => {
+                convert::decode("response", &b).map_err(|e| ForwardError::Malformed(e.0))
+            }
+            _ => Err(ForwardError::Malformed(
+                "unexpected reply to a command".into(),
+            )),
+        }
+    }
+
+    /// Asks `node` (the group's leader) to answer `query` linearizably.
+    pub async fn forward_query(
+        &self,
+        node: NodeId,
+        addr: &str,
+        group: GroupId,
+        query: &Query,
+    ) -> Result<QueryResult, ForwardError> {
+        let bytes = convert::encode(query).map_err(|e| ForwardError::Malformed(e.0))?;
+        let req = pb::ForwardRequest {
+            group,
+            kind: Some(pb::forward_request::Kind::Query(bytes)),
+        };
+        match self.forward(node, addr, req).await? {
+            pb::forward_reply::Result::QueryResult(b) => {
+                convert::decode("query result", &b).map_err(|e| ForwardError::Malformed(e.0))
+            }
+            _ => Err(ForwardError::Malformed(
+                "unexpected reply to a query".into(),
+            )),
+        }
+    }
+}
+
+/// The openraft network factory of one group.
+#[derive(Clone)]
+pub struct GroupNetwork {
+    /// The group whose RPCs this factory's connections carry.
+    group: GroupId,
+    /// The node's shared peer channels.
+    clients: PeerClients,
+}
+
+impl RaftNetworkFactory<TypeConfig> for GroupNetwork {
+    type Network = PeerConnection;
+
+    async fn new_client(&mut self, target: NodeId, node: &Node) -> PeerConnection {
+        PeerConnection {
+            group: self.group,
+            target,
+            addr: node.addr.clone(),
+            clients: self.clients.clone(),
+        }
+    }
+}
+
+/// One group's view of one peer.
+pub struct PeerConnection {
+    /// The group.
+    group: GroupId,
+    /// The peer's node id.
+    target: NodeId,
+    /// The peer's gRPC address.
+    addr: String,
+    /// The shared channels.
+    clients: PeerClients,
+}
+
+impl PeerConnection {
+    async fn call<T, F, Fut, E>(
+        &self,
+        option: &RPCOption,
+        f: F,
+    ) -> Result<T, RPCError<NodeId, Node, E>>
+    where
+        E: std::error::Error,
+        F: FnOnce(PeerClient<Channel>) -> Fut,
+        Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        let client = self
+            .clients
+            .client(self.target, &self.addr)
+            .map_err(rpc_status)?;
+        match tokio::time::timeout(option.hard_ttl(), f(client)).await {
+            Ok(Ok(reply)) => Ok(reply.into_inner()),
+            Ok(Err(status)) => Err(rpc_status(status)),
+            Err(elapsed) => Err(RPCError::Unreachable(Unreachable::new(&elapsed))),
+        }
+    }
+}
+
+impl RaftNetwork<TypeConfig> for PeerConnection {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<NodeId>, RaftRpcError> {
+        let req = convert::append_to_pb(self.group, &rpc).map_err(malformed)?;
+        let reply = self
+            .call(&option, |mut c| async move { c.append_entries(req).await })
+            .await?;
+        convert::append_reply_from_pb(&reply).map_err(malformed)
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<InstallSnapshotResponse<NodeId>, RaftRpcError<InstallSnapshotError>> {
+        let req = convert::snapshot_to_pb(self.group, &rpc).map_err(malformed)?;
+        let reply = self
+            .call(
+                &option,
+                |mut c| async move { c.install_snapshot(req).await },
+            )
+            .await?;
+        if let Some(m) = reply.mismatch {
+            let mismatch = convert::decode("snapshot mismatch", &m).map_err(malformed)?;
+            let err = RaftError::APIError(InstallSnapshotError::SnapshotMismatch(mismatch));
+            return Err(RPCError::RemoteError(RemoteError::new(self.target, err)));
+        }
+        Ok(InstallSnapshotResponse {
+            vote: convert::vote_from_pb(reply.vote.as_ref()).map_err(malformed)?,
+        })
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<NodeId>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<NodeId>, RaftRpcError> {
+        let req = convert::vote_req_to_pb(self.group, &rpc);
+        let reply = self
+            .call(&option, |mut c| async move { c.vote(req).await })
+            .await?;
+        convert::vote_reply_from_pb(&reply).map_err(malformed)
+    }
+}

@@ -1,0 +1,21 @@
+//! Peer networking: every Raft group's RPCs and request forwarding, over gRPC.
+//!
+//! This crate alone converts openraft's types to and from protobuf ([`convert`]). A node keeps one
+//! HTTP/2 channel per peer ([`PeerClients`]); every group's [`GroupNetwork`] multiplexes its
+//! RPCs over it, tagged with the group id. [`PeerService`] is the receiving side and hands each
+//! RPC to the node through [`PeerHandler`].
+
+mod client;
+mod convert;
+mod error;
+mod server;
+
+/// Code generated from `proto/roost/peer/v1/peer.proto`.
+#[allow(missing_docs, clippy::all)]
+pub mod pb {
+    tonic::include_proto!("roost.peer.v1");
+}
+
+pub use client::{GroupNetwork, PeerClients, PeerConnection};
+pub use error::ForwardError;
+pub use server::{PeerHandler, PeerService};

@@ -1,0 +1,18 @@
+//! A Roost node: one storage instance, every Raft group, and routing of client operations.
+//!
+//! Every node runs the metadata group (0) and all shard groups (1..=N) over one RocksDB. A
+//! client operation names its group; [`Node::write`] and [`Node::read`] run it on the local
+//! Raft when this node leads the group, and otherwise forward it to the leader over the peer
+//! network, so clients can talk to any node.
+
+mod config;
+mod error;
+mod group;
+mod node;
+mod read_barrier;
+mod status;
+
+pub use config::{Member, NodeConfig, RaftTuning};
+pub use error::NodeError;
+pub use node::Node;
+pub use status::{ClusterStatus, GroupStatus};

@@ -1,0 +1,404 @@
+//! Starting a node, and routing writes and reads to group leaders.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::{BasicNode, ServerState};
+use rand::Rng;
+use roost_network::{ForwardError, PeerClients, PeerHandler, PeerService};
+use roost_state::{Command, GroupId, Query, QueryResult, Request, Response, META_GROUP};
+use roost_storage::Storage;
+use roost_types::{NodeId, Raft};
+use tokio_util::sync::CancellationToken;
+
+use crate::group::Group;
+use crate::read_barrier::{BarrierError, ReadBarrier};
+use crate::status::{ClusterStatus, GroupStatus, MemberStatus};
+use crate::{NodeConfig, NodeError};
+
+/// A running node. Shared (`Arc`) by the HTTP edge and the peer service.
+pub struct Node {
+    /// Configuration the node started with.
+    config: NodeConfig,
+    /// Group `g` at index `g`: the metadata group, then the shards.
+    groups: Vec<Group>,
+    /// Channels to peers, for forwarding.
+    clients: PeerClients,
+    /// The node's database, for status.
+    storage: Storage,
+}
+
+/// How a routed attempt ended.
+enum Attempt<T> {
+    Done(T),
+    /// Definitely not applied: try again (after the leader is known).
+    Retry(String),
+    /// Possibly applied: retry only if the operation is safe to repeat.
+    Unknown(String),
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl Node {
+    /// Opens storage, starts every group and the peer listener, and bootstraps groups this
+    /// node is the designated initializer of. Returns once the peer listener is bound.
+    pub async fn start(
+        config: NodeConfig,
+        shutdown: CancellationToken,
+    ) -> Result<Arc<Node>, NodeError> {
+        config.validate()?;
+        std::fs::create_dir_all(&config.data_dir)?;
+        let storage = Storage::open(&config.data_dir)?;
+        let raft_config = Arc::new(config.openraft()?);
+        let clients = PeerClients::new();
+        let mut groups = Vec::new();
+        for group in 0..=config.shards {
+            let (log, sm) = storage.group(group)?;
+            let reader = sm.reader();
+            let raft = Raft::new(
+                config.id,
+                raft_config.clone(),
+                clients.group(group),
+                log,
+                sm,
+            )
+            .await
+            .map_err(|e| NodeError::Raft(e.to_string()))?;
+            let barrier = ReadBarrier::start(raft.clone());
+            groups.push(Group {
+                raft,
+                reader,
+                barrier,
+            });
+        }
+        let node = Arc::new(Node {
+            config,
+            groups,
+            clients,
+            storage,
+        });
+        node.serve_peers(shutdown).await?;
+        node.bootstrap().await?;
+        Ok(node)
+    }
+
+    async fn serve_peers(self: &Arc<Self>, shutdown: CancellationToken) -> Result<(), NodeError> {
+        let listener = tokio::net::TcpListener::bind(&self.config.peer_listen).await?;
+        let incoming =
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+        let service = PeerService::server(self.clone());
+        tokio::spawn(async move {
+            let served = tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "peer listener failed");
+            }
+        });
+        Ok(())
+    }
+
+    /// Initializes the groups this node is the designated initializer of: group `g` is
+    /// initialized by the `g mod n`-th member, which also makes it the group's first leader and
+    /// so spreads shard leaders over the nodes.
+    async fn bootstrap(&self) -> Result<(), NodeError> {
+        let ids: Vec<NodeId> = self.config.members.keys().copied().collect();
+        let members: BTreeMap<NodeId, BasicNode> = self
+            .config
+            .members
+            .iter()
+            .map(|(id, m)| (*id, BasicNode::new(&m.peer_addr)))
+            .collect();
+        for (g, group) in self.groups.iter().enumerate() {
+            if ids[g % ids.len()] != self.config.id {
+                continue;
+            }
+            let initialized = group
+                .raft
+                .is_initialized()
+                .await
+                .map_err(|e| NodeError::Raft(e.to_string()))?;
+            if !initialized {
+                tracing::info!(group = g, "initializing group");
+                if let Err(e) = group.raft.initialize(members.clone()).await {
+                    // Another start already did it; the group's log says what is true.
+                    tracing::warn!(group = g, error = %e, "initialize refused");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.config.id
+    }
+
+    /// The configuration the node runs with.
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    /// Number of shard groups.
+    pub fn shards(&self) -> u32 {
+        self.config.shards
+    }
+
+    /// A shard for a new queue, spread uniformly.
+    pub fn pick_shard(&self) -> GroupId {
+        rand::rng().random_range(1..=self.config.shards)
+    }
+
+    fn group(&self, group: GroupId) -> Result<&Group, NodeError> {
+        self.groups
+            .get(group as usize)
+            .ok_or(NodeError::NoSuchGroup(group))
+    }
+
+    fn leader_addr(&self, leader: NodeId) -> Option<&str> {
+        self.config
+            .members
+            .get(&leader)
+            .map(|m| m.peer_addr.as_str())
+    }
+
+    /// Applies `command` in `group` wherever its leader is.
+    pub async fn write(&self, group: GroupId, command: Command) -> Result<Response, NodeError> {
+        let g = self.group(group)?;
+        let retry_safe = command.is_retry_safe();
+        self.route(g, retry_safe, |leader| {
+            let command = command.clone();
+            async move {
+                if leader == self.config.id {
+                    return self.propose_local(g, command).await;
+                }
+                let Some(addr) = self.leader_addr(leader) else {
+                    return Attempt::Retry(format!("leader {leader} is not a configured member"));
+                };
+                match self
+                    .clients
+                    .forward_command(leader, addr, group, &command)
+                    .await
+                {
+                    Ok(r) => Attempt::Done(r),
+                    Err(ForwardError::NotLeader { .. }) => Attempt::Retry("leader moved".into()),
+                    Err(e) => Attempt::Unknown(e.to_string()),
+                }
+            }
+        })
+        .await
+    }
+
+    /// Answers `query` from `group`'s leader, linearizably.
+    pub async fn read(&self, group: GroupId, query: Query) -> Result<QueryResult, NodeError> {
+        let g = self.group(group)?;
+        self.route(g, true, |leader| {
+            let query = query.clone();
+            async move {
+                if leader == self.config.id {
+                    return self.read_local(g, &query).await;
+                }
+                let Some(addr) = self.leader_addr(leader) else {
+                    return Attempt::Retry(format!("leader {leader} is not a configured member"));
+                };
+                match self
+                    .clients
+                    .forward_query(leader, addr, group, &query)
+                    .await
+                {
+                    Ok(r) => Attempt::Done(r),
+                    Err(ForwardError::NotLeader { .. }) => Attempt::Retry("leader moved".into()),
+                    Err(e) => Attempt::Unknown(e.to_string()),
+                }
+            }
+        })
+        .await
+    }
+
+    /// Runs `attempt` against the group's current leader until it succeeds, the request
+    /// timeout passes, or an attempt ends in an unknown outcome for an unsafe operation.
+    async fn route<T, F, Fut>(
+        &self,
+        g: &Group,
+        retry_safe: bool,
+        attempt: F,
+    ) -> Result<T, NodeError>
+    where
+        F: Fn(NodeId) -> Fut,
+        Fut: std::future::Future<Output = Attempt<T>>,
+    {
+        let deadline = Instant::now() + self.config.request_timeout;
+        let mut last = String::from("no leader elected yet");
+        let mut pause = Duration::from_millis(10);
+        loop {
+            let leader = g.raft.metrics().borrow().current_leader;
+            if let Some(leader) = leader {
+                match attempt(leader).await {
+                    Attempt::Done(v) => return Ok(v),
+                    Attempt::Retry(why) => last = why,
+                    Attempt::Unknown(why) if retry_safe => last = why,
+                    Attempt::Unknown(why) => return Err(NodeError::Indeterminate(why)),
+                }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(NodeError::Unavailable(last));
+            }
+            tokio::time::sleep(pause.min(left)).await;
+            pause = (pause * 2).min(Duration::from_millis(200));
+        }
+    }
+
+    async fn propose_local(&self, g: &Group, command: Command) -> Attempt<Response> {
+        let request = Request {
+            stamped_ms: now_ms(),
+            command,
+        };
+        match g.raft.client_write(request).await {
+            Ok(reply) => Attempt::Done(reply.data),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {
+                // Either refused before proposing or lost leadership after: unknown.
+                Attempt::Unknown("leadership changed during the write".into())
+            }
+            Err(e) => Attempt::Unknown(e.to_string()),
+        }
+    }
+
+    async fn read_local(&self, g: &Group, query: &Query) -> Attempt<QueryResult> {
+        match g.barrier.wait().await {
+            Ok(()) => match g.reader.query(query) {
+                Ok(r) => Attempt::Done(r),
+                Err(e) => Attempt::Unknown(e.to_string()),
+            },
+            Err(BarrierError::NotLeader) => Attempt::Retry("leader moved".into()),
+            Err(BarrierError::Failed(e)) => Attempt::Unknown(e),
+        }
+    }
+
+    /// True once every group has a leader this node knows of.
+    pub fn ready(&self) -> bool {
+        self.groups
+            .iter()
+            .all(|g| g.raft.metrics().borrow().current_leader.is_some())
+    }
+
+    /// The node's view of the cluster.
+    pub fn status(&self) -> ClusterStatus {
+        let groups = self
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                let m = g.raft.metrics().borrow().clone();
+                let voters: Vec<NodeId> = m.membership_config.membership().voter_ids().collect();
+                let commit_index = m.replication.as_ref().map(|r| {
+                    let mut matched: Vec<u64> = voters
+                        .iter()
+                        .map(|v| r.get(v).copied().flatten().map_or(0, |l| l.index))
+                        .collect();
+                    matched.sort_unstable_by(|a, b| b.cmp(a));
+                    matched.get(voters.len() / 2).copied().unwrap_or(0)
+                });
+                GroupStatus {
+                    group: i as u32,
+                    kind: if i as u32 == META_GROUP {
+                        "meta"
+                    } else {
+                        "shard"
+                    },
+                    leader: m.current_leader,
+                    role: match m.state {
+                        ServerState::Leader => "leader",
+                        ServerState::Follower => "follower",
+                        ServerState::Candidate => "candidate",
+                        ServerState::Learner => "learner",
+                        ServerState::Shutdown => "shutdown",
+                    }
+                    .into(),
+                    term: m.current_term,
+                    last_log_index: m.last_log_index,
+                    commit_index,
+                    applied_index: m.last_applied.map(|l| l.index),
+                    snapshot_index: m.snapshot.map(|l| l.index),
+                    purged_index: m.purged.map(|l| l.index),
+                    voters,
+                    queues: g.reader.queue_count(),
+                }
+            })
+            .collect();
+        ClusterStatus {
+            node_id: self.config.id,
+            nodes: self
+                .config
+                .members
+                .iter()
+                .map(|(id, m)| MemberStatus {
+                    id: *id,
+                    peer_addr: m.peer_addr.clone(),
+                    http_addr: m.http_addr.clone(),
+                })
+                .collect(),
+            shards: self.config.shards,
+            groups,
+            disk_bytes: self.storage.approximate_size(),
+        }
+    }
+
+    /// Stops every group's Raft. The peer listener stops with the shutdown token.
+    pub async fn shutdown(&self) {
+        for g in &self.groups {
+            if let Err(e) = g.raft.shutdown().await {
+                tracing::warn!(error = %e, "raft shutdown");
+            }
+        }
+    }
+}
+
+impl PeerHandler for Node {
+    fn raft(&self, group: GroupId) -> Option<Raft> {
+        self.groups.get(group as usize).map(|g| g.raft.clone())
+    }
+
+    async fn forward_command(
+        &self,
+        group: GroupId,
+        command: Command,
+    ) -> Result<Response, ForwardError> {
+        let g = self
+            .group(group)
+            .map_err(|e| ForwardError::Unavailable(e.to_string()))?;
+        let leader = g.raft.metrics().borrow().current_leader;
+        if leader != Some(self.config.id) {
+            return Err(ForwardError::NotLeader { leader });
+        }
+        match self.propose_local(g, command).await {
+            Attempt::Done(r) => Ok(r),
+            Attempt::Retry(e) | Attempt::Unknown(e) => Err(ForwardError::Unavailable(e)),
+        }
+    }
+
+    async fn forward_query(
+        &self,
+        group: GroupId,
+        query: Query,
+    ) -> Result<QueryResult, ForwardError> {
+        let g = self
+            .group(group)
+            .map_err(|e| ForwardError::Unavailable(e.to_string()))?;
+        match self.read_local(g, &query).await {
+            Attempt::Done(r) => Ok(r),
+            Attempt::Retry(_) => Err(ForwardError::NotLeader {
+                leader: g.raft.metrics().borrow().current_leader,
+            }),
+            Attempt::Unknown(e) => Err(ForwardError::Unavailable(e)),
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! Why a command or query was refused. Every variant maps to one stable API error code.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// A refusal decided by the state machine; refusals change nothing.
+#[derive(Clone, Debug, PartialEq, Eq, Error, Serialize, Deserialize)]
+pub enum CommandError {
+    /// No queue with that id exists (or it was deleted).
+    #[error("queue not found")]
+    QueueNotFound,
+    /// The Bearer key does not match the queue's key.
+    #[error("invalid queue api key")]
+    Unauthorized,
+    /// A queue with this id exists already (an id collision; the proposer retries).
+    #[error("queue already exists")]
+    QueueExists,
+    /// An ack named a cursor past the newest message.
+    #[error("cursor {cursor} is past the queue's last seq {head}")]
+    CursorPastHead {
+        /// The cursor asked for.
+        cursor: u64,
+        /// The queue's newest seq.
+        head: u64,
+    },
+    /// The same Idempotency-Key was used with a different body.
+    #[error("idempotency key reused with a different body")]
+    IdempotencyMismatch,
+    /// A request that the state machine cannot interpret (e.g. sent to the wrong group).
+    #[error("invalid request: {0}")]
+    Invalid(String),
+}
+
+/// Storage could not answer a read the state machine needed.
+#[derive(Debug, Error)]
+#[error("storage lookup failed: {0}")]
+pub struct LookupError(pub String);

@@ -1,0 +1,20 @@
+//! Roost's replicated state machine, free of IO, clocks and randomness.
+//!
+//! Every shard group applies the same [`Request`]s in the same order and must reach the same
+//! state on every replica, so everything non-deterministic (ids, key digests, the time) is
+//! chosen by the node that proposes and travels inside the request. The machine keeps the small,
+//! hot per-queue metadata in memory ([`ShardState`]) and describes every change to the bulk data
+//! (messages, idempotency records) as [`Effect`]s that the storage layer persists atomically
+//! together with the applied log position.
+
+pub mod command;
+pub mod error;
+pub mod ids;
+pub mod queue;
+pub mod shard;
+
+pub use command::{Command, Query, QueryResult, Request, Response};
+pub use error::{CommandError, LookupError};
+pub use ids::{GroupId, QueueId, META_GROUP};
+pub use queue::{Envelope, IdempotencyRecord, Queue, QueueSettings, Source};
+pub use shard::{Effect, Lookup, ShardState};

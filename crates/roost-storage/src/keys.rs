@@ -1,0 +1,158 @@
+//! The byte layout of everything Roost keeps in RocksDB. No other module builds keys.
+//!
+//! Every key starts with the Raft group id (big-endian u32) so that groups never overlap and a
+//! group's data is one contiguous range. Integers are big-endian so byte order is numeric order.
+//!
+//! Column family `raft` (Raft's own log and hard state):
+//! - `group | 0x00 | name`  → vote, last purged log id
+//! - `group | 0x01 | index` → log entry
+//!
+//! Column family `sm` (applied state):
+//! - `group | 0x00`                      → applied position, membership, group clock
+//! - `group | 0x01 | queue`              → queue metadata
+//! - `group | 0x02 | len | queue | seq`  → envelope
+//! - `group | 0x03 | len | queue | key`  → idempotency record
+//!
+//! Column family `snap`: `group` → the group's latest snapshot.
+
+use roost_state::{GroupId, QueueId};
+
+/// Column family of Raft logs and hard state.
+pub const CF_RAFT: &str = "raft";
+/// Column family of applied state.
+pub const CF_SM: &str = "sm";
+/// Column family of built or installed snapshots.
+pub const CF_SNAP: &str = "snap";
+
+const RAFT_META: u8 = 0x00;
+const RAFT_LOG: u8 = 0x01;
+const SM_META: u8 = 0x00;
+const SM_QUEUE: u8 = 0x01;
+const SM_MESSAGE: u8 = 0x02;
+const SM_IDEMPOTENCY: u8 = 0x03;
+
+fn prefix(group: GroupId, tag: u8, cap: usize) -> Vec<u8> {
+    let mut k = Vec::with_capacity(5 + cap);
+    k.extend_from_slice(&group.to_be_bytes());
+    k.push(tag);
+    k
+}
+
+/// The vote of `group`.
+pub fn vote(group: GroupId) -> Vec<u8> {
+    let mut k = prefix(group, RAFT_META, 4);
+    k.extend_from_slice(b"vote");
+    k
+}
+
+/// The last purged log id of `group`.
+pub fn last_purged(group: GroupId) -> Vec<u8> {
+    let mut k = prefix(group, RAFT_META, 6);
+    k.extend_from_slice(b"purged");
+    k
+}
+
+/// The log entry at `index` of `group`.
+pub fn log(group: GroupId, index: u64) -> Vec<u8> {
+    let mut k = prefix(group, RAFT_LOG, 8);
+    k.extend_from_slice(&index.to_be_bytes());
+    k
+}
+
+/// The index of a log key of `group`, or `None` for a key outside `group`'s log.
+pub fn log_index(group: GroupId, key: &[u8]) -> Option<u64> {
+    let rest = key.strip_prefix(prefix(group, RAFT_LOG, 0).as_slice())?;
+    Some(u64::from_be_bytes(rest.try_into().ok()?))
+}
+
+/// The applied-state record of `group`.
+pub fn sm_meta(group: GroupId) -> Vec<u8> {
+    prefix(group, SM_META, 0)
+}
+
+/// The metadata of `queue`.
+pub fn queue(group: GroupId, queue: &QueueId) -> Vec<u8> {
+    let mut k = prefix(group, SM_QUEUE, queue.as_str().len());
+    k.extend_from_slice(queue.as_str().as_bytes());
+    k
+}
+
+/// The range holding every queue's metadata in `group`.
+pub fn queues(group: GroupId) -> (Vec<u8>, Vec<u8>) {
+    (prefix(group, SM_QUEUE, 0), prefix(group, SM_QUEUE + 1, 0))
+}
+
+fn queue_scoped(group: GroupId, tag: u8, queue: &QueueId, cap: usize) -> Vec<u8> {
+    let q = queue.as_str().as_bytes();
+    let mut k = prefix(group, tag, 1 + q.len() + cap);
+    // Queue ids are short ASCII, well under 256 bytes.
+    k.push(q.len() as u8);
+    k.extend_from_slice(q);
+    k
+}
+
+/// The envelope `seq` of `queue`.
+pub fn message(group: GroupId, queue: &QueueId, seq: u64) -> Vec<u8> {
+    let mut k = queue_scoped(group, SM_MESSAGE, queue, 8);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// The end (exclusive) of `queue`'s envelopes.
+pub fn messages_end(group: GroupId, queue: &QueueId) -> Vec<u8> {
+    let mut k = queue_scoped(group, SM_MESSAGE, queue, 9);
+    k.extend_from_slice(&u64::MAX.to_be_bytes());
+    k.push(0);
+    k
+}
+
+/// The idempotency record for `key` on `queue`.
+pub fn idempotency(group: GroupId, queue: &QueueId, key: &str) -> Vec<u8> {
+    let mut k = queue_scoped(group, SM_IDEMPOTENCY, queue, key.len());
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
+/// The range of `group`'s applied data that a snapshot carries (everything but the meta record).
+pub fn snapshot_data(group: GroupId) -> (Vec<u8>, Vec<u8>) {
+    (prefix(group, SM_QUEUE, 0), prefix(group, u8::MAX, 0))
+}
+
+/// The whole range of `group` in a column family.
+pub fn group_range(group: GroupId) -> (Vec<u8>, Vec<u8>) {
+    let start = group.to_be_bytes().to_vec();
+    let end = match group.checked_add(1) {
+        Some(next) => next.to_be_bytes().to_vec(),
+        None => vec![0xff; 5],
+    };
+    (start, end)
+}
+
+/// The snapshot of `group`.
+pub fn snapshot(group: GroupId) -> Vec<u8> {
+    group.to_be_bytes().to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_keys_sort_numerically_and_stay_in_their_group() {
+        assert!(log(1, 255) < log(1, 256));
+        assert!(log(1, u64::MAX) < log(2, 0));
+        assert_eq!(log_index(1, &log(1, 77)), Some(77));
+        assert_eq!(log_index(2, &log(1, 77)), None);
+    }
+
+    #[test]
+    fn message_keys_sort_by_seq_within_a_queue() {
+        let q = QueueId::new(1, 5);
+        assert!(message(1, &q, 9) < message(1, &q, 10));
+        assert!(message(1, &q, u64::MAX) < messages_end(1, &q));
+        let (lo, hi) = snapshot_data(1);
+        assert!(lo <= message(1, &q, 0) && message(1, &q, 0) < hi);
+        assert!(lo <= queue(1, &q) && idempotency(1, &q, "k") < hi);
+        assert!(sm_meta(1) < lo);
+    }
+}

@@ -1,0 +1,75 @@
+//! RocksDB storage for every Raft group of a node: Raft logs, votes, applied state, snapshots.
+//!
+//! One RocksDB instance per node holds all groups, keyed by group id (see [`keys`], the only
+//! module that knows the byte layout). Log appends are reported durable only after the write-ahead
+//! log is synced; one background syncer thread syncs once for every append that arrived while the
+//! previous sync ran (group commit across all groups). Applying entries writes the state changes
+//! and the applied position in one `WriteBatch`.
+
+mod codec;
+mod error;
+pub mod keys;
+mod log_store;
+mod state_machine;
+mod syncer;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rocksdb::{ColumnFamilyDescriptor, DBCompressionType, Options, DB};
+use roost_state::GroupId;
+
+pub use error::Error;
+pub use log_store::LogStore;
+pub use state_machine::{ShardReader, StateMachineStore};
+use syncer::Syncer;
+
+/// A node's open database, shared by all of its groups' stores.
+#[derive(Clone)]
+pub struct Storage {
+    /// The RocksDB instance.
+    db: Arc<DB>,
+    /// The group-commit WAL syncer shared by every group's log store.
+    syncer: Syncer,
+}
+
+impl Storage {
+    /// Opens (creating if needed) the database under `dir`.
+    pub fn open(dir: &Path) -> Result<Storage, Error> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_max_background_jobs(2);
+        opts.set_keep_log_file_num(4);
+        let cf = |name: &str| {
+            let mut o = Options::default();
+            o.set_compression_type(DBCompressionType::Lz4);
+            ColumnFamilyDescriptor::new(name, o)
+        };
+        let cfs = [keys::CF_RAFT, keys::CF_SM, keys::CF_SNAP].map(cf);
+        let db = Arc::new(DB::open_cf_descriptors(&opts, dir, cfs)?);
+        let syncer = Syncer::start(&db)?;
+        Ok(Storage { db, syncer })
+    }
+
+    /// The log store and state machine of `group`, loading its applied state.
+    pub fn group(&self, group: GroupId) -> Result<(LogStore, StateMachineStore), Error> {
+        let log = LogStore::new(self.db.clone(), group, self.syncer.clone());
+        let sm = StateMachineStore::open(self.db.clone(), group)?;
+        Ok((log, sm))
+    }
+
+    /// Approximate bytes on disk (SST files plus memtables), for status and metrics.
+    pub fn approximate_size(&self) -> u64 {
+        [keys::CF_RAFT, keys::CF_SM, keys::CF_SNAP]
+            .iter()
+            .filter_map(|name| self.db.cf_handle(name))
+            .filter_map(|cf| {
+                self.db
+                    .property_int_value_cf(cf, "rocksdb.total-sst-files-size")
+                    .ok()
+                    .flatten()
+            })
+            .sum()
+    }
+}

@@ -1,0 +1,474 @@
+//! One group's applied state: queue metadata in memory, envelopes and records in RocksDB.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::Cursor;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use openraft::storage::{RaftStateMachine, Snapshot};
+use openraft::{AnyError, EntryPayload, RaftSnapshotBuilder, StorageIOError};
+use rocksdb::{ColumnFamily, Direction, IteratorMode, WriteBatch, WriteOptions, DB};
+use roost_state::{
+    Effect, Envelope, GroupId, IdempotencyRecord, Lookup, LookupError, Query, QueryResult, Queue,
+    QueueId, Response, ShardState,
+};
+use roost_types::{Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::codec::{decode, encode};
+use crate::{keys, Error};
+
+/// The applied position, membership and clock, stored with every applied batch.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct AppliedMeta {
+    last_applied: Option<LogId>,
+    membership: StoredMembership,
+    clock_ms: u64,
+}
+
+/// A snapshot's contents: the applied meta and every record of the group's data range.
+#[derive(Serialize, Deserialize)]
+struct SnapshotData {
+    clock_ms: u64,
+    records: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// A built or installed snapshot as kept in the `snap` column family.
+#[derive(Serialize, Deserialize)]
+struct StoredSnapshot {
+    meta: SnapshotMeta,
+    data: Vec<u8>,
+}
+
+/// What readers and the apply task share.
+struct Applied {
+    meta: AppliedMeta,
+    state: ShardState,
+}
+
+/// The state machine store of one group. Clones share the same state.
+#[derive(Clone)]
+pub struct StateMachineStore {
+    /// The node's database.
+    db: Arc<DB>,
+    /// Which group this is.
+    group: GroupId,
+    /// Applied state; the apply task writes it, readers (queries, snapshots) read it.
+    applied: Arc<RwLock<Applied>>,
+}
+
+/// Read access to a group's applied state, for linearizable queries on the leader.
+#[derive(Clone)]
+pub struct ShardReader {
+    /// The store whose state is read.
+    store: StateMachineStore,
+}
+
+fn io<E: std::error::Error + 'static>(
+    make: impl FnOnce(AnyError) -> StorageIOError<u64>,
+    e: &E,
+) -> StorageError {
+    make(AnyError::new(e)).into()
+}
+
+fn sm_err(e: Error) -> StorageError {
+    io(StorageIOError::write_state_machine, &e)
+}
+
+impl StateMachineStore {
+    /// Opens `group`'s applied state from `db`.
+    pub(crate) fn open(db: Arc<DB>, group: GroupId) -> Result<Self, Error> {
+        let store = StateMachineStore {
+            db,
+            group,
+            applied: Arc::new(RwLock::new(Applied {
+                meta: AppliedMeta::default(),
+                state: ShardState::new(group),
+            })),
+        };
+        let loaded = store.load()?;
+        *store.write_lock()? = loaded;
+        Ok(store)
+    }
+
+    /// A reader for queries.
+    pub fn reader(&self) -> ShardReader {
+        ShardReader {
+            store: self.clone(),
+        }
+    }
+
+    fn cf(&self, name: &'static str) -> Result<&ColumnFamily, Error> {
+        self.db
+            .cf_handle(name)
+            .ok_or(Error::MissingColumnFamily(name))
+    }
+
+    fn read_lock(&self) -> Result<RwLockReadGuard<'_, Applied>, Error> {
+        self.applied.read().map_err(|_| Error::Poisoned)
+    }
+
+    fn write_lock(&self) -> Result<RwLockWriteGuard<'_, Applied>, Error> {
+        self.applied.write().map_err(|_| Error::Poisoned)
+    }
+
+    /// Reads the persisted applied state of the group.
+    fn load(&self) -> Result<Applied, Error> {
+        let cf = self.cf(keys::CF_SM)?;
+        let meta: AppliedMeta = match self.db.get_pinned_cf(cf, keys::sm_meta(self.group))? {
+            Some(b) => decode("applied meta", &b)?,
+            None => AppliedMeta::default(),
+        };
+        let (lo, hi) = keys::queues(self.group);
+        let mut queues = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(cf, IteratorMode::From(&lo, Direction::Forward))
+        {
+            let (k, v) = item?;
+            if k.as_ref() >= hi.as_slice() {
+                break;
+            }
+            queues.push(decode::<Queue>("queue", &v)?);
+        }
+        let state = ShardState::from_parts(self.group, meta.clock_ms, queues);
+        Ok(Applied { meta, state })
+    }
+
+    fn apply_entries(&self, entries: Vec<Entry>) -> Result<Vec<Response>, Error> {
+        let cf = self.cf(keys::CF_SM)?;
+        let mut guard = self.write_lock()?;
+        let applied = &mut *guard;
+        let mut batch = WriteBatch::default();
+        let mut pending = Pending::default();
+        let mut touched = BTreeSet::new();
+        let mut responses = Vec::with_capacity(entries.len());
+        for entry in entries {
+            applied.meta.last_applied = Some(entry.log_id);
+            match entry.payload {
+                EntryPayload::Blank => responses.push(Response::Done),
+                EntryPayload::Membership(m) => {
+                    applied.meta.membership = StoredMembership::new(Some(entry.log_id), m);
+                    responses.push(Response::Done);
+                }
+                EntryPayload::Normal(req) => {
+                    let lookup = DbLookup {
+                        db: &self.db,
+                        group: self.group,
+                        pending: Some(&pending),
+                    };
+                    let (response, effects) = applied
+                        .state
+                        .apply(&req, &lookup)
+                        .map_err(|e| Error::Lookup(e.0))?;
+                    for effect in effects {
+                        match effect {
+                            Effect::PutQueue(id) => {
+                                touched.insert(id);
+                            }
+                            Effect::PutMessage { queue, envelope } => {
+                                batch.put_cf(
+                                    cf,
+                                    keys::message(self.group, &queue, envelope.seq),
+                                    encode(&envelope),
+                                );
+                                pending.messages.insert((queue, envelope.seq), envelope);
+                            }
+                            Effect::PutIdempotency { queue, key, record } => {
+                                batch.put_cf(
+                                    cf,
+                                    keys::idempotency(self.group, &queue, &key),
+                                    encode(&record),
+                                );
+                                pending.idempotency.insert((queue, key), record);
+                            }
+                        }
+                    }
+                    responses.push(response);
+                }
+            }
+        }
+        for id in touched {
+            match applied.state.queue(&id) {
+                Some(q) => batch.put_cf(cf, keys::queue(self.group, &id), encode(q)),
+                None => batch.delete_cf(cf, keys::queue(self.group, &id)),
+            }
+        }
+        applied.meta.clock_ms = applied.state.clock_ms();
+        batch.put_cf(cf, keys::sm_meta(self.group), encode(&applied.meta));
+        // Not synced: every applied entry is in the synced log, which is only purged after a
+        // synced write (see `LogStore::purge`).
+        self.db.write_opt(batch, &WriteOptions::default())?;
+        Ok(responses)
+    }
+
+    fn build(&self) -> Result<Snapshot<TypeConfig>, Error> {
+        let cf = self.cf(keys::CF_SM)?;
+        let guard = self.read_lock()?;
+        let (lo, hi) = keys::snapshot_data(self.group);
+        let mut records = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(cf, IteratorMode::From(&lo, Direction::Forward))
+        {
+            let (k, v) = item?;
+            if k.as_ref() >= hi.as_slice() {
+                break;
+            }
+            records.push((k.to_vec(), v.to_vec()));
+        }
+        let data = encode(&SnapshotData {
+            clock_ms: guard.meta.clock_ms,
+            records,
+        });
+        let last = guard.meta.last_applied;
+        let snapshot_id = match last {
+            Some(l) => format!("{}-{}-{}", self.group, l.leader_id, l.index),
+            None => format!("{}-empty", self.group),
+        };
+        let meta = SnapshotMeta {
+            last_log_id: last,
+            last_membership: guard.meta.membership.clone(),
+            snapshot_id,
+        };
+        drop(guard);
+        self.save_snapshot(&meta, &data, false)?;
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        })
+    }
+
+    fn save_snapshot(&self, meta: &SnapshotMeta, data: &[u8], sync: bool) -> Result<(), Error> {
+        let stored = StoredSnapshot {
+            meta: meta.clone(),
+            data: data.to_vec(),
+        };
+        let mut opts = WriteOptions::default();
+        opts.set_sync(sync);
+        let mut batch = WriteBatch::default();
+        batch.put_cf(
+            self.cf(keys::CF_SNAP)?,
+            keys::snapshot(self.group),
+            encode(&stored),
+        );
+        Ok(self.db.write_opt(batch, &opts)?)
+    }
+
+    fn install(&self, meta: &SnapshotMeta, data: Vec<u8>) -> Result<(), Error> {
+        let snapshot: SnapshotData = decode("snapshot", &data)?;
+        let cf = self.cf(keys::CF_SM)?;
+        let (lo, hi) = keys::snapshot_data(self.group);
+        let mut guard = self.write_lock()?;
+        let mut batch = WriteBatch::default();
+        let (group_lo, group_hi) = keys::group_range(self.group);
+        batch.delete_range_cf(cf, &group_lo, &group_hi);
+        for (k, v) in &snapshot.records {
+            if k.as_slice() < lo.as_slice() || k.as_slice() >= hi.as_slice() {
+                return Err(Error::ForeignKey);
+            }
+            batch.put_cf(cf, k, v);
+        }
+        let applied_meta = AppliedMeta {
+            last_applied: meta.last_log_id,
+            membership: meta.last_membership.clone(),
+            clock_ms: snapshot.clock_ms,
+        };
+        batch.put_cf(cf, keys::sm_meta(self.group), encode(&applied_meta));
+        let stored = StoredSnapshot {
+            meta: meta.clone(),
+            data,
+        };
+        batch.put_cf(
+            self.cf(keys::CF_SNAP)?,
+            keys::snapshot(self.group),
+            encode(&stored),
+        );
+        let mut opts = WriteOptions::default();
+        opts.set_sync(true);
+        self.db.write_opt(batch, &opts)?;
+        *guard = self.load()?;
+        Ok(())
+    }
+
+    fn current_snapshot(&self) -> Result<Option<Snapshot<TypeConfig>>, Error> {
+        let Some(bytes) = self
+            .db
+            .get_pinned_cf(self.cf(keys::CF_SNAP)?, keys::snapshot(self.group))?
+        else {
+            return Ok(None);
+        };
+        let stored: StoredSnapshot = decode("stored snapshot", &bytes)?;
+        Ok(Some(Snapshot {
+            meta: stored.meta,
+            snapshot: Box::new(Cursor::new(stored.data)),
+        }))
+    }
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
+        self.build()
+            .map_err(|e| io(|a| StorageIOError::write_snapshot(None, a), &e))
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachineStore {
+    type SnapshotBuilder = Self;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), StorageError> {
+        let guard = self
+            .read_lock()
+            .map_err(|e| io(StorageIOError::read_state_machine, &e))?;
+        Ok((guard.meta.last_applied, guard.meta.membership.clone()))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Response>, StorageError>
+    where
+        I: IntoIterator<Item = Entry> + openraft::OptionalSend,
+        I::IntoIter: openraft::OptionalSend,
+    {
+        self.apply_entries(entries.into_iter().collect())
+            .map_err(sm_err)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.clone()
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError> {
+        self.install(meta, snapshot.into_inner()).map_err(|e| {
+            io(
+                |a| StorageIOError::write_snapshot(Some(meta.signature()), a),
+                &e,
+            )
+        })
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
+        self.current_snapshot()
+            .map_err(|e| io(|a| StorageIOError::read_snapshot(None, a), &e))
+    }
+}
+
+impl ShardReader {
+    /// Answers `query` from the applied state.
+    pub fn query(&self, query: &Query) -> Result<QueryResult, Error> {
+        let guard = self.store.read_lock()?;
+        let lookup = DbLookup {
+            db: &self.store.db,
+            group: self.store.group,
+            pending: None,
+        };
+        guard
+            .state
+            .query(query, &lookup)
+            .map_err(|e| Error::Lookup(e.0))
+    }
+
+    /// The applied log index, for status pages.
+    pub fn applied_index(&self) -> Option<u64> {
+        self.store
+            .read_lock()
+            .ok()
+            .and_then(|g| g.meta.last_applied.map(|l| l.index))
+    }
+
+    /// How many queues the group holds.
+    pub fn queue_count(&self) -> usize {
+        self.store
+            .read_lock()
+            .map(|g| g.state.queues().count())
+            .unwrap_or(0)
+    }
+}
+
+/// Writes of the current apply batch that are not in RocksDB yet.
+#[derive(Default)]
+struct Pending {
+    messages: BTreeMap<(QueueId, u64), Envelope>,
+    idempotency: HashMap<(QueueId, String), IdempotencyRecord>,
+}
+
+/// [`Lookup`] over RocksDB plus the current batch's pending writes.
+struct DbLookup<'a> {
+    db: &'a DB,
+    group: GroupId,
+    pending: Option<&'a Pending>,
+}
+
+fn lookup_err(e: impl std::fmt::Display) -> LookupError {
+    LookupError(e.to_string())
+}
+
+impl Lookup for DbLookup<'_> {
+    fn idempotency(
+        &self,
+        queue: &QueueId,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, LookupError> {
+        if let Some(rec) = self
+            .pending
+            .and_then(|p| p.idempotency.get(&(queue.clone(), key.to_owned())))
+        {
+            return Ok(Some(rec.clone()));
+        }
+        let cf = self
+            .db
+            .cf_handle(keys::CF_SM)
+            .ok_or_else(|| lookup_err("no sm column family"))?;
+        match self
+            .db
+            .get_pinned_cf(cf, keys::idempotency(self.group, queue, key))
+            .map_err(lookup_err)?
+        {
+            Some(b) => decode("idempotency record", &b)
+                .map(Some)
+                .map_err(lookup_err),
+            None => Ok(None),
+        }
+    }
+
+    fn messages(
+        &self,
+        queue: &QueueId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Envelope>, LookupError> {
+        let cf = self
+            .db
+            .cf_handle(keys::CF_SM)
+            .ok_or_else(|| lookup_err("no sm column family"))?;
+        let from = keys::message(self.group, queue, after.saturating_add(1));
+        let end = keys::messages_end(self.group, queue);
+        let mut out: Vec<Envelope> = Vec::with_capacity(limit.min(1024));
+        for item in self
+            .db
+            .iterator_cf(cf, IteratorMode::From(&from, Direction::Forward))
+        {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = item.map_err(lookup_err)?;
+            if k.as_ref() >= end.as_slice() {
+                break;
+            }
+            out.push(decode("envelope", &v).map_err(lookup_err)?);
+        }
+        if let Some(p) = self.pending {
+            let range = (queue.clone(), after.saturating_add(1))..=(queue.clone(), u64::MAX);
+            out.extend(p.messages.range(range).map(|(_, e)| e.clone()));
+            out.sort_by_key(|e| e.seq);
+            out.dedup_by_key(|e| e.seq);
+            out.truncate(limit);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,252 @@
+//! Server configuration: defaults, then a TOML file, then `ROOST_*` environment variables, then
+//! command-line flags. An invalid value stops the start with a message naming the field.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use roost_node::{Member, NodeConfig, RaftTuning};
+use serde::{Deserialize, Serialize};
+
+/// Flags of `roost serve`; each overrides the config file and environment.
+#[derive(clap::Args, Debug, Default)]
+pub struct ServeArgs {
+    /// TOML config file (see cluster-config/).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Directory for the node's RocksDB data.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Address of the HTTP listener.
+    #[arg(long)]
+    pub http_addr: Option<String>,
+    /// Address of the peer (gRPC) listener.
+    #[arg(long)]
+    pub peer_addr: Option<String>,
+    /// This node's id (must be one of the members).
+    #[arg(long)]
+    pub node_id: Option<u64>,
+}
+
+/// A cluster member as the config file lists it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberEntry {
+    /// The member's node id.
+    pub id: u64,
+    /// Its peer address.
+    pub peer_addr: String,
+    /// Its HTTP address.
+    pub http_addr: String,
+}
+
+/// Everything `roost serve` can be configured with.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// This node's id.
+    pub node_id: u64,
+    /// RocksDB data directory.
+    pub data_dir: PathBuf,
+    /// HTTP listener address.
+    pub http_addr: String,
+    /// Peer listener address.
+    pub peer_addr: String,
+    /// Number of shard groups (fixed at the first start of a cluster).
+    pub shards: u32,
+    /// Every member; empty means a one-node cluster of this node.
+    pub members: Vec<MemberEntry>,
+    /// How long a request may wait for a leader.
+    pub request_timeout_ms: u64,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+    /// `text` or `json` logs.
+    pub log_format: String,
+    /// Raft tuning.
+    pub raft: RaftTuning,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            node_id: 1,
+            data_dir: PathBuf::from("./data"),
+            http_addr: "127.0.0.1:7070".into(),
+            peer_addr: "127.0.0.1:7170".into(),
+            shards: 4,
+            members: Vec::new(),
+            request_timeout_ms: 5_000,
+            max_body_bytes: 256 * 1024,
+            log_format: "text".into(),
+            raft: RaftTuning::default(),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Loads and validates the configuration for `args`.
+    pub fn load(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
+        let mut figment = Figment::from(Serialized::defaults(ServerConfig::default()));
+        if let Some(path) = &args.config {
+            if !path.exists() {
+                bail!("config file {} does not exist", path.display());
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment.merge(Env::prefixed("ROOST_").split("__"));
+        let mut config: ServerConfig = figment.extract().context("invalid configuration")?;
+        if let Some(v) = &args.data_dir {
+            config.data_dir = v.clone();
+        }
+        if let Some(v) = &args.http_addr {
+            config.http_addr = v.clone();
+        }
+        if let Some(v) = &args.peer_addr {
+            config.peer_addr = v.clone();
+        }
+        if let Some(v) = args.node_id {
+            config.node_id = v;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        for (field, addr) in [
+            ("http_addr", &self.http_addr),
+            ("peer_addr", &self.peer_addr),
+        ] {
+            addr.parse::<SocketAddr>().with_context(|| {
+                format!("invalid configuration: {field}: {addr:?} is not an ip:port address")
+            })?;
+        }
+        if !(1..=1024 * 1024 * 1024).contains(&self.max_body_bytes) {
+            bail!("invalid configuration: max_body_bytes: must be between 1 and 1 GiB");
+        }
+        if self.request_timeout_ms == 0 {
+            bail!("invalid configuration: request_timeout_ms: must be positive");
+        }
+        if !["text", "json"].contains(&self.log_format.as_str()) {
+            bail!("invalid configuration: log_format: must be \"text\" or \"json\"");
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for m in &self.members {
+            if !seen.insert(m.id) {
+                bail!(
+                    "invalid configuration: members: node id {} listed twice",
+                    m.id
+                );
+            }
+        }
+        self.node_config()?
+            .validate()
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(())
+    }
+
+    /// The node's configuration.
+    pub fn node_config(&self) -> anyhow::Result<NodeConfig> {
+        let members: BTreeMap<u64, Member> = if self.members.is_empty() {
+            BTreeMap::from([(
+                self.node_id,
+                Member {
+                    peer_addr: self.peer_addr.clone(),
+                    http_addr: self.http_addr.clone(),
+                },
+            )])
+        } else {
+            self.members
+                .iter()
+                .map(|m| {
+                    (
+                        m.id,
+                        Member {
+                            peer_addr: m.peer_addr.clone(),
+                            http_addr: m.http_addr.clone(),
+                        },
+                    )
+                })
+                .collect()
+        };
+        Ok(NodeConfig {
+            id: self.node_id,
+            data_dir: self.data_dir.clone(),
+            peer_listen: self.peer_addr.clone(),
+            members,
+            shards: self.shards,
+            raft: self.raft.clone(),
+            request_timeout: Duration::from_millis(self.request_timeout_ms),
+        })
+    }
+
+    /// The HTTP edge's limits.
+    pub fn limits(&self) -> roost_http::Limits {
+        roost_http::Limits {
+            max_body_bytes: self.max_body_bytes,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_toml(text: &str) -> anyhow::Result<ServerConfig> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, text)?;
+        ServerConfig::load(&ServeArgs {
+            config: Some(path),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn defaults_make_a_one_node_cluster() -> anyhow::Result<()> {
+        let c = ServerConfig::load(&ServeArgs::default())?;
+        let n = c.node_config()?;
+        assert_eq!(n.members.len(), 1);
+        assert_eq!(c.http_addr, "127.0.0.1:7070");
+        Ok(())
+    }
+
+    #[test]
+    fn invalid_fields_are_named() {
+        for (text, field) in [
+            ("shards = 0", "shards"),
+            ("http_addr = \"nowhere\"", "http_addr"),
+            ("node_id = \"x\"", "node_id"),
+            ("bogus = 1", "bogus"),
+            ("node_id = 9\n[[members]]\nid = 1\npeer_addr = \"127.0.0.1:1\"\nhttp_addr = \"127.0.0.1:2\"", "node_id"),
+            ("[raft]\nheartbeat_ms = 500\nelection_min_ms = 100", "election_min_ms"),
+        ] {
+            let err = format!("{:#}", load_toml(text).expect_err(text));
+            assert!(err.contains(field), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn cluster_configs_in_the_repo_are_valid() -> anyhow::Result<()> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../cluster-config");
+        let mut checked = 0;
+        for dir in ["single", "local-3", "five"] {
+            for entry in std::fs::read_dir(root.join(dir))? {
+                let path = entry?.path();
+                if path.extension().is_some_and(|e| e == "toml") {
+                    ServerConfig::load(&ServeArgs {
+                        config: Some(path.clone()),
+                        ..Default::default()
+                    })
+                    .with_context(|| path.display().to_string())?;
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked >= 9, "only {checked} configs found");
+        Ok(())
+    }
+}

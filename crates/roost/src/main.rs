@@ -1,0 +1,107 @@
+//! The `roost` binary: `roost serve` runs a node, `roost bench` runs the load generator.
+
+mod config;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use config::{ServeArgs, ServerConfig};
+
+/// Roost: a durable, highly available inbox for AI agents.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a node (a one-node cluster when no config names other members).
+    Serve(ServeArgs),
+    /// Drive load against running nodes over HTTP and report latency and throughput.
+    Bench(roost_bench::BenchArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    match cli.command {
+        Cmd::Serve(args) => {
+            let config = ServerConfig::load(&args)?;
+            init_tracing(&config.log_format);
+            runtime.block_on(serve(config))
+        }
+        Cmd::Bench(args) => runtime.block_on(roost_bench::run_and_print(args)),
+    }
+}
+
+fn init_tracing(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn serve(config: ServerConfig) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    let node_config = config.node_config()?;
+    let http = tokio::net::TcpListener::bind(&config.http_addr)
+        .await
+        .with_context(|| format!("binding http_addr {}", config.http_addr))?;
+    let node = roost_node::Node::start(node_config, shutdown.clone())
+        .await
+        .context("starting the node")?;
+    tracing::info!(
+        node_id = node.id(),
+        http = %config.http_addr,
+        peer = %config.peer_addr,
+        data_dir = %config.data_dir.display(),
+        shards = node.shards(),
+        "roost serving"
+    );
+    tokio::spawn(wait_for_signal(shutdown.clone()));
+    let router = roost_http::router(Arc::clone(&node), config.limits());
+    roost_http::serve(http, router, shutdown.clone())
+        .await
+        .context("serving http")?;
+    tracing::info!("draining: stopping raft groups");
+    node.shutdown().await;
+    Ok(())
+}
+
+/// Cancels `shutdown` on SIGINT or SIGTERM.
+async fn wait_for_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot listen for SIGTERM");
+                    let _ = ctrl_c.await;
+                    shutdown.cancel();
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutdown requested");
+    shutdown.cancel();
+}

@@ -1,0 +1,7 @@
+//! Real clusters of `roost` processes on loopback: replication, forwarding, failover, catch-up.
+
+mod api;
+mod catch_up;
+mod failover;
+mod harness;
+mod single;

@@ -1,0 +1,209 @@
+//! One node: the quickstart flow and bad input, over real HTTP.
+
+use serde_json::{json, Value};
+
+use crate::api::{self, create, publish};
+use crate::harness::Cluster;
+
+async fn error_of(r: reqwest::Response) -> anyhow::Result<(u16, String)> {
+    let status = r.status().as_u16();
+    let v: Value = r.json().await?;
+    assert!(v["_help"].as_str().is_some_and(|h| !h.is_empty()), "{v}");
+    assert!(v["error"].is_string(), "{v}");
+    Ok((status, v["code"].as_str().unwrap_or_default().to_owned()))
+}
+
+#[tokio::test]
+async fn quickstart_and_bad_input() -> anyhow::Result<()> {
+    let c = Cluster::start(1, 2, "").await?;
+    let base = c.url(1).to_owned();
+    let q = create(&c, 1, &["me"]).await?;
+    assert!(q.key.starts_with("qk_") && q.key.len() == 67);
+
+    // Publish without Content-Type, as curl -d does.
+    let r = c
+        .http
+        .post(format!("{base}/q/{}/publish", q.id))
+        .bearer_auth(&q.key)
+        .body(r#"{"hello":"world"}"#)
+        .send()
+        .await?;
+    assert_eq!(r.status(), 201);
+    let v: Value = r.json().await?;
+    assert_eq!(v["seq"], 1);
+    assert!(v["id"].as_str().is_some_and(|id| id.starts_with("qm_")));
+
+    let pulled = api::pull_all(&c, 1, &q, "me").await?;
+    assert_eq!(pulled.len(), 1);
+    assert_eq!(pulled[0]["payload"], json!({"hello": "world"}));
+    assert_eq!(pulled[0]["source"], "publish");
+
+    // Idempotency: same key and body → the original; other body → 422.
+    let (s1, v1) = publish(&c, 1, &q, &json!({"n": 1}), Some("key-1")).await?;
+    let r2 = c
+        .http
+        .post(format!("{base}/q/{}/publish", q.id))
+        .bearer_auth(&q.key)
+        .header("Idempotency-Key", "key-1")
+        .json(&json!({"n": 1}))
+        .send()
+        .await?;
+    assert_eq!((s1, r2.status().as_u16()), (201, 201));
+    assert_eq!(r2.headers()["idempotent-replayed"], "true");
+    let v2: Value = r2.json().await?;
+    assert_eq!(
+        (v1["seq"].clone(), v1["id"].clone()),
+        (v2["seq"].clone(), v2["id"].clone())
+    );
+    let (s3, v3) = publish(&c, 1, &q, &json!({"n": 2}), Some("key-1")).await?;
+    assert_eq!(
+        (s3, v3["code"].as_str()),
+        (422, Some("idempotency_key_reused"))
+    );
+
+    // Bad input: each refused with its code, and nothing changes.
+    let post = |path: String, key: Option<&str>, body: &'static str| {
+        let mut r = c.http.post(format!("{base}{path}")).body(body);
+        if let Some(k) = key {
+            r = r.bearer_auth(k);
+        }
+        r.send()
+    };
+    let publish_path = format!("/q/{}/publish", q.id);
+    let cases = vec![
+        (
+            post(publish_path.clone(), Some(&q.key), "{not json").await?,
+            400,
+            "invalid_json",
+        ),
+        (
+            post(publish_path.clone(), Some(&q.key), "").await?,
+            400,
+            "invalid_json",
+        ),
+        (
+            post(publish_path.clone(), None, "{}").await?,
+            401,
+            "missing_api_key",
+        ),
+        (
+            post(publish_path.clone(), Some("qk_wrong"), "{}").await?,
+            401,
+            "invalid_api_key",
+        ),
+        (
+            post("/q/q_0100000000000000/publish".into(), Some(&q.key), "{}").await?,
+            404,
+            "queue_not_found",
+        ),
+        (
+            post("/q/not-an-id/publish".into(), Some(&q.key), "{}").await?,
+            404,
+            "queue_not_found",
+        ),
+        (
+            post(
+                format!("/q/{}/ack", q.id),
+                Some(&q.key),
+                r#"{"cursor":-1,"consumer_id":"me"}"#,
+            )
+            .await?,
+            400,
+            "invalid_json",
+        ),
+        (
+            post(
+                format!("/q/{}/ack", q.id),
+                Some(&q.key),
+                r#"{"cursor":1,"consumer_id":"bad id!"}"#,
+            )
+            .await?,
+            400,
+            "invalid_consumer_id",
+        ),
+        (
+            post(
+                format!("/q/{}/ack", q.id),
+                Some(&q.key),
+                r#"{"cursor":99,"consumer_id":"me"}"#,
+            )
+            .await?,
+            422,
+            "cursor_past_head",
+        ),
+        (
+            post("/q/create".into(), None, r#"{"consumers":"me"}"#).await?,
+            400,
+            "invalid_json",
+        ),
+        (
+            post("/nowhere".into(), None, "").await?,
+            404,
+            "route_not_found",
+        ),
+    ];
+    for (i, (resp, status, code)) in cases.into_iter().enumerate() {
+        assert_eq!(error_of(resp).await?, (status, code.to_owned()), "case {i}");
+    }
+    let big = "x".repeat(300 * 1024);
+    let r = c
+        .http
+        .post(format!("{base}{publish_path}"))
+        .bearer_auth(&q.key)
+        .body(format!("{{\"big\":\"{big}\"}}"))
+        .send()
+        .await?;
+    assert_eq!(error_of(r).await?, (413, "payload_too_large".to_owned()));
+    for (query, code) in [
+        ("cursor=0", "missing_consumer_id"),
+        ("consumer_id=me&cursor=abc", "invalid_cursor"),
+        ("consumer_id=me&limit=0", "invalid_limit"),
+        ("consumer_id=me&limit=1001", "invalid_limit"),
+    ] {
+        let r = c
+            .http
+            .get(format!("{base}/q/{}/pull?{query}", q.id))
+            .bearer_auth(&q.key)
+            .send()
+            .await?;
+        assert_eq!(error_of(r).await?, (400, code.to_owned()), "{query}");
+    }
+    // Nothing above changed the queue: two messages, cursor of "me" still 0.
+    let r: Value = c
+        .http
+        .get(format!("{base}/q/{}/pull?consumer_id=me", q.id))
+        .bearer_auth(&q.key)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(r["cursor"], 0);
+    assert_eq!(r["messages"].as_array().map(Vec::len), Some(2));
+
+    // Ack is UPSERT MAX, and pull without a cursor starts from the acked one.
+    for (cursor, stored) in [(2, 2), (1, 2)] {
+        let r: Value = c
+            .http
+            .post(format!("{base}/q/{}/ack", q.id))
+            .bearer_auth(&q.key)
+            .json(&json!({"cursor": cursor, "consumer_id": "me"}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        assert_eq!(r["cursor"], stored);
+    }
+    let r: Value = c
+        .http
+        .get(format!("{base}/q/{}/pull?consumer_id=me", q.id))
+        .bearer_auth(&q.key)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(
+        (r["cursor"].clone(), r["messages"].as_array().map(Vec::len)),
+        (json!(2), Some(0))
+    );
+    Ok(())
+}
