@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use roost_node::NotReady;
 use serde_json::json;
 
 use crate::{ApiError, AppState};
@@ -24,15 +25,20 @@ async fn healthz() -> impl IntoResponse {
 
 /// Ready once every group has a known leader.
 async fn readyz(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    if s.node.ready() {
-        Ok(Json(json!({"status": "ready", "node_id": s.node.id()})))
-    } else {
-        Err(ApiError::new(
+    match s.node.ready() {
+        Ok(()) => Ok(Json(json!({"status": "ready", "node_id": s.node.id()}))),
+        Err(NotReady::NoLeader) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not_ready",
             "not every group has a leader yet",
             "Wait for leader election (usually about a second) and retry; GET /cluster shows each group.",
-        ))
+        )),
+        Err(NotReady::LayoutMismatch(why)) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "layout_mismatch",
+            why,
+            "Start this node with the shard count the cluster was created with.",
+        )),
     }
 }
 

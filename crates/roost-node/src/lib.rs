@@ -14,5 +14,5 @@ mod status;
 
 pub use config::{Member, NodeConfig, RaftTuning};
 pub use error::NodeError;
-pub use node::Node;
+pub use node::{Node, NotReady};
 pub use status::{ClusterStatus, GroupStatus};

@@ -1,7 +1,7 @@
 //! Starting a node, and routing writes and reads to group leaders.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use openraft::error::{ClientWriteError, RaftError};
@@ -28,6 +28,17 @@ pub struct Node {
     clients: PeerClients,
     /// The node's database, for status.
     storage: Storage,
+    /// Set when the metadata group recorded another shard count than this node's config.
+    layout_error: OnceLock<String>,
+}
+
+/// Why a node is not ready to serve.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NotReady {
+    /// Some group has no known leader yet.
+    NoLeader,
+    /// The configured shard count differs from the one the cluster was bootstrapped with.
+    LayoutMismatch(String),
 }
 
 /// How a routed attempt ended.
@@ -83,9 +94,11 @@ impl Node {
             groups,
             clients,
             storage,
+            layout_error: OnceLock::new(),
         });
-        node.serve_peers(shutdown).await?;
+        node.serve_peers(shutdown.clone()).await?;
         node.bootstrap().await?;
+        tokio::spawn(node.clone().check_layout(shutdown));
         Ok(node)
     }
 
@@ -135,6 +148,35 @@ impl Node {
             }
         }
         Ok(())
+    }
+
+    /// Records this node's shard count in the metadata group (the first record wins) and flags
+    /// a mismatch, which would route queues to the wrong groups.
+    async fn check_layout(self: Arc<Self>, shutdown: CancellationToken) {
+        let shards = self.config.shards;
+        loop {
+            let attempt = self.write(META_GROUP, Command::InitLayout { shards });
+            let result = tokio::select! {
+                r = attempt => r,
+                _ = shutdown.cancelled() => return,
+            };
+            match result {
+                Ok(Response::Layout { shards: recorded }) if recorded == shards => return,
+                Ok(Response::Layout { shards: recorded }) => {
+                    let msg = format!(
+                        "shards: configured {shards} but the cluster was bootstrapped with {recorded}"
+                    );
+                    tracing::error!("{msg}");
+                    let _ = self.layout_error.set(msg);
+                    return;
+                }
+                Ok(other) => {
+                    tracing::error!(?other, "unexpected layout response");
+                    return;
+                }
+                Err(e) => tracing::debug!(error = %e, "layout not recorded yet"),
+            }
+        }
     }
 
     /// This node's id.
@@ -283,11 +325,20 @@ impl Node {
         }
     }
 
-    /// True once every group has a leader this node knows of.
-    pub fn ready(&self) -> bool {
-        self.groups
+    /// Ready once every group has a leader this node knows of and the layout matches.
+    pub fn ready(&self) -> Result<(), NotReady> {
+        if let Some(e) = self.layout_error.get() {
+            return Err(NotReady::LayoutMismatch(e.clone()));
+        }
+        let all_led = self
+            .groups
             .iter()
-            .all(|g| g.raft.metrics().borrow().current_leader.is_some())
+            .all(|g| g.raft.metrics().borrow().current_leader.is_some());
+        if all_led {
+            Ok(())
+        } else {
+            Err(NotReady::NoLeader)
+        }
     }
 
     /// The node's view of the cluster.

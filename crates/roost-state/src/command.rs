@@ -20,6 +20,12 @@ pub struct Request {
 pub enum Command {
     /// Does nothing; proves a group can commit (readiness, leader changes).
     Noop,
+    /// Records the cluster layout in the metadata group (the first value wins), so a node
+    /// started with a different shard count can tell it would misroute.
+    InitLayout {
+        /// Number of shard groups the proposer is configured with.
+        shards: u32,
+    },
     /// Creates a queue.
     CreateQueue {
         /// Id chosen by the proposer (encodes this shard).
@@ -62,7 +68,7 @@ impl Command {
     /// outcome is unknown (leader lost mid-write) may be retried.
     pub fn is_retry_safe(&self) -> bool {
         match self {
-            Command::Noop | Command::Ack { .. } => true,
+            Command::Noop | Command::InitLayout { .. } | Command::Ack { .. } => true,
             Command::Publish { idempotency, .. } => idempotency.is_some(),
             Command::CreateQueue { .. } => false,
         }
@@ -71,7 +77,7 @@ impl Command {
     /// The queue a command is about, used to check it reached the right shard.
     pub fn queue(&self) -> Option<&QueueId> {
         match self {
-            Command::Noop => None,
+            Command::Noop | Command::InitLayout { .. } => None,
             Command::CreateQueue { id, .. } => Some(id),
             Command::Publish { queue, .. } | Command::Ack { queue, .. } => Some(queue),
         }
@@ -83,6 +89,11 @@ impl Command {
 pub enum Response {
     /// `Noop` applied.
     Done,
+    /// The layout recorded in the metadata group.
+    Layout {
+        /// The shard count fixed at bootstrap.
+        shards: u32,
+    },
     /// The queue exists now.
     Created {
         /// Its metadata.

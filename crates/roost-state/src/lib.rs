@@ -17,4 +17,4 @@ pub use command::{Command, Query, QueryResult, Request, Response};
 pub use error::{CommandError, LookupError};
 pub use ids::{GroupId, QueueId, META_GROUP};
 pub use queue::{Envelope, IdempotencyRecord, Queue, QueueSettings, Source};
-pub use shard::{Effect, Lookup, ShardState};
+pub use shard::{Effect, Header, Lookup, ShardState};

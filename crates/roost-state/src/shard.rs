@@ -8,7 +8,7 @@ use subtle::ConstantTimeEq;
 use crate::queue::{IDEMPOTENCY_WINDOW_MS, INSPECTION_PREFIX};
 use crate::{
     Command, CommandError, Envelope, GroupId, IdempotencyRecord, LookupError, Query, QueryResult,
-    Queue, QueueId, Request, Response, Source,
+    Queue, QueueId, Request, Response, Source, META_GROUP,
 };
 
 /// Reads of bulk data kept by storage, needed while applying or querying.
@@ -54,13 +54,22 @@ pub enum Effect {
     },
 }
 
-/// The in-memory part of one shard's state: every queue's metadata and the group clock.
+/// Group-wide values kept beside the queues; persisted with every applied batch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    /// The group's monotonic clock: the highest stamped time applied so far.
+    pub clock_ms: u64,
+    /// The shard count recorded by the metadata group (`None` elsewhere or before bootstrap).
+    pub layout: Option<u32>,
+}
+
+/// The in-memory part of one group's state: every queue's metadata and the group header.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShardState {
-    /// Which group this state belongs to; commands for other shards are refused.
+    /// Which group this state belongs to; commands for other groups are refused.
     group: GroupId,
-    /// The group's monotonic clock: the highest stamped time applied so far.
-    clock_ms: u64,
+    /// Clock and layout.
+    header: Header,
     /// Queue metadata by id.
     queues: BTreeMap<QueueId, Queue>,
 }
@@ -77,19 +86,19 @@ impl ShardState {
     /// Rebuilds a shard from persisted parts.
     pub fn from_parts(
         group: GroupId,
-        clock_ms: u64,
+        header: Header,
         queues: impl IntoIterator<Item = Queue>,
     ) -> Self {
         ShardState {
             group,
-            clock_ms,
+            header,
             queues: queues.into_iter().map(|q| (q.id.clone(), q)).collect(),
         }
     }
 
-    /// The group clock (ms since the epoch), monotonic across leaders.
-    pub fn clock_ms(&self) -> u64 {
-        self.clock_ms
+    /// The group header (clock, layout).
+    pub fn header(&self) -> Header {
+        self.header
     }
 
     /// A queue's metadata.
@@ -109,8 +118,8 @@ impl ShardState {
         req: &Request,
         lookup: &dyn Lookup,
     ) -> Result<(Response, Vec<Effect>), LookupError> {
-        self.clock_ms = self.clock_ms.max(req.stamped_ms);
-        let now = self.clock_ms;
+        self.header.clock_ms = self.header.clock_ms.max(req.stamped_ms);
+        let now = self.header.clock_ms;
         let mut effects = Vec::new();
         if let Some(q) = req.command.queue() {
             if q.shard() != self.group {
@@ -120,6 +129,14 @@ impl ShardState {
         }
         let response = match &req.command {
             Command::Noop => Response::Done,
+            Command::InitLayout { .. } if self.group != META_GROUP => Response::Refused(
+                CommandError::Invalid("the layout lives in the metadata group".into()),
+            ),
+            Command::InitLayout { shards } => {
+                Response::Layout {
+                    shards: *self.header.layout.get_or_insert(*shards),
+                }
+            }
             Command::CreateQueue {
                 id,
                 key_digest,

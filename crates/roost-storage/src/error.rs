@@ -1,5 +1,7 @@
 //! Errors of opening and reading storage outside openraft's own traits.
 
+use openraft::{AnyError, StorageIOError};
+use roost_types::StorageError;
 use thiserror::Error;
 
 /// A storage failure.
@@ -31,4 +33,12 @@ pub enum Error {
     /// A lock was poisoned by a panic in another thread.
     #[error("state lock poisoned")]
     Poisoned,
+}
+
+/// Wraps `e` as openraft's storage error of the kind `make` names.
+pub(crate) fn io<E: std::error::Error + 'static>(
+    make: impl FnOnce(AnyError) -> StorageIOError<u64>,
+    e: &E,
+) -> StorageError {
+    make(AnyError::new(e)).into()
 }

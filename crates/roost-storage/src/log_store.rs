@@ -5,12 +5,13 @@ use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
-use openraft::{AnyError, OptionalSend, RaftLogReader, StorageIOError};
+use openraft::{OptionalSend, RaftLogReader, StorageIOError};
 use rocksdb::{ColumnFamily, Direction, IteratorMode, WriteBatch, WriteOptions, DB};
 use roost_state::GroupId;
 use roost_types::{Entry, LogId, StorageError, TypeConfig, Vote};
 
 use crate::codec::{decode, encode};
+use crate::error::io;
 use crate::syncer::Syncer;
 use crate::{keys, Error};
 
@@ -23,13 +24,6 @@ pub struct LogStore {
     group: GroupId,
     /// Acknowledges appends once the WAL is synced.
     syncer: Syncer,
-}
-
-fn io<E: std::error::Error + 'static>(
-    make: impl FnOnce(AnyError) -> StorageIOError<u64>,
-    e: &E,
-) -> StorageError {
-    make(AnyError::new(e)).into()
 }
 
 impl LogStore {

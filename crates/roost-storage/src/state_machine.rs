@@ -5,16 +5,17 @@ use std::io::Cursor;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use openraft::storage::{RaftStateMachine, Snapshot};
-use openraft::{AnyError, EntryPayload, RaftSnapshotBuilder, StorageIOError};
-use rocksdb::{ColumnFamily, Direction, IteratorMode, WriteBatch, WriteOptions, DB};
+use openraft::{EntryPayload, RaftSnapshotBuilder, StorageIOError};
+use rocksdb::{ColumnFamily, Direction, IteratorMode, ReadOptions, WriteBatch, WriteOptions, DB};
 use roost_state::{
-    Effect, Envelope, GroupId, IdempotencyRecord, Lookup, LookupError, Query, QueryResult, Queue,
-    QueueId, Response, ShardState,
+    Effect, Envelope, GroupId, Header, IdempotencyRecord, Lookup, LookupError, Query, QueryResult,
+    Queue, QueueId, Response, ShardState,
 };
 use roost_types::{Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{decode, encode};
+use crate::error::io;
 use crate::{keys, Error};
 
 /// The applied position, membership and clock, stored with every applied batch.
@@ -22,13 +23,13 @@ use crate::{keys, Error};
 struct AppliedMeta {
     last_applied: Option<LogId>,
     membership: StoredMembership,
-    clock_ms: u64,
+    header: Header,
 }
 
 /// A snapshot's contents: the applied meta and every record of the group's data range.
 #[derive(Serialize, Deserialize)]
 struct SnapshotData {
-    clock_ms: u64,
+    header: Header,
     records: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
@@ -61,13 +62,6 @@ pub struct StateMachineStore {
 pub struct ShardReader {
     /// The store whose state is read.
     store: StateMachineStore,
-}
-
-fn io<E: std::error::Error + 'static>(
-    make: impl FnOnce(AnyError) -> StorageIOError<u64>,
-    e: &E,
-) -> StorageError {
-    make(AnyError::new(e)).into()
 }
 
 fn sm_err(e: Error) -> StorageError {
@@ -120,17 +114,11 @@ impl StateMachineStore {
         };
         let (lo, hi) = keys::queues(self.group);
         let mut queues = Vec::new();
-        for item in self
-            .db
-            .iterator_cf(cf, IteratorMode::From(&lo, Direction::Forward))
-        {
-            let (k, v) = item?;
-            if k.as_ref() >= hi.as_slice() {
-                break;
-            }
+        for item in scan(&self.db, cf, &lo, hi) {
+            let (_, v) = item?;
             queues.push(decode::<Queue>("queue", &v)?);
         }
-        let state = ShardState::from_parts(self.group, meta.clock_ms, queues);
+        let state = ShardState::from_parts(self.group, meta.header, queues);
         Ok(Applied { meta, state })
     }
 
@@ -193,7 +181,7 @@ impl StateMachineStore {
                 None => batch.delete_cf(cf, keys::queue(self.group, &id)),
             }
         }
-        applied.meta.clock_ms = applied.state.clock_ms();
+        applied.meta.header = applied.state.header();
         batch.put_cf(cf, keys::sm_meta(self.group), encode(&applied.meta));
         // Not synced: every applied entry is in the synced log, which is only purged after a
         // synced write (see `LogStore::purge`).
@@ -205,19 +193,11 @@ impl StateMachineStore {
         let cf = self.cf(keys::CF_SM)?;
         let guard = self.read_lock()?;
         let (lo, hi) = keys::snapshot_data(self.group);
-        let mut records = Vec::new();
-        for item in self
-            .db
-            .iterator_cf(cf, IteratorMode::From(&lo, Direction::Forward))
-        {
-            let (k, v) = item?;
-            if k.as_ref() >= hi.as_slice() {
-                break;
-            }
-            records.push((k.to_vec(), v.to_vec()));
-        }
+        let records = scan(&self.db, cf, &lo, hi)
+            .map(|item| item.map(|(k, v)| (k.to_vec(), v.to_vec())))
+            .collect::<Result<Vec<_>, _>>()?;
         let data = encode(&SnapshotData {
-            clock_ms: guard.meta.clock_ms,
+            header: guard.meta.header,
             records,
         });
         let last = guard.meta.last_applied;
@@ -271,7 +251,7 @@ impl StateMachineStore {
         let applied_meta = AppliedMeta {
             last_applied: meta.last_log_id,
             membership: meta.last_membership.clone(),
-            clock_ms: snapshot.clock_ms,
+            header: snapshot.header,
         };
         batch.put_cf(cf, keys::sm_meta(self.group), encode(&applied_meta));
         let stored = StoredSnapshot {
@@ -390,6 +370,19 @@ impl ShardReader {
     }
 }
 
+/// Every record with `lo <= key < hi`, in key order.
+fn scan<'a>(
+    db: &'a DB,
+    cf: &ColumnFamily,
+    lo: &[u8],
+    hi: Vec<u8>,
+) -> impl Iterator<Item = Result<(Box<[u8]>, Box<[u8]>), Error>> + 'a {
+    let mut opts = ReadOptions::default();
+    opts.set_iterate_upper_bound(hi);
+    db.iterator_cf_opt(cf, opts, IteratorMode::From(lo, Direction::Forward))
+        .map(|item| item.map_err(Error::from))
+}
+
 /// Writes of the current apply batch that are not in RocksDB yet.
 #[derive(Default)]
 struct Pending {
@@ -449,17 +442,8 @@ impl Lookup for DbLookup<'_> {
         let from = keys::message(self.group, queue, after.saturating_add(1));
         let end = keys::messages_end(self.group, queue);
         let mut out: Vec<Envelope> = Vec::with_capacity(limit.min(1024));
-        for item in self
-            .db
-            .iterator_cf(cf, IteratorMode::From(&from, Direction::Forward))
-        {
-            if out.len() >= limit {
-                break;
-            }
-            let (k, v) = item.map_err(lookup_err)?;
-            if k.as_ref() >= end.as_slice() {
-                break;
-            }
+        for item in scan(self.db, cf, &from, end).take(limit) {
+            let (_, v) = item.map_err(lookup_err)?;
             out.push(decode("envelope", &v).map_err(lookup_err)?);
         }
         if let Some(p) = self.pending {

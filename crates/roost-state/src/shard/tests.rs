@@ -265,6 +265,28 @@ fn pull_defaults_to_the_acked_cursor_and_never_advances() {
 }
 
 #[test]
+fn the_first_layout_wins_and_only_in_the_metadata_group() {
+    let mut meta = ShardState::new(crate::META_GROUP);
+    let mem = Mem::default();
+    let init = |state: &mut ShardState, shards| {
+        let req = Request {
+            stamped_ms: 1,
+            command: Command::InitLayout { shards },
+        };
+        state.apply(&req, &mem).expect("lookup").0
+    };
+    assert_eq!(init(&mut meta, 4), Response::Layout { shards: 4 });
+    assert_eq!(init(&mut meta, 7), Response::Layout { shards: 4 });
+    assert_eq!(meta.header().layout, Some(4));
+    let mut shard = ShardState::new(1);
+    assert!(matches!(
+        init(&mut shard, 4),
+        Response::Refused(CommandError::Invalid(_))
+    ));
+    assert_eq!(shard.header().layout, None);
+}
+
+#[test]
 fn clock_is_monotonic_across_skewed_leaders() {
     let mut h = Harness::new();
     let q = h.create();

@@ -95,6 +95,15 @@ impl Cluster {
         Ok(())
     }
 
+    /// Replaces `from` by `to` in node `id`'s config file (takes effect at its next start).
+    pub fn edit_config(&self, id: u64, from: &str, to: &str) -> anyhow::Result<()> {
+        let path = &self.node(id).config;
+        let text = std::fs::read_to_string(path)?;
+        anyhow::ensure!(text.contains(from), "{from:?} not in the config");
+        std::fs::write(path, text.replace(from, to))?;
+        Ok(())
+    }
+
     /// Kills node `id` with SIGKILL (no graceful shutdown) and reaps it.
     pub fn kill(&self, id: u64) -> anyhow::Result<()> {
         if let Some(mut child) = lock(&self.node(id).child).take() {

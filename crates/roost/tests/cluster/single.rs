@@ -1,5 +1,6 @@
 //! One node: the quickstart flow and bad input, over real HTTP.
 
+use anyhow::Context;
 use serde_json::{json, Value};
 
 use crate::api::{self, create, publish};
@@ -206,4 +207,64 @@ async fn quickstart_and_bad_input() -> anyhow::Result<()> {
         (json!(2), Some(0))
     );
     Ok(())
+}
+
+#[tokio::test]
+async fn readme_quickstart_works_as_written() -> anyhow::Result<()> {
+    let c = Cluster::start(1, 2, "").await?;
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))?;
+    let section = readme
+        .split("## Quickstart")
+        .nth(1)
+        .context("README has a Quickstart section")?;
+    let script = section
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .context("Quickstart has a sh block")?
+        .replace("http://127.0.0.1:7070", c.url(1));
+    let out = std::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("\"seq\":1"), "{stdout}");
+    assert!(
+        stdout.contains("\"payload\":{\"hello\":\"world\"}"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\"ok\":true"), "{stdout}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_node_restarted_with_another_shard_count_is_not_ready() -> anyhow::Result<()> {
+    let c = Cluster::start(1, 2, "").await?;
+    c.kill(1)?;
+    c.edit_config(1, "shards = 2", "shards = 3")?;
+    c.spawn(1)?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Ok(r) = c.http.get(format!("{}/readyz", c.url(1))).send().await {
+            if r.status() == 503 {
+                let v: Value = r.json().await?;
+                if v["code"] == "layout_mismatch" {
+                    assert!(
+                        v["error"].as_str().is_some_and(|e| e.contains("shards")),
+                        "{v}"
+                    );
+                    return Ok(());
+                }
+            }
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "mismatch never reported"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
