@@ -370,13 +370,16 @@ impl ShardReader {
     }
 }
 
+/// A raw key/value pair read from RocksDB.
+type Record = (Box<[u8]>, Box<[u8]>);
+
 /// Every record with `lo <= key < hi`, in key order.
 fn scan<'a>(
     db: &'a DB,
     cf: &ColumnFamily,
     lo: &[u8],
     hi: Vec<u8>,
-) -> impl Iterator<Item = Result<(Box<[u8]>, Box<[u8]>), Error>> + 'a {
+) -> impl Iterator<Item = Result<Record, Error>> + 'a {
     let mut opts = ReadOptions::default();
     opts.set_iterate_upper_bound(hi);
     db.iterator_cf_opt(cf, opts, IteratorMode::From(lo, Direction::Forward))
