@@ -39,3 +39,38 @@ pub fn bearer_digest(headers: &HeaderMap) -> Result<[u8; 32], ApiError> {
     }
     Ok(digest(token.trim().as_bytes()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(v).expect("header"),
+        );
+        h
+    }
+
+    #[test]
+    fn keys_are_256_bit_hex_and_unique() {
+        let (a, b) = (mint_key(), mint_key());
+        assert_eq!(a.len(), 3 + 64);
+        assert!(a[3..].bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn bearer_is_parsed_case_insensitively_and_digested() {
+        let d = digest(b"qk_abc");
+        assert_eq!(bearer_digest(&headers("Bearer qk_abc")).ok(), Some(d));
+        assert_eq!(bearer_digest(&headers("bearer  qk_abc ")).ok(), Some(d));
+        for bad in ["qk_abc", "Basic qk_abc", "Bearer ", "Bearer"] {
+            let e = bearer_digest(&headers(bad)).expect_err(bad);
+            assert_eq!(e.code, "missing_api_key");
+        }
+        assert!(bearer_digest(&HeaderMap::new()).is_err());
+    }
+}

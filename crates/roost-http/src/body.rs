@@ -34,13 +34,21 @@ pub async fn read(
 }
 
 /// Parses a JSON body whatever its Content-Type (curl's `-d` sends form encoding by default);
-/// an empty body is `{}`.
+/// an empty body is `{}`, anything but an object is refused.
 pub fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let bytes = if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         b"{}".as_slice()
     } else {
         bytes
     };
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(ApiError::bad_request(
+            "invalid_json",
+            "request body must be a JSON object",
+            "Send a JSON object with the fields this endpoint documents.",
+        ));
+    }
     serde_json::from_slice(bytes).map_err(|e| {
         ApiError::bad_request(
             "invalid_json",
@@ -48,4 +56,42 @@ pub fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "Send a JSON object with the fields this endpoint documents.",
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct B {
+        #[serde(default)]
+        n: u32,
+    }
+
+    #[test]
+    fn empty_bodies_are_empty_objects_and_bad_ones_are_400() {
+        assert_eq!(json::<B>(b"").ok(), Some(B { n: 0 }));
+        assert_eq!(json::<B>(b" \n").ok(), Some(B { n: 0 }));
+        assert_eq!(json::<B>(br#"{"n":4}"#).ok(), Some(B { n: 4 }));
+        for bad in [&b"{"[..], b"[]", br#"{"n":-1}"#] {
+            let e = json::<B>(bad).expect_err("bad body");
+            assert_eq!((e.status.as_u16(), e.code), (400, "invalid_json"));
+        }
+    }
+
+    #[tokio::test]
+    async fn declared_oversize_is_refused_before_reading() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_LENGTH, "11".parse().expect("value"));
+        let e = read(&h, Body::from("0123456789a"), 10)
+            .await
+            .expect_err("too big");
+        assert_eq!(e.status.as_u16(), 413);
+        let ok = read(&HeaderMap::new(), Body::from("0123456789"), 10).await;
+        assert_eq!(ok.ok().map(|b| b.len()), Some(10));
+        let e = read(&HeaderMap::new(), Body::from("0123456789a"), 10)
+            .await
+            .expect_err("too big");
+        assert_eq!(e.code, "payload_too_large");
+    }
 }

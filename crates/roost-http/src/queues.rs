@@ -328,3 +328,32 @@ async fn ack(
         other => Err(unexpected(&other)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_key(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("idempotency-key", HeaderValue::from_str(v).expect("header"));
+        h
+    }
+
+    #[test]
+    fn idempotency_keys_are_validated() {
+        assert_eq!(idempotency_key(&HeaderMap::new()).ok(), Some(None));
+        assert_eq!(
+            idempotency_key(&with_key("abc-1")).ok(),
+            Some(Some("abc-1".into()))
+        );
+        assert_eq!(
+            idempotency_key(&with_key("\"quoted\"")).ok(),
+            Some(Some("quoted".into()))
+        );
+        let long = "k".repeat(256);
+        for bad in ["", "\"\"", "has space", long.as_str()] {
+            let e = idempotency_key(&with_key(bad)).expect_err(bad);
+            assert_eq!(e.code, "invalid_idempotency_key");
+        }
+    }
+}

@@ -79,3 +79,40 @@ pub fn consumer_id(raw: &str) -> Result<String, ApiError> {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_millis_utc() {
+        assert_eq!(timestamp(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+    }
+
+    #[test]
+    fn consumer_ids_are_checked() {
+        for ok in ["me", "worker-1", "_dash_view", "a.b:c"] {
+            assert!(consumer_id(ok).is_ok(), "{ok}");
+        }
+        let long = "x".repeat(129);
+        for bad in ["", "has space", "semi;colon", "ünï", long.as_str()] {
+            assert_eq!(consumer_id(bad).expect_err(bad).code, "invalid_consumer_id");
+        }
+    }
+
+    #[test]
+    fn envelopes_embed_the_payload_verbatim() -> Result<(), ApiError> {
+        let q = QueueId::new(1, 1);
+        let e = Envelope {
+            id: "qm_1".into(),
+            seq: 3,
+            published_at_ms: 0,
+            source: roost_state::Source::Publish,
+            payload: r#"{"b": [1, 2.50]}"#.into(),
+        };
+        let json = serde_json::to_string(&EnvelopeJson::new(&q, &e)?)
+            .map_err(|e| ApiError::bad_request("x", e.to_string(), ""))?;
+        assert!(json.contains(r#""payload":{"b": [1, 2.50]}"#), "{json}");
+        Ok(())
+    }
+}
