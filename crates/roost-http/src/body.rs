@@ -28,9 +28,20 @@ pub async fn read(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large(limit));
     }
-    axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| too_large(limit))
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let e = e.into_inner();
+        if e.downcast_ref::<http_body_util::LengthLimitError>()
+            .is_some()
+        {
+            too_large(limit)
+        } else {
+            ApiError::bad_request(
+                "body_read_failed",
+                format!("could not read the request body: {e}"),
+                "Send the whole body again.",
+            )
+        }
+    })
 }
 
 /// Parses a JSON body whatever its Content-Type (curl's `-d` sends form encoding by default);

@@ -137,6 +137,50 @@ pub async fn not_found() -> ApiError {
     )
 }
 
+/// Turns any error response that is not JSON yet (axum's own rejections: a malformed path or
+/// query string, a wrong method) into the API's JSON error shape, keeping status and headers.
+pub async fn json_errors(resp: Response) -> Response {
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_lowercase()
+    } else {
+        text
+    };
+    let (code, help) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "Use the method the API documents for this path (see the Allow header).",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "Send a smaller body."),
+        s if s.is_client_error() => (
+            "bad_request",
+            "Correct the request as the error says and send it again.",
+        ),
+        _ => (
+            "internal",
+            "This is a server fault; retry, and report it if it persists.",
+        ),
+    };
+    let fresh = ApiError::new(status, code, message, help).into_response();
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.remove(axum::http::header::CONTENT_TYPE);
+    let (fresh_parts, body) = fresh.into_parts();
+    parts.headers.extend(fresh_parts.headers);
+    Response::from_parts(parts, body)
+}
+
 /// The JSON 500 for a handler that panicked (a bug); the process keeps serving.
 pub fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     ApiError::new(

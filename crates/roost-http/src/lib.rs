@@ -51,6 +51,7 @@ pub fn router(node: Arc<Node>, limits: Limits) -> Router {
         .merge(ops::routes())
         .merge(queues::routes())
         .fallback(error::not_found)
+        .layer(axum::middleware::map_response(error::json_errors))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             error::panicked,
         ))

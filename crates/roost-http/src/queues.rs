@@ -148,7 +148,7 @@ async fn publish(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let id = queue_id(&raw_id)?;
+    let id = queue_id(&raw_id, s.node.shards())?;
     let auth = bearer_digest(&headers)?;
     let key = idempotency_key(&headers)?;
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
@@ -228,7 +228,7 @@ async fn pull(
     UrlQuery(params): UrlQuery<PullParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let id = queue_id(&raw_id)?;
+    let id = queue_id(&raw_id, s.node.shards())?;
     let auth = bearer_digest(&headers)?;
     let consumer = consumer_id(params.consumer_id.as_deref().ok_or_else(|| {
         ApiError::bad_request(
@@ -300,7 +300,7 @@ async fn ack(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let id = queue_id(&raw_id)?;
+    let id = queue_id(&raw_id, s.node.shards())?;
     let auth = bearer_digest(&headers)?;
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
     let req: AckBody = body::json(&bytes)?;

@@ -57,9 +57,12 @@ pub fn base_url(headers: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
-/// Parses a queue id from a path; a malformed id is simply not found.
-pub fn queue_id(raw: &str) -> Result<QueueId, ApiError> {
-    QueueId::parse(raw).ok_or_else(ApiError::queue_not_found)
+/// Parses a queue id from a path; a malformed id, or one naming a shard this cluster does
+/// not have, is simply not found (and costs no Raft round).
+pub fn queue_id(raw: &str, shards: u32) -> Result<QueueId, ApiError> {
+    QueueId::parse(raw)
+        .filter(|id| (1..=shards).contains(&id.shard()))
+        .ok_or_else(ApiError::queue_not_found)
 }
 
 /// Checks a consumer id: 1–128 characters of letters, digits and `_ - . :`.
@@ -87,6 +90,19 @@ mod tests {
     #[test]
     fn timestamps_are_rfc3339_millis_utc() {
         assert_eq!(timestamp(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+    }
+
+    #[test]
+    fn queue_ids_must_name_an_existing_shard() {
+        assert!(queue_id(QueueId::new(2, 5).as_str(), 4).is_ok());
+        for (id, shards) in [(QueueId::new(0, 5), 4), (QueueId::new(5, 5), 4)] {
+            assert_eq!(
+                queue_id(id.as_str(), shards)
+                    .expect_err("no such shard")
+                    .code,
+                "queue_not_found"
+            );
+        }
     }
 
     #[test]

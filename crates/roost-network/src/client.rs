@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use openraft::error::{
-    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+    InstallSnapshotError, NetworkError, PayloadTooLarge, RPCError, RaftError, RemoteError,
+    Unreachable,
 };
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
@@ -20,8 +21,13 @@ use crate::convert::{self, Malformed};
 use crate::pb::peer_client::PeerClient;
 use crate::{pb, ForwardError};
 
-/// Largest peer message, both ways: a full AppendEntries batch of large messages.
+/// Largest peer message accepted, both ways. One entry of the largest allowed client body
+/// must fit with room to spare.
 pub(crate) const MAX_MESSAGE_BYTES: usize = 128 * 1024 * 1024;
+
+/// An AppendEntries batch larger than this is split: openraft sends each RPC with the
+/// heartbeat interval as its timeout, so batches must stay quick to transfer and apply.
+pub(crate) const TARGET_APPEND_BYTES: usize = 4 * 1024 * 1024;
 
 /// Channels to peers, keyed by node id. Clones share the channels.
 #[derive(Clone, Default)]
@@ -193,11 +199,9 @@ pub struct PeerConnection {
 }
 
 impl PeerConnection {
-    async fn call<T, F, Fut, E>(
-        &self,
-        option: &RPCOption,
-        f: F,
-    ) -> Result<T, RPCError<NodeId, Node, E>>
+    /// Sends one RPC. Openraft bounds every RPC with its own timeout (and reports it as a
+    /// timeout, without backing off), so none is added here.
+    async fn call<T, F, Fut, E>(&self, f: F) -> Result<T, RPCError<NodeId, Node, E>>
     where
         E: std::error::Error,
         F: FnOnce(PeerClient<Channel>) -> Fut,
@@ -207,23 +211,44 @@ impl PeerConnection {
             .clients
             .client(self.target, &self.addr)
             .map_err(rpc_status)?;
-        match tokio::time::timeout(option.hard_ttl(), f(client)).await {
-            Ok(Ok(reply)) => Ok(reply.into_inner()),
-            Ok(Err(status)) => Err(rpc_status(status)),
-            Err(elapsed) => Err(RPCError::Unreachable(Unreachable::new(&elapsed))),
-        }
+        f(client)
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(rpc_status)
     }
+}
+
+/// For a batch over [`TARGET_APPEND_BYTES`] of more than one entry, how many leading entries
+/// fit (at least one); `None` when the batch may be sent as it is.
+fn oversized(req: &pb::AppendEntriesRequest) -> Option<u64> {
+    if req.entries.len() <= 1 || prost::Message::encoded_len(req) <= TARGET_APPEND_BYTES {
+        return None;
+    }
+    let mut total = 0;
+    let fits = req
+        .entries
+        .iter()
+        .take_while(|e| {
+            total += prost::Message::encoded_len(*e);
+            total <= TARGET_APPEND_BYTES
+        })
+        .count();
+    Some(fits.max(1) as u64)
 }
 
 impl RaftNetwork<TypeConfig> for PeerConnection {
     async fn append_entries(
         &mut self,
         rpc: AppendEntriesRequest<TypeConfig>,
-        option: RPCOption,
+        _option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RaftRpcError> {
         let req = convert::append_to_pb(self.group, &rpc).map_err(malformed)?;
+        if let Some(fits) = oversized(&req) {
+            let hint = PayloadTooLarge::new_entries_hint(fits);
+            return Err(RPCError::PayloadTooLarge(hint));
+        }
         let reply = self
-            .call(&option, |mut c| async move { c.append_entries(req).await })
+            .call(|mut c| async move { c.append_entries(req).await })
             .await?;
         convert::append_reply_from_pb(&reply).map_err(malformed)
     }
@@ -231,14 +256,11 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
     async fn install_snapshot(
         &mut self,
         rpc: InstallSnapshotRequest<TypeConfig>,
-        option: RPCOption,
+        _option: RPCOption,
     ) -> Result<InstallSnapshotResponse<NodeId>, RaftRpcError<InstallSnapshotError>> {
         let req = convert::snapshot_to_pb(self.group, &rpc).map_err(malformed)?;
         let reply = self
-            .call(
-                &option,
-                |mut c| async move { c.install_snapshot(req).await },
-            )
+            .call(|mut c| async move { c.install_snapshot(req).await })
             .await?;
         if let Some(m) = reply.mismatch {
             let mismatch = convert::decode("snapshot mismatch", &m).map_err(malformed)?;
@@ -253,12 +275,10 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
     async fn vote(
         &mut self,
         rpc: VoteRequest<NodeId>,
-        option: RPCOption,
+        _option: RPCOption,
     ) -> Result<VoteResponse<NodeId>, RaftRpcError> {
         let req = convert::vote_req_to_pb(self.group, &rpc);
-        let reply = self
-            .call(&option, |mut c| async move { c.vote(req).await })
-            .await?;
+        let reply = self.call(|mut c| async move { c.vote(req).await }).await?;
         convert::vote_reply_from_pb(&reply).map_err(malformed)
     }
 }

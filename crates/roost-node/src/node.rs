@@ -41,6 +41,24 @@ pub enum NotReady {
     LayoutMismatch(String),
 }
 
+/// What kind of operation is being routed, which decides what may be retried.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Op {
+    /// A read: never changes anything, always safe to retry.
+    Read,
+    /// A write, retried after an unknown outcome only when repeating it is harmless.
+    Write { retry_safe: bool },
+}
+
+impl Op {
+    fn retry_safe(self) -> bool {
+        match self {
+            Op::Read => true,
+            Op::Write { retry_safe } => retry_safe,
+        }
+    }
+}
+
 /// How a routed attempt ended.
 enum Attempt<T> {
     Done(T),
@@ -82,7 +100,7 @@ impl Node {
             )
             .await
             .map_err(|e| NodeError::Raft(e.to_string()))?;
-            let barrier = ReadBarrier::start(raft.clone());
+            let barrier = ReadBarrier::start(raft.clone(), config.request_timeout);
             groups.push(Group {
                 raft,
                 reader,
@@ -215,8 +233,10 @@ impl Node {
     /// Applies `command` in `group` wherever its leader is.
     pub async fn write(&self, group: GroupId, command: Command) -> Result<Response, NodeError> {
         let g = self.group(group)?;
-        let retry_safe = command.is_retry_safe();
-        self.route(g, retry_safe, |leader| {
+        let op = Op::Write {
+            retry_safe: command.is_retry_safe(),
+        };
+        self.route(g, op, |leader| {
             let command = command.clone();
             async move {
                 if leader == self.config.id {
@@ -242,7 +262,7 @@ impl Node {
     /// Answers `query` from `group`'s leader, linearizably.
     pub async fn read(&self, group: GroupId, query: Query) -> Result<QueryResult, NodeError> {
         let g = self.group(group)?;
-        self.route(g, true, |leader| {
+        self.route(g, Op::Read, |leader| {
             let query = query.clone();
             async move {
                 if leader == self.config.id {
@@ -266,28 +286,35 @@ impl Node {
     }
 
     /// Runs `attempt` against the group's current leader until it succeeds, the request
-    /// timeout passes, or an attempt ends in an unknown outcome for an unsafe operation.
-    async fn route<T, F, Fut>(
-        &self,
-        g: &Group,
-        retry_safe: bool,
-        attempt: F,
-    ) -> Result<T, NodeError>
+    /// timeout passes, or an attempt ends in an unknown outcome for an unsafe operation. Each
+    /// attempt is bounded by what is left of the timeout, so a leader that lost its quorum
+    /// cannot hold a request forever.
+    async fn route<T, F, Fut>(&self, g: &Group, op: Op, attempt: F) -> Result<T, NodeError>
     where
         F: Fn(NodeId) -> Fut,
         Fut: std::future::Future<Output = Attempt<T>>,
     {
+        if let Some(e) = self.layout_error.get() {
+            return Err(NodeError::Unavailable(e.clone()));
+        }
         let deadline = Instant::now() + self.config.request_timeout;
         let mut last = String::from("no leader elected yet");
         let mut pause = Duration::from_millis(10);
         loop {
             let leader = g.raft.metrics().borrow().current_leader;
             if let Some(leader) = leader {
-                match attempt(leader).await {
-                    Attempt::Done(v) => return Ok(v),
-                    Attempt::Retry(why) => last = why,
-                    Attempt::Unknown(why) if retry_safe => last = why,
-                    Attempt::Unknown(why) => return Err(NodeError::Indeterminate(why)),
+                let left = deadline.saturating_duration_since(Instant::now());
+                match tokio::time::timeout(left, attempt(leader)).await {
+                    Ok(Attempt::Done(v)) => return Ok(v),
+                    Ok(Attempt::Retry(why)) => last = why,
+                    Ok(Attempt::Unknown(why)) if op.retry_safe() => last = why,
+                    Ok(Attempt::Unknown(why)) => return Err(NodeError::Indeterminate(why)),
+                    Err(_) if op == Op::Read => last = "timed out waiting for the leader".into(),
+                    Err(_) => {
+                        return Err(NodeError::Indeterminate(
+                            "timed out waiting for the write to commit".into(),
+                        ))
+                    }
                 }
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -307,8 +334,9 @@ impl Node {
         match g.raft.client_write(request).await {
             Ok(reply) => Attempt::Done(reply.data),
             Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {
-                // Either refused before proposing or lost leadership after: unknown.
-                Attempt::Unknown("leadership changed during the write".into())
+                // Openraft answers this only when the entry was never proposed here or was
+                // truncated from the log: it will not commit, so trying again is safe.
+                Attempt::Retry("leadership changed before the write committed".into())
             }
             Err(e) => Attempt::Unknown(e.to_string()),
         }
@@ -430,9 +458,17 @@ impl PeerHandler for Node {
         if leader != Some(self.config.id) {
             return Err(ForwardError::NotLeader { leader });
         }
-        match self.propose_local(g, command).await {
-            Attempt::Done(r) => Ok(r),
-            Attempt::Retry(e) | Attempt::Unknown(e) => Err(ForwardError::Unavailable(e)),
+        let attempt =
+            tokio::time::timeout(self.config.request_timeout, self.propose_local(g, command));
+        match attempt.await {
+            Ok(Attempt::Done(r)) => Ok(r),
+            Ok(Attempt::Retry(_)) => Err(ForwardError::NotLeader {
+                leader: g.raft.metrics().borrow().current_leader,
+            }),
+            Ok(Attempt::Unknown(e)) => Err(ForwardError::Unavailable(e)),
+            Err(_) => Err(ForwardError::Unavailable(
+                "timed out waiting for commit".into(),
+            )),
         }
     }
 

@@ -2,6 +2,8 @@
 
 use openraft::error::{CheckIsLeaderError, RaftError};
 use roost_types::Raft;
+use std::time::Duration;
+
 use tokio::sync::{mpsc, oneshot};
 
 /// Why a read could not be made linearizable here.
@@ -24,7 +26,9 @@ pub struct ReadBarrier {
 
 impl ReadBarrier {
     /// Starts the barrier task of `raft`; it ends when every `ReadBarrier` clone is dropped.
-    pub fn start(raft: Raft) -> Self {
+    /// A check that takes longer than `limit` (a leader cut off from its quorum) fails, so
+    /// reads queued behind it are not held forever.
+    pub fn start(raft: Raft, limit: Duration) -> Self {
         let (tx, mut rx) = mpsc::unbounded_channel::<Waiter>();
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
@@ -32,12 +36,13 @@ impl ReadBarrier {
                 while let Ok(w) = rx.try_recv() {
                     waiters.push(w);
                 }
-                let result = match raft.ensure_linearizable().await {
-                    Ok(_) => Ok(()),
-                    Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(_))) => {
+                let result = match tokio::time::timeout(limit, raft.ensure_linearizable()).await {
+                    Err(_) => Err(BarrierError::Failed("leadership check timed out".into())),
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(_)))) => {
                         Err(BarrierError::NotLeader)
                     }
-                    Err(e) => Err(BarrierError::Failed(e.to_string())),
+                    Ok(Err(e)) => Err(BarrierError::Failed(e.to_string())),
                 };
                 for w in waiters {
                     let _ = w.send(result.clone());

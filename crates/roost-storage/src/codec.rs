@@ -4,9 +4,9 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use crate::Error;
 
-/// Encodes a record. Serializing Roost's own types into a Vec cannot fail.
-pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    postcard::to_stdvec(value).unwrap_or_default()
+/// Encodes a record.
+pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, Error> {
+    postcard::to_stdvec(value).map_err(Error::Encode)
 }
 
 /// Decodes a record read from disk, naming it in the error.

@@ -18,6 +18,9 @@ pub enum Error {
         /// The decoder's complaint.
         source: postcard::Error,
     },
+    /// A record could not be encoded.
+    #[error("cannot encode a record: {0}")]
+    Encode(postcard::Error),
     /// A column family is missing from an open database.
     #[error("missing column family {0}")]
     MissingColumnFamily(&'static str),

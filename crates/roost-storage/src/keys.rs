@@ -13,7 +13,9 @@
 //! - `group | 0x02 | len | queue | seq`  → envelope
 //! - `group | 0x03 | len | queue | key`  → idempotency record
 //!
-//! Column family `snap`: `group` → the group's latest snapshot.
+//! Column family `snap` (the group's latest snapshot):
+//! - `group | 0x00` → its metadata
+//! - `group | 0x01` → its data
 
 use roost_state::{GroupId, QueueId};
 
@@ -128,9 +130,14 @@ pub fn group_range(group: GroupId) -> (Vec<u8>, Vec<u8>) {
     (start, end)
 }
 
-/// The snapshot of `group`.
-pub fn snapshot(group: GroupId) -> Vec<u8> {
-    group.to_be_bytes().to_vec()
+/// The metadata of `group`'s latest snapshot.
+pub fn snapshot_meta(group: GroupId) -> Vec<u8> {
+    prefix(group, 0x00, 0)
+}
+
+/// The data of `group`'s latest snapshot.
+pub fn snapshot_data_blob(group: GroupId) -> Vec<u8> {
+    prefix(group, 0x01, 0)
 }
 
 #[cfg(test)]

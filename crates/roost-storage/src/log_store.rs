@@ -48,7 +48,14 @@ impl LogStore {
         }
     }
 
-    fn write(&self, batch: WriteBatch, sync: bool) -> Result<(), Error> {
+    /// Fills one batch of the `raft` column family with `fill` and writes it.
+    fn write(
+        &self,
+        sync: bool,
+        fill: impl FnOnce(&mut WriteBatch, &ColumnFamily) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let mut batch = WriteBatch::default();
+        fill(&mut batch, self.cf()?)?;
         let mut opts = WriteOptions::default();
         opts.set_sync(sync);
         Ok(self.db.write_opt(batch, &opts)?)
@@ -132,11 +139,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), StorageError> {
-        let mut batch = WriteBatch::default();
-        let cf = self.cf().map_err(|e| io(StorageIOError::write_vote, &e))?;
-        batch.put_cf(cf, keys::vote(self.group), encode(vote));
-        self.write(batch, true)
-            .map_err(|e| io(StorageIOError::write_vote, &e))
+        self.write(true, |batch, cf| {
+            batch.put_cf(cf, keys::vote(self.group), encode(vote)?);
+            Ok(())
+        })
+        .map_err(|e| io(StorageIOError::write_vote, &e))
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote>, StorageError> {
@@ -153,45 +160,42 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let cf = self.cf().map_err(|e| io(StorageIOError::write_logs, &e))?;
-        let mut batch = WriteBatch::default();
-        for entry in entries {
-            batch.put_cf(
-                cf,
-                keys::log(self.group, entry.log_id.index),
-                encode(&entry),
-            );
-        }
         // Written now so the entries are readable at once; durable (and acknowledged) only
         // after the syncer's next WAL sync.
-        self.write(batch, false)
-            .map_err(|e| io(StorageIOError::write_logs, &e))?;
+        self.write(false, |batch, cf| {
+            for entry in entries {
+                batch.put_cf(
+                    cf,
+                    keys::log(self.group, entry.log_id.index),
+                    encode(&entry)?,
+                );
+            }
+            Ok(())
+        })
+        .map_err(|e| io(StorageIOError::write_logs, &e))?;
         self.syncer.after_sync(callback);
         Ok(())
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
-        let cf = self.cf().map_err(|e| io(StorageIOError::write_logs, &e))?;
-        let mut batch = WriteBatch::default();
-        let end = keys::log(self.group, u64::MAX);
-        batch.delete_range_cf(cf, keys::log(self.group, log_id.index), end.clone());
-        batch.delete_cf(cf, end);
-        self.write(batch, true)
-            .map_err(|e| io(StorageIOError::write_logs, &e))
+        self.write(true, |batch, cf| {
+            let end = keys::log(self.group, u64::MAX);
+            batch.delete_range_cf(cf, keys::log(self.group, log_id.index), end.clone());
+            batch.delete_cf(cf, end);
+            Ok(())
+        })
+        .map_err(|e| io(StorageIOError::write_logs, &e))
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
-        let cf = self.cf().map_err(|e| io(StorageIOError::write_logs, &e))?;
-        let mut batch = WriteBatch::default();
-        batch.put_cf(cf, keys::last_purged(self.group), encode(&log_id));
-        batch.delete_range_cf(
-            cf,
-            keys::log(self.group, 0),
-            keys::log(self.group, log_id.index.saturating_add(1)),
-        );
         // Synced: applied state written without sync before this point becomes durable with
         // the same WAL sync, so purged entries are never needed again after a power loss.
-        self.write(batch, true)
-            .map_err(|e| io(StorageIOError::write_logs, &e))
+        self.write(true, |batch, cf| {
+            batch.put_cf(cf, keys::last_purged(self.group), encode(&log_id)?);
+            let end = keys::log(self.group, log_id.index.saturating_add(1));
+            batch.delete_range_cf(cf, keys::log(self.group, 0), end);
+            Ok(())
+        })
+        .map_err(|e| io(StorageIOError::write_logs, &e))
     }
 }

@@ -33,13 +33,6 @@ struct SnapshotData {
     records: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
-/// A built or installed snapshot as kept in the `snap` column family.
-#[derive(Serialize, Deserialize)]
-struct StoredSnapshot {
-    meta: SnapshotMeta,
-    data: Vec<u8>,
-}
-
 /// What readers and the apply task share.
 struct Applied {
     meta: AppliedMeta,
@@ -114,7 +107,7 @@ impl StateMachineStore {
         };
         let (lo, hi) = keys::queues(self.group);
         let mut queues = Vec::new();
-        for item in scan(&self.db, cf, &lo, hi) {
+        for item in scan(&self.db, cf, &lo, hi, None) {
             let (_, v) = item?;
             queues.push(decode::<Queue>("queue", &v)?);
         }
@@ -122,10 +115,25 @@ impl StateMachineStore {
         Ok(Applied { meta, state })
     }
 
+    /// Applies `entries`. If anything fails, the in-memory state is reloaded from disk so it
+    /// never runs ahead of what was persisted (openraft stops the group on the error).
     fn apply_entries(&self, entries: Vec<Entry>) -> Result<Vec<Response>, Error> {
-        let cf = self.cf(keys::CF_SM)?;
         let mut guard = self.write_lock()?;
-        let applied = &mut *guard;
+        let result = self.apply_batch(&mut guard, entries);
+        if result.is_err() {
+            if let Ok(fresh) = self.load() {
+                *guard = fresh;
+            }
+        }
+        result
+    }
+
+    fn apply_batch(
+        &self,
+        applied: &mut Applied,
+        entries: Vec<Entry>,
+    ) -> Result<Vec<Response>, Error> {
+        let cf = self.cf(keys::CF_SM)?;
         let mut batch = WriteBatch::default();
         let mut pending = Pending::default();
         let mut touched = BTreeSet::new();
@@ -157,7 +165,7 @@ impl StateMachineStore {
                                 batch.put_cf(
                                     cf,
                                     keys::message(self.group, &queue, envelope.seq),
-                                    encode(&envelope),
+                                    encode(&envelope)?,
                                 );
                                 pending.messages.insert((queue, envelope.seq), envelope);
                             }
@@ -165,7 +173,7 @@ impl StateMachineStore {
                                 batch.put_cf(
                                     cf,
                                     keys::idempotency(self.group, &queue, &key),
-                                    encode(&record),
+                                    encode(&record)?,
                                 );
                                 pending.idempotency.insert((queue, key), record);
                             }
@@ -177,61 +185,78 @@ impl StateMachineStore {
         }
         for id in touched {
             match applied.state.queue(&id) {
-                Some(q) => batch.put_cf(cf, keys::queue(self.group, &id), encode(q)),
+                Some(q) => batch.put_cf(cf, keys::queue(self.group, &id), encode(q)?),
                 None => batch.delete_cf(cf, keys::queue(self.group, &id)),
             }
         }
         applied.meta.header = applied.state.header();
-        batch.put_cf(cf, keys::sm_meta(self.group), encode(&applied.meta));
+        batch.put_cf(cf, keys::sm_meta(self.group), encode(&applied.meta)?);
         // Not synced: every applied entry is in the synced log, which is only purged after a
         // synced write (see `LogStore::purge`).
         self.db.write_opt(batch, &WriteOptions::default())?;
         Ok(responses)
     }
 
+    /// Builds a snapshot from a RocksDB snapshot taken together with the applied meta, so
+    /// applying goes on while the records are copied.
     fn build(&self) -> Result<Snapshot<TypeConfig>, Error> {
         let cf = self.cf(keys::CF_SM)?;
         let guard = self.read_lock()?;
+        let applied = guard.meta.clone();
+        let view = self.db.snapshot();
+        drop(guard);
         let (lo, hi) = keys::snapshot_data(self.group);
-        let records = scan(&self.db, cf, &lo, hi)
+        let records = scan(&self.db, cf, &lo, hi, Some(&view))
             .map(|item| item.map(|(k, v)| (k.to_vec(), v.to_vec())))
             .collect::<Result<Vec<_>, _>>()?;
+        drop(view);
         let data = encode(&SnapshotData {
-            header: guard.meta.header,
+            header: applied.header,
             records,
-        });
-        let last = guard.meta.last_applied;
+        })?;
+        let last = applied.last_applied;
         let snapshot_id = match last {
             Some(l) => format!("{}-{}-{}", self.group, l.leader_id, l.index),
             None => format!("{}-empty", self.group),
         };
         let meta = SnapshotMeta {
             last_log_id: last,
-            last_membership: guard.meta.membership.clone(),
+            last_membership: applied.membership,
             snapshot_id,
         };
+        // Under the write lock, which `install` holds too: a build that raced an install of a
+        // newer snapshot must not replace it.
+        let guard = self.write_lock()?;
+        if self.stored_snapshot_meta()?.map(|m| m.last_log_id) < Some(meta.last_log_id) {
+            let mut batch = WriteBatch::default();
+            self.put_snapshot(&mut batch, &meta, &data)?;
+            self.db.write_opt(batch, &WriteOptions::default())?;
+        }
         drop(guard);
-        self.save_snapshot(&meta, &data, false)?;
         Ok(Snapshot {
             meta,
             snapshot: Box::new(Cursor::new(data)),
         })
     }
 
-    fn save_snapshot(&self, meta: &SnapshotMeta, data: &[u8], sync: bool) -> Result<(), Error> {
-        let stored = StoredSnapshot {
-            meta: meta.clone(),
-            data: data.to_vec(),
-        };
-        let mut opts = WriteOptions::default();
-        opts.set_sync(sync);
-        let mut batch = WriteBatch::default();
-        batch.put_cf(
-            self.cf(keys::CF_SNAP)?,
-            keys::snapshot(self.group),
-            encode(&stored),
-        );
-        Ok(self.db.write_opt(batch, &opts)?)
+    fn stored_snapshot_meta(&self) -> Result<Option<SnapshotMeta>, Error> {
+        let cf = self.cf(keys::CF_SNAP)?;
+        match self.db.get_pinned_cf(cf, keys::snapshot_meta(self.group))? {
+            Some(b) => Ok(Some(decode("snapshot meta", &b)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn put_snapshot(
+        &self,
+        batch: &mut WriteBatch,
+        meta: &SnapshotMeta,
+        data: &[u8],
+    ) -> Result<(), Error> {
+        let cf = self.cf(keys::CF_SNAP)?;
+        batch.put_cf(cf, keys::snapshot_meta(self.group), encode(meta)?);
+        batch.put_cf(cf, keys::snapshot_data_blob(self.group), data);
+        Ok(())
     }
 
     fn install(&self, meta: &SnapshotMeta, data: Vec<u8>) -> Result<(), Error> {
@@ -253,16 +278,8 @@ impl StateMachineStore {
             membership: meta.last_membership.clone(),
             header: snapshot.header,
         };
-        batch.put_cf(cf, keys::sm_meta(self.group), encode(&applied_meta));
-        let stored = StoredSnapshot {
-            meta: meta.clone(),
-            data,
-        };
-        batch.put_cf(
-            self.cf(keys::CF_SNAP)?,
-            keys::snapshot(self.group),
-            encode(&stored),
-        );
+        batch.put_cf(cf, keys::sm_meta(self.group), encode(&applied_meta)?);
+        self.put_snapshot(&mut batch, meta, &data)?;
         let mut opts = WriteOptions::default();
         opts.set_sync(true);
         self.db.write_opt(batch, &opts)?;
@@ -271,16 +288,18 @@ impl StateMachineStore {
     }
 
     fn current_snapshot(&self) -> Result<Option<Snapshot<TypeConfig>>, Error> {
-        let Some(bytes) = self
-            .db
-            .get_pinned_cf(self.cf(keys::CF_SNAP)?, keys::snapshot(self.group))?
-        else {
+        let _guard = self.read_lock()?;
+        let Some(meta) = self.stored_snapshot_meta()? else {
             return Ok(None);
         };
-        let stored: StoredSnapshot = decode("stored snapshot", &bytes)?;
+        let cf = self.cf(keys::CF_SNAP)?;
+        let data = self
+            .db
+            .get_cf(cf, keys::snapshot_data_blob(self.group))?
+            .unwrap_or_default();
         Ok(Some(Snapshot {
-            meta: stored.meta,
-            snapshot: Box::new(Cursor::new(stored.data)),
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
         }))
     }
 }
@@ -374,14 +393,19 @@ impl ShardReader {
 type Record = (Box<[u8]>, Box<[u8]>);
 
 /// Every record with `lo <= key < hi`, in key order.
+/// Reads from `view` when given, else from the latest state.
 fn scan<'a>(
     db: &'a DB,
     cf: &ColumnFamily,
     lo: &[u8],
     hi: Vec<u8>,
+    view: Option<&rocksdb::Snapshot<'_>>,
 ) -> impl Iterator<Item = Result<Record, Error>> + 'a {
     let mut opts = ReadOptions::default();
     opts.set_iterate_upper_bound(hi);
+    if let Some(view) = view {
+        opts.set_snapshot(view);
+    }
     db.iterator_cf_opt(cf, opts, IteratorMode::From(lo, Direction::Forward))
         .map(|item| item.map_err(Error::from))
 }
@@ -445,7 +469,7 @@ impl Lookup for DbLookup<'_> {
         let from = keys::message(self.group, queue, after.saturating_add(1));
         let end = keys::messages_end(self.group, queue);
         let mut out: Vec<Envelope> = Vec::with_capacity(limit.min(1024));
-        for item in scan(self.db, cf, &from, end).take(limit) {
+        for item in scan(self.db, cf, &from, end, None).take(limit) {
             let (_, v) = item.map_err(lookup_err)?;
             out.push(decode("envelope", &v).map_err(lookup_err)?);
         }

@@ -87,6 +87,40 @@ impl Default for ServerConfig {
     }
 }
 
+/// Top-level fields, for picking configuration out of the environment.
+const FIELDS: &[&str] = &[
+    "node_id",
+    "data_dir",
+    "http_addr",
+    "peer_addr",
+    "shards",
+    "members",
+    "request_timeout_ms",
+    "max_body_bytes",
+    "log_format",
+    "raft",
+];
+
+/// One line per problem, each naming the field and where its value came from.
+fn describe(errors: figment::Error) -> anyhow::Error {
+    let lines: Vec<String> = errors
+        .into_iter()
+        .map(|e| {
+            let mut field = e.path.join(".");
+            if let figment::error::Kind::UnknownField(name, _) = &e.kind {
+                field = name.clone();
+            }
+            let source = e
+                .metadata
+                .as_ref()
+                .map(|m| format!(" (from {})", m.name))
+                .unwrap_or_default();
+            format!("{field}: {}{source}", e.kind)
+        })
+        .collect();
+    anyhow::anyhow!("invalid configuration: {}", lines.join("; "))
+}
+
 impl ServerConfig {
     /// Loads and validates the configuration for `args`.
     pub fn load(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
@@ -97,8 +131,12 @@ impl ServerConfig {
             }
             figment = figment.merge(Toml::file(path));
         }
-        figment = figment.merge(Env::prefixed("ROOST_").split("__"));
-        let mut config: ServerConfig = figment.extract().context("invalid configuration")?;
+        // Only variables naming a field are configuration; others (ROOST_BIN, …) are not ours.
+        let env = Env::prefixed("ROOST_")
+            .split("__")
+            .filter(|key| FIELDS.contains(&key.as_str().split('.').next().unwrap_or_default()));
+        figment = figment.merge(env);
+        let mut config: ServerConfig = figment.extract().map_err(describe)?;
         if let Some(v) = &args.data_dir {
             config.data_dir = v.clone();
         }
@@ -124,8 +162,10 @@ impl ServerConfig {
                 format!("invalid configuration: {field}: {addr:?} is not an ip:port address")
             })?;
         }
-        if !(1..=1024 * 1024 * 1024).contains(&self.max_body_bytes) {
-            bail!("invalid configuration: max_body_bytes: must be between 1 and 1 GiB");
+        // Every message travels inside Raft entries between peers; 16 MiB keeps one entry well
+        // under the peer message limit and replication batches quick.
+        if !(1..=16 * 1024 * 1024).contains(&self.max_body_bytes) {
+            bail!("invalid configuration: max_body_bytes: must be between 1 and 16 MiB");
         }
         if self.request_timeout_ms == 0 {
             bail!("invalid configuration: request_timeout_ms: must be positive");
@@ -218,6 +258,7 @@ mod tests {
     fn invalid_fields_are_named() {
         for (text, field) in [
             ("shards = 0", "shards"),
+            ("max_body_bytes = 1073741824", "max_body_bytes"),
             ("http_addr = \"nowhere\"", "http_addr"),
             ("node_id = \"x\"", "node_id"),
             ("bogus = 1", "bogus"),
@@ -227,6 +268,16 @@ mod tests {
             let err = format!("{:#}", load_toml(text).expect_err(text));
             assert!(err.contains(field), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn unrelated_environment_variables_are_ignored() -> anyhow::Result<()> {
+        // Runs in this test's own process: set a variable that is not a field.
+        std::env::set_var("ROOST_NOT_A_FIELD", "1");
+        let loaded = ServerConfig::load(&ServeArgs::default());
+        std::env::remove_var("ROOST_NOT_A_FIELD");
+        loaded?;
+        Ok(())
     }
 
     #[test]

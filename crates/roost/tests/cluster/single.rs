@@ -160,6 +160,7 @@ async fn quickstart_and_bad_input() -> anyhow::Result<()> {
         ("consumer_id=me&cursor=abc", "invalid_cursor"),
         ("consumer_id=me&limit=0", "invalid_limit"),
         ("consumer_id=me&limit=1001", "invalid_limit"),
+        ("consumer_id=me&consumer_id=you", "bad_request"),
     ] {
         let r = c
             .http
