@@ -85,6 +85,18 @@ impl From<CommandError> for ApiError {
                 e.to_string(),
                 "Ack only cursors you have pulled: use next_cursor from GET /q/{id}/pull.",
             ),
+            CommandError::SeqOutOfRange { .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "seq_out_of_range",
+                e.to_string(),
+                "Nack a seq you pulled; messages at or below the floor were garbage-collected.",
+            ),
+            CommandError::DlqMessageNotFound => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "dlq_message_not_found",
+                e.to_string(),
+                "List dead letters with GET /q/{id}/dlq and pass an envelope id from there.",
+            ),
             CommandError::IdempotencyMismatch => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency_key_reused",

@@ -16,21 +16,28 @@ use std::sync::Arc;
 
 use axum::Router;
 use roost_node::Node;
+use roost_state::Retention;
 use tokio_util::sync::CancellationToken;
 
 pub use error::ApiError;
 
-/// Limits the edge enforces before anything reaches Raft.
+/// Limits and defaults the edge applies before anything reaches Raft.
 #[derive(Clone, Debug)]
 pub struct Limits {
     /// Largest accepted request body (a published message included).
     pub max_body_bytes: usize,
+    /// Retention of new queues while they have no registered consumer.
+    pub retention: Retention,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_body_bytes: 256 * 1024,
+            retention: Retention {
+                max_age_ms: Some(7 * 24 * 3600 * 1000),
+                max_messages: Some(1_000_000),
+            },
         }
     }
 }
@@ -49,7 +56,7 @@ pub fn router(node: Arc<Node>, limits: Limits) -> Router {
     let state = AppState { node, limits };
     Router::new()
         .merge(ops::routes())
-        .merge(queues::routes())
+        .merge(queues::routes(state.clone()))
         .fallback(error::not_found)
         .layer(axum::middleware::map_response(error::json_errors))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(

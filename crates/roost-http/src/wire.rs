@@ -3,7 +3,7 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use axum::http::{header, HeaderMap};
-use roost_state::{Envelope, QueueId};
+use roost_state::{Envelope, QueueId, Source};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -22,6 +22,10 @@ pub struct EnvelopeJson<'a> {
     queue_id: &'a str,
     published_at: String,
     source: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replayed_from: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    form_id: Option<&'a str>,
     payload: &'a RawValue,
 }
 
@@ -42,6 +46,14 @@ impl<'a> EnvelopeJson<'a> {
             queue_id: queue.as_str(),
             published_at: timestamp(e.published_at_ms),
             source: e.source.as_str(),
+            replayed_from: match &e.source {
+                Source::DlqReplay { replayed_from } => Some(replayed_from),
+                _ => None,
+            },
+            form_id: match &e.source {
+                Source::FormMirror { form_id } => Some(form_id),
+                _ => None,
+            },
             payload,
         })
     }
@@ -123,7 +135,7 @@ mod tests {
             id: "qm_1".into(),
             seq: 3,
             published_at_ms: 0,
-            source: roost_state::Source::Publish,
+            source: Source::Publish,
             payload: r#"{"b": [1, 2.50]}"#.into(),
         };
         let json = serde_json::to_string(&EnvelopeJson::new(&q, &e)?)

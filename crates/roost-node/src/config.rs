@@ -63,6 +63,8 @@ pub struct NodeConfig {
     pub raft: RaftTuning,
     /// How long a client operation may wait for a leader before failing.
     pub request_timeout: Duration,
+    /// How often shard leaders propose a tick (retention by age).
+    pub tick_interval: Duration,
 }
 
 impl NodeConfig {

@@ -11,6 +11,7 @@ mod group;
 mod node;
 mod read_barrier;
 mod status;
+mod ticker;
 
 pub use config::{Member, NodeConfig, RaftTuning};
 pub use error::NodeError;

@@ -116,7 +116,9 @@ impl Node {
         });
         node.serve_peers(shutdown.clone()).await?;
         node.bootstrap().await?;
-        tokio::spawn(node.clone().check_layout(shutdown));
+        tokio::spawn(node.clone().check_layout(shutdown.clone()));
+        let every = node.config.tick_interval;
+        tokio::spawn(crate::ticker::run(node.clone(), every, shutdown));
         Ok(node)
     }
 
@@ -215,6 +217,31 @@ impl Node {
     /// A shard for a new queue, spread uniformly.
     pub fn pick_shard(&self) -> GroupId {
         rand::rng().random_range(1..=self.config.shards)
+    }
+
+    /// Whether this node currently leads `group`.
+    pub fn leads(&self, group: GroupId) -> bool {
+        self.group(group)
+            .map(|g| g.raft.metrics().borrow().current_leader == Some(self.config.id))
+            .unwrap_or(false)
+    }
+
+    /// Waits until this node applies another entry of `group` or `timeout` passes; long polls
+    /// use it to re-read as soon as something new is committed.
+    pub async fn applied_changed(&self, group: GroupId, timeout: Duration) {
+        let Ok(g) = self.group(group) else {
+            return;
+        };
+        let mut metrics = g.raft.metrics();
+        let start = metrics.borrow().last_applied;
+        let changed = async {
+            while metrics.changed().await.is_ok() {
+                if metrics.borrow().last_applied != start {
+                    return;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(timeout, changed).await;
     }
 
     fn group(&self, group: GroupId) -> Result<&Group, NodeError> {

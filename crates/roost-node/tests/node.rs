@@ -23,6 +23,7 @@ fn config(dir: &Path, members: BTreeMap<u64, Member>, timeout: Duration) -> Node
         shards: 2,
         raft: RaftTuning::default(),
         request_timeout: timeout,
+        tick_interval: Duration::from_secs(1),
     }
 }
 
@@ -102,6 +103,7 @@ async fn writes_survive_a_restart() -> anyhow::Result<()> {
                         auth: KEY,
                         id: format!("qm_{i:016x}"),
                         payload: format!("{{\"i\":{i}}}"),
+                        source: roost_state::Source::Publish,
                         idempotency: None,
                     },
                 )

@@ -1,8 +1,10 @@
 //! What travels through Raft (commands) and what is answered from applied state (queries).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
-use crate::{CommandError, Envelope, Queue, QueueId, QueueSettings};
+use crate::{CommandError, DlqEntry, Envelope, Origins, Queue, QueueId, QueueSettings, Source};
 
 /// A replicated log entry: a command stamped by the proposing leader.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,7 +20,7 @@ pub struct Request {
 /// A state change. Every field is chosen before proposing so replicas agree.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
-    /// Does nothing; proves a group can commit (readiness, leader changes).
+    /// Does nothing; proves a group can commit.
     Noop,
     /// Records the cluster layout in the metadata group (the first value wins), so a node
     /// started with a different shard count can tell it would misroute.
@@ -26,6 +28,8 @@ pub enum Command {
         /// Number of shard groups the proposer is configured with.
         shards: u32,
     },
+    /// Time passes: reaps messages past their queues' retention. Proposed by shard leaders.
+    Tick,
     /// Creates a queue.
     CreateQueue {
         /// Id chosen by the proposer (encodes this shard).
@@ -37,6 +41,13 @@ pub enum Command {
         /// Settings.
         settings: QueueSettings,
     },
+    /// Deletes a queue and all of its data.
+    DeleteQueue {
+        /// Target queue.
+        queue: QueueId,
+        /// Digest of the Bearer key presented.
+        auth: [u8; 32],
+    },
     /// Appends one envelope.
     Publish {
         /// Target queue.
@@ -47,6 +58,8 @@ pub enum Command {
         id: String,
         /// The JSON document (already validated by the edge).
         payload: String,
+        /// Where the envelope comes from.
+        source: Source,
         /// `Idempotency-Key` and the body's digest, when the client sent a key.
         idempotency: Option<(String, [u8; 32])>,
     },
@@ -61,25 +74,87 @@ pub enum Command {
         /// Everything with `seq <= cursor` is done.
         cursor: u64,
     },
+    /// Adds consumers (starting at the current head) and removes others.
+    SetConsumers {
+        /// Target queue.
+        queue: QueueId,
+        /// Digest of the Bearer key presented.
+        auth: [u8; 32],
+        /// Consumers to register.
+        add: Vec<String>,
+        /// Consumers to unregister.
+        remove: Vec<String>,
+    },
+    /// Records a failed delivery; dead-letters the message at the limit or when asked.
+    Nack {
+        /// Target queue.
+        queue: QueueId,
+        /// Digest of the Bearer key presented.
+        auth: [u8; 32],
+        /// The consumer that failed.
+        consumer: String,
+        /// The message that failed.
+        seq: u64,
+        /// Why it failed.
+        error: String,
+        /// Dead-letter at once, whatever the count.
+        dead_letter: bool,
+    },
+    /// Appends a dead letter's payload as a new envelope and removes the dead letter.
+    ReplayDlq {
+        /// Target queue.
+        queue: QueueId,
+        /// Digest of the Bearer key presented.
+        auth: [u8; 32],
+        /// Id of the dead-lettered envelope.
+        dlq_msg_id: String,
+        /// Id of the new envelope, chosen by the proposer.
+        id: String,
+    },
+    /// Adds and removes allowed CORS origins (never `*`).
+    SetOrigins {
+        /// Target queue.
+        queue: QueueId,
+        /// Digest of the Bearer key presented.
+        auth: [u8; 32],
+        /// Origins to allow.
+        add: Vec<String>,
+        /// Origins to stop allowing.
+        remove: Vec<String>,
+    },
 }
 
 impl Command {
-    /// Whether applying the command twice has the same effect as once, so a request whose
-    /// outcome is unknown (leader lost mid-write) may be retried.
+    /// Whether applying the command twice has the same effect and answer as once, so a request
+    /// whose outcome is unknown (leader lost mid-write) may be retried.
     pub fn is_retry_safe(&self) -> bool {
         match self {
-            Command::Noop | Command::InitLayout { .. } | Command::Ack { .. } => true,
+            Command::Noop
+            | Command::InitLayout { .. }
+            | Command::Tick
+            | Command::Ack { .. }
+            | Command::SetConsumers { .. }
+            | Command::SetOrigins { .. } => true,
             Command::Publish { idempotency, .. } => idempotency.is_some(),
-            Command::CreateQueue { .. } => false,
+            Command::CreateQueue { .. }
+            | Command::DeleteQueue { .. }
+            | Command::Nack { .. }
+            | Command::ReplayDlq { .. } => false,
         }
     }
 
     /// The queue a command is about, used to check it reached the right shard.
     pub fn queue(&self) -> Option<&QueueId> {
         match self {
-            Command::Noop | Command::InitLayout { .. } => None,
+            Command::Noop | Command::InitLayout { .. } | Command::Tick => None,
             Command::CreateQueue { id, .. } => Some(id),
-            Command::Publish { queue, .. } | Command::Ack { queue, .. } => Some(queue),
+            Command::DeleteQueue { queue, .. }
+            | Command::Publish { queue, .. }
+            | Command::Ack { queue, .. }
+            | Command::SetConsumers { queue, .. }
+            | Command::Nack { queue, .. }
+            | Command::ReplayDlq { queue, .. }
+            | Command::SetOrigins { queue, .. } => Some(queue),
         }
     }
 }
@@ -87,7 +162,7 @@ impl Command {
 /// The outcome of applying a command.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Response {
-    /// `Noop` applied.
+    /// Applied; nothing to report.
     Done,
     /// The layout recorded in the metadata group.
     Layout {
@@ -115,6 +190,30 @@ pub enum Response {
         /// The stored cursor (never lower than before).
         cursor: u64,
     },
+    /// The roster after a change.
+    Consumers {
+        /// Registered consumers and their cursors.
+        consumers: BTreeMap<String, u64>,
+    },
+    /// A nack was counted.
+    Nacked {
+        /// The message.
+        seq: u64,
+        /// Nacks it has received.
+        nack_count: u32,
+        /// Whether it is (now or already) in the DLQ.
+        dead_lettered: bool,
+    },
+    /// A dead letter was replayed as a new envelope.
+    Replayed {
+        /// The new envelope.
+        envelope: Envelope,
+    },
+    /// The allowed origins after a change.
+    Origins {
+        /// The set.
+        origins: Origins,
+    },
     /// The command was refused and changed nothing.
     Refused(CommandError),
 }
@@ -135,6 +234,29 @@ pub enum Query {
         /// Most envelopes to return.
         limit: usize,
     },
+    /// A queue's metadata.
+    Info {
+        /// Target queue.
+        queue: QueueId,
+        /// Digest of the Bearer key presented.
+        auth: [u8; 32],
+    },
+    /// A page of dead letters, in the order they were dead-lettered.
+    Dlq {
+        /// Target queue.
+        queue: QueueId,
+        /// Digest of the Bearer key presented.
+        auth: [u8; 32],
+        /// Rows after this one.
+        after: u64,
+        /// Most rows to return.
+        limit: usize,
+    },
+    /// The allowed origins, for CORS (browsers send preflights without credentials).
+    Origins {
+        /// Target queue.
+        queue: QueueId,
+    },
 }
 
 /// The answer to a [`Query`].
@@ -144,13 +266,33 @@ pub enum QueryResult {
     Pulled {
         /// The envelopes read.
         messages: Vec<Envelope>,
-        /// The cursor the read started from (after defaulting).
+        /// The cursor the read started from (after defaulting and flooring).
         cursor: u64,
         /// Highest seq returned, or the start cursor when nothing was.
         next_cursor: u64,
         /// Whether envelopes past `next_cursor` exist.
         has_more: bool,
+        /// Every seq at or below this was garbage-collected.
+        floor: u64,
+        /// The requested cursor was below the floor; reading started at the floor.
+        below_floor: bool,
     },
+    /// A queue's metadata.
+    Info {
+        /// The metadata.
+        queue: Queue,
+    },
+    /// Dead letters with their row numbers.
+    DlqPage {
+        /// `(row, entry)` in row order.
+        rows: Vec<(u64, DlqEntry)>,
+        /// Pass as `after` for the next page.
+        next_cursor: u64,
+        /// Whether rows past `next_cursor` exist.
+        has_more: bool,
+    },
+    /// A queue's allowed origins (`None`: no such queue).
+    Origins(Option<Origins>),
     /// The query was refused.
     Refused(CommandError),
 }

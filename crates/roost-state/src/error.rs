@@ -23,6 +23,19 @@ pub enum CommandError {
         /// The queue's newest seq.
         head: u64,
     },
+    /// A nack named a seq that is not stored (garbage-collected or not yet published).
+    #[error("seq {seq} is not in the queue (stored seqs are {floor} < seq <= {head})")]
+    SeqOutOfRange {
+        /// The seq asked for.
+        seq: u64,
+        /// The garbage-collection floor.
+        floor: u64,
+        /// The newest seq.
+        head: u64,
+    },
+    /// A replay named a message that is not in the DLQ.
+    #[error("no dead letter with that id")]
+    DlqMessageNotFound,
     /// The same Idempotency-Key was used with a different body.
     #[error("idempotency key reused with a different body")]
     IdempotencyMismatch,

@@ -16,5 +16,8 @@ pub mod shard;
 pub use command::{Command, Query, QueryResult, Request, Response};
 pub use error::{CommandError, LookupError};
 pub use ids::{GroupId, QueueId, META_GROUP};
-pub use queue::{Envelope, IdempotencyRecord, Queue, QueueSettings, Source};
+pub use queue::{
+    DlqEntry, Envelope, IdempotencyRecord, NackRecord, Origins, Queue, QueueSettings, Retention,
+    Source,
+};
 pub use shard::{Effect, Header, Lookup, ShardState};

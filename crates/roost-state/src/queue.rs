@@ -1,22 +1,38 @@
-//! One queue's replicated data: its metadata, its envelopes and its idempotency records.
+//! One queue's replicated data: its metadata, its envelopes, its dead letters and its
+//! idempotency records.
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::QueueId;
 
 /// Where an envelope came from, as the API reports it in `source`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Source {
     /// `POST /q/{id}/publish`.
     Publish,
+    /// A form submission mirrored into the queue.
+    FormMirror {
+        /// The form the submission came from.
+        form_id: String,
+    },
+    /// A dead letter replayed into the queue.
+    DlqReplay {
+        /// Id of the envelope that was dead-lettered.
+        replayed_from: String,
+    },
+    /// A publish held back by a quota and drained after the plan was raised.
+    QuotaDrain,
 }
 
 impl Source {
     /// The wire name of the source.
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &'static str {
         match self {
             Source::Publish => "publish",
+            Source::FormMirror { .. } => "form-mirror",
+            Source::DlqReplay { .. } => "dlq-replay",
+            Source::QuotaDrain => "quota-drain",
         }
     }
 }
@@ -36,20 +52,71 @@ pub struct Envelope {
     pub payload: String,
 }
 
-/// Settings fixed when a queue is created.
+/// Which browser origins get a CORS grant for a queue.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Origins {
+    /// Every origin (`*`, settable only at create).
+    Any,
+    /// Exactly these origins.
+    List(BTreeSet<String>),
+    /// None (the default).
+    #[default]
+    None,
+}
+
+impl Origins {
+    /// Whether `origin` gets a CORS grant.
+    pub fn allows(&self, origin: &str) -> bool {
+        match self {
+            Origins::Any => true,
+            Origins::List(list) => list.contains(origin),
+            Origins::None => false,
+        }
+    }
+}
+
+/// Limits that reap messages of a queue with no registered consumer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retention {
+    /// Messages older than this are reaped.
+    pub max_age_ms: Option<u64>,
+    /// At most this many messages are kept.
+    pub max_messages: Option<u64>,
+}
+
+/// Settings fixed when a queue is created (origins change through their own command).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueSettings {
-    /// Deliveries before a nacked message is dead-lettered.
+    /// Failed deliveries (nacks) before a message is dead-lettered.
     pub max_deliveries: u32,
+    /// CORS grants.
+    pub allowed_origins: Origins,
+    /// Reaping without registered consumers.
+    pub retention: Retention,
 }
 
 impl Default for QueueSettings {
     fn default() -> Self {
-        QueueSettings { max_deliveries: 5 }
+        QueueSettings {
+            max_deliveries: 5,
+            allowed_origins: Origins::None,
+            retention: Retention::default(),
+        }
     }
 }
 
-/// The in-memory metadata of one queue (envelopes live in storage).
+/// Failed deliveries of one message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NackRecord {
+    /// How many nacks the message received.
+    pub count: u32,
+    /// The error of the latest nack.
+    pub last_error: String,
+    /// Whether the message was copied to the DLQ (it is, at most once).
+    pub dead_lettered: bool,
+}
+
+/// The in-memory metadata of one queue (envelopes and dead letters live in storage).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Queue {
     /// The queue's id.
@@ -60,10 +127,38 @@ pub struct Queue {
     pub created_at_ms: u64,
     /// Seq of the newest envelope; 0 while the queue is empty.
     pub head_seq: u64,
+    /// Every envelope with `seq <= floor_seq` was garbage-collected.
+    pub floor_seq: u64,
     /// Registered consumers and their acked cursors (`seq <= cursor` is done).
     pub consumers: BTreeMap<String, u64>,
-    /// Settings chosen at create.
+    /// Nack counts of messages above the floor that were nacked.
+    pub nacks: BTreeMap<u64, NackRecord>,
+    /// Row number the next dead letter gets (rows are never reused, so pages are exact).
+    pub dlq_next_row: u64,
+    /// Dead letters waiting in the DLQ.
+    pub dlq_len: u64,
+    /// Settings.
     pub settings: QueueSettings,
+}
+
+impl Queue {
+    /// Envelopes currently stored (seqs are contiguous above the floor).
+    pub fn message_count(&self) -> u64 {
+        self.head_seq - self.floor_seq
+    }
+}
+
+/// A dead letter: the envelope as it was, and why it was given up on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DlqEntry {
+    /// The envelope, unchanged.
+    pub envelope: Envelope,
+    /// Nacks it received.
+    pub nack_count: u32,
+    /// The error of the last nack.
+    pub last_error: String,
+    /// When it was dead-lettered, ms since the epoch.
+    pub dead_lettered_at_ms: u64,
 }
 
 /// What an `Idempotency-Key` recorded: enough to answer a retried publish with the original.

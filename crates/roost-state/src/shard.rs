@@ -1,14 +1,22 @@
 //! A shard's state machine: applies commands and answers queries, deterministically.
+//!
+//! The dispatch lives here; the queue operations are split by meaning into `messages`
+//! (publish, replay, pull), `consumers` (ack, roster, garbage collection) and `dlq` (nack,
+//! dead-letter pages).
+
+mod consumers;
+mod dlq;
+mod messages;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-use crate::queue::{IDEMPOTENCY_WINDOW_MS, INSPECTION_PREFIX};
+use crate::queue::INSPECTION_PREFIX;
 use crate::{
-    Command, CommandError, Envelope, GroupId, IdempotencyRecord, LookupError, Query, QueryResult,
-    Queue, QueueId, Request, Response, Source, META_GROUP,
+    Command, CommandError, DlqEntry, Envelope, GroupId, IdempotencyRecord, LookupError, Origins,
+    Query, QueryResult, Queue, QueueId, Request, Response, META_GROUP,
 };
 
 /// Reads of bulk data kept by storage, needed while applying or querying.
@@ -29,12 +37,26 @@ pub trait Lookup {
         after: u64,
         limit: usize,
     ) -> Result<Vec<Envelope>, LookupError>;
+    /// The dead letter of `queue` whose envelope id is `msg_id`, with its row.
+    fn dlq_row(
+        &self,
+        queue: &QueueId,
+        msg_id: &str,
+    ) -> Result<Option<(u64, DlqEntry)>, LookupError>;
+    /// Up to `limit` dead letters of `queue` with `row > after`, in row order.
+    fn dlq_page(
+        &self,
+        queue: &QueueId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, DlqEntry)>, LookupError>;
 }
 
 /// A change to persist, in the order given, atomically with the applied log position.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Effect {
-    /// The queue's metadata changed: store [`ShardState::queue`]'s current value.
+    /// The queue's metadata changed: store [`ShardState::queue`]'s current value (or delete
+    /// it when the queue is gone).
     PutQueue(QueueId),
     /// Store an envelope.
     PutMessage {
@@ -42,6 +64,13 @@ pub enum Effect {
         queue: QueueId,
         /// The envelope.
         envelope: Envelope,
+    },
+    /// Delete every envelope of `queue` with `seq <= through` (garbage collection).
+    DeleteMessages {
+        /// The queue.
+        queue: QueueId,
+        /// The new floor.
+        through: u64,
     },
     /// Store an idempotency record.
     PutIdempotency {
@@ -52,6 +81,26 @@ pub enum Effect {
         /// What the key maps to.
         record: IdempotencyRecord,
     },
+    /// Store a dead letter at `row`.
+    PutDlq {
+        /// Its queue.
+        queue: QueueId,
+        /// Its row number.
+        row: u64,
+        /// The dead letter.
+        entry: DlqEntry,
+    },
+    /// Remove the dead letter at `row` (whose envelope id is `msg_id`).
+    DeleteDlq {
+        /// Its queue.
+        queue: QueueId,
+        /// Its row number.
+        row: u64,
+        /// Its envelope's id.
+        msg_id: String,
+    },
+    /// Delete everything stored for `queue`.
+    DeleteQueueData(QueueId),
 }
 
 /// Group-wide values kept beside the queues; persisted with every applied batch.
@@ -73,6 +122,9 @@ pub struct ShardState {
     /// Queue metadata by id.
     queues: BTreeMap<QueueId, Queue>,
 }
+
+/// Effects of the command being applied.
+type Effects = Vec<Effect>;
 
 impl ShardState {
     /// An empty shard.
@@ -120,190 +172,198 @@ impl ShardState {
     ) -> Result<(Response, Vec<Effect>), LookupError> {
         self.header.clock_ms = self.header.clock_ms.max(req.stamped_ms);
         let now = self.header.clock_ms;
-        let mut effects = Vec::new();
+        let mut fx = Vec::new();
         if let Some(q) = req.command.queue() {
             if q.shard() != self.group {
                 let msg = format!("queue {q} does not belong to group {}", self.group);
-                return Ok((Response::Refused(CommandError::Invalid(msg)), effects));
+                return Ok((Response::Refused(CommandError::Invalid(msg)), fx));
             }
         }
-        let response = match &req.command {
-            Command::Noop => Response::Done,
-            Command::InitLayout { .. } if self.group != META_GROUP => Response::Refused(
-                CommandError::Invalid("the layout lives in the metadata group".into()),
-            ),
-            Command::InitLayout { shards } => {
-                Response::Layout {
-                    shards: *self.header.layout.get_or_insert(*shards),
-                }
-            }
+        let result = match &req.command {
+            Command::Noop => Ok(Ok(Response::Done)),
+            Command::InitLayout { shards } => self.init_layout(*shards),
+            Command::Tick => self.tick(now, lookup, &mut fx).map(|()| Ok(Response::Done)),
             Command::CreateQueue {
                 id,
                 key_digest,
                 consumers,
                 settings,
-            } => {
-                if self.queues.contains_key(id) {
-                    Response::Refused(CommandError::QueueExists)
-                } else {
-                    let queue = Queue {
-                        id: id.clone(),
-                        key_digest: *key_digest,
-                        created_at_ms: now,
-                        head_seq: 0,
-                        consumers: consumers
-                            .iter()
-                            .filter(|c| !c.starts_with(INSPECTION_PREFIX))
-                            .map(|c| (c.clone(), 0))
-                            .collect(),
-                        settings: settings.clone(),
-                    };
-                    self.queues.insert(id.clone(), queue.clone());
-                    effects.push(Effect::PutQueue(id.clone()));
-                    Response::Created { queue }
-                }
-            }
+            } => self.create(now, id, key_digest, consumers, settings, &mut fx),
+            Command::DeleteQueue { queue, auth } => self.delete(queue, auth, &mut fx),
             Command::Publish {
                 queue,
                 auth,
                 id,
                 payload,
+                source,
                 idempotency,
-            } => self.publish(
-                now,
-                queue,
-                auth,
-                id,
-                payload,
-                idempotency.as_ref(),
-                lookup,
-                &mut effects,
-            )?,
+            } => {
+                let msg = messages::NewMessage {
+                    id,
+                    payload,
+                    source,
+                };
+                self.publish(now, queue, auth, msg, idempotency.as_ref(), lookup, &mut fx)
+            }
             Command::Ack {
                 queue,
                 auth,
                 consumer,
                 cursor,
-            } => match self.authorized_mut(queue, auth) {
-                Err(e) => Response::Refused(e),
-                Ok(_) if consumer.starts_with(INSPECTION_PREFIX) => Response::Refused(
-                    CommandError::Invalid(format!(
-                        "consumer ids starting with {INSPECTION_PREFIX} are for inspection and cannot ack"
-                    )),
-                ),
-                Ok(q) if *cursor > q.head_seq => Response::Refused(CommandError::CursorPastHead {
-                    cursor: *cursor,
-                    head: q.head_seq,
-                }),
-                Ok(q) => {
-                    let stored = q.consumers.entry(consumer.clone()).or_insert(0);
-                    if *cursor > *stored {
-                        *stored = *cursor;
-                        effects.push(Effect::PutQueue(queue.clone()));
-                    } else if *stored == 0 && *cursor == 0 {
-                        // A first ack at 0 still registers the consumer.
-                        effects.push(Effect::PutQueue(queue.clone()));
-                    }
-                    Response::Acked { cursor: *stored }
-                }
-            },
+            } => self.ack(now, queue, auth, consumer, *cursor, lookup, &mut fx),
+            Command::SetConsumers {
+                queue,
+                auth,
+                add,
+                remove,
+            } => self.set_consumers(now, queue, auth, add, remove, lookup, &mut fx),
+            Command::Nack {
+                queue,
+                auth,
+                seq,
+                error,
+                dead_letter,
+                ..
+            } => self.nack(now, queue, auth, *seq, error, *dead_letter, lookup, &mut fx),
+            Command::ReplayDlq {
+                queue,
+                auth,
+                dlq_msg_id,
+                id,
+            } => self.replay(now, queue, auth, dlq_msg_id, id, lookup, &mut fx),
+            Command::SetOrigins {
+                queue,
+                auth,
+                add,
+                remove,
+            } => self.set_origins(queue, auth, add, remove, &mut fx),
         };
-        Ok((response, effects))
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn publish(
-        &mut self,
-        now: u64,
-        queue: &QueueId,
-        auth: &[u8; 32],
-        id: &str,
-        payload: &str,
-        idempotency: Option<&(String, [u8; 32])>,
-        lookup: &dyn Lookup,
-        effects: &mut Vec<Effect>,
-    ) -> Result<Response, LookupError> {
-        if let Err(e) = self.authorized(queue, auth) {
-            return Ok(Response::Refused(e));
-        }
-        if let Some((key, digest)) = idempotency {
-            if let Some(rec) = lookup.idempotency(queue, key)? {
-                if now.saturating_sub(rec.at_ms) < IDEMPOTENCY_WINDOW_MS {
-                    if rec.body_digest != *digest {
-                        return Ok(Response::Refused(CommandError::IdempotencyMismatch));
-                    }
-                    return Ok(Response::Published {
-                        seq: rec.seq,
-                        id: rec.id,
-                        published_at_ms: rec.at_ms,
-                        replayed: true,
-                    });
-                }
-            }
-        }
-        let Some(q) = self.queues.get_mut(queue) else {
-            return Ok(Response::Refused(CommandError::QueueNotFound));
-        };
-        q.head_seq += 1;
-        let envelope = Envelope {
-            id: id.to_owned(),
-            seq: q.head_seq,
-            published_at_ms: now,
-            source: Source::Publish,
-            payload: payload.to_owned(),
-        };
-        if let Some((key, digest)) = idempotency {
-            effects.push(Effect::PutIdempotency {
-                queue: queue.clone(),
-                key: key.clone(),
-                record: IdempotencyRecord {
-                    body_digest: *digest,
-                    seq: envelope.seq,
-                    id: envelope.id.clone(),
-                    at_ms: now,
-                },
-            });
-        }
-        let response = Response::Published {
-            seq: envelope.seq,
-            id: envelope.id.clone(),
-            published_at_ms: now,
-            replayed: false,
-        };
-        effects.push(Effect::PutQueue(queue.clone()));
-        effects.push(Effect::PutMessage {
-            queue: queue.clone(),
-            envelope,
-        });
-        Ok(response)
+        // A refusal must change nothing: operations decide before they mutate, and any effect
+        // gathered before the refusal is dropped.
+        Ok(match result? {
+            Ok(response) => (response, fx),
+            Err(refusal) => (Response::Refused(refusal), Vec::new()),
+        })
     }
 
     /// Answers a read from the applied state.
     pub fn query(&self, query: &Query, lookup: &dyn Lookup) -> Result<QueryResult, LookupError> {
-        match query {
+        let result = match query {
             Query::Pull {
                 queue,
                 auth,
                 consumer,
                 cursor,
                 limit,
-            } => {
-                let q = match self.authorized(queue, auth) {
-                    Ok(q) => q,
-                    Err(e) => return Ok(QueryResult::Refused(e)),
-                };
-                let start =
-                    cursor.unwrap_or_else(|| q.consumers.get(consumer).copied().unwrap_or(0));
-                let messages = lookup.messages(queue, start, *limit)?;
-                let next_cursor = messages.last().map_or(start, |m| m.seq);
-                Ok(QueryResult::Pulled {
-                    has_more: next_cursor < q.head_seq,
-                    messages,
-                    cursor: start,
-                    next_cursor,
-                })
-            }
+            } => self.pull(queue, auth, consumer, *cursor, *limit, lookup),
+            Query::Info { queue, auth } => Ok(self
+                .authorized(queue, auth)
+                .map(|q| QueryResult::Info { queue: q.clone() })),
+            Query::Dlq {
+                queue,
+                auth,
+                after,
+                limit,
+            } => self.dlq_page(queue, auth, *after, *limit, lookup),
+            Query::Origins { queue } => Ok(Ok(QueryResult::Origins(
+                self.queues
+                    .get(queue)
+                    .map(|q| q.settings.allowed_origins.clone()),
+            ))),
+        }?;
+        Ok(result.unwrap_or_else(QueryResult::Refused))
+    }
+
+    fn init_layout(&mut self, shards: u32) -> Outcome {
+        if self.group != META_GROUP {
+            return refuse(CommandError::Invalid(
+                "the layout lives in the metadata group".into(),
+            ));
         }
+        Ok(Ok(Response::Layout {
+            shards: *self.header.layout.get_or_insert(shards),
+        }))
+    }
+
+    fn create(
+        &mut self,
+        now: u64,
+        id: &QueueId,
+        key_digest: &[u8; 32],
+        consumers: &[String],
+        settings: &crate::QueueSettings,
+        fx: &mut Effects,
+    ) -> Outcome {
+        if self.queues.contains_key(id) {
+            return refuse(CommandError::QueueExists);
+        }
+        let queue = Queue {
+            id: id.clone(),
+            key_digest: *key_digest,
+            created_at_ms: now,
+            head_seq: 0,
+            floor_seq: 0,
+            consumers: consumers
+                .iter()
+                .filter(|c| !c.starts_with(INSPECTION_PREFIX))
+                .map(|c| (c.clone(), 0))
+                .collect(),
+            nacks: BTreeMap::new(),
+            dlq_next_row: 1,
+            dlq_len: 0,
+            settings: settings.clone(),
+        };
+        self.queues.insert(id.clone(), queue.clone());
+        fx.push(Effect::PutQueue(id.clone()));
+        Ok(Ok(Response::Created { queue }))
+    }
+
+    fn delete(&mut self, id: &QueueId, auth: &[u8; 32], fx: &mut Effects) -> Outcome {
+        if let Err(e) = self.authorized(id, auth) {
+            return refuse(e);
+        }
+        self.queues.remove(id);
+        fx.push(Effect::DeleteQueueData(id.clone()));
+        fx.push(Effect::PutQueue(id.clone()));
+        Ok(Ok(Response::Done))
+    }
+
+    fn set_origins(
+        &mut self,
+        id: &QueueId,
+        auth: &[u8; 32],
+        add: &[String],
+        remove: &[String],
+        fx: &mut Effects,
+    ) -> Outcome {
+        if add.iter().any(|o| o == "*") {
+            return refuse(CommandError::Invalid(
+                "'*' can only be set when the queue is created".into(),
+            ));
+        }
+        let q = match self.authorized_mut(id, auth) {
+            Ok(q) => q,
+            Err(e) => return refuse(e),
+        };
+        let origins = &mut q.settings.allowed_origins;
+        if *origins != Origins::Any {
+            let mut set = match std::mem::take(origins) {
+                Origins::List(set) => set,
+                _ => Default::default(),
+            };
+            set.extend(add.iter().cloned());
+            for r in remove {
+                set.remove(r);
+            }
+            *origins = if set.is_empty() {
+                Origins::None
+            } else {
+                Origins::List(set)
+            };
+        }
+        let origins = origins.clone();
+        fx.push(Effect::PutQueue(id.clone()));
+        Ok(Ok(Response::Origins { origins }))
     }
 
     fn authorized(&self, id: &QueueId, auth: &[u8; 32]) -> Result<&Queue, CommandError> {
@@ -323,6 +383,14 @@ impl ShardState {
         self.authorized(id, auth)?;
         self.queues.get_mut(id).ok_or(CommandError::QueueNotFound)
     }
+}
+
+/// What an operation returns: a storage failure (outer), or a response or refusal (inner).
+type Outcome<T = Response> = Result<Result<T, CommandError>, LookupError>;
+
+/// Shorthand for a refusal.
+fn refuse<T>(e: CommandError) -> Outcome<T> {
+    Ok(Err(e))
 }
 
 #[cfg(test)]

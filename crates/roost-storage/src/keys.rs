@@ -12,6 +12,8 @@
 //! - `group | 0x01 | queue`              → queue metadata
 //! - `group | 0x02 | len | queue | seq`  → envelope
 //! - `group | 0x03 | len | queue | key`  → idempotency record
+//! - `group | 0x04 | len | queue | row`  → dead letter
+//! - `group | 0x05 | len | queue | id`   → row of the dead letter with envelope `id`
 //!
 //! Column family `snap` (the group's latest snapshot):
 //! - `group | 0x00` → its metadata
@@ -32,6 +34,10 @@ const SM_META: u8 = 0x00;
 const SM_QUEUE: u8 = 0x01;
 const SM_MESSAGE: u8 = 0x02;
 const SM_IDEMPOTENCY: u8 = 0x03;
+const SM_DLQ: u8 = 0x04;
+const SM_DLQ_INDEX: u8 = 0x05;
+/// Every tag holding per-queue records.
+const QUEUE_SCOPED: [u8; 4] = [SM_MESSAGE, SM_IDEMPOTENCY, SM_DLQ, SM_DLQ_INDEX];
 
 fn prefix(group: GroupId, tag: u8, cap: usize) -> Vec<u8> {
     let mut k = Vec::with_capacity(5 + cap);
@@ -108,6 +114,43 @@ pub fn messages_end(group: GroupId, queue: &QueueId) -> Vec<u8> {
     k
 }
 
+/// The dead letter at `row` of `queue`.
+pub fn dlq_row(group: GroupId, queue: &QueueId, row: u64) -> Vec<u8> {
+    let mut k = queue_scoped(group, SM_DLQ, queue, 8);
+    k.extend_from_slice(&row.to_be_bytes());
+    k
+}
+
+/// The range of `queue`'s dead letters with `row > after`.
+pub fn dlq_rows_after(group: GroupId, queue: &QueueId, after: u64) -> (Vec<u8>, Vec<u8>) {
+    let start = dlq_row(group, queue, after.saturating_add(1));
+    let mut end = queue_scoped(group, SM_DLQ, queue, 9);
+    end.extend_from_slice(&u64::MAX.to_be_bytes());
+    end.push(0);
+    (start, end)
+}
+
+/// The row of the dead letter whose envelope is `msg_id`.
+pub fn dlq_index(group: GroupId, queue: &QueueId, msg_id: &str) -> Vec<u8> {
+    let mut k = queue_scoped(group, SM_DLQ_INDEX, queue, msg_id.len());
+    k.extend_from_slice(msg_id.as_bytes());
+    k
+}
+
+/// Every range holding records of `queue` (envelopes, idempotency records, dead letters).
+pub fn queue_data(group: GroupId, queue: &QueueId) -> Vec<(Vec<u8>, Vec<u8>)> {
+    QUEUE_SCOPED
+        .iter()
+        .map(|tag| {
+            let lo = queue_scoped(group, *tag, queue, 0);
+            let mut hi = lo.clone();
+            // Every key of the queue under `tag` starts with `lo`; 0xff.. sorts after them all.
+            hi.extend_from_slice(&[0xff; 9]);
+            (lo, hi)
+        })
+        .collect()
+}
+
 /// The idempotency record for `key` on `queue`.
 pub fn idempotency(group: GroupId, queue: &QueueId, key: &str) -> Vec<u8> {
     let mut k = queue_scoped(group, SM_IDEMPOTENCY, queue, key.len());
@@ -150,6 +193,25 @@ mod tests {
         assert!(log(1, u64::MAX) < log(2, 0));
         assert_eq!(log_index(1, &log(1, 77)), Some(77));
         assert_eq!(log_index(2, &log(1, 77)), None);
+    }
+
+    #[test]
+    fn queue_data_ranges_cover_the_queue_and_nothing_else() {
+        let (q, other) = (QueueId::new(1, 5), QueueId::new(1, 6));
+        let ranges = queue_data(1, &q);
+        let inside = |k: &[u8]| {
+            ranges
+                .iter()
+                .any(|(lo, hi)| lo.as_slice() <= k && k < hi.as_slice())
+        };
+        assert!(inside(&message(1, &q, u64::MAX)));
+        assert!(inside(&idempotency(1, &q, "some-key")));
+        assert!(inside(&dlq_row(1, &q, 3)));
+        assert!(inside(&dlq_index(1, &q, "qm_0123456789abcdef")));
+        assert!(!inside(&message(1, &other, 1)));
+        assert!(!inside(&queue(1, &q)));
+        assert!(dlq_row(1, &q, 2) < dlq_rows_after(1, &q, 1).1);
+        assert!(dlq_row(1, &q, 1) < dlq_rows_after(1, &q, 1).0);
     }
 
     #[test]

@@ -1,21 +1,18 @@
 //! One group's applied state: queue metadata in memory, envelopes and records in RocksDB.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Cursor;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, RaftSnapshotBuilder, StorageIOError};
-use rocksdb::{ColumnFamily, Direction, IteratorMode, ReadOptions, WriteBatch, WriteOptions, DB};
-use roost_state::{
-    Effect, Envelope, GroupId, Header, IdempotencyRecord, Lookup, LookupError, Query, QueryResult,
-    Queue, QueueId, Response, ShardState,
-};
+use rocksdb::{ColumnFamily, WriteBatch, WriteOptions, DB};
+use roost_state::{GroupId, Header, Query, QueryResult, Queue, Response, ShardState};
 use roost_types::{Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{decode, encode};
 use crate::error::io;
+use crate::lookup::{scan, DbLookup, Pending};
 use crate::{keys, Error};
 
 /// The applied position, membership and clock, stored with every applied batch.
@@ -136,7 +133,6 @@ impl StateMachineStore {
         let cf = self.cf(keys::CF_SM)?;
         let mut batch = WriteBatch::default();
         let mut pending = Pending::default();
-        let mut touched = BTreeSet::new();
         let mut responses = Vec::with_capacity(entries.len());
         for entry in entries {
             applied.meta.last_applied = Some(entry.log_id);
@@ -157,33 +153,13 @@ impl StateMachineStore {
                         .apply(&req, &lookup)
                         .map_err(|e| Error::Lookup(e.0))?;
                     for effect in effects {
-                        match effect {
-                            Effect::PutQueue(id) => {
-                                touched.insert(id);
-                            }
-                            Effect::PutMessage { queue, envelope } => {
-                                batch.put_cf(
-                                    cf,
-                                    keys::message(self.group, &queue, envelope.seq),
-                                    encode(&envelope)?,
-                                );
-                                pending.messages.insert((queue, envelope.seq), envelope);
-                            }
-                            Effect::PutIdempotency { queue, key, record } => {
-                                batch.put_cf(
-                                    cf,
-                                    keys::idempotency(self.group, &queue, &key),
-                                    encode(&record)?,
-                                );
-                                pending.idempotency.insert((queue, key), record);
-                            }
-                        }
+                        pending.record(effect, &mut batch, cf, self.group)?;
                     }
                     responses.push(response);
                 }
             }
         }
-        for id in touched {
+        for id in std::mem::take(&mut pending.touched) {
             match applied.state.queue(&id) {
                 Some(q) => batch.put_cf(cf, keys::queue(self.group, &id), encode(q)?),
                 None => batch.delete_cf(cf, keys::queue(self.group, &id)),
@@ -386,100 +362,5 @@ impl ShardReader {
             .read_lock()
             .map(|g| g.state.queues().count())
             .unwrap_or(0)
-    }
-}
-
-/// A raw key/value pair read from RocksDB.
-type Record = (Box<[u8]>, Box<[u8]>);
-
-/// Every record with `lo <= key < hi`, in key order.
-/// Reads from `view` when given, else from the latest state.
-fn scan<'a>(
-    db: &'a DB,
-    cf: &ColumnFamily,
-    lo: &[u8],
-    hi: Vec<u8>,
-    view: Option<&rocksdb::Snapshot<'_>>,
-) -> impl Iterator<Item = Result<Record, Error>> + 'a {
-    let mut opts = ReadOptions::default();
-    opts.set_iterate_upper_bound(hi);
-    if let Some(view) = view {
-        opts.set_snapshot(view);
-    }
-    db.iterator_cf_opt(cf, opts, IteratorMode::From(lo, Direction::Forward))
-        .map(|item| item.map_err(Error::from))
-}
-
-/// Writes of the current apply batch that are not in RocksDB yet.
-#[derive(Default)]
-struct Pending {
-    messages: BTreeMap<(QueueId, u64), Envelope>,
-    idempotency: HashMap<(QueueId, String), IdempotencyRecord>,
-}
-
-/// [`Lookup`] over RocksDB plus the current batch's pending writes.
-struct DbLookup<'a> {
-    db: &'a DB,
-    group: GroupId,
-    pending: Option<&'a Pending>,
-}
-
-fn lookup_err(e: impl std::fmt::Display) -> LookupError {
-    LookupError(e.to_string())
-}
-
-impl Lookup for DbLookup<'_> {
-    fn idempotency(
-        &self,
-        queue: &QueueId,
-        key: &str,
-    ) -> Result<Option<IdempotencyRecord>, LookupError> {
-        if let Some(rec) = self
-            .pending
-            .and_then(|p| p.idempotency.get(&(queue.clone(), key.to_owned())))
-        {
-            return Ok(Some(rec.clone()));
-        }
-        let cf = self
-            .db
-            .cf_handle(keys::CF_SM)
-            .ok_or_else(|| lookup_err("no sm column family"))?;
-        match self
-            .db
-            .get_pinned_cf(cf, keys::idempotency(self.group, queue, key))
-            .map_err(lookup_err)?
-        {
-            Some(b) => decode("idempotency record", &b)
-                .map(Some)
-                .map_err(lookup_err),
-            None => Ok(None),
-        }
-    }
-
-    fn messages(
-        &self,
-        queue: &QueueId,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<Envelope>, LookupError> {
-        let cf = self
-            .db
-            .cf_handle(keys::CF_SM)
-            .ok_or_else(|| lookup_err("no sm column family"))?;
-        let from = keys::message(self.group, queue, after.saturating_add(1));
-        let end = keys::messages_end(self.group, queue);
-        let mut out: Vec<Envelope> = Vec::with_capacity(limit.min(1024));
-        for item in scan(self.db, cf, &from, end, None).take(limit) {
-            let (_, v) = item.map_err(lookup_err)?;
-            out.push(decode("envelope", &v).map_err(lookup_err)?);
-        }
-        if let Some(p) = self.pending {
-            let range = (queue.clone(), after.saturating_add(1))..=(queue.clone(), u64::MAX);
-            out.extend(p.messages.range(range).map(|(_, e)| e.clone()));
-            out.sort_by_key(|e| e.seq);
-            out.dedup_by_key(|e| e.seq);
-            out.truncate(limit);
-        }
-        Ok(out)
     }
 }

@@ -3,7 +3,7 @@
 use openraft::storage::RaftStateMachine;
 use openraft::testing::{StoreBuilder, Suite};
 use openraft::{CommittedLeaderId, EntryPayload, RaftSnapshotBuilder};
-use roost_state::{Command, Query, QueryResult, QueueId, QueueSettings, Request, Response};
+use roost_state::{Command, Query, QueryResult, QueueId, QueueSettings, Request, Response, Source};
 use roost_storage::{LogStore, StateMachineStore, Storage};
 use roost_types::{Entry, LogId, StorageError, TypeConfig};
 use tempfile::TempDir;
@@ -57,6 +57,7 @@ fn workload(queue: &QueueId) -> Vec<Entry> {
                 auth: KEY,
                 id: format!("qm_{i:016x}"),
                 payload: format!("{{\"i\":{i}}}"),
+                source: Source::Publish,
                 // The same key twice in one batch must dedupe inside the batch.
                 idempotency: Some((format!("k{}", i.min(3)), [i.min(3) as u8; 32])),
             },
@@ -140,5 +141,103 @@ async fn snapshot_moves_the_full_state_to_another_node() -> anyhow::Result<()> {
     let b = Storage::open(b_dir.path())?;
     let (_log, sm_b) = b.group(1)?;
     assert_eq!(pulled_seqs(&sm_b, &queue), (2, vec![3, 4]));
+    Ok(())
+}
+
+fn entries_from(first: u64, commands: Vec<Command>) -> Vec<Entry> {
+    commands
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| entry(first + i as u64, c))
+        .collect()
+}
+
+fn nack(queue: &QueueId, seq: u64) -> Command {
+    Command::Nack {
+        queue: queue.clone(),
+        auth: KEY,
+        consumer: "me".into(),
+        seq,
+        error: "boom".into(),
+        dead_letter: true,
+    }
+}
+
+fn dlq(sm: &StateMachineStore, queue: &QueueId) -> Vec<u64> {
+    let q = Query::Dlq {
+        queue: queue.clone(),
+        auth: KEY,
+        after: 0,
+        limit: 100,
+    };
+    match sm.reader().query(&q).expect("query") {
+        QueryResult::DlqPage { rows, .. } => rows.iter().map(|(_, e)| e.envelope.seq).collect(),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn dead_letters_gc_and_deletion_persist_within_and_across_batches() -> anyhow::Result<()> {
+    let dir = TempDir::new()?;
+    let queue = QueueId::new(1, 9);
+    let mut commands = vec![Command::CreateQueue {
+        id: queue.clone(),
+        key_digest: KEY,
+        consumers: vec!["me".into()],
+        settings: QueueSettings::default(),
+    }];
+    for i in 0..3u64 {
+        commands.push(Command::Publish {
+            queue: queue.clone(),
+            auth: KEY,
+            id: format!("qm_{i:016x}"),
+            payload: format!("{{\"i\":{i}}}"),
+            source: Source::Publish,
+            idempotency: None,
+        });
+    }
+    // In one batch: dead-letter seq 3, replay it (reading the pending row), dead-letter seq 2,
+    // and ack 1 so the floor rises.
+    commands.push(nack(&queue, 3));
+    commands.push(Command::ReplayDlq {
+        queue: queue.clone(),
+        auth: KEY,
+        dlq_msg_id: format!("qm_{:016x}", 2),
+        id: "qm_replayed".into(),
+    });
+    commands.push(nack(&queue, 2));
+    commands.push(Command::Ack {
+        queue: queue.clone(),
+        auth: KEY,
+        consumer: "me".into(),
+        cursor: 1,
+    });
+    {
+        let storage = Storage::open(dir.path())?;
+        let (_log, mut sm) = storage.group(1)?;
+        let responses = sm.apply(entries_from(1, commands)).await?;
+        assert!(
+            matches!(&responses[5], Response::Replayed { envelope } if envelope.seq == 4),
+            "{responses:?}"
+        );
+    }
+    let storage = Storage::open(dir.path())?;
+    let (log, mut sm) = storage.group(1)?;
+    assert_eq!(dlq(&sm, &queue), vec![2]);
+    assert_eq!(pulled_seqs(&sm, &queue), (1, vec![2, 3, 4]));
+    // Deleting the queue removes every record it had.
+    sm.apply(entries_from(
+        9,
+        vec![Command::DeleteQueue {
+            queue: queue.clone(),
+            auth: KEY,
+        }],
+    ))
+    .await?;
+    drop((log, sm, storage));
+    let storage = Storage::open(dir.path())?;
+    let (_log, sm) = storage.group(1)?;
+    assert_eq!(sm.reader().queue_count(), 0);
+    assert_eq!(storage.count_records(1)?, 0);
     Ok(())
 }

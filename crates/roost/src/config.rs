@@ -62,6 +62,12 @@ pub struct ServerConfig {
     pub members: Vec<MemberEntry>,
     /// How long a request may wait for a leader.
     pub request_timeout_ms: u64,
+    /// How often shard leaders propose a tick (drives age retention).
+    pub tick_interval_ms: u64,
+    /// Queues with no registered consumer keep messages at most this long (0: forever).
+    pub retention_max_age_secs: u64,
+    /// Queues with no registered consumer keep at most this many messages (0: no limit).
+    pub retention_max_messages: u64,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
     /// `text` or `json` logs.
@@ -80,6 +86,9 @@ impl Default for ServerConfig {
             shards: 4,
             members: Vec::new(),
             request_timeout_ms: 5_000,
+            tick_interval_ms: 1_000,
+            retention_max_age_secs: 7 * 24 * 3600,
+            retention_max_messages: 1_000_000,
             max_body_bytes: 256 * 1024,
             log_format: "text".into(),
             raft: RaftTuning::default(),
@@ -96,6 +105,9 @@ const FIELDS: &[&str] = &[
     "shards",
     "members",
     "request_timeout_ms",
+    "tick_interval_ms",
+    "retention_max_age_secs",
+    "retention_max_messages",
     "max_body_bytes",
     "log_format",
     "raft",
@@ -170,6 +182,9 @@ impl ServerConfig {
         if self.request_timeout_ms == 0 {
             bail!("invalid configuration: request_timeout_ms: must be positive");
         }
+        if self.tick_interval_ms < 10 {
+            bail!("invalid configuration: tick_interval_ms: must be at least 10");
+        }
         if !["text", "json"].contains(&self.log_format.as_str()) {
             bail!("invalid configuration: log_format: must be \"text\" or \"json\"");
         }
@@ -220,13 +235,19 @@ impl ServerConfig {
             shards: self.shards,
             raft: self.raft.clone(),
             request_timeout: Duration::from_millis(self.request_timeout_ms),
+            tick_interval: Duration::from_millis(self.tick_interval_ms),
         })
     }
 
     /// The HTTP edge's limits.
     pub fn limits(&self) -> roost_http::Limits {
+        let positive = |v: u64| (v > 0).then_some(v);
         roost_http::Limits {
             max_body_bytes: self.max_body_bytes,
+            retention: roost_state::Retention {
+                max_age_ms: positive(self.retention_max_age_secs.saturating_mul(1000)),
+                max_messages: positive(self.retention_max_messages),
+            },
         }
     }
 }

@@ -5,13 +5,15 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 
 use super::*;
-use crate::QueueSettings;
+use crate::queue::IDEMPOTENCY_WINDOW_MS;
+use crate::{DlqEntry, Origins, QueueSettings, Retention, Source};
 
 /// Bulk data kept in maps, as storage would keep it in RocksDB.
 #[derive(Default)]
 struct Mem {
     messages: BTreeMap<(QueueId, u64), Envelope>,
     idempotency: BTreeMap<(QueueId, String), IdempotencyRecord>,
+    dlq: BTreeMap<(QueueId, u64), DlqEntry>,
 }
 
 impl Lookup for Mem {
@@ -33,6 +35,26 @@ impl Lookup for Mem {
             .range((q.clone(), after + 1)..=(q.clone(), u64::MAX))
             .take(limit)
             .map(|(_, e)| e.clone())
+            .collect())
+    }
+    fn dlq_row(&self, q: &QueueId, msg_id: &str) -> Result<Option<(u64, DlqEntry)>, LookupError> {
+        Ok(self
+            .dlq
+            .iter()
+            .find(|((queue, _), e)| queue == q && e.envelope.id == msg_id)
+            .map(|((_, row), e)| (*row, e.clone())))
+    }
+    fn dlq_page(
+        &self,
+        q: &QueueId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, DlqEntry)>, LookupError> {
+        Ok(self
+            .dlq
+            .range((q.clone(), after + 1)..=(q.clone(), u64::MAX))
+            .take(limit)
+            .map(|((_, row), e)| (*row, e.clone()))
             .collect())
     }
 }
@@ -61,13 +83,33 @@ impl Harness {
         let (resp, effects) = self.state.apply(&req, &self.mem).expect("lookup");
         for e in effects {
             match e {
-                Effect::PutQueue(id) => assert!(self.state.queue(&id).is_some()),
+                Effect::PutQueue(_) => {}
                 Effect::PutMessage { queue, envelope } => {
                     let prev = self.mem.messages.insert((queue, envelope.seq), envelope);
                     assert!(prev.is_none(), "a seq was written twice");
                 }
                 Effect::PutIdempotency { queue, key, record } => {
                     self.mem.idempotency.insert((queue, key), record);
+                }
+                Effect::DeleteMessages { queue, through } => {
+                    self.mem
+                        .messages
+                        .retain(|(q, seq), _| *q != queue || *seq > through);
+                }
+                Effect::PutDlq { queue, row, entry } => {
+                    assert!(
+                        self.mem.dlq.insert((queue, row), entry).is_none(),
+                        "row reused"
+                    );
+                }
+                Effect::DeleteDlq { queue, row, msg_id } => {
+                    let gone = self.mem.dlq.remove(&(queue, row)).expect("row exists");
+                    assert_eq!(gone.envelope.id, msg_id);
+                }
+                Effect::DeleteQueueData(queue) => {
+                    self.mem.messages.retain(|(q, _), _| *q != queue);
+                    self.mem.idempotency.retain(|(q, _), _| *q != queue);
+                    self.mem.dlq.retain(|(q, _), _| *q != queue);
                 }
             }
         }
@@ -97,6 +139,7 @@ impl Harness {
                 auth: KEY,
                 id: format!("qm_{t}"),
                 payload: body.into(),
+                source: Source::Publish,
                 idempotency: key.map(|k| (k.to_owned(), [body.len() as u8; 32])),
             },
         )
@@ -158,6 +201,7 @@ fn wrong_key_and_unknown_queue_change_nothing() {
             auth: [0; 32],
             id: "qm_x".into(),
             payload: "{}".into(),
+            source: Source::Publish,
             idempotency: None,
         },
     );
@@ -237,6 +281,7 @@ fn pull_defaults_to_the_acked_cursor_and_never_advances() {
                 cursor,
                 next_cursor,
                 has_more,
+                ..
             } => {
                 assert_eq!(cursor, 2);
                 assert_eq!(
@@ -306,6 +351,7 @@ fn clock_is_monotonic_across_skewed_leaders() {
 enum Op {
     Publish { t: u64, key: Option<u8>, body: u8 },
     Ack { consumer: u8, cursor: u64 },
+    Tick,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -313,6 +359,7 @@ fn op() -> impl Strategy<Value = Op> {
         (0u64..10_000, proptest::option::of(0u8..4), 0u8..3)
             .prop_map(|(t, key, body)| Op::Publish { t, key, body }),
         (0u8..3, 0u64..40).prop_map(|(consumer, cursor)| Op::Ack { consumer, cursor }),
+        Just(Op::Tick),
     ]
 }
 
@@ -324,7 +371,9 @@ proptest! {
         let mut h = Harness::new();
         let q = h.create();
         let mut last_seq = 0;
-        let mut cursors: BTreeMap<String, u64> = BTreeMap::new();
+        let mut cursors: BTreeMap<String, u64> = BTreeMap::from([("me".to_owned(), 0)]);
+        // The floor only rises, to the slowest registered consumer's cursor.
+        let mut floor = 0;
         for op in ops {
             match op {
                 Op::Publish { t, key, body } => {
@@ -340,14 +389,19 @@ proptest! {
                         }
                     }
                 }
+                Op::Tick => {
+                    prop_assert_eq!(h.run(0, Command::Tick), Response::Done);
+                }
                 Op::Ack { consumer, cursor } => {
-                    let name = format!("c{consumer}");
+                    // "me" is registered at create; the others register with their first ack.
+                    let name = if consumer == 0 { "me".to_owned() } else { format!("c{consumer}") };
                     let before = cursors.get(&name).copied().unwrap_or(0);
                     match h.ack(&q, &name, cursor) {
                         Response::Acked { cursor: stored } => {
                             prop_assert!(cursor <= last_seq);
                             prop_assert_eq!(stored, before.max(cursor));
                             cursors.insert(name, stored);
+                            floor = floor.max(cursors.values().min().copied().unwrap_or(0));
                         }
                         Response::Refused(CommandError::CursorPastHead { .. }) => {
                             prop_assert!(cursor > last_seq);
@@ -362,14 +416,259 @@ proptest! {
         for (name, c) in &cursors {
             prop_assert_eq!(queue.consumers.get(name), Some(c));
         }
+        // GC reaps exactly what every registered consumer acked.
+        let min_cursor = floor;
+        prop_assert_eq!(queue.floor_seq, min_cursor);
+        let stored: Vec<u64> = h.mem.messages.keys().map(|(_, s)| *s).collect();
+        prop_assert_eq!(stored, ((min_cursor + 1)..=last_seq).collect::<Vec<_>>());
         for start in 0..=last_seq {
-            match h.pull(&q, "c0", Some(start), 1000) {
-                QueryResult::Pulled { messages, .. } => {
+            match h.pull(&q, "x", Some(start), 1000) {
+                QueryResult::Pulled { messages, below_floor, .. } => {
                     let seqs: Vec<u64> = messages.iter().map(|m| m.seq).collect();
-                    prop_assert_eq!(seqs, ((start + 1)..=last_seq).collect::<Vec<_>>());
+                    let from = start.max(min_cursor);
+                    prop_assert_eq!(seqs, ((from + 1)..=last_seq).collect::<Vec<_>>());
+                    prop_assert_eq!(below_floor, start < min_cursor);
                 }
                 other => prop_assert!(false, "unexpected {:?}", other),
             }
         }
     }
+}
+
+fn nack(h: &mut Harness, q: &QueueId, seq: u64, dead_letter: bool) -> Response {
+    h.run(
+        10,
+        Command::Nack {
+            queue: q.clone(),
+            auth: KEY,
+            consumer: "me".into(),
+            seq,
+            error: format!("failed {seq}"),
+            dead_letter,
+        },
+    )
+}
+
+#[test]
+fn nacks_dead_letter_exactly_once_and_replay_appends_a_new_envelope() {
+    let mut h = Harness::new();
+    let q = h.create();
+    for t in 0..3 {
+        h.publish(t + 2, &q, &format!("{{\"n\":{t}}}"), None);
+    }
+    // Default max_deliveries is 5: the fifth nack moves it, later ones do not move it again.
+    for i in 1..=7u32 {
+        match nack(&mut h, &q, 2, false) {
+            Response::Nacked {
+                nack_count,
+                dead_lettered,
+                ..
+            } => {
+                assert_eq!(nack_count, i);
+                assert_eq!(dead_lettered, i >= 5);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(matches!(
+        nack(&mut h, &q, 3, true),
+        Response::Nacked {
+            dead_lettered: true,
+            nack_count: 1,
+            ..
+        }
+    ));
+    assert_eq!(h.mem.dlq.len(), 2);
+    assert_eq!(h.state.queue(&q).expect("queue").dlq_len, 2);
+    for bad in [0, 4] {
+        assert!(matches!(
+            nack(&mut h, &q, bad, false),
+            Response::Refused(CommandError::SeqOutOfRange { .. })
+        ));
+    }
+    // Exact pagination: one row per page, then nothing more.
+    let page = |h: &Harness, after| {
+        let query = Query::Dlq {
+            queue: q.clone(),
+            auth: KEY,
+            after,
+            limit: 1,
+        };
+        h.state.query(&query, &h.mem).expect("lookup")
+    };
+    let QueryResult::DlqPage {
+        rows,
+        next_cursor,
+        has_more,
+    } = page(&h, 0)
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (
+            rows.len(),
+            rows[0].1.envelope.seq,
+            rows[0].1.nack_count,
+            has_more
+        ),
+        (1, 2, 5, true)
+    );
+    assert_eq!(rows[0].1.last_error, "failed 2");
+    let QueryResult::DlqPage { rows, has_more, .. } = page(&h, next_cursor) else {
+        panic!()
+    };
+    assert_eq!(
+        (rows.len(), rows[0].1.envelope.seq, has_more),
+        (1, 3, false)
+    );
+
+    let original = rows[0].1.envelope.clone();
+    let replay = |h: &mut Harness, id: &str| {
+        h.run(
+            20,
+            Command::ReplayDlq {
+                queue: q.clone(),
+                auth: KEY,
+                dlq_msg_id: original.id.clone(),
+                id: id.into(),
+            },
+        )
+    };
+    match replay(&mut h, "qm_new") {
+        Response::Replayed { envelope } => {
+            assert_eq!(envelope.seq, 4);
+            assert_eq!(envelope.payload, original.payload);
+            assert_eq!(
+                envelope.source,
+                Source::DlqReplay {
+                    replayed_from: original.id.clone()
+                }
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // The row is gone: replaying it again is refused and the DLQ shrank.
+    assert_eq!(
+        replay(&mut h, "qm_new2"),
+        Response::Refused(CommandError::DlqMessageNotFound)
+    );
+    assert_eq!(h.state.queue(&q).expect("queue").dlq_len, 1);
+    assert_eq!(h.mem.dlq.len(), 1);
+}
+
+#[test]
+fn roster_additions_start_at_the_head_and_removals_stop_gating_gc() {
+    let mut h = Harness::new();
+    let q = h.create();
+    for t in 0..4 {
+        h.publish(t + 2, &q, "{}", None);
+    }
+    let roster = |h: &mut Harness, add: &[&str], remove: &[&str]| {
+        h.run(
+            30,
+            Command::SetConsumers {
+                queue: q.clone(),
+                auth: KEY,
+                add: add.iter().map(|s| s.to_string()).collect(),
+                remove: remove.iter().map(|s| s.to_string()).collect(),
+            },
+        )
+    };
+    match roster(&mut h, &["late"], &[]) {
+        Response::Consumers { consumers } => assert_eq!(consumers["late"], 4),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        roster(&mut h, &["_dash_x"], &[]),
+        Response::Refused(_)
+    ));
+    // "me" has acked nothing, so nothing is reaped until it is removed.
+    assert_eq!(h.state.queue(&q).expect("queue").floor_seq, 0);
+    roster(&mut h, &[], &["me"]);
+    assert_eq!(h.state.queue(&q).expect("queue").floor_seq, 4);
+    assert!(h.mem.messages.is_empty());
+}
+
+#[test]
+fn retention_reaps_by_count_and_by_age_without_consumers() {
+    let mut h = Harness::new();
+    let id = QueueId::new(1, 99);
+    let settings = QueueSettings {
+        retention: Retention {
+            max_age_ms: Some(1_000),
+            max_messages: Some(3),
+        },
+        ..QueueSettings::default()
+    };
+    h.run(
+        1,
+        Command::CreateQueue {
+            id: id.clone(),
+            key_digest: KEY,
+            consumers: vec![],
+            settings,
+        },
+    );
+    for t in 0..5 {
+        h.publish(100 + t, &id, "{}", None);
+    }
+    // Count: only the newest three remain.
+    assert_eq!(h.state.queue(&id).expect("queue").floor_seq, 2);
+    // Age: a tick after the window reaps the rest.
+    h.run(100 + 5 + 1_000, Command::Tick);
+    assert_eq!(h.state.queue(&id).expect("queue").floor_seq, 5);
+    assert!(h.mem.messages.is_empty());
+}
+
+#[test]
+fn origins_are_additive_without_wildcards_and_deletion_removes_everything() {
+    let mut h = Harness::new();
+    let q = h.create();
+    let set = |h: &mut Harness, add: &[&str], remove: &[&str]| {
+        h.run(
+            3,
+            Command::SetOrigins {
+                queue: q.clone(),
+                auth: KEY,
+                add: add.iter().map(|s| s.to_string()).collect(),
+                remove: remove.iter().map(|s| s.to_string()).collect(),
+            },
+        )
+    };
+    assert!(matches!(set(&mut h, &["*"], &[]), Response::Refused(_)));
+    set(&mut h, &["https://a.example", "https://b.example"], &[]);
+    match set(&mut h, &[], &["https://a.example"]) {
+        Response::Origins { origins } => {
+            assert!(origins.allows("https://b.example") && !origins.allows("https://a.example"));
+            assert_ne!(origins, Origins::Any);
+        }
+        other => panic!("{other:?}"),
+    }
+    h.publish(4, &q, "{}", Some("k"));
+    assert_eq!(
+        h.run(
+            5,
+            Command::DeleteQueue {
+                queue: q.clone(),
+                auth: [1; 32]
+            }
+        ),
+        Response::Refused(CommandError::Unauthorized)
+    );
+    assert_eq!(
+        h.run(
+            5,
+            Command::DeleteQueue {
+                queue: q.clone(),
+                auth: KEY
+            }
+        ),
+        Response::Done
+    );
+    assert!(h.state.queue(&q).is_none());
+    assert!(h.mem.messages.is_empty() && h.mem.idempotency.is_empty());
+    assert_eq!(
+        h.publish(6, &q, "{}", None),
+        Response::Refused(CommandError::QueueNotFound)
+    );
 }

@@ -1,0 +1,262 @@
+//! Publishing envelopes and pulling them (with long polling).
+
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Query as UrlQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use rand::Rng;
+use roost_state::{Command, Query, QueryResult, Response as Applied, Source};
+use serde::Deserialize;
+use serde_json::{json, value::RawValue};
+
+use super::{unexpected, QueueReq};
+use crate::auth::digest;
+use crate::wire::{consumer_id, timestamp, EnvelopeJson};
+use crate::{body, ApiError, AppState};
+
+/// Most messages one pull returns.
+const MAX_PULL: usize = 1000;
+/// Messages a pull returns when `limit` is not given.
+const DEFAULT_PULL: usize = 10;
+/// Longest long poll, in seconds.
+const MAX_WAIT_SECS: u64 = 30;
+/// Longest accepted Idempotency-Key.
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let bad = || {
+        ApiError::bad_request(
+            "invalid_idempotency_key",
+            format!("Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} visible ASCII characters"),
+            "Use a UUID or another unique string per logical message.",
+        )
+    };
+    let s = v.to_str().map_err(|_| bad())?.trim();
+    // RFC 8941 allows the key as a quoted string; accept both forms.
+    let s = s
+        .strip_prefix('"')
+        .and_then(|x| x.strip_suffix('"'))
+        .unwrap_or(s);
+    if s.is_empty() || s.len() > MAX_IDEMPOTENCY_KEY || !s.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad());
+    }
+    Ok(Some(s.to_owned()))
+}
+
+pub(super) async fn publish(
+    State(s): State<AppState>,
+    q: QueueReq,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(&headers)?;
+    let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
+    let payload = std::str::from_utf8(&bytes)
+        .ok()
+        .filter(|p| serde_json::from_str::<&RawValue>(p).is_ok())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_json",
+                "message body must be a JSON document",
+                "Send the message as JSON, e.g. -d '{\"task\":\"...\"}'.",
+            )
+        })?;
+    let command = Command::Publish {
+        queue: q.id.clone(),
+        auth: q.auth,
+        id: roost_state::ids::message_id(rand::rng().random()),
+        payload: payload.to_owned(),
+        source: Source::Publish,
+        idempotency: key.map(|k| (k, digest(&bytes))),
+    };
+    match q.write(&s, command).await? {
+        Applied::Published {
+            seq,
+            id,
+            published_at_ms,
+            replayed,
+        } => {
+            let qid = &q.id;
+            let help = format!(
+                "Message accepted. Pull it with GET /q/{qid}/pull?cursor={}&consumer_id=<x>; ack with POST /q/{qid}/ack {{cursor:{seq}, consumer_id:<x>}}.",
+                seq - 1
+            );
+            let body = json!({"seq": seq, "id": id, "published_at": timestamp(published_at_ms)});
+            let mut resp = q.reply(StatusCode::CREATED, body, &help);
+            if replayed {
+                resp.headers_mut()
+                    .insert("idempotent-replayed", HeaderValue::from_static("true"));
+            }
+            Ok(resp)
+        }
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// Query string of `GET /q/{id}/pull`, read as text so bad values get our own error.
+#[derive(Deserialize)]
+pub(super) struct PullParams {
+    consumer_id: Option<String>,
+    cursor: Option<String>,
+    limit: Option<String>,
+    wait: Option<String>,
+}
+
+/// Parses an optional non-negative integer parameter.
+pub(super) fn parse_param<T: std::str::FromStr>(
+    name: &'static str,
+    raw: Option<&str>,
+    code: &'static str,
+) -> Result<Option<T>, ApiError> {
+    raw.map(|v| {
+        v.parse::<T>().map_err(|_| {
+            ApiError::bad_request(
+                code,
+                format!("{name} must be a non-negative integer, got {v:?}"),
+                format!("Pass {name} as a whole number, e.g. {name}=0."),
+            )
+        })
+    })
+    .transpose()
+}
+
+/// Checks `limit` (1..=max, default `default`).
+pub(super) fn limit_param(
+    raw: Option<&str>,
+    default: usize,
+    max: usize,
+) -> Result<usize, ApiError> {
+    let limit = parse_param("limit", raw, "invalid_limit")?.unwrap_or(default);
+    if !(1..=max).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            format!("limit must be between 1 and {max}"),
+            format!("Omit limit for {default} per page."),
+        ));
+    }
+    Ok(limit)
+}
+
+pub(super) async fn pull(
+    State(s): State<AppState>,
+    q: QueueReq,
+    UrlQuery(params): UrlQuery<PullParams>,
+) -> Result<Response, ApiError> {
+    let consumer = consumer_id(params.consumer_id.as_deref().ok_or_else(|| {
+        ApiError::bad_request(
+            "missing_consumer_id",
+            "consumer_id is required",
+            "Add ?consumer_id=<your worker name> to the pull URL.",
+        )
+    })?)?;
+    let cursor: Option<u64> = parse_param("cursor", params.cursor.as_deref(), "invalid_cursor")?;
+    let limit = limit_param(params.limit.as_deref(), DEFAULT_PULL, MAX_PULL)?;
+    let wait: u64 = parse_param("wait", params.wait.as_deref(), "invalid_wait")?.unwrap_or(0);
+    if wait > MAX_WAIT_SECS {
+        return Err(ApiError::bad_request(
+            "invalid_wait",
+            format!("wait must be at most {MAX_WAIT_SECS} seconds"),
+            "Use wait=30 or less and poll again when it returns empty.",
+        ));
+    }
+    let query = Query::Pull {
+        queue: q.id.clone(),
+        auth: q.auth,
+        consumer: consumer.clone(),
+        cursor,
+        limit,
+    };
+    // Long poll: re-read whenever this node applies something new, until a message shows up
+    // or the wait is over.
+    let deadline = Instant::now() + Duration::from_secs(wait);
+    let result = loop {
+        let result = q.read(&s, query.clone()).await?;
+        let empty = matches!(&result, QueryResult::Pulled { messages, .. } if messages.is_empty());
+        let left = deadline.saturating_duration_since(Instant::now());
+        if !empty || left.is_zero() {
+            break result;
+        }
+        s.node.applied_changed(q.id.shard(), left).await;
+    };
+    let QueryResult::Pulled {
+        messages,
+        cursor,
+        next_cursor,
+        has_more,
+        floor,
+        below_floor,
+    } = result
+    else {
+        return Err(unexpected(&result));
+    };
+    let envelopes = messages
+        .iter()
+        .map(|m| EnvelopeJson::new(&q.id, m))
+        .collect::<Result<Vec<_>, _>>()?;
+    let next_url = format!(
+        "{}/q/{}/pull?consumer_id={consumer}&cursor={next_cursor}&limit={limit}",
+        q.base, q.id
+    );
+    let mut body = json!({
+        "consumer_id": consumer,
+        "cursor": cursor,
+        "messages": envelopes,
+        "next_cursor": next_cursor,
+        "has_more": has_more,
+        "next_url": next_url,
+        "floor": floor,
+    });
+    let help = if below_floor {
+        body["cursor_below_floor"] = json!(true);
+        "The cursor was below the garbage-collected floor: messages at or below 'floor' were reaped, so this page starts at the floor. Save next_cursor and ack it when done."
+    } else {
+        "Returns up to 'limit' messages with seq > cursor. Save next_cursor and POST /q/{id}/ack {cursor:next_cursor, consumer_id:X} when done. has_more=true means more available; pull again with cursor=next_cursor."
+    };
+    Ok(q.reply(StatusCode::OK, body, help))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_key(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("idempotency-key", HeaderValue::from_str(v).expect("header"));
+        h
+    }
+
+    #[test]
+    fn idempotency_keys_are_validated() {
+        assert_eq!(idempotency_key(&HeaderMap::new()).ok(), Some(None));
+        assert_eq!(
+            idempotency_key(&with_key("abc-1")).ok(),
+            Some(Some("abc-1".into()))
+        );
+        assert_eq!(
+            idempotency_key(&with_key("\"quoted\"")).ok(),
+            Some(Some("quoted".into()))
+        );
+        let long = "k".repeat(256);
+        for bad in ["", "\"\"", "has space", long.as_str()] {
+            let e = idempotency_key(&with_key(bad)).expect_err(bad);
+            assert_eq!(e.code, "invalid_idempotency_key");
+        }
+    }
+
+    #[test]
+    fn limits_are_bounded() {
+        assert_eq!(limit_param(None, 10, 1000).ok(), Some(10));
+        assert_eq!(limit_param(Some("1000"), 10, 1000).ok(), Some(1000));
+        for bad in ["0", "1001", "-1", "x"] {
+            assert_eq!(
+                limit_param(Some(bad), 10, 1000).expect_err(bad).code,
+                "invalid_limit"
+            );
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! Reads for the state machine: RocksDB overlaid with the writes of the batch being applied.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use rocksdb::{ColumnFamily, Direction, IteratorMode, ReadOptions, WriteBatch, DB};
+use roost_state::{
+    DlqEntry, Effect, Envelope, GroupId, IdempotencyRecord, Lookup, LookupError, QueueId,
+};
+
+use crate::codec::{decode, encode};
+use crate::{keys, Error};
+
+/// A raw key/value pair read from RocksDB.
+type Record = (Box<[u8]>, Box<[u8]>);
+
+/// Every record with `lo <= key < hi`, in key order, read from `view` when given.
+pub(crate) fn scan<'a>(
+    db: &'a DB,
+    cf: &ColumnFamily,
+    lo: &[u8],
+    hi: Vec<u8>,
+    view: Option<&rocksdb::Snapshot<'_>>,
+) -> impl Iterator<Item = Result<Record, Error>> + 'a {
+    let mut opts = ReadOptions::default();
+    opts.set_iterate_upper_bound(hi);
+    if let Some(view) = view {
+        opts.set_snapshot(view);
+    }
+    db.iterator_cf_opt(cf, opts, IteratorMode::From(lo, Direction::Forward))
+        .map(|item| item.map_err(Error::from))
+}
+
+/// Writes of the current apply batch that are not in RocksDB yet.
+#[derive(Default)]
+pub(crate) struct Pending {
+    /// Envelopes written.
+    messages: BTreeMap<(QueueId, u64), Envelope>,
+    /// Idempotency records written.
+    idempotency: HashMap<(QueueId, String), IdempotencyRecord>,
+    /// Dead letters written (`Some`) or removed (`None`).
+    dlq_rows: BTreeMap<(QueueId, u64), Option<DlqEntry>>,
+    /// Dead-letter rows by envelope id, written or removed.
+    dlq_index: HashMap<(QueueId, String), Option<u64>>,
+    /// Stored envelopes at or below these seqs are deleted.
+    floors: HashMap<QueueId, u64>,
+    /// Queues whose stored data is deleted.
+    wiped: HashSet<QueueId>,
+    /// Queues whose metadata must be written at the end of the batch.
+    pub touched: BTreeSet<QueueId>,
+}
+
+impl Pending {
+    /// Adds `effect` to `batch` and remembers it for later reads in the same batch.
+    pub fn record(
+        &mut self,
+        effect: Effect,
+        batch: &mut WriteBatch,
+        cf: &ColumnFamily,
+        group: GroupId,
+    ) -> Result<(), Error> {
+        match effect {
+            Effect::PutQueue(id) => {
+                self.touched.insert(id);
+            }
+            Effect::PutMessage { queue, envelope } => {
+                batch.put_cf(
+                    cf,
+                    keys::message(group, &queue, envelope.seq),
+                    encode(&envelope)?,
+                );
+                self.messages.insert((queue, envelope.seq), envelope);
+            }
+            Effect::DeleteMessages { queue, through } => {
+                let (lo, hi) = (
+                    keys::message(group, &queue, 0),
+                    keys::message(group, &queue, through.saturating_add(1)),
+                );
+                batch.delete_range_cf(cf, lo, hi);
+                self.messages
+                    .retain(|(q, seq), _| *q != queue || *seq > through);
+                let floor = self.floors.entry(queue).or_insert(0);
+                *floor = (*floor).max(through);
+            }
+            Effect::PutIdempotency { queue, key, record } => {
+                batch.put_cf(cf, keys::idempotency(group, &queue, &key), encode(&record)?);
+                self.idempotency.insert((queue, key), record);
+            }
+            Effect::PutDlq { queue, row, entry } => {
+                let id = entry.envelope.id.clone();
+                batch.put_cf(cf, keys::dlq_row(group, &queue, row), encode(&entry)?);
+                batch.put_cf(cf, keys::dlq_index(group, &queue, &id), row.to_be_bytes());
+                self.dlq_index.insert((queue.clone(), id), Some(row));
+                self.dlq_rows.insert((queue, row), Some(entry));
+            }
+            Effect::DeleteDlq { queue, row, msg_id } => {
+                batch.delete_cf(cf, keys::dlq_row(group, &queue, row));
+                batch.delete_cf(cf, keys::dlq_index(group, &queue, &msg_id));
+                self.dlq_index.insert((queue.clone(), msg_id), None);
+                self.dlq_rows.insert((queue, row), None);
+            }
+            Effect::DeleteQueueData(queue) => {
+                for (lo, hi) in keys::queue_data(group, &queue) {
+                    batch.delete_range_cf(cf, lo, hi);
+                }
+                self.messages.retain(|(q, _), _| *q != queue);
+                self.idempotency.retain(|(q, _), _| *q != queue);
+                self.dlq_rows.retain(|(q, _), _| *q != queue);
+                self.dlq_index.retain(|(q, _), _| *q != queue);
+                self.floors.remove(&queue);
+                self.wiped.insert(queue);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// [`Lookup`] over RocksDB plus, while applying, the current batch's pending writes.
+pub(crate) struct DbLookup<'a> {
+    /// The node's database.
+    pub db: &'a DB,
+    /// The group read.
+    pub group: GroupId,
+    /// Writes of the batch being applied (`None` for queries).
+    pub pending: Option<&'a Pending>,
+}
+
+fn lookup_err(e: impl std::fmt::Display) -> LookupError {
+    LookupError(e.to_string())
+}
+
+impl DbLookup<'_> {
+    fn cf(&self) -> Result<&ColumnFamily, LookupError> {
+        self.db
+            .cf_handle(keys::CF_SM)
+            .ok_or_else(|| lookup_err("no sm column family"))
+    }
+
+    /// Whether stored data of `queue` was deleted in this batch.
+    fn wiped(&self, queue: &QueueId) -> bool {
+        self.pending.is_some_and(|p| p.wiped.contains(queue))
+    }
+
+    fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        key: Vec<u8>,
+        what: &'static str,
+    ) -> Result<Option<T>, LookupError> {
+        match self.db.get_pinned_cf(self.cf()?, key).map_err(lookup_err)? {
+            Some(b) => decode(what, &b).map(Some).map_err(lookup_err),
+            None => Ok(None),
+        }
+    }
+}
+
+impl Lookup for DbLookup<'_> {
+    fn idempotency(
+        &self,
+        queue: &QueueId,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, LookupError> {
+        if let Some(rec) = self
+            .pending
+            .and_then(|p| p.idempotency.get(&(queue.clone(), key.to_owned())))
+        {
+            return Ok(Some(rec.clone()));
+        }
+        if self.wiped(queue) {
+            return Ok(None);
+        }
+        self.get(
+            keys::idempotency(self.group, queue, key),
+            "idempotency record",
+        )
+    }
+
+    fn messages(
+        &self,
+        queue: &QueueId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Envelope>, LookupError> {
+        let floor = self
+            .pending
+            .and_then(|p| p.floors.get(queue))
+            .copied()
+            .unwrap_or(0);
+        let after = after.max(floor);
+        let mut out: Vec<Envelope> = Vec::with_capacity(limit.min(1024));
+        if !self.wiped(queue) {
+            let from = keys::message(self.group, queue, after.saturating_add(1));
+            let end = keys::messages_end(self.group, queue);
+            for item in scan(self.db, self.cf()?, &from, end, None).take(limit) {
+                let (_, v) = item.map_err(lookup_err)?;
+                out.push(decode("envelope", &v).map_err(lookup_err)?);
+            }
+        }
+        if let Some(p) = self.pending {
+            let range = (queue.clone(), after.saturating_add(1))..=(queue.clone(), u64::MAX);
+            out.extend(p.messages.range(range).map(|(_, e)| e.clone()));
+            out.sort_by_key(|e| e.seq);
+            out.dedup_by_key(|e| e.seq);
+            out.truncate(limit);
+        }
+        Ok(out)
+    }
+
+    fn dlq_row(
+        &self,
+        queue: &QueueId,
+        msg_id: &str,
+    ) -> Result<Option<(u64, DlqEntry)>, LookupError> {
+        let pending_row = self
+            .pending
+            .and_then(|p| p.dlq_index.get(&(queue.clone(), msg_id.to_owned())));
+        let row = match pending_row {
+            Some(row) => *row,
+            None if self.wiped(queue) => None,
+            None => match self
+                .db
+                .get_pinned_cf(self.cf()?, keys::dlq_index(self.group, queue, msg_id))
+                .map_err(lookup_err)?
+            {
+                Some(b) => Some(u64::from_be_bytes(
+                    b.as_ref()
+                        .try_into()
+                        .map_err(|_| lookup_err("corrupt dead-letter index"))?,
+                )),
+                None => None,
+            },
+        };
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        if let Some(entry) = self
+            .pending
+            .and_then(|p| p.dlq_rows.get(&(queue.clone(), row)))
+        {
+            return Ok(entry.clone().map(|e| (row, e)));
+        }
+        Ok(self
+            .get(keys::dlq_row(self.group, queue, row), "dead letter")?
+            .map(|e| (row, e)))
+    }
+
+    fn dlq_page(
+        &self,
+        queue: &QueueId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, DlqEntry)>, LookupError> {
+        let mut rows: BTreeMap<u64, DlqEntry> = BTreeMap::new();
+        let pending: Vec<(u64, Option<DlqEntry>)> = self
+            .pending
+            .map(|p| {
+                p.dlq_rows
+                    .range((queue.clone(), after.saturating_add(1))..=(queue.clone(), u64::MAX))
+                    .map(|((_, row), e)| (*row, e.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !self.wiped(queue) {
+            // Read enough stored rows that pending removals cannot shorten the page.
+            let (lo, hi) = keys::dlq_rows_after(self.group, queue, after);
+            for item in scan(self.db, self.cf()?, &lo, hi, None).take(limit + pending.len()) {
+                let (k, v) = item.map_err(lookup_err)?;
+                let row = k
+                    .len()
+                    .checked_sub(8)
+                    .and_then(|at| k[at..].try_into().ok())
+                    .map(u64::from_be_bytes)
+                    .ok_or_else(|| lookup_err("corrupt dead-letter key"))?;
+                rows.insert(row, decode("dead letter", &v).map_err(lookup_err)?);
+            }
+        }
+        for (row, entry) in pending {
+            match entry {
+                Some(e) => rows.insert(row, e),
+                None => rows.remove(&row),
+            };
+        }
+        Ok(rows.into_iter().take(limit).collect())
+    }
+}
