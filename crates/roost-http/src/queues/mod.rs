@@ -30,24 +30,28 @@ const MAX_CONSUMERS: usize = 100;
 
 /// The `/q` routes.
 pub fn routes(state: AppState) -> Router<AppState> {
-    let per_queue = Router::new()
-        .route("/q/{id}", get(info).delete(delete))
-        .route("/q/{id}/publish", post(messages::publish))
-        .route("/q/{id}/pull", get(messages::pull))
-        .route("/q/{id}/ack", post(consumers::ack))
-        .route(
+    // Every per-queue path answers CORS preflights (OPTIONS) as well as its own methods.
+    let per_queue = [
+        ("/q/{id}", get(info).delete(delete)),
+        ("/q/{id}/publish", post(messages::publish)),
+        ("/q/{id}/pull", get(messages::pull)),
+        ("/q/{id}/ack", post(consumers::ack)),
+        (
             "/q/{id}/consumers",
             get(consumers::list).post(consumers::change),
-        )
-        .route("/q/{id}/nack", post(dlq::nack))
-        .route("/q/{id}/dlq", get(dlq::list))
-        .route("/q/{id}/dlq/replay", post(dlq::replay))
-        .route("/q/{id}/origins", post(cors::change))
-        .layer(axum::middleware::from_fn_with_state(state, cors::grant));
+        ),
+        ("/q/{id}/nack", post(dlq::nack)),
+        ("/q/{id}/dlq", get(dlq::list)),
+        ("/q/{id}/dlq/replay", post(dlq::replay)),
+        ("/q/{id}/origins", post(cors::change)),
+    ]
+    .into_iter()
+    .fold(Router::new(), |r, (path, methods)| {
+        r.route(path, methods.options(cors::preflight))
+    })
+    .layer(axum::middleware::from_fn_with_state(state, cors::grant));
     Router::new()
         .route("/q/create", post(create))
-        .route("/q/{id}/{*rest}", axum::routing::options(cors::preflight))
-        .route("/q/{id}", axum::routing::options(cors::preflight))
         .merge(per_queue)
 }
 

@@ -15,7 +15,8 @@ async fn restarted_node_installs_a_snapshot_and_serves_after_catching_up() -> an
     let c = Cluster::start(3, 1, raft).await?;
     let q = create(&c, 1, &["me"]).await?;
     let leader = c.wait_leader(q.shard(), Duration::from_secs(20)).await?;
-    for i in 0..10 {
+    let (_, first) = publish(&c, leader, &q, &json!({"i": 0}), Some("first")).await?;
+    for i in 1..10 {
         assert_eq!(
             publish(&c, leader, &q, &json!({"i": i}), None).await?.0,
             201
@@ -71,5 +72,8 @@ async fn restarted_node_installs_a_snapshot_and_serves_after_catching_up() -> an
         .filter_map(|m| m["payload"]["i"].as_u64())
         .collect();
     assert_eq!(seen, (0..160).collect::<Vec<_>>());
+    // Idempotency records travelled in the snapshot too.
+    let (status, again) = publish(&c, lagging, &q, &json!({"i": 0}), Some("first")).await?;
+    assert_eq!((status, again["seq"].clone()), (201, first["seq"].clone()));
     Ok(())
 }

@@ -181,3 +181,71 @@ async fn killing_the_leader_loses_and_duplicates_nothing() -> anyhow::Result<()>
     assert_eq!(msgs_again.len(), msgs.len());
     Ok(())
 }
+
+#[tokio::test]
+async fn idempotency_and_dead_letters_survive_leader_failover() -> anyhow::Result<()> {
+    let c = Cluster::start(3, 2, "").await?;
+    let q = create(&c, 1, &["me"]).await?;
+    let leader = c.wait_leader(q.shard(), Duration::from_secs(20)).await?;
+    let survivor = (1..=3).find(|n| *n != leader).unwrap_or(1);
+    let (_, first) = publish(&c, survivor, &q, &json!({"n": 0}), Some("key-0")).await?;
+    for n in 1..5 {
+        publish(&c, survivor, &q, &json!({"n": n}), None).await?;
+    }
+    let nack = |node: u64, seq: u64| {
+        c.http
+            .post(format!("{}/q/{}/nack", c.url(node), q.id))
+            .bearer_auth(&q.key)
+            .json(&json!({"consumer_id": "me", "seq": seq, "error": "poison", "dead_letter": true}))
+            .send()
+    };
+    assert_eq!(nack(survivor, 1).await?.status(), 200);
+
+    c.kill(leader)?;
+    c.wait_leader(q.shard(), Duration::from_secs(30)).await?;
+
+    // The idempotency record moved with the log: the same key and body answer the original.
+    let r = c
+        .http
+        .post(format!("{}/q/{}/publish", c.url(survivor), q.id))
+        .bearer_auth(&q.key)
+        .header("Idempotency-Key", "key-0")
+        .json(&json!({"n": 0}))
+        .send()
+        .await?;
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.headers()["idempotent-replayed"], "true");
+    let again: serde_json::Value = r.json().await?;
+    assert_eq!(
+        (again["seq"].clone(), again["id"].clone()),
+        (first["seq"].clone(), first["id"].clone())
+    );
+    assert_eq!(
+        publish(&c, survivor, &q, &json!({"n": 99}), Some("key-0"))
+            .await?
+            .0,
+        422
+    );
+
+    // Dead-lettering stays exactly once across the failover.
+    let v: serde_json::Value = nack(survivor, 1).await?.json().await?;
+    assert_eq!(
+        (v["dead_lettered"].clone(), v["nack_count"].clone()),
+        (json!(true), json!(2))
+    );
+    assert_eq!(nack(survivor, 2).await?.status(), 200);
+    let dlq: serde_json::Value = c
+        .http
+        .get(format!("{}/q/{}/dlq", c.url(survivor), q.id))
+        .bearer_auth(&q.key)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let seqs: Vec<u64> = dlq["messages"]
+        .as_array()
+        .map(|m| m.iter().filter_map(|e| e["seq"].as_u64()).collect())
+        .unwrap_or_default();
+    assert_eq!(seqs, vec![1, 2], "{dlq}");
+    Ok(())
+}

@@ -4,4 +4,5 @@ mod api;
 mod catch_up;
 mod failover;
 mod harness;
+mod queue_rung;
 mod single;
