@@ -43,6 +43,14 @@ pub trait Lookup {
         queue: &QueueId,
         msg_id: &str,
     ) -> Result<Option<(u64, DlqEntry)>, LookupError>;
+    /// Up to `limit` idempotency keys of `queue` recorded before `before_ms`, oldest first, as
+    /// `(recorded at, key)` (a key used again later may appear with its older time too).
+    fn expired_idempotency(
+        &self,
+        queue: &QueueId,
+        before_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, String)>, LookupError>;
     /// Up to `limit` dead letters of `queue` with `row > after`, in row order.
     fn dlq_page(
         &self,
@@ -81,6 +89,18 @@ pub enum Effect {
         /// What the key maps to.
         record: IdempotencyRecord,
     },
+    /// Forget the idempotency key `key` recorded at `at_ms`; the record itself goes too when
+    /// `record` (it was not replaced by a later use of the key).
+    DeleteIdempotency {
+        /// Its queue.
+        queue: QueueId,
+        /// The client's key.
+        key: String,
+        /// When that use of the key was recorded.
+        at_ms: u64,
+        /// Whether the record under `key` is this use's.
+        record: bool,
+    },
     /// Store a dead letter at `row`.
     PutDlq {
         /// Its queue.
@@ -110,6 +130,8 @@ pub struct Header {
     pub clock_ms: u64,
     /// The shard count recorded by the metadata group (`None` elsewhere or before bootstrap).
     pub layout: Option<u32>,
+    /// When expired idempotency keys were last swept.
+    pub last_sweep_ms: u64,
 }
 
 /// The in-memory part of one group's state: every queue's metadata and the group header.

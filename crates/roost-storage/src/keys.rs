@@ -14,6 +14,7 @@
 //! - `group | 0x03 | len | queue | key`  → idempotency record
 //! - `group | 0x04 | len | queue | row`  → dead letter
 //! - `group | 0x05 | len | queue | id`   → row of the dead letter with envelope `id`
+//! - `group | 0x06 | len | queue | at | key` → (empty) idempotency keys by time, for expiry
 //!
 //! Column family `snap` (the group's latest snapshot):
 //! - `group | 0x00` → its metadata
@@ -36,8 +37,15 @@ const SM_MESSAGE: u8 = 0x02;
 const SM_IDEMPOTENCY: u8 = 0x03;
 const SM_DLQ: u8 = 0x04;
 const SM_DLQ_INDEX: u8 = 0x05;
+const SM_IDEMPOTENCY_BY_TIME: u8 = 0x06;
 /// Every tag holding per-queue records.
-const QUEUE_SCOPED: [u8; 4] = [SM_MESSAGE, SM_IDEMPOTENCY, SM_DLQ, SM_DLQ_INDEX];
+const QUEUE_SCOPED: [u8; 5] = [
+    SM_MESSAGE,
+    SM_IDEMPOTENCY,
+    SM_DLQ,
+    SM_DLQ_INDEX,
+    SM_IDEMPOTENCY_BY_TIME,
+];
 
 fn prefix(group: GroupId, tag: u8, cap: usize) -> Vec<u8> {
     let mut k = Vec::with_capacity(5 + cap);
@@ -149,6 +157,35 @@ pub fn queue_data(group: GroupId, queue: &QueueId) -> Vec<(Vec<u8>, Vec<u8>)> {
             (lo, hi)
         })
         .collect()
+}
+
+/// The time-ordered entry of `key`, recorded at `at_ms`, on `queue`.
+pub fn idempotency_by_time(group: GroupId, queue: &QueueId, at_ms: u64, key: &str) -> Vec<u8> {
+    let mut k = queue_scoped(group, SM_IDEMPOTENCY_BY_TIME, queue, 8 + key.len());
+    k.extend_from_slice(&at_ms.to_be_bytes());
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
+/// The range of `queue`'s time-ordered idempotency entries recorded before `before_ms`.
+pub fn idempotency_before(group: GroupId, queue: &QueueId, before_ms: u64) -> (Vec<u8>, Vec<u8>) {
+    let lo = queue_scoped(group, SM_IDEMPOTENCY_BY_TIME, queue, 0);
+    let mut hi = lo.clone();
+    hi.extend_from_slice(&before_ms.to_be_bytes());
+    (lo, hi)
+}
+
+/// Splits a time-ordered idempotency key of `queue` into `(at_ms, key)`.
+pub fn parse_idempotency_by_time(
+    group: GroupId,
+    queue: &QueueId,
+    key: &[u8],
+) -> Option<(u64, String)> {
+    let prefix = queue_scoped(group, SM_IDEMPOTENCY_BY_TIME, queue, 0);
+    let rest = key.strip_prefix(prefix.as_slice())?;
+    let (at, name) = rest.split_at_checked(8)?;
+    let at = u64::from_be_bytes(at.try_into().ok()?);
+    Some((at, String::from_utf8(name.to_vec()).ok()?))
 }
 
 /// The idempotency record for `key` on `queue`.

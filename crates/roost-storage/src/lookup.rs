@@ -83,7 +83,21 @@ impl Pending {
             }
             Effect::PutIdempotency { queue, key, record } => {
                 batch.put_cf(cf, keys::idempotency(group, &queue, &key), encode(&record)?);
+                let by_time = keys::idempotency_by_time(group, &queue, record.at_ms, &key);
+                batch.put_cf(cf, by_time, []);
                 self.idempotency.insert((queue, key), record);
+            }
+            Effect::DeleteIdempotency {
+                queue,
+                key,
+                at_ms,
+                record,
+            } => {
+                batch.delete_cf(cf, keys::idempotency_by_time(group, &queue, at_ms, &key));
+                if record {
+                    batch.delete_cf(cf, keys::idempotency(group, &queue, &key));
+                    self.idempotency.remove(&(queue, key));
+                }
             }
             Effect::PutDlq { queue, row, entry } => {
                 let id = entry.envelope.id.clone();
@@ -202,6 +216,27 @@ impl Lookup for DbLookup<'_> {
             out.truncate(limit);
         }
         Ok(out)
+    }
+
+    fn expired_idempotency(
+        &self,
+        queue: &QueueId,
+        before_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, String)>, LookupError> {
+        // Sweeps run in ticks; keys written earlier in the same batch are never expired yet.
+        if self.wiped(queue) {
+            return Ok(Vec::new());
+        }
+        let (lo, hi) = keys::idempotency_before(self.group, queue, before_ms);
+        scan(self.db, self.cf()?, &lo, hi, None)
+            .take(limit)
+            .map(|item| {
+                let (k, _) = item.map_err(lookup_err)?;
+                keys::parse_idempotency_by_time(self.group, queue, &k)
+                    .ok_or_else(|| lookup_err("corrupt idempotency time key"))
+            })
+            .collect()
     }
 
     fn dlq_row(

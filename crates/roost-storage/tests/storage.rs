@@ -241,3 +241,22 @@ async fn dead_letters_gc_and_deletion_persist_within_and_across_batches() -> any
     assert_eq!(storage.count_records(1)?, 0);
     Ok(())
 }
+
+#[tokio::test]
+async fn expired_idempotency_keys_are_swept_from_disk() -> anyhow::Result<()> {
+    let dir = TempDir::new()?;
+    let queue = QueueId::new(1, 9);
+    let storage = Storage::open(dir.path())?;
+    let (_log, mut sm) = storage.group(1)?;
+    sm.apply(workload(&queue)).await?;
+    let before = storage.count_records(1)?;
+    // A day later a tick sweeps every key (4 distinct keys: record plus time entry each).
+    let day = 24 * 60 * 60 * 1000;
+    let mut tick = entry(8, Command::Tick);
+    if let EntryPayload::Normal(req) = &mut tick.payload {
+        req.stamped_ms = 2_000 + day;
+    }
+    sm.apply(vec![tick]).await?;
+    assert_eq!(storage.count_records(1)?, before - 8);
+    Ok(())
+}

@@ -1,8 +1,13 @@
 //! Consumer cursors (ack, roster) and the garbage collection they gate.
 
 use super::{refuse, Effect, Effects, Lookup, Outcome, ShardState};
-use crate::queue::INSPECTION_PREFIX;
+use crate::queue::{IDEMPOTENCY_WINDOW_MS, INSPECTION_PREFIX};
 use crate::{CommandError, LookupError, Queue, QueueId, Response};
+
+/// How often ticks sweep expired idempotency keys.
+const SWEEP_EVERY_MS: u64 = 60_000;
+/// Most keys one sweep forgets per queue (the next sweep continues).
+const SWEEP_BATCH: usize = 10_000;
 
 /// Envelopes examined per lookup while looking for the age-retention boundary.
 const AGE_SCAN_CHUNK: usize = 256;
@@ -95,6 +100,24 @@ impl ShardState {
             .collect();
         for id in ids {
             self.collect_garbage(now, &id, lookup, fx)?;
+        }
+        if now.saturating_sub(self.header.last_sweep_ms) >= SWEEP_EVERY_MS {
+            self.header.last_sweep_ms = now;
+            let cutoff = now.saturating_sub(IDEMPOTENCY_WINDOW_MS);
+            let ids: Vec<QueueId> = self.queues.keys().cloned().collect();
+            for queue in ids {
+                for (at_ms, key) in lookup.expired_idempotency(&queue, cutoff, SWEEP_BATCH)? {
+                    let record = lookup
+                        .idempotency(&queue, &key)?
+                        .is_some_and(|r| r.at_ms == at_ms);
+                    fx.push(Effect::DeleteIdempotency {
+                        queue: queue.clone(),
+                        key,
+                        at_ms,
+                        record,
+                    });
+                }
+            }
         }
         Ok(())
     }

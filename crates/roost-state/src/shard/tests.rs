@@ -14,6 +14,7 @@ struct Mem {
     messages: BTreeMap<(QueueId, u64), Envelope>,
     idempotency: BTreeMap<(QueueId, String), IdempotencyRecord>,
     dlq: BTreeMap<(QueueId, u64), DlqEntry>,
+    idempotency_times: std::collections::BTreeSet<(QueueId, u64, String)>,
 }
 
 impl Lookup for Mem {
@@ -36,6 +37,22 @@ impl Lookup for Mem {
             .take(limit)
             .map(|(_, e)| e.clone())
             .collect())
+    }
+    fn expired_idempotency(
+        &self,
+        q: &QueueId,
+        before_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, String)>, LookupError> {
+        let mut out: Vec<(u64, String)> = self
+            .idempotency_times
+            .iter()
+            .filter(|(queue, at, _)| queue == q && *at < before_ms)
+            .map(|(_, at, key)| (*at, key.clone()))
+            .collect();
+        out.sort();
+        out.truncate(limit);
+        Ok(out)
     }
     fn dlq_row(&self, q: &QueueId, msg_id: &str) -> Result<Option<(u64, DlqEntry)>, LookupError> {
         Ok(self
@@ -89,7 +106,25 @@ impl Harness {
                     assert!(prev.is_none(), "a seq was written twice");
                 }
                 Effect::PutIdempotency { queue, key, record } => {
+                    self.mem
+                        .idempotency_times
+                        .insert((queue.clone(), record.at_ms, key.clone()));
                     self.mem.idempotency.insert((queue, key), record);
+                }
+                Effect::DeleteIdempotency {
+                    queue,
+                    key,
+                    at_ms,
+                    record,
+                } => {
+                    assert!(self.mem.idempotency_times.remove(&(
+                        queue.clone(),
+                        at_ms,
+                        key.clone()
+                    )));
+                    if record {
+                        self.mem.idempotency.remove(&(queue, key));
+                    }
                 }
                 Effect::DeleteMessages { queue, through } => {
                     self.mem
@@ -110,6 +145,7 @@ impl Harness {
                     self.mem.messages.retain(|(q, _), _| *q != queue);
                     self.mem.idempotency.retain(|(q, _), _| *q != queue);
                     self.mem.dlq.retain(|(q, _), _| *q != queue);
+                    self.mem.idempotency_times.retain(|(q, _, _)| *q != queue);
                 }
             }
         }
@@ -245,9 +281,27 @@ fn idempotent_publish_returns_the_original_and_refuses_other_bodies() {
     let clash = h.publish(30, &q, "{\"a\":22}", Some("k1"));
     assert_eq!(clash, Response::Refused(CommandError::IdempotencyMismatch));
     assert_eq!(h.mem.messages.len(), 1);
+    h.publish(25, &q, "{}", Some("k2"));
     // After 24 h the key is forgotten and publishes anew.
     let later = h.publish(10 + IDEMPOTENCY_WINDOW_MS, &q, "{\"a\":1}", Some("k1"));
-    assert_eq!(seq_of(&later), 2);
+    assert_eq!(seq_of(&later), 3);
+    // Sweeps forget expired uses of keys, but never the record of a later use.
+    h.run(40 + IDEMPOTENCY_WINDOW_MS, Command::Tick);
+    assert!(
+        h.mem.idempotency.contains_key(&(q.clone(), "k1".into())),
+        "k1 was used again"
+    );
+    assert!(
+        !h.mem.idempotency.contains_key(&(q.clone(), "k2".into())),
+        "k2 expired"
+    );
+    let times: Vec<u64> = h
+        .mem
+        .idempotency_times
+        .iter()
+        .map(|(_, at, _)| *at)
+        .collect();
+    assert_eq!(times, vec![10 + IDEMPOTENCY_WINDOW_MS]);
 }
 
 #[test]
