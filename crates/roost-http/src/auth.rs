@@ -8,9 +8,14 @@ use crate::ApiError;
 
 /// Mints a new queue key: 256 random bits, `qk_` + 64 hex digits.
 pub fn mint_key() -> String {
+    mint_key_with("qk_")
+}
+
+/// Mints a key of 256 random bits: `prefix` + 64 hex digits.
+pub fn mint_key_with(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    format!("qk_{}", hex::encode(bytes))
+    format!("{prefix}{}", hex::encode(bytes))
 }
 
 /// The SHA-256 digest of some bytes; what the cluster stores and compares.

@@ -85,6 +85,18 @@ impl From<CommandError> for ApiError {
                 e.to_string(),
                 "Ack only cursors you have pulled: use next_cursor from GET /q/{id}/pull.",
             ),
+            CommandError::FormNotFound => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "form_not_found",
+                "form not found",
+                "Check the form id; create a form with POST /new.",
+            ),
+            CommandError::FormUnauthorized => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_api_key",
+                "invalid form api key",
+                "Send the form_api_key returned by POST /new as 'Authorization: Bearer <key>'.",
+            ),
             CommandError::SeqOutOfRange { .. } => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "seq_out_of_range",

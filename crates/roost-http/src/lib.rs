@@ -8,6 +8,7 @@
 mod auth;
 mod body;
 mod error;
+mod forms;
 mod ops;
 mod queues;
 mod wire;
@@ -28,6 +29,8 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Retention of new queues while they have no registered consumer.
     pub retention: Retention,
+    /// Public form submissions accepted per client IP per minute.
+    pub form_submissions_per_minute: u32,
 }
 
 impl Default for Limits {
@@ -38,6 +41,7 @@ impl Default for Limits {
                 max_age_ms: Some(7 * 24 * 3600 * 1000),
                 max_messages: Some(1_000_000),
             },
+            form_submissions_per_minute: 30,
         }
     }
 }
@@ -49,14 +53,21 @@ pub struct AppState {
     pub node: Arc<Node>,
     /// Input limits.
     pub limits: Limits,
+    /// Per-IP limits of public form submissions.
+    pub forms: Arc<forms::RateLimiter>,
 }
 
 /// The whole HTTP API.
 pub fn router(node: Arc<Node>, limits: Limits) -> Router {
-    let state = AppState { node, limits };
+    let state = AppState {
+        node,
+        limits,
+        forms: Arc::default(),
+    };
     Router::new()
         .merge(ops::routes())
         .merge(queues::routes(state.clone()))
+        .merge(forms::routes())
         .fallback(error::not_found)
         .layer(axum::middleware::map_response(error::json_errors))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
@@ -71,7 +82,8 @@ pub async fn serve(
     router: Router,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
 }

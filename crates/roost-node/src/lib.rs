@@ -8,6 +8,7 @@
 mod config;
 mod error;
 mod group;
+mod mirror;
 mod node;
 mod read_barrier;
 mod status;

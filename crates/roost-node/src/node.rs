@@ -219,6 +219,16 @@ impl Node {
         rand::rng().random_range(1..=self.config.shards)
     }
 
+    /// Mirrors pending form submissions of `group` now (after a submission), in the background.
+    pub fn mirror_soon(self: &Arc<Self>, group: GroupId) {
+        let node = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = crate::mirror::drain(&node, group).await {
+                tracing::debug!(group, error = %e, "form mirroring will retry at the next tick");
+            }
+        });
+    }
+
     /// Whether this node currently leads `group`.
     pub fn leads(&self, group: GroupId) -> bool {
         self.group(group)

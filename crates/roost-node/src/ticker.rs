@@ -1,5 +1,6 @@
-//! Time-driven transitions: each shard's leader proposes a `Tick` now and then, so retention
-//! reaps messages even when nobody writes (the state machine has no clock of its own).
+//! Time-driven work: each shard's leader proposes a `Tick` now and then, so retention reaps
+//! messages even when nobody writes (the state machine has no clock of its own), and drains
+//! the form-mirroring outbox in case a submission's own drain was cut short.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +23,9 @@ pub async fn run(node: Arc<Node>, every: Duration, shutdown: CancellationToken) 
             if node.leads(group) {
                 if let Err(e) = node.write(group, Command::Tick).await {
                     tracing::debug!(group, error = %e, "tick not applied");
+                }
+                if let Err(e) = crate::mirror::drain(&node, group).await {
+                    tracing::debug!(group, error = %e, "form mirroring will retry");
                 }
             }
         }

@@ -4,7 +4,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{CommandError, DlqEntry, Envelope, Origins, Queue, QueueId, QueueSettings, Source};
+use crate::{
+    Binding, CommandError, DlqEntry, Envelope, Form, FormId, GroupId, MirrorWork, Origins, Queue,
+    QueueId, QueueSettings, Source, Submission,
+};
 
 /// A replicated log entry: a command stamped by the proposing leader.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +114,42 @@ pub enum Command {
         /// Id of the new envelope, chosen by the proposer.
         id: String,
     },
+    /// Creates a form.
+    CreateForm {
+        /// Id chosen by the proposer (encodes this shard).
+        id: FormId,
+        /// SHA-256 of the key shown once to the creator.
+        key_digest: [u8; 32],
+        /// A label.
+        name: String,
+    },
+    /// Stores a submission (public: no key).
+    Submit {
+        /// Target form.
+        form: FormId,
+        /// Submission id chosen by the proposer.
+        id: String,
+        /// The fields as a JSON object.
+        payload: String,
+    },
+    /// Mirrors the form's later submissions into a queue. The edge has checked the queue key.
+    BindForm {
+        /// Target form.
+        form: FormId,
+        /// Digest of the form key presented.
+        auth: [u8; 32],
+        /// Where to mirror.
+        binding: Binding,
+    },
+    /// Records that submissions up to `through` were mirrored, or that mirroring failed.
+    MirrorDone {
+        /// The form.
+        form: FormId,
+        /// Newest submission mirrored (or given up on).
+        through: u64,
+        /// Set when the queue refused: the binding is dropped with this reason.
+        failed: Option<String>,
+    },
     /// Adds and removes allowed CORS origins (never `*`).
     SetOrigins {
         /// Target queue.
@@ -134,19 +173,40 @@ impl Command {
             | Command::Tick
             | Command::Ack { .. }
             | Command::SetConsumers { .. }
-            | Command::SetOrigins { .. } => true,
+            | Command::SetOrigins { .. }
+            | Command::BindForm { .. }
+            | Command::MirrorDone { .. } => true,
             Command::Publish { idempotency, .. } => idempotency.is_some(),
             Command::CreateQueue { .. }
             | Command::DeleteQueue { .. }
             | Command::Nack { .. }
-            | Command::ReplayDlq { .. } => false,
+            | Command::ReplayDlq { .. }
+            | Command::CreateForm { .. }
+            | Command::Submit { .. } => false,
         }
     }
 
-    /// The queue a command is about, used to check it reached the right shard.
+    /// The shard the command's queue or form lives in, to check it reached the right group.
+    pub fn shard(&self) -> Option<GroupId> {
+        match self {
+            Command::CreateForm { id: form, .. }
+            | Command::Submit { form, .. }
+            | Command::BindForm { form, .. }
+            | Command::MirrorDone { form, .. } => Some(form.shard()),
+            other => other.queue().map(QueueId::shard),
+        }
+    }
+
+    /// The queue a command is about.
     pub fn queue(&self) -> Option<&QueueId> {
         match self {
-            Command::Noop | Command::InitLayout { .. } | Command::Tick => None,
+            Command::Noop
+            | Command::InitLayout { .. }
+            | Command::Tick
+            | Command::CreateForm { .. }
+            | Command::Submit { .. }
+            | Command::BindForm { .. }
+            | Command::MirrorDone { .. } => None,
             Command::CreateQueue { id, .. } => Some(id),
             Command::DeleteQueue { queue, .. }
             | Command::Publish { queue, .. }
@@ -209,6 +269,25 @@ pub enum Response {
         /// The new envelope.
         envelope: Envelope,
     },
+    /// The form exists now.
+    FormCreated {
+        /// Its metadata.
+        form: Form,
+    },
+    /// A submission was stored.
+    Submitted {
+        /// Its id.
+        id: String,
+        /// Its seq.
+        seq: u64,
+        /// Whether it will be mirrored into a queue.
+        mirrored: bool,
+    },
+    /// The form's metadata after a change.
+    FormState {
+        /// The form.
+        form: Form,
+    },
     /// The allowed origins after a change.
     Origins {
         /// The set.
@@ -252,6 +331,22 @@ pub enum Query {
         /// Most rows to return.
         limit: usize,
     },
+    /// A page of a form's submissions.
+    Submissions {
+        /// Target form.
+        form: FormId,
+        /// Digest of the form key presented.
+        auth: [u8; 32],
+        /// Submissions after this seq.
+        after: u64,
+        /// Most to return.
+        limit: usize,
+    },
+    /// Submissions waiting to be mirrored, across the shard's forms.
+    MirrorOutbox {
+        /// Most submissions to return in all.
+        limit: usize,
+    },
     /// The allowed origins, for CORS (browsers send preflights without credentials).
     Origins {
         /// Target queue.
@@ -291,6 +386,19 @@ pub enum QueryResult {
         /// Whether rows past `next_cursor` exist.
         has_more: bool,
     },
+    /// A page of submissions.
+    SubmissionPage {
+        /// The form's metadata.
+        form: Form,
+        /// Submissions in seq order.
+        rows: Vec<Submission>,
+        /// Pass as `after` for the next page.
+        next_cursor: u64,
+        /// Whether more exist.
+        has_more: bool,
+    },
+    /// Mirroring work, one entry per form with pending submissions.
+    Outbox(Vec<MirrorWork>),
     /// A queue's allowed origins (`None`: no such queue).
     Origins(Option<Origins>),
     /// The query was refused.

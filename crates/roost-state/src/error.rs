@@ -9,6 +9,12 @@ pub enum CommandError {
     /// No queue with that id exists (or it was deleted).
     #[error("queue not found")]
     QueueNotFound,
+    /// No form with that id exists.
+    #[error("form not found")]
+    FormNotFound,
+    /// The Bearer key does not match the form's key.
+    #[error("invalid form api key")]
+    FormUnauthorized,
     /// The Bearer key does not match the queue's key.
     #[error("invalid queue api key")]
     Unauthorized,

@@ -1,4 +1,5 @@
-//! Identifiers that route requests: a queue id names its shard, so no lookup is needed.
+//! Identifiers that route requests: a queue or form id names its shard, so no lookup is
+//! needed.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -9,8 +10,33 @@ pub type GroupId = u32;
 /// The metadata group (cluster membership, shard placement).
 pub const META_GROUP: GroupId = 0;
 
-/// Number of random hex digits after the shard prefix of a queue id.
+/// Number of random hex digits after the shard prefix of an id.
 const RANDOM_HEX: usize = 14;
+
+/// `prefix` + two hex digits of shard + 14 random hex digits.
+fn format_sharded(prefix: &str, shard: GroupId, random: u64) -> String {
+    let shard = shard & 0xff;
+    let random = random & ((1u64 << (RANDOM_HEX * 4)) - 1);
+    format!("{prefix}{shard:02x}{random:0width$x}", width = RANDOM_HEX)
+}
+
+/// Whether `s` is `prefix` followed by the 16 lowercase hex digits of a sharded id.
+fn is_sharded(prefix: &str, s: &str) -> bool {
+    s.strip_prefix(prefix).is_some_and(|hex| {
+        hex.len() == 2 + RANDOM_HEX
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// The shard of a sharded id whose prefix is `prefix_len` bytes long.
+fn shard_of(s: &str, prefix_len: usize) -> GroupId {
+    // The shape was checked at construction; the two digits after the prefix are hex.
+    s.get(prefix_len..prefix_len + 2)
+        .and_then(|h| GroupId::from_str_radix(h, 16).ok())
+        .unwrap_or(0)
+}
 
 /// A queue id, `q_` + two hex digits of shard + 14 random hex digits (`q_01a3…`).
 ///
@@ -22,28 +48,17 @@ pub struct QueueId(String);
 impl QueueId {
     /// Builds an id for `shard` from random bits chosen by the proposer.
     pub fn new(shard: GroupId, random: u64) -> Self {
-        let shard = shard & 0xff;
-        let random = random & ((1u64 << (RANDOM_HEX * 4)) - 1);
-        QueueId(format!(
-            "q_{shard:02x}{random:0width$x}",
-            width = RANDOM_HEX
-        ))
+        QueueId(format_sharded("q_", shard, random))
     }
 
     /// Parses an id as found in a URL; `None` when it is not of Roost's shape.
     pub fn parse(s: &str) -> Option<Self> {
-        let hex = s.strip_prefix("q_")?;
-        let ok = hex.len() == 2 + RANDOM_HEX
-            && hex
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        ok.then(|| QueueId(s.to_owned()))
+        is_sharded("q_", s).then(|| QueueId(s.to_owned()))
     }
 
     /// The shard group that owns this queue.
     pub fn shard(&self) -> GroupId {
-        // The shape was checked at construction; the prefix is two hex digits.
-        GroupId::from_str_radix(&self.0[2..4], 16).unwrap_or(0)
+        shard_of(&self.0, 2)
     }
 
     /// The id as text.
@@ -56,6 +71,43 @@ impl fmt::Display for QueueId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// A form id, `f_` + two hex digits of shard + 14 random hex digits.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct FormId(String);
+
+impl FormId {
+    /// Builds an id for `shard` from random bits chosen by the proposer.
+    pub fn new(shard: GroupId, random: u64) -> Self {
+        FormId(format_sharded("f_", shard, random))
+    }
+
+    /// Parses an id as found in a URL; `None` when it is not of Roost's shape.
+    pub fn parse(s: &str) -> Option<Self> {
+        is_sharded("f_", s).then(|| FormId(s.to_owned()))
+    }
+
+    /// The shard group that owns this form.
+    pub fn shard(&self) -> GroupId {
+        shard_of(&self.0, 2)
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for FormId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A form submission id, `sub_` + 16 hex digits, chosen by the proposer.
+pub fn submission_id(random: u64) -> String {
+    format!("sub_{random:016x}")
 }
 
 /// A message id, `qm_` + 16 hex digits, chosen by the proposer.
@@ -75,6 +127,13 @@ mod tests {
             assert_eq!(parsed.shard(), shard);
             assert_eq!(id.as_str().len(), 18);
         }
+    }
+
+    #[test]
+    fn form_ids_round_trip_their_shard_and_are_not_queue_ids() {
+        let id = FormId::new(3, 77);
+        assert_eq!(FormId::parse(id.as_str()).map(|f| f.shard()), Some(3));
+        assert!(QueueId::parse(id.as_str()).is_none());
     }
 
     #[test]

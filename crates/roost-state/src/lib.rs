@@ -9,13 +9,15 @@
 
 pub mod command;
 pub mod error;
+pub mod form;
 pub mod ids;
 pub mod queue;
 pub mod shard;
 
 pub use command::{Command, Query, QueryResult, Request, Response};
 pub use error::{CommandError, LookupError};
-pub use ids::{GroupId, QueueId, META_GROUP};
+pub use form::{Binding, Form, MirrorWork, Submission};
+pub use ids::{FormId, GroupId, QueueId, META_GROUP};
 pub use queue::{
     DlqEntry, Envelope, IdempotencyRecord, NackRecord, Origins, Queue, QueueSettings, Retention,
     Source,

@@ -6,6 +6,7 @@
 
 mod consumers;
 mod dlq;
+mod forms;
 mod messages;
 
 use std::collections::BTreeMap;
@@ -15,8 +16,9 @@ use subtle::ConstantTimeEq;
 
 use crate::queue::INSPECTION_PREFIX;
 use crate::{
-    Command, CommandError, DlqEntry, Envelope, GroupId, IdempotencyRecord, LookupError, Origins,
-    Query, QueryResult, Queue, QueueId, Request, Response, META_GROUP,
+    Command, CommandError, DlqEntry, Envelope, Form, FormId, GroupId, IdempotencyRecord,
+    LookupError, Origins, Query, QueryResult, Queue, QueueId, Request, Response, Submission,
+    META_GROUP,
 };
 
 /// Reads of bulk data kept by storage, needed while applying or querying.
@@ -51,6 +53,13 @@ pub trait Lookup {
         before_ms: u64,
         limit: usize,
     ) -> Result<Vec<(u64, String)>, LookupError>;
+    /// Up to `limit` submissions of `form` with `seq > after`, in seq order.
+    fn submissions(
+        &self,
+        form: &FormId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Submission>, LookupError>;
     /// Up to `limit` dead letters of `queue` with `row > after`, in row order.
     fn dlq_page(
         &self,
@@ -121,6 +130,15 @@ pub enum Effect {
     },
     /// Delete everything stored for `queue`.
     DeleteQueueData(QueueId),
+    /// The form's metadata changed: store [`ShardState::form`]'s current value.
+    PutForm(FormId),
+    /// Store a submission.
+    PutSubmission {
+        /// Its form.
+        form: FormId,
+        /// The submission.
+        submission: Submission,
+    },
 }
 
 /// Group-wide values kept beside the queues; persisted with every applied batch.
@@ -143,6 +161,8 @@ pub struct ShardState {
     header: Header,
     /// Queue metadata by id.
     queues: BTreeMap<QueueId, Queue>,
+    /// Form metadata by id.
+    forms: BTreeMap<FormId, Form>,
 }
 
 /// Effects of the command being applied.
@@ -162,12 +182,24 @@ impl ShardState {
         group: GroupId,
         header: Header,
         queues: impl IntoIterator<Item = Queue>,
+        forms: impl IntoIterator<Item = Form>,
     ) -> Self {
         ShardState {
             group,
             header,
             queues: queues.into_iter().map(|q| (q.id.clone(), q)).collect(),
+            forms: forms.into_iter().map(|f| (f.id.clone(), f)).collect(),
         }
+    }
+
+    /// A form's metadata.
+    pub fn form(&self, id: &FormId) -> Option<&Form> {
+        self.forms.get(id)
+    }
+
+    /// Every form, in id order.
+    pub fn forms(&self) -> impl Iterator<Item = &Form> {
+        self.forms.values()
     }
 
     /// The group header (clock, layout).
@@ -195,9 +227,9 @@ impl ShardState {
         self.header.clock_ms = self.header.clock_ms.max(req.stamped_ms);
         let now = self.header.clock_ms;
         let mut fx = Vec::new();
-        if let Some(q) = req.command.queue() {
-            if q.shard() != self.group {
-                let msg = format!("queue {q} does not belong to group {}", self.group);
+        if let Some(shard) = req.command.shard() {
+            if shard != self.group {
+                let msg = format!("shard {shard} is not group {}", self.group);
                 return Ok((Response::Refused(CommandError::Invalid(msg)), fx));
             }
         }
@@ -259,6 +291,22 @@ impl ShardState {
                 add,
                 remove,
             } => self.set_origins(queue, auth, add, remove, &mut fx),
+            Command::CreateForm {
+                id,
+                key_digest,
+                name,
+            } => self.create_form(now, id, key_digest, name, &mut fx),
+            Command::Submit { form, id, payload } => self.submit(now, form, id, payload, &mut fx),
+            Command::BindForm {
+                form,
+                auth,
+                binding,
+            } => self.bind_form(form, auth, binding, &mut fx),
+            Command::MirrorDone {
+                form,
+                through,
+                failed,
+            } => self.mirror_done(form, *through, failed.as_deref(), &mut fx),
         };
         // A refusal must change nothing: operations decide before they mutate, and any effect
         // gathered before the refusal is dropped.
@@ -287,6 +335,13 @@ impl ShardState {
                 after,
                 limit,
             } => self.dlq_page(queue, auth, *after, *limit, lookup),
+            Query::Submissions {
+                form,
+                auth,
+                after,
+                limit,
+            } => self.submission_page(form, auth, *after, *limit, lookup),
+            Query::MirrorOutbox { limit } => self.outbox(*limit, lookup).map(Ok),
             Query::Origins { queue } => Ok(Ok(QueryResult::Origins(
                 self.queues
                     .get(queue)

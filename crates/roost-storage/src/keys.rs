@@ -15,12 +15,14 @@
 //! - `group | 0x04 | len | queue | row`  → dead letter
 //! - `group | 0x05 | len | queue | id`   → row of the dead letter with envelope `id`
 //! - `group | 0x06 | len | queue | at | key` → (empty) idempotency keys by time, for expiry
+//! - `group | 0x07 | form`               → form metadata
+//! - `group | 0x08 | len | form | seq`   → form submission
 //!
 //! Column family `snap` (the group's latest snapshot):
 //! - `group | 0x00` → its metadata
 //! - `group | 0x01` → its data
 
-use roost_state::{GroupId, QueueId};
+use roost_state::{FormId, GroupId, QueueId};
 
 /// Column family of Raft logs and hard state.
 pub const CF_RAFT: &str = "raft";
@@ -38,6 +40,8 @@ const SM_IDEMPOTENCY: u8 = 0x03;
 const SM_DLQ: u8 = 0x04;
 const SM_DLQ_INDEX: u8 = 0x05;
 const SM_IDEMPOTENCY_BY_TIME: u8 = 0x06;
+const SM_FORM: u8 = 0x07;
+const SM_SUBMISSION: u8 = 0x08;
 /// Every tag holding per-queue records.
 const QUEUE_SCOPED: [u8; 5] = [
     SM_MESSAGE,
@@ -90,6 +94,36 @@ pub fn sm_meta(group: GroupId) -> Vec<u8> {
 pub fn queue(group: GroupId, queue: &QueueId) -> Vec<u8> {
     let mut k = prefix(group, SM_QUEUE, queue.as_str().len());
     k.extend_from_slice(queue.as_str().as_bytes());
+    k
+}
+
+/// The metadata of `form`.
+pub fn form(group: GroupId, form: &FormId) -> Vec<u8> {
+    let mut k = prefix(group, SM_FORM, form.as_str().len());
+    k.extend_from_slice(form.as_str().as_bytes());
+    k
+}
+
+/// The range holding every form's metadata in `group`.
+pub fn forms(group: GroupId) -> (Vec<u8>, Vec<u8>) {
+    (prefix(group, SM_FORM, 0), prefix(group, SM_FORM + 1, 0))
+}
+
+/// The submission `seq` of `form`.
+pub fn submission(group: GroupId, form: &FormId, seq: u64) -> Vec<u8> {
+    let f = form.as_str().as_bytes();
+    let mut k = prefix(group, SM_SUBMISSION, 1 + f.len() + 8);
+    // Form ids are short ASCII, well under 256 bytes.
+    k.push(f.len() as u8);
+    k.extend_from_slice(f);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// The end (exclusive) of `form`'s submissions.
+pub fn submissions_end(group: GroupId, form: &FormId) -> Vec<u8> {
+    let mut k = submission(group, form, u64::MAX);
+    k.push(0);
     k
 }
 

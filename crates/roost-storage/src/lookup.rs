@@ -4,7 +4,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use rocksdb::{ColumnFamily, Direction, IteratorMode, ReadOptions, WriteBatch, DB};
 use roost_state::{
-    DlqEntry, Effect, Envelope, GroupId, IdempotencyRecord, Lookup, LookupError, QueueId,
+    DlqEntry, Effect, Envelope, FormId, GroupId, IdempotencyRecord, Lookup, LookupError, QueueId,
+    Submission,
 };
 
 use crate::codec::{decode, encode};
@@ -45,8 +46,12 @@ pub(crate) struct Pending {
     floors: HashMap<QueueId, u64>,
     /// Queues whose stored data is deleted.
     wiped: HashSet<QueueId>,
+    /// Submissions written.
+    submissions: BTreeMap<(FormId, u64), Submission>,
     /// Queues whose metadata must be written at the end of the batch.
     pub touched: BTreeSet<QueueId>,
+    /// Forms whose metadata must be written at the end of the batch.
+    pub touched_forms: BTreeSet<FormId>,
 }
 
 impl Pending {
@@ -98,6 +103,14 @@ impl Pending {
                     batch.delete_cf(cf, keys::idempotency(group, &queue, &key));
                     self.idempotency.remove(&(queue, key));
                 }
+            }
+            Effect::PutForm(id) => {
+                self.touched_forms.insert(id);
+            }
+            Effect::PutSubmission { form, submission } => {
+                let key = keys::submission(group, &form, submission.seq);
+                batch.put_cf(cf, key, encode(&submission)?);
+                self.submissions.insert((form, submission.seq), submission);
             }
             Effect::PutDlq { queue, row, entry } => {
                 let id = entry.envelope.id.clone();
@@ -213,6 +226,29 @@ impl Lookup for DbLookup<'_> {
             out.extend(p.messages.range(range).map(|(_, e)| e.clone()));
             out.sort_by_key(|e| e.seq);
             out.dedup_by_key(|e| e.seq);
+            out.truncate(limit);
+        }
+        Ok(out)
+    }
+
+    fn submissions(
+        &self,
+        form: &FormId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Submission>, LookupError> {
+        let from = keys::submission(self.group, form, after.saturating_add(1));
+        let end = keys::submissions_end(self.group, form);
+        let mut out: Vec<Submission> = Vec::new();
+        for item in scan(self.db, self.cf()?, &from, end, None).take(limit) {
+            let (_, v) = item.map_err(lookup_err)?;
+            out.push(decode("submission", &v).map_err(lookup_err)?);
+        }
+        if let Some(p) = self.pending {
+            let range = (form.clone(), after.saturating_add(1))..=(form.clone(), u64::MAX);
+            out.extend(p.submissions.range(range).map(|(_, s)| s.clone()));
+            out.sort_by_key(|s| s.seq);
+            out.dedup_by_key(|s| s.seq);
             out.truncate(limit);
         }
         Ok(out)

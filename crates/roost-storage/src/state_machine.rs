@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, RaftSnapshotBuilder, StorageIOError};
 use rocksdb::{ColumnFamily, WriteBatch, WriteOptions, DB};
-use roost_state::{GroupId, Header, Query, QueryResult, Queue, Response, ShardState};
+use roost_state::{Form, GroupId, Header, Query, QueryResult, Queue, Response, ShardState};
 use roost_types::{Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
 use serde::{Deserialize, Serialize};
 
@@ -108,7 +108,13 @@ impl StateMachineStore {
             let (_, v) = item?;
             queues.push(decode::<Queue>("queue", &v)?);
         }
-        let state = ShardState::from_parts(self.group, meta.header, queues);
+        let (lo, hi) = keys::forms(self.group);
+        let mut forms = Vec::new();
+        for item in scan(&self.db, cf, &lo, hi, None) {
+            let (_, v) = item?;
+            forms.push(decode::<Form>("form", &v)?);
+        }
+        let state = ShardState::from_parts(self.group, meta.header, queues, forms);
         Ok(Applied { meta, state })
     }
 
@@ -157,6 +163,12 @@ impl StateMachineStore {
                     }
                     responses.push(response);
                 }
+            }
+        }
+        for id in std::mem::take(&mut pending.touched_forms) {
+            match applied.state.form(&id) {
+                Some(f) => batch.put_cf(cf, keys::form(self.group, &id), encode(f)?),
+                None => batch.delete_cf(cf, keys::form(self.group, &id)),
             }
         }
         for id in std::mem::take(&mut pending.touched) {

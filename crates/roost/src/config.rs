@@ -68,6 +68,8 @@ pub struct ServerConfig {
     pub retention_max_age_secs: u64,
     /// Queues with no registered consumer keep at most this many messages (0: no limit).
     pub retention_max_messages: u64,
+    /// Public form submissions accepted per client IP per minute.
+    pub form_submissions_per_minute: u32,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
     /// `text` or `json` logs.
@@ -89,6 +91,7 @@ impl Default for ServerConfig {
             tick_interval_ms: 1_000,
             retention_max_age_secs: 7 * 24 * 3600,
             retention_max_messages: 1_000_000,
+            form_submissions_per_minute: 30,
             max_body_bytes: 256 * 1024,
             log_format: "text".into(),
             raft: RaftTuning::default(),
@@ -108,6 +111,7 @@ const FIELDS: &[&str] = &[
     "tick_interval_ms",
     "retention_max_age_secs",
     "retention_max_messages",
+    "form_submissions_per_minute",
     "max_body_bytes",
     "log_format",
     "raft",
@@ -248,6 +252,7 @@ impl ServerConfig {
                 max_age_ms: positive(self.retention_max_age_secs.saturating_mul(1000)),
                 max_messages: positive(self.retention_max_messages),
             },
+            form_submissions_per_minute: self.form_submissions_per_minute,
         }
     }
 }

@@ -108,7 +108,7 @@ pub(super) struct PullParams {
 }
 
 /// Parses an optional non-negative integer parameter.
-pub(super) fn parse_param<T: std::str::FromStr>(
+pub fn parse_param<T: std::str::FromStr>(
     name: &'static str,
     raw: Option<&str>,
     code: &'static str,
@@ -126,11 +126,7 @@ pub(super) fn parse_param<T: std::str::FromStr>(
 }
 
 /// Checks `limit` (1..=max, default `default`).
-pub(super) fn limit_param(
-    raw: Option<&str>,
-    default: usize,
-    max: usize,
-) -> Result<usize, ApiError> {
+pub fn limit_param(raw: Option<&str>, default: usize, max: usize) -> Result<usize, ApiError> {
     let limit = parse_param("limit", raw, "invalid_limit")?.unwrap_or(default);
     if !(1..=max).contains(&limit) {
         return Err(ApiError::bad_request(

@@ -7,6 +7,8 @@ mod cors;
 mod dlq;
 mod messages;
 
+pub use messages::{limit_param, parse_param};
+
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::queue::IDEMPOTENCY_WINDOW_MS;
-use crate::{DlqEntry, Origins, QueueSettings, Retention, Source};
+use crate::{Binding, DlqEntry, FormId, Origins, QueueSettings, Retention, Source, Submission};
 
 /// Bulk data kept in maps, as storage would keep it in RocksDB.
 #[derive(Default)]
@@ -15,6 +15,7 @@ struct Mem {
     idempotency: BTreeMap<(QueueId, String), IdempotencyRecord>,
     dlq: BTreeMap<(QueueId, u64), DlqEntry>,
     idempotency_times: std::collections::BTreeSet<(QueueId, u64, String)>,
+    submissions: BTreeMap<(FormId, u64), Submission>,
 }
 
 impl Lookup for Mem {
@@ -53,6 +54,19 @@ impl Lookup for Mem {
         out.sort();
         out.truncate(limit);
         Ok(out)
+    }
+    fn submissions(
+        &self,
+        f: &FormId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Submission>, LookupError> {
+        Ok(self
+            .submissions
+            .range((f.clone(), after + 1)..=(f.clone(), u64::MAX))
+            .take(limit)
+            .map(|(_, s)| s.clone())
+            .collect())
     }
     fn dlq_row(&self, q: &QueueId, msg_id: &str) -> Result<Option<(u64, DlqEntry)>, LookupError> {
         Ok(self
@@ -100,7 +114,12 @@ impl Harness {
         let (resp, effects) = self.state.apply(&req, &self.mem).expect("lookup");
         for e in effects {
             match e {
-                Effect::PutQueue(_) => {}
+                Effect::PutQueue(_) | Effect::PutForm(_) => {}
+                Effect::PutSubmission { form, submission } => {
+                    self.mem
+                        .submissions
+                        .insert((form, submission.seq), submission);
+                }
                 Effect::PutMessage { queue, envelope } => {
                     let prev = self.mem.messages.insert((queue, envelope.seq), envelope);
                     assert!(prev.is_none(), "a seq was written twice");
@@ -725,4 +744,129 @@ fn origins_are_additive_without_wildcards_and_deletion_removes_everything() {
         h.publish(6, &q, "{}", None),
         Response::Refused(CommandError::QueueNotFound)
     );
+}
+
+#[test]
+fn forms_mirror_only_later_submissions_through_the_outbox() {
+    let mut h = Harness::new();
+    let q = h.create();
+    let form = FormId::new(1, 5);
+    let fkey = [4; 32];
+    let created = h.run(
+        1,
+        Command::CreateForm {
+            id: form.clone(),
+            key_digest: fkey,
+            name: "contact".into(),
+        },
+    );
+    assert!(matches!(created, Response::FormCreated { .. }));
+    let submit = |h: &mut Harness, n: u32| {
+        h.run(
+            2,
+            Command::Submit {
+                form: form.clone(),
+                id: format!("sub_{n}"),
+                payload: format!("{{\"n\":{n}}}"),
+            },
+        )
+    };
+    assert!(matches!(
+        submit(&mut h, 1),
+        Response::Submitted {
+            seq: 1,
+            mirrored: false,
+            ..
+        }
+    ));
+    let binding = Binding {
+        queue: q.clone(),
+        queue_auth: KEY,
+    };
+    let wrong = h.run(
+        3,
+        Command::BindForm {
+            form: form.clone(),
+            auth: [0; 32],
+            binding: binding.clone(),
+        },
+    );
+    assert_eq!(wrong, Response::Refused(CommandError::FormUnauthorized));
+    assert!(matches!(
+        h.run(
+            3,
+            Command::BindForm {
+                form: form.clone(),
+                auth: fkey,
+                binding: binding.clone()
+            }
+        ),
+        Response::FormState { .. }
+    ));
+    assert!(matches!(
+        submit(&mut h, 2),
+        Response::Submitted {
+            seq: 2,
+            mirrored: true,
+            ..
+        }
+    ));
+    assert!(matches!(
+        submit(&mut h, 3),
+        Response::Submitted {
+            seq: 3,
+            mirrored: true,
+            ..
+        }
+    ));
+    let outbox = |h: &Harness| match h
+        .state
+        .query(&Query::MirrorOutbox { limit: 10 }, &h.mem)
+        .expect("lookup")
+    {
+        QueryResult::Outbox(work) => work,
+        other => panic!("{other:?}"),
+    };
+    let work = outbox(&h);
+    assert_eq!(work.len(), 1);
+    assert_eq!(
+        work[0]
+            .submissions
+            .iter()
+            .map(|s| s.seq)
+            .collect::<Vec<_>>(),
+        vec![2, 3]
+    );
+    h.run(
+        4,
+        Command::MirrorDone {
+            form: form.clone(),
+            through: 3,
+            failed: None,
+        },
+    );
+    assert!(outbox(&h).is_empty());
+    // A refused mirror drops the binding and records why.
+    submit(&mut h, 4);
+    h.run(
+        5,
+        Command::MirrorDone {
+            form: form.clone(),
+            through: 4,
+            failed: Some("queue not found".into()),
+        },
+    );
+    let f = h.state.form(&form).expect("form");
+    assert_eq!(
+        (f.binding.is_none(), f.mirror_error.as_deref()),
+        (true, Some("queue not found"))
+    );
+    assert!(matches!(
+        submit(&mut h, 5),
+        Response::Submitted {
+            mirrored: false,
+            ..
+        }
+    ));
+    assert!(outbox(&h).is_empty());
 }

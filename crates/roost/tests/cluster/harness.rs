@@ -34,6 +34,16 @@ fn free_port() -> anyhow::Result<u16> {
 impl Cluster {
     /// Starts `n` nodes with `shards` shards and extra `[raft]` settings, and waits until ready.
     pub async fn start(n: u64, shards: u32, raft_extra: &str) -> anyhow::Result<Cluster> {
+        Self::start_with(n, shards, "", raft_extra).await
+    }
+
+    /// Like [`Cluster::start`], with extra top-level settings too.
+    pub async fn start_with(
+        n: u64,
+        shards: u32,
+        top_extra: &str,
+        raft_extra: &str,
+    ) -> anyhow::Result<Cluster> {
         let dir = tempfile::tempdir()?;
         let ports: Vec<(u16, u16)> = (0..n)
             .map(|_| Ok((free_port()?, free_port()?)))
@@ -51,7 +61,7 @@ impl Cluster {
             let data = dir.path().join(format!("node{id}"));
             let config = dir.path().join(format!("node{id}.toml"));
             let text = format!(
-                "node_id = {id}\ndata_dir = {data:?}\nhttp_addr = \"127.0.0.1:{http}\"\npeer_addr = \"127.0.0.1:{peer}\"\nshards = {shards}\nrequest_timeout_ms = 10000\n{members}\n[raft]\n{raft_extra}\n"
+                "node_id = {id}\ndata_dir = {data:?}\nhttp_addr = \"127.0.0.1:{http}\"\npeer_addr = \"127.0.0.1:{peer}\"\nshards = {shards}\nrequest_timeout_ms = 10000\n{top_extra}\n{members}\n[raft]\n{raft_extra}\n"
             );
             std::fs::write(&config, text)?;
             nodes.push(NodeProc {

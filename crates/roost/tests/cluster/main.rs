@@ -3,6 +3,7 @@
 mod api;
 mod catch_up;
 mod failover;
+mod forms;
 mod harness;
 mod queue_rung;
 mod single;

@@ -1,0 +1,66 @@
+//! The form-mirroring outbox: submissions of bound forms are published into their queues.
+//!
+//! The form's shard records each submission first; this driver then publishes it to the queue's
+//! shard with an Idempotency-Key derived from the submission id and records progress back in
+//! the form's shard. A crash or leader change between the two steps only repeats a publish,
+//! which the key turns into a no-op, so every submission lands exactly once, in order.
+
+use rand::Rng;
+use roost_state::{Command, GroupId, Query, QueryResult, Response, Source};
+
+use crate::{Node, NodeError};
+
+/// Submissions mirrored per drain.
+const BATCH: usize = 256;
+
+/// The body digest mirrored publishes present with their key: the key alone names the
+/// submission, whose payload never changes.
+const MIRROR_DIGEST: [u8; 32] = [0; 32];
+
+/// Publishes pending submissions of `group`'s bound forms into their queues.
+pub async fn drain(node: &Node, group: GroupId) -> Result<(), NodeError> {
+    let QueryResult::Outbox(work) = node
+        .read(group, Query::MirrorOutbox { limit: BATCH })
+        .await?
+    else {
+        return Ok(());
+    };
+    for w in work {
+        let mut through = None;
+        let mut failed = None;
+        for sub in &w.submissions {
+            let command = Command::Publish {
+                queue: w.binding.queue.clone(),
+                auth: w.binding.queue_auth,
+                id: roost_state::ids::message_id(rand::rng().random()),
+                payload: sub.payload.clone(),
+                source: Source::FormMirror {
+                    form_id: w.form.to_string(),
+                },
+                idempotency: Some((format!("form-mirror:{}", sub.id), MIRROR_DIGEST)),
+            };
+            match node.write(w.binding.queue.shard(), command).await? {
+                Response::Published { .. } => through = Some(sub.seq),
+                Response::Refused(e) => {
+                    // The queue is gone or its key changed hands: stop mirroring this form.
+                    failed = Some(format!("mirroring into {} stopped: {e}", w.binding.queue));
+                    through = Some(sub.seq);
+                    break;
+                }
+                other => {
+                    tracing::warn!(?other, "unexpected response to a mirrored publish");
+                    break;
+                }
+            }
+        }
+        if let Some(through) = through {
+            let done = Command::MirrorDone {
+                form: w.form.clone(),
+                through,
+                failed,
+            };
+            node.write(group, done).await?;
+        }
+    }
+    Ok(())
+}
