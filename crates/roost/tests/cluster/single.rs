@@ -269,3 +269,18 @@ async fn a_node_restarted_with_another_shard_count_is_not_ready() -> anyhow::Res
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn the_seed_documents_curls_work_with_only_the_base_url_changed() -> anyhow::Result<()> {
+    let c = Cluster::start(1, 2, "").await?;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cluster/seed_curls.sh");
+    let out = std::process::Command::new("bash")
+        .arg(script)
+        .env("BASE", c.url(1))
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("seed curls: all passed"), "{stdout}");
+    Ok(())
+}
