@@ -85,6 +85,18 @@ impl From<CommandError> for ApiError {
                 e.to_string(),
                 "Ack only cursors you have pulled: use next_cursor from GET /q/{id}/pull.",
             ),
+            CommandError::AccountNotFound => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "account_not_found",
+                "account not found",
+                "Check the account id, or the account key you sent.",
+            ),
+            CommandError::QueueClaimed => ApiError::new(
+                StatusCode::CONFLICT,
+                "queue_claimed",
+                e.to_string(),
+                "This queue belongs to another account; use that account's key, or none.",
+            ),
             CommandError::FormNotFound => ApiError::new(
                 StatusCode::NOT_FOUND,
                 "form_not_found",

@@ -11,6 +11,7 @@ mod error;
 mod forms;
 mod ops;
 mod queues;
+mod quotas;
 mod wire;
 
 use std::sync::Arc;
@@ -21,6 +22,12 @@ use roost_state::Retention;
 use tokio_util::sync::CancellationToken;
 
 pub use error::ApiError;
+pub use quotas::Quotas;
+
+/// The digest Roost keeps of a secret key (for the operator key in configuration).
+pub fn key_digest(key: &str) -> [u8; 32] {
+    auth::digest(key.as_bytes())
+}
 
 /// Limits and defaults the edge applies before anything reaches Raft.
 #[derive(Clone, Debug)]
@@ -31,6 +38,8 @@ pub struct Limits {
     pub retention: Retention,
     /// Public form submissions accepted per client IP per minute.
     pub form_submissions_per_minute: u32,
+    /// Publish quotas; `None` (the default) turns them off.
+    pub quotas: Option<Quotas>,
 }
 
 impl Default for Limits {
@@ -42,6 +51,7 @@ impl Default for Limits {
                 max_messages: Some(1_000_000),
             },
             form_submissions_per_minute: 30,
+            quotas: None,
         }
     }
 }
@@ -68,6 +78,7 @@ pub fn router(node: Arc<Node>, limits: Limits) -> Router {
         .merge(ops::routes())
         .merge(queues::routes(state.clone()))
         .merge(forms::routes())
+        .merge(quotas::routes())
         .fallback(error::not_found)
         .layer(axum::middleware::map_response(error::json_errors))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(

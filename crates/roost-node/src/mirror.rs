@@ -38,6 +38,7 @@ pub async fn drain(node: &Node, group: GroupId) -> Result<(), NodeError> {
                     form_id: w.form.to_string(),
                 },
                 idempotency: Some((format!("form-mirror:{}", sub.id), MIRROR_DIGEST)),
+                hold: None,
             };
             match node.write(w.binding.queue.shard(), command).await? {
                 Response::Published { .. } => through = Some(sub.seq),

@@ -229,6 +229,16 @@ impl Node {
         });
     }
 
+    /// Drains publishes held by quotas of upgraded accounts now, in the background.
+    pub fn drain_held_soon(self: &Arc<Self>) {
+        let node = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = crate::quota_drain::drain(&node).await {
+                tracing::debug!(error = %e, "held publishes will drain at the next tick");
+            }
+        });
+    }
+
     /// Whether this node currently leads `group`.
     pub fn leads(&self, group: GroupId) -> bool {
         self.group(group)
@@ -388,6 +398,12 @@ impl Node {
             Err(BarrierError::NotLeader) => Attempt::Retry("leader moved".into()),
             Err(BarrierError::Failed(e)) => Attempt::Unknown(e),
         }
+    }
+
+    /// Answers `query` from this node's own replica of `group`, without asking the leader.
+    /// Only for values that never change once set (a queue's owner): it may be stale.
+    pub fn read_stale(&self, group: GroupId, query: &Query) -> Result<QueryResult, NodeError> {
+        Ok(self.group(group)?.reader.query(query)?)
     }
 
     /// Ready once every group has a leader this node knows of and the layout matches.

@@ -19,6 +19,11 @@ pub async fn run(node: Arc<Node>, every: Duration, shutdown: CancellationToken) 
             _ = interval.tick() => {}
             _ = shutdown.cancelled() => return,
         }
+        if node.leads(roost_state::META_GROUP) {
+            if let Err(e) = crate::quota_drain::drain(&node).await {
+                tracing::debug!(error = %e, "held publishes will drain at the next tick");
+            }
+        }
         for group in 1..=node.shards() {
             if node.leads(group) {
                 if let Err(e) = node.write(group, Command::Tick).await {

@@ -105,6 +105,7 @@ async fn writes_survive_a_restart() -> anyhow::Result<()> {
                         payload: format!("{{\"i\":{i}}}"),
                         source: roost_state::Source::Publish,
                         idempotency: None,
+                        hold: None,
                     },
                 )
                 .await?;

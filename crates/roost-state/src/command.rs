@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Binding, CommandError, DlqEntry, Envelope, Form, FormId, GroupId, MirrorWork, Origins, Queue,
-    QueueId, QueueSettings, Source, Submission,
+    Account, Binding, CommandError, DlqEntry, Envelope, Form, FormId, GroupId, MirrorWork, Origins,
+    Payer, Plan, PlanLimits, Queue, QueueId, QueueSettings, Source, Submission,
 };
 
 /// A replicated log entry: a command stamped by the proposing leader.
@@ -65,6 +65,65 @@ pub enum Command {
         source: Source,
         /// `Idempotency-Key` and the body's digest, when the client sent a key.
         idempotency: Option<(String, [u8; 32])>,
+        /// Set when the publisher is over its quota: hold the envelope under this pending id
+        /// instead of appending it.
+        hold: Option<String>,
+    },
+    /// Appends every held publish of the queue, in order (after a plan was raised).
+    DrainHeld {
+        /// Target queue.
+        queue: QueueId,
+    },
+    /// Records the account that claimed a queue (the first claim wins).
+    SetOwner {
+        /// Target queue.
+        queue: QueueId,
+        /// Digest of the Bearer key presented.
+        auth: [u8; 32],
+        /// The claiming account.
+        owner: String,
+    },
+    /// Creates an account (metadata group; operator only).
+    CreateAccount {
+        /// Its id, chosen by the proposer.
+        id: String,
+        /// Its plan.
+        plan: Plan,
+    },
+    /// Adds a key to an account (metadata group; operator only).
+    AddAccountKey {
+        /// The account.
+        account: String,
+        /// Digest of the new key.
+        key_digest: [u8; 32],
+    },
+    /// Changes an account's plan (metadata group; operator only).
+    SetPlan {
+        /// The account.
+        account: String,
+        /// The new plan.
+        plan: Plan,
+    },
+    /// Claims a queue for the account holding a key (metadata group).
+    Claim {
+        /// Digest of the account key presented.
+        key_digest: [u8; 32],
+        /// The queue (its key was proven by the edge).
+        queue: QueueId,
+    },
+    /// Counts one publish against a payer's monthly limit, if under it (metadata group).
+    Charge {
+        /// Who pays.
+        payer: Payer,
+        /// The operator's limits.
+        limits: PlanLimits,
+    },
+    /// Records that an account's held publishes were drained after upgrade `upgrade`.
+    DrainDone {
+        /// The account.
+        account: String,
+        /// The upgrade the drain served.
+        upgrade: u64,
     },
     /// Moves a consumer's cursor forward (UPSERT MAX), registering the consumer if new.
     Ack {
@@ -177,6 +236,13 @@ impl Command {
             | Command::BindForm { .. }
             | Command::MirrorDone { .. } => true,
             Command::Publish { idempotency, .. } => idempotency.is_some(),
+            Command::DrainHeld { .. }
+            | Command::SetOwner { .. }
+            | Command::AddAccountKey { .. }
+            | Command::SetPlan { .. }
+            | Command::Claim { .. }
+            | Command::DrainDone { .. } => true,
+            Command::CreateAccount { .. } | Command::Charge { .. } => false,
             Command::CreateQueue { .. }
             | Command::DeleteQueue { .. }
             | Command::Nack { .. }
@@ -193,6 +259,12 @@ impl Command {
             | Command::Submit { form, .. }
             | Command::BindForm { form, .. }
             | Command::MirrorDone { form, .. } => Some(form.shard()),
+            Command::CreateAccount { .. }
+            | Command::AddAccountKey { .. }
+            | Command::SetPlan { .. }
+            | Command::Claim { .. }
+            | Command::Charge { .. }
+            | Command::DrainDone { .. } => Some(crate::META_GROUP),
             other => other.queue().map(QueueId::shard),
         }
     }
@@ -206,7 +278,13 @@ impl Command {
             | Command::CreateForm { .. }
             | Command::Submit { .. }
             | Command::BindForm { .. }
-            | Command::MirrorDone { .. } => None,
+            | Command::MirrorDone { .. }
+            | Command::CreateAccount { .. }
+            | Command::AddAccountKey { .. }
+            | Command::SetPlan { .. }
+            | Command::Claim { .. }
+            | Command::Charge { .. }
+            | Command::DrainDone { .. } => None,
             Command::CreateQueue { id, .. } => Some(id),
             Command::DeleteQueue { queue, .. }
             | Command::Publish { queue, .. }
@@ -214,7 +292,9 @@ impl Command {
             | Command::SetConsumers { queue, .. }
             | Command::Nack { queue, .. }
             | Command::ReplayDlq { queue, .. }
-            | Command::SetOrigins { queue, .. } => Some(queue),
+            | Command::SetOrigins { queue, .. }
+            | Command::DrainHeld { queue }
+            | Command::SetOwner { queue, .. } => Some(queue),
         }
     }
 }
@@ -244,6 +324,37 @@ pub enum Response {
         published_at_ms: u64,
         /// True when the idempotency key matched an earlier publish.
         replayed: bool,
+    },
+    /// The publish was held back by a quota.
+    Held {
+        /// Id reported to the publisher.
+        pending_id: String,
+    },
+    /// How many held publishes were drained.
+    Drained {
+        /// Their number.
+        count: u64,
+    },
+    /// The queue's owner after a claim.
+    Owner {
+        /// The account.
+        owner: String,
+    },
+    /// An account after a change.
+    AccountState {
+        /// The account.
+        account: Account,
+    },
+    /// The outcome of a charge.
+    Charged {
+        /// Whether the publish fits the payer's limit (and was counted).
+        allowed: bool,
+        /// The payer's plan (`free` for an IP).
+        plan: Plan,
+        /// Publishes counted this month.
+        used: u64,
+        /// The monthly limit (`None`: unlimited).
+        limit: Option<u64>,
     },
     /// The consumer's cursor after the ack.
     Acked {
@@ -331,6 +442,23 @@ pub enum Query {
         /// Most rows to return.
         limit: usize,
     },
+    /// The account holding a key (metadata group).
+    AccountByKey {
+        /// Digest of the key.
+        key_digest: [u8; 32],
+    },
+    /// An account by id (metadata group).
+    Account {
+        /// The account id.
+        id: String,
+    },
+    /// Accounts whose held publishes wait to be drained (metadata group).
+    DrainWork,
+    /// The account that claimed a queue (no key needed: it only says who pays).
+    Owner {
+        /// Target queue.
+        queue: QueueId,
+    },
     /// A page of a form's submissions.
     Submissions {
         /// Target form.
@@ -397,6 +525,12 @@ pub enum QueryResult {
         /// Whether more exist.
         has_more: bool,
     },
+    /// An account, if found.
+    Account(Option<Account>),
+    /// A queue's owner (`None`: unclaimed or no such queue).
+    Owner(Option<String>),
+    /// `(account, upgrade, queues)` for accounts with held publishes to drain.
+    DrainWork(Vec<(String, u64, Vec<QueueId>)>),
     /// Mirroring work, one entry per form with pending submissions.
     Outbox(Vec<MirrorWork>),
     /// A queue's allowed origins (`None`: no such queue).

@@ -29,6 +29,12 @@ pub enum CommandError {
         /// The queue's newest seq.
         head: u64,
     },
+    /// No account with that id, or none holding that key.
+    #[error("account not found")]
+    AccountNotFound,
+    /// The queue was already claimed by another account.
+    #[error("queue already claimed by another account")]
+    QueueClaimed,
     /// A nack named a seq that is not stored (garbage-collected or not yet published).
     #[error("seq {seq} is not in the queue (stored seqs are {floor} < seq <= {head})")]
     SeqOutOfRange {

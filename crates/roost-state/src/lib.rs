@@ -7,6 +7,7 @@
 //! (messages, idempotency records) as [`Effect`]s that the storage layer persists atomically
 //! together with the applied log position.
 
+pub mod account;
 pub mod command;
 pub mod error;
 pub mod form;
@@ -14,12 +15,13 @@ pub mod ids;
 pub mod queue;
 pub mod shard;
 
+pub use account::{month_of, Account, Payer, Plan, PlanLimits};
 pub use command::{Command, Query, QueryResult, Request, Response};
 pub use error::{CommandError, LookupError};
 pub use form::{Binding, Form, MirrorWork, Submission};
 pub use ids::{FormId, GroupId, QueueId, META_GROUP};
 pub use queue::{
-    DlqEntry, Envelope, IdempotencyRecord, NackRecord, Origins, Queue, QueueSettings, Retention,
-    Source,
+    DlqEntry, Envelope, HeldPublish, IdempotencyRecord, NackRecord, Origins, Queue, QueueSettings,
+    Retention, Source,
 };
-pub use shard::{Effect, Header, Lookup, ShardState};
+pub use shard::{Effect, Header, Lookup, ShardParts, ShardState};

@@ -137,6 +137,12 @@ pub struct Queue {
     pub dlq_next_row: u64,
     /// Dead letters waiting in the DLQ.
     pub dlq_len: u64,
+    /// The account that claimed the queue, if any.
+    pub owner: Option<String>,
+    /// Row number the next held (over-quota) publish gets.
+    pub held_next_row: u64,
+    /// Held publishes waiting to be drained into the queue.
+    pub held_len: u64,
     /// Settings.
     pub settings: QueueSettings,
 }
@@ -159,6 +165,19 @@ pub struct DlqEntry {
     pub last_error: String,
     /// When it was dead-lettered, ms since the epoch.
     pub dead_lettered_at_ms: u64,
+}
+
+/// A publish held back by a quota, waiting to be drained into its queue in order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldPublish {
+    /// Id reported to the publisher (`pp_…`).
+    pub pending_id: String,
+    /// Id the envelope will have.
+    pub id: String,
+    /// The JSON document.
+    pub payload: String,
+    /// When it was held, ms since the epoch.
+    pub held_at_ms: u64,
 }
 
 /// What an `Idempotency-Key` recorded: enough to answer a retried publish with the original.

@@ -8,6 +8,7 @@ mod consumers;
 mod dlq;
 mod forms;
 mod messages;
+mod quotas;
 
 use std::collections::BTreeMap;
 
@@ -16,9 +17,9 @@ use subtle::ConstantTimeEq;
 
 use crate::queue::INSPECTION_PREFIX;
 use crate::{
-    Command, CommandError, DlqEntry, Envelope, Form, FormId, GroupId, IdempotencyRecord,
-    LookupError, Origins, Query, QueryResult, Queue, QueueId, Request, Response, Submission,
-    META_GROUP,
+    Account, Command, CommandError, DlqEntry, Envelope, Form, FormId, GroupId, HeldPublish,
+    IdempotencyRecord, LookupError, Origins, Query, QueryResult, Queue, QueueId, Request, Response,
+    Submission, META_GROUP,
 };
 
 /// Reads of bulk data kept by storage, needed while applying or querying.
@@ -53,6 +54,13 @@ pub trait Lookup {
         before_ms: u64,
         limit: usize,
     ) -> Result<Vec<(u64, String)>, LookupError>;
+    /// Up to `limit` held publishes of `queue` with `row > after`, in row order.
+    fn held(
+        &self,
+        queue: &QueueId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, HeldPublish)>, LookupError>;
     /// Up to `limit` submissions of `form` with `seq > after`, in seq order.
     fn submissions(
         &self,
@@ -130,6 +138,26 @@ pub enum Effect {
     },
     /// Delete everything stored for `queue`.
     DeleteQueueData(QueueId),
+    /// Store a held publish at `row`.
+    PutHeld {
+        /// Its queue.
+        queue: QueueId,
+        /// Its row.
+        row: u64,
+        /// The publish.
+        held: HeldPublish,
+    },
+    /// Remove held publishes of `queue` with `row <= through`.
+    DeleteHeld {
+        /// The queue.
+        queue: QueueId,
+        /// The last row removed.
+        through: u64,
+    },
+    /// The account's record changed: store [`ShardState::account`]'s current value.
+    PutAccount(String),
+    /// The IP's monthly counter changed.
+    PutIpUsage(String),
     /// The form's metadata changed: store [`ShardState::form`]'s current value.
     PutForm(FormId),
     /// Store a submission.
@@ -163,6 +191,27 @@ pub struct ShardState {
     queues: BTreeMap<QueueId, Queue>,
     /// Form metadata by id.
     forms: BTreeMap<FormId, Form>,
+    /// Accounts by id (metadata group).
+    accounts: BTreeMap<String, Account>,
+    /// Account id by key digest, derived from `accounts`.
+    account_keys: BTreeMap<[u8; 32], String>,
+    /// `(month, publishes)` per source IP of unclaimed queues (metadata group).
+    ip_usage: BTreeMap<String, (u32, u64)>,
+}
+
+/// Everything persisted of a group's in-memory state, for rebuilding it.
+#[derive(Default)]
+pub struct ShardParts {
+    /// Clock and layout.
+    pub header: Header,
+    /// Queues.
+    pub queues: Vec<Queue>,
+    /// Forms.
+    pub forms: Vec<Form>,
+    /// Accounts.
+    pub accounts: Vec<Account>,
+    /// Per-IP counters.
+    pub ip_usage: Vec<(String, (u32, u64))>,
 }
 
 /// Effects of the command being applied.
@@ -178,18 +227,44 @@ impl ShardState {
     }
 
     /// Rebuilds a shard from persisted parts.
-    pub fn from_parts(
-        group: GroupId,
-        header: Header,
-        queues: impl IntoIterator<Item = Queue>,
-        forms: impl IntoIterator<Item = Form>,
-    ) -> Self {
+    pub fn from_parts(group: GroupId, parts: ShardParts) -> Self {
+        let account_keys = parts
+            .accounts
+            .iter()
+            .flat_map(|a| a.key_digests.iter().map(|k| (*k, a.id.clone())))
+            .collect();
         ShardState {
             group,
-            header,
-            queues: queues.into_iter().map(|q| (q.id.clone(), q)).collect(),
-            forms: forms.into_iter().map(|f| (f.id.clone(), f)).collect(),
+            header: parts.header,
+            queues: parts
+                .queues
+                .into_iter()
+                .map(|q| (q.id.clone(), q))
+                .collect(),
+            forms: parts.forms.into_iter().map(|f| (f.id.clone(), f)).collect(),
+            accounts: parts
+                .accounts
+                .into_iter()
+                .map(|a| (a.id.clone(), a))
+                .collect(),
+            account_keys,
+            ip_usage: parts.ip_usage.into_iter().collect(),
         }
+    }
+
+    /// An account (metadata group).
+    pub fn account(&self, id: &str) -> Option<&Account> {
+        self.accounts.get(id)
+    }
+
+    /// Every account, in id order.
+    pub fn accounts(&self) -> impl Iterator<Item = &Account> {
+        self.accounts.values()
+    }
+
+    /// `(month, publishes)` of an IP (metadata group).
+    pub fn ip_usage(&self, ip: &str) -> Option<(u32, u64)> {
+        self.ip_usage.get(ip).copied()
     }
 
     /// A form's metadata.
@@ -251,14 +326,32 @@ impl ShardState {
                 payload,
                 source,
                 idempotency,
+                hold,
             } => {
                 let msg = messages::NewMessage {
                     id,
                     payload,
                     source,
                 };
-                self.publish(now, queue, auth, msg, idempotency.as_ref(), lookup, &mut fx)
+                let idem = idempotency.as_ref();
+                match hold {
+                    Some(pending_id) => {
+                        self.hold(now, queue, auth, msg, pending_id, idem, lookup, &mut fx)
+                    }
+                    None => self.publish(now, queue, auth, msg, idem, lookup, &mut fx),
+                }
             }
+            Command::DrainHeld { queue } => self.drain_held(now, queue, lookup, &mut fx),
+            Command::SetOwner { queue, auth, owner } => self.set_owner(queue, auth, owner, &mut fx),
+            Command::CreateAccount { id, plan } => self.create_account(now, id, *plan, &mut fx),
+            Command::AddAccountKey {
+                account,
+                key_digest,
+            } => self.add_account_key(account, key_digest, &mut fx),
+            Command::SetPlan { account, plan } => self.set_plan(account, *plan, &mut fx),
+            Command::Claim { key_digest, queue } => self.claim(key_digest, queue, &mut fx),
+            Command::Charge { payer, limits } => self.charge(now, payer, *limits, &mut fx),
+            Command::DrainDone { account, upgrade } => self.drain_done(account, *upgrade, &mut fx),
             Command::Ack {
                 queue,
                 auth,
@@ -342,6 +435,17 @@ impl ShardState {
                 limit,
             } => self.submission_page(form, auth, *after, *limit, lookup),
             Query::MirrorOutbox { limit } => self.outbox(*limit, lookup).map(Ok),
+            Query::AccountByKey { key_digest } => Ok(Ok(QueryResult::Account(
+                self.account_keys
+                    .get(key_digest)
+                    .and_then(|id| self.accounts.get(id))
+                    .cloned(),
+            ))),
+            Query::Account { id } => Ok(Ok(QueryResult::Account(self.accounts.get(id).cloned()))),
+            Query::DrainWork => Ok(Ok(self.drain_work())),
+            Query::Owner { queue } => Ok(Ok(QueryResult::Owner(
+                self.queues.get(queue).and_then(|q| q.owner.clone()),
+            ))),
             Query::Origins { queue } => Ok(Ok(QueryResult::Origins(
                 self.queues
                     .get(queue)
@@ -388,6 +492,9 @@ impl ShardState {
             nacks: BTreeMap::new(),
             dlq_next_row: 1,
             dlq_len: 0,
+            owner: None,
+            held_next_row: 1,
+            held_len: 0,
             settings: settings.clone(),
         };
         self.queues.insert(id.clone(), queue.clone());

@@ -17,6 +17,9 @@
 //! - `group | 0x06 | len | queue | at | key` → (empty) idempotency keys by time, for expiry
 //! - `group | 0x07 | form`               → form metadata
 //! - `group | 0x08 | len | form | seq`   → form submission
+//! - `group | 0x09 | len | queue | row`  → publish held back by a quota
+//! - `group | 0x0a | account`            → account (metadata group)
+//! - `group | 0x0b | ip`                 → monthly publish counter of an IP (metadata group)
 //!
 //! Column family `snap` (the group's latest snapshot):
 //! - `group | 0x00` → its metadata
@@ -42,13 +45,17 @@ const SM_DLQ_INDEX: u8 = 0x05;
 const SM_IDEMPOTENCY_BY_TIME: u8 = 0x06;
 const SM_FORM: u8 = 0x07;
 const SM_SUBMISSION: u8 = 0x08;
+const SM_HELD: u8 = 0x09;
+const SM_ACCOUNT: u8 = 0x0a;
+const SM_IP_USAGE: u8 = 0x0b;
 /// Every tag holding per-queue records.
-const QUEUE_SCOPED: [u8; 5] = [
+const QUEUE_SCOPED: [u8; 6] = [
     SM_MESSAGE,
     SM_IDEMPOTENCY,
     SM_DLQ,
     SM_DLQ_INDEX,
     SM_IDEMPOTENCY_BY_TIME,
+    SM_HELD,
 ];
 
 fn prefix(group: GroupId, tag: u8, cap: usize) -> Vec<u8> {
@@ -95,6 +102,56 @@ pub fn queue(group: GroupId, queue: &QueueId) -> Vec<u8> {
     let mut k = prefix(group, SM_QUEUE, queue.as_str().len());
     k.extend_from_slice(queue.as_str().as_bytes());
     k
+}
+
+/// The held publish at `row` of `queue`.
+pub fn held(group: GroupId, queue: &QueueId, row: u64) -> Vec<u8> {
+    let mut k = queue_scoped(group, SM_HELD, queue, 8);
+    k.extend_from_slice(&row.to_be_bytes());
+    k
+}
+
+/// The end (exclusive) of `queue`'s held publishes.
+pub fn held_end(group: GroupId, queue: &QueueId) -> Vec<u8> {
+    let mut k = held(group, queue, u64::MAX);
+    k.push(0);
+    k
+}
+
+/// The account `id`.
+pub fn account(group: GroupId, id: &str) -> Vec<u8> {
+    let mut k = prefix(group, SM_ACCOUNT, id.len());
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+/// The range of every account in `group`.
+pub fn accounts(group: GroupId) -> (Vec<u8>, Vec<u8>) {
+    (
+        prefix(group, SM_ACCOUNT, 0),
+        prefix(group, SM_ACCOUNT + 1, 0),
+    )
+}
+
+/// The counter of `ip`.
+pub fn ip_usage(group: GroupId, ip: &str) -> Vec<u8> {
+    let mut k = prefix(group, SM_IP_USAGE, ip.len());
+    k.extend_from_slice(ip.as_bytes());
+    k
+}
+
+/// The range of every IP counter in `group`.
+pub fn ip_usages(group: GroupId) -> (Vec<u8>, Vec<u8>) {
+    (
+        prefix(group, SM_IP_USAGE, 0),
+        prefix(group, SM_IP_USAGE + 1, 0),
+    )
+}
+
+/// The IP of an IP-counter key of `group`.
+pub fn parse_ip_usage(group: GroupId, key: &[u8]) -> Option<String> {
+    let rest = key.strip_prefix(prefix(group, SM_IP_USAGE, 0).as_slice())?;
+    String::from_utf8(rest.to_vec()).ok()
 }
 
 /// The metadata of `form`.

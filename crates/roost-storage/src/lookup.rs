@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use rocksdb::{ColumnFamily, Direction, IteratorMode, ReadOptions, WriteBatch, DB};
 use roost_state::{
-    DlqEntry, Effect, Envelope, FormId, GroupId, IdempotencyRecord, Lookup, LookupError, QueueId,
-    Submission,
+    DlqEntry, Effect, Envelope, FormId, GroupId, HeldPublish, IdempotencyRecord, Lookup,
+    LookupError, QueueId, Submission,
 };
 
 use crate::codec::{decode, encode};
@@ -46,6 +46,14 @@ pub(crate) struct Pending {
     floors: HashMap<QueueId, u64>,
     /// Queues whose stored data is deleted.
     wiped: HashSet<QueueId>,
+    /// Held publishes written (removals drop them here and hide stored ones below `held_floor`).
+    held: BTreeMap<(QueueId, u64), HeldPublish>,
+    /// Stored held publishes at or below these rows are deleted.
+    held_floors: HashMap<QueueId, u64>,
+    /// Accounts whose record must be written at the end of the batch.
+    pub touched_accounts: BTreeSet<String>,
+    /// IP counters that must be written at the end of the batch.
+    pub touched_ips: BTreeSet<String>,
     /// Submissions written.
     submissions: BTreeMap<(FormId, u64), Submission>,
     /// Queues whose metadata must be written at the end of the batch.
@@ -104,6 +112,24 @@ impl Pending {
                     self.idempotency.remove(&(queue, key));
                 }
             }
+            Effect::PutHeld { queue, row, held } => {
+                batch.put_cf(cf, keys::held(group, &queue, row), encode(&held)?);
+                self.held.insert((queue, row), held);
+            }
+            Effect::DeleteHeld { queue, through } => {
+                let end = keys::held(group, &queue, through.saturating_add(1));
+                batch.delete_range_cf(cf, keys::held(group, &queue, 0), end);
+                self.held
+                    .retain(|(q, row), _| *q != queue || *row > through);
+                let floor = self.held_floors.entry(queue).or_insert(0);
+                *floor = (*floor).max(through);
+            }
+            Effect::PutAccount(id) => {
+                self.touched_accounts.insert(id);
+            }
+            Effect::PutIpUsage(ip) => {
+                self.touched_ips.insert(ip);
+            }
             Effect::PutForm(id) => {
                 self.touched_forms.insert(id);
             }
@@ -134,6 +160,8 @@ impl Pending {
                 self.dlq_rows.retain(|(q, _), _| *q != queue);
                 self.dlq_index.retain(|(q, _), _| *q != queue);
                 self.floors.remove(&queue);
+                self.held.retain(|(q, _), _| *q != queue);
+                self.held_floors.remove(&queue);
                 self.wiped.insert(queue);
             }
         }
@@ -229,6 +257,47 @@ impl Lookup for DbLookup<'_> {
             out.truncate(limit);
         }
         Ok(out)
+    }
+
+    fn held(
+        &self,
+        queue: &QueueId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, HeldPublish)>, LookupError> {
+        let floor = self
+            .pending
+            .and_then(|p| p.held_floors.get(queue))
+            .copied()
+            .unwrap_or(0);
+        let after = after.max(floor);
+        let mut rows: BTreeMap<u64, HeldPublish> = BTreeMap::new();
+        if !self.wiped(queue) {
+            let from = keys::held(self.group, queue, after.saturating_add(1));
+            for item in scan(
+                self.db,
+                self.cf()?,
+                &from,
+                keys::held_end(self.group, queue),
+                None,
+            )
+            .take(limit)
+            {
+                let (k, v) = item.map_err(lookup_err)?;
+                let row = k
+                    .len()
+                    .checked_sub(8)
+                    .and_then(|at| k[at..].try_into().ok())
+                    .map(u64::from_be_bytes)
+                    .ok_or_else(|| lookup_err("corrupt held key"))?;
+                rows.insert(row, decode("held publish", &v).map_err(lookup_err)?);
+            }
+        }
+        if let Some(p) = self.pending {
+            let range = (queue.clone(), after.saturating_add(1))..=(queue.clone(), u64::MAX);
+            rows.extend(p.held.range(range).map(|((_, row), h)| (*row, h.clone())));
+        }
+        Ok(rows.into_iter().take(limit).collect())
     }
 
     fn submissions(

@@ -6,7 +6,9 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, RaftSnapshotBuilder, StorageIOError};
 use rocksdb::{ColumnFamily, WriteBatch, WriteOptions, DB};
-use roost_state::{Form, GroupId, Header, Query, QueryResult, Queue, Response, ShardState};
+use roost_state::{
+    Account, Form, GroupId, Header, Query, QueryResult, Queue, Response, ShardParts, ShardState,
+};
 use roost_types::{Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
 use serde::{Deserialize, Serialize};
 
@@ -114,7 +116,28 @@ impl StateMachineStore {
             let (_, v) = item?;
             forms.push(decode::<Form>("form", &v)?);
         }
-        let state = ShardState::from_parts(self.group, meta.header, queues, forms);
+        let (lo, hi) = keys::accounts(self.group);
+        let mut accounts = Vec::new();
+        for item in scan(&self.db, cf, &lo, hi, None) {
+            let (_, v) = item?;
+            accounts.push(decode::<Account>("account", &v)?);
+        }
+        let (lo, hi) = keys::ip_usages(self.group);
+        let mut ip_usage = Vec::new();
+        for item in scan(&self.db, cf, &lo, hi, None) {
+            let (k, v) = item?;
+            if let Some(ip) = keys::parse_ip_usage(self.group, &k) {
+                ip_usage.push((ip, decode::<(u32, u64)>("ip usage", &v)?));
+            }
+        }
+        let parts = ShardParts {
+            header: meta.header,
+            queues,
+            forms,
+            accounts,
+            ip_usage,
+        };
+        let state = ShardState::from_parts(self.group, parts);
         Ok(Applied { meta, state })
     }
 
@@ -163,6 +186,17 @@ impl StateMachineStore {
                     }
                     responses.push(response);
                 }
+            }
+        }
+        for id in std::mem::take(&mut pending.touched_accounts) {
+            match applied.state.account(&id) {
+                Some(a) => batch.put_cf(cf, keys::account(self.group, &id), encode(a)?),
+                None => batch.delete_cf(cf, keys::account(self.group, &id)),
+            }
+        }
+        for ip in std::mem::take(&mut pending.touched_ips) {
+            if let Some(usage) = applied.state.ip_usage(&ip) {
+                batch.put_cf(cf, keys::ip_usage(self.group, &ip), encode(&usage)?);
             }
         }
         for id in std::mem::take(&mut pending.touched_forms) {

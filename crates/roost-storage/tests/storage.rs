@@ -60,6 +60,7 @@ fn workload(queue: &QueueId) -> Vec<Entry> {
                 source: Source::Publish,
                 // The same key twice in one batch must dedupe inside the batch.
                 idempotency: Some((format!("k{}", i.min(3)), [i.min(3) as u8; 32])),
+                hold: None,
             },
         ));
     }
@@ -194,6 +195,7 @@ async fn dead_letters_gc_and_deletion_persist_within_and_across_batches() -> any
             payload: format!("{{\"i\":{i}}}"),
             source: Source::Publish,
             idempotency: None,
+            hold: None,
         });
     }
     // In one batch: dead-letter seq 3, replay it (reading the pending row), dead-letter seq 2,

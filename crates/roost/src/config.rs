@@ -76,6 +76,36 @@ pub struct ServerConfig {
     pub log_format: String,
     /// Raft tuning.
     pub raft: RaftTuning,
+    /// Publish quotas.
+    pub quotas: QuotaConfig,
+}
+
+/// `[quotas]`: accounts, plans and monthly publish limits (off by default).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QuotaConfig {
+    /// Whether publishes are counted and limited.
+    pub enabled: bool,
+    /// Publishes a month on the free plan (and per IP for unclaimed queues).
+    pub free: u64,
+    /// Publishes a month on the pro plan.
+    pub pro: u64,
+    /// The key guarding the operator API (`/admin`); unset disables that API.
+    pub operator_key: Option<String>,
+    /// Where over-quota answers point people to upgrade.
+    pub upgrade_url: String,
+}
+
+impl Default for QuotaConfig {
+    fn default() -> Self {
+        QuotaConfig {
+            enabled: false,
+            free: 100,
+            pro: 10_000,
+            operator_key: None,
+            upgrade_url: String::new(),
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -95,6 +125,7 @@ impl Default for ServerConfig {
             max_body_bytes: 256 * 1024,
             log_format: "text".into(),
             raft: RaftTuning::default(),
+            quotas: QuotaConfig::default(),
         }
     }
 }
@@ -115,6 +146,7 @@ const FIELDS: &[&str] = &[
     "max_body_bytes",
     "log_format",
     "raft",
+    "quotas",
 ];
 
 /// One line per problem, each naming the field and where its value came from.
@@ -186,6 +218,14 @@ impl ServerConfig {
         if self.request_timeout_ms == 0 {
             bail!("invalid configuration: request_timeout_ms: must be positive");
         }
+        if self
+            .quotas
+            .operator_key
+            .as_deref()
+            .is_some_and(|k| k.len() < 16)
+        {
+            bail!("invalid configuration: quotas.operator_key: must be at least 16 characters");
+        }
         if self.tick_interval_ms < 10 {
             bail!("invalid configuration: tick_interval_ms: must be at least 10");
         }
@@ -253,6 +293,18 @@ impl ServerConfig {
                 max_messages: positive(self.retention_max_messages),
             },
             form_submissions_per_minute: self.form_submissions_per_minute,
+            quotas: self.quotas.enabled.then(|| roost_http::Quotas {
+                limits: roost_state::PlanLimits {
+                    free: self.quotas.free,
+                    pro: self.quotas.pro,
+                },
+                operator_key_digest: self
+                    .quotas
+                    .operator_key
+                    .as_deref()
+                    .map(roost_http::key_digest),
+                upgrade_url: self.quotas.upgrade_url.clone(),
+            }),
         }
     }
 }

@@ -66,6 +66,8 @@ pub(super) async fn publish(
                 "Send the message as JSON, e.g. -d '{\"task\":\"...\"}'.",
             )
         })?;
+    let denied = crate::quotas::charge(&s, &q, q.peer).await?;
+    let pending_id = format!("pp_{:016x}", rand::rng().random::<u64>());
     let command = Command::Publish {
         queue: q.id.clone(),
         auth: q.auth,
@@ -73,8 +75,18 @@ pub(super) async fn publish(
         payload: payload.to_owned(),
         source: Source::Publish,
         idempotency: key.map(|k| (k, digest(&bytes))),
+        hold: denied.as_ref().map(|_| pending_id.clone()),
     };
     match q.write(&s, command).await? {
+        Applied::Held { pending_id } => match &denied {
+            Some(d) => Ok(crate::quotas::over_quota(&s, &q, d, &pending_id)),
+            // A retry of a publish that was held earlier, now under the limit: still held.
+            None => Ok(q.reply(
+                StatusCode::ACCEPTED,
+                json!({"auto_enqueued": true, "pending_publish_id": pending_id}),
+                "This publish was held back by the quota earlier; it replays when the plan is raised.",
+            )),
+        },
         Applied::Published {
             seq,
             id,

@@ -66,6 +66,8 @@ pub struct QueueReq {
     pub auth: [u8; 32],
     /// Base URL for `_links`.
     pub base: String,
+    /// The client's address, for per-IP quota counting.
+    pub peer: Option<std::net::IpAddr>,
 }
 
 impl FromRequestParts<AppState> for QueueReq {
@@ -77,11 +79,18 @@ impl FromRequestParts<AppState> for QueueReq {
             .map_err(|_| ApiError::queue_not_found())?;
         let id = queue_id(&raw, s.node.shards())?;
         let auth = bearer_digest(&parts.headers)?;
-        Ok(QueueReq {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        let q = QueueReq {
             id,
             auth,
             base: base_url(&parts.headers),
-        })
+            peer,
+        };
+        crate::quotas::claim_if_asked(s, &parts.headers, &q).await?;
+        Ok(q)
     }
 }
 
@@ -215,6 +224,7 @@ async fn create(
         id: id.clone(),
         auth: [0; 32],
         base: base_url(&headers),
+        peer: None,
     };
     let base = &ctx.base;
     let first = consumers.first().map_or("<consumer>", |c| c.as_str());

@@ -34,6 +34,10 @@ impl ShardState {
                     if rec.body_digest != *digest {
                         return refuse(CommandError::IdempotencyMismatch);
                     }
+                    if rec.seq == 0 {
+                        // The first attempt was held back by a quota.
+                        return Ok(Ok(Response::Held { pending_id: rec.id }));
+                    }
                     return Ok(Ok(Response::Published {
                         seq: rec.seq,
                         id: rec.id,
@@ -43,6 +47,8 @@ impl ShardState {
                 }
             }
         }
+        // Held publishes go first, so the queue keeps the order they were sent in.
+        self.drain_held_into(now, queue, lookup, fx)?;
         let Some(q) = self.queues.get_mut(queue) else {
             return refuse(CommandError::QueueNotFound);
         };
@@ -136,7 +142,7 @@ impl ShardState {
 }
 
 /// Appends an envelope to `q`.
-fn append(q: &mut Queue, now: u64, msg: NewMessage<'_>, fx: &mut Effects) -> Envelope {
+pub(super) fn append(q: &mut Queue, now: u64, msg: NewMessage<'_>, fx: &mut Effects) -> Envelope {
     q.head_seq += 1;
     let envelope = Envelope {
         id: msg.id.to_owned(),

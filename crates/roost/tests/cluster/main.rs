@@ -6,4 +6,5 @@ mod failover;
 mod forms;
 mod harness;
 mod queue_rung;
+mod quotas;
 mod single;

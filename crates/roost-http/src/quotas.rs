@@ -1,0 +1,325 @@
+//! Publish quotas (off unless configured): the operator API for accounts and plans, queue
+//! claims, the monthly charge before each publish, and the 402 answer for held publishes.
+
+use std::net::IpAddr;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use rand::Rng;
+use roost_state::{
+    Account, Command, Payer, Plan, PlanLimits, Query, QueryResult, QueueId, Response as Applied,
+    META_GROUP,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use subtle::ConstantTimeEq;
+
+use crate::auth::{bearer_digest, digest, mint_key_with};
+use crate::queues::{unexpected, QueueReq};
+use crate::{body, ApiError, AppState};
+
+/// The header carrying an account key, which claims the queue it is sent to.
+pub const ACCOUNT_KEY_HEADER: &str = "x-account-key";
+
+/// The operator's quota settings.
+#[derive(Clone, Debug)]
+pub struct Quotas {
+    /// Monthly publish limits per plan.
+    pub limits: PlanLimits,
+    /// Digest of the operator key guarding `/admin`; `None` disables the operator API.
+    pub operator_key_digest: Option<[u8; 32]>,
+    /// Where over-quota answers send people to upgrade.
+    pub upgrade_url: String,
+}
+
+/// The `/admin` routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin/accounts", post(create_account))
+        .route("/admin/accounts/{id}", get(get_account))
+        .route("/admin/accounts/{id}/keys", post(mint_account_key))
+        .route("/admin/accounts/{id}/plan", put(set_plan))
+}
+
+fn quotas(s: &AppState) -> Result<&Quotas, ApiError> {
+    s.limits.quotas.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "quotas_disabled",
+            "quotas are not configured on this cluster",
+            "Set [quotas] in the server configuration to use accounts and plans.",
+        )
+    })
+}
+
+/// Checks the operator key.
+fn operator(s: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let q = quotas(s)?;
+    let presented = bearer_digest(headers)?;
+    let ok = q
+        .operator_key_digest
+        .is_some_and(|d| bool::from(d.ct_eq(&presented)));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_operator_key",
+            "invalid operator key",
+            "Send the operator key from the server configuration as 'Authorization: Bearer <key>'.",
+        ))
+    }
+}
+
+fn account_json(a: &Account, limits: PlanLimits) -> Value {
+    json!({
+        "account_id": a.id,
+        "plan": a.plan.as_str(),
+        "monthly_limit": limits.of(a.plan),
+        "used_this_month": a.used,
+        "queues": a.queues,
+        "keys": a.key_digests.len(),
+        "drain_pending": a.upgrades > a.drained,
+    })
+}
+
+fn parse_plan(raw: &str) -> Result<Plan, ApiError> {
+    Plan::parse(raw).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_plan",
+            format!("unknown plan {raw:?}"),
+            "Use one of: free, pro, unlimited.",
+        )
+    })
+}
+
+/// Body naming a plan.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlanBody {
+    #[serde(default)]
+    plan: Option<String>,
+}
+
+async fn meta_write(s: &AppState, command: Command) -> Result<Account, ApiError> {
+    match s.node.write(META_GROUP, command).await? {
+        Applied::AccountState { account } => Ok(account),
+        Applied::Refused(e) => Err(e.into()),
+        other => Err(unexpected(&other)),
+    }
+}
+
+async fn create_account(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    operator(&s, &headers)?;
+    let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
+    let req: PlanBody = body::json(&bytes)?;
+    let plan = parse_plan(req.plan.as_deref().unwrap_or("free"))?;
+    let id = format!("acct_{:016x}", rand::rng().random::<u64>());
+    let account = meta_write(&s, Command::CreateAccount { id, plan }).await?;
+    let mut body = account_json(&account, quotas(&s)?.limits);
+    body["_help"] = json!("Account created. Mint a key with POST /admin/accounts/{id}/keys; a queue is claimed by the first call carrying its queue key and an X-Account-Key header.");
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+async fn get_account(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    operator(&s, &headers)?;
+    match s.node.read(META_GROUP, Query::Account { id }).await? {
+        QueryResult::Account(Some(a)) => {
+            Ok(Json(account_json(&a, quotas(&s)?.limits)).into_response())
+        }
+        QueryResult::Account(None) => Err(roost_state::CommandError::AccountNotFound.into()),
+        other => Err(unexpected(&other)),
+    }
+}
+
+async fn mint_account_key(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    operator(&s, &headers)?;
+    let key = mint_key_with("ak_");
+    let command = Command::AddAccountKey {
+        account: id,
+        key_digest: digest(key.as_bytes()),
+    };
+    let account = meta_write(&s, command).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "account_id": account.id,
+            "account_key": key,
+            "_help": "Capture account_key NOW — it is shown only once. Send it as X-Account-Key with a queue's key to claim the queue.",
+        })),
+    )
+        .into_response())
+}
+
+async fn set_plan(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    operator(&s, &headers)?;
+    let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
+    let req: PlanBody = body::json(&bytes)?;
+    let raw = req.plan.ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_plan",
+            "plan is required",
+            "Send {\"plan\":\"pro\"}.",
+        )
+    })?;
+    let plan = parse_plan(&raw)?;
+    let account = meta_write(&s, Command::SetPlan { account: id, plan }).await?;
+    if account.upgrades > account.drained {
+        s.node.drain_held_soon();
+    }
+    let mut body = account_json(&account, quotas(&s)?.limits);
+    body["_help"] = json!("Plan updated. Publishes held back by the old limit are drained into their queues in their original order within a minute.");
+    Ok(Json(body).into_response())
+}
+
+/// Claims `q` for the account whose key `headers` carry, if quotas are on and the queue has
+/// no owner yet. The queue key was presented too (it is the request's Bearer).
+pub async fn claim_if_asked(
+    s: &AppState,
+    headers: &HeaderMap,
+    q: &QueueReq,
+) -> Result<(), ApiError> {
+    if s.limits.quotas.is_none() {
+        return Ok(());
+    }
+    let Some(key) = headers
+        .get(ACCOUNT_KEY_HEADER)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Ok(());
+    };
+    if owner(s, &q.id)?.is_some() {
+        return Ok(());
+    }
+    // Prove the queue key before recording anything.
+    q.read(
+        s,
+        Query::Info {
+            queue: q.id.clone(),
+            auth: q.auth,
+        },
+    )
+    .await?;
+    let claim = Command::Claim {
+        key_digest: digest(key.trim().as_bytes()),
+        queue: q.id.clone(),
+    };
+    let account = match s.node.write(META_GROUP, claim).await? {
+        Applied::Owner { owner } => owner,
+        Applied::Refused(roost_state::CommandError::AccountNotFound) => {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_account_key",
+                "invalid account key",
+                "Send an account key minted by the operator, or leave X-Account-Key out.",
+            ))
+        }
+        Applied::Refused(e) => return Err(e.into()),
+        other => return Err(unexpected(&other)),
+    };
+    let set = Command::SetOwner {
+        queue: q.id.clone(),
+        auth: q.auth,
+        owner: account,
+    };
+    q.write(s, set).await?;
+    Ok(())
+}
+
+/// The queue's owner as this node's replica knows it (owners never change once set).
+fn owner(s: &AppState, id: &QueueId) -> Result<Option<String>, ApiError> {
+    let query = Query::Owner { queue: id.clone() };
+    match s.node.read_stale(id.shard(), &query)? {
+        QueryResult::Owner(owner) => Ok(owner),
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// Why a publish was held back.
+pub struct Denied {
+    plan: Plan,
+    used: u64,
+    limit: Option<u64>,
+    owned: bool,
+}
+
+/// Counts a publish against its payer; `Some` when it is over the limit and must be held.
+pub async fn charge(
+    s: &AppState,
+    q: &QueueReq,
+    peer: Option<IpAddr>,
+) -> Result<Option<Denied>, ApiError> {
+    let Some(quotas) = &s.limits.quotas else {
+        return Ok(None);
+    };
+    let owner = owner(s, &q.id)?;
+    let payer = match &owner {
+        Some(account) => Payer::Account(account.clone()),
+        None => Payer::Ip(peer.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())),
+    };
+    let command = Command::Charge {
+        payer,
+        limits: quotas.limits,
+    };
+    match s.node.write(META_GROUP, command).await? {
+        Applied::Charged { allowed: true, .. } => Ok(None),
+        Applied::Charged {
+            plan, used, limit, ..
+        } => Ok(Some(Denied {
+            plan,
+            used,
+            limit,
+            owned: owner.is_some(),
+        })),
+        Applied::Refused(e) => Err(e.into()),
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// The 402 for a held publish, in the seed's shape.
+pub fn over_quota(s: &AppState, q: &QueueReq, denied: &Denied, pending_id: &str) -> Response {
+    let upgrade_url = s
+        .limits
+        .quotas
+        .as_ref()
+        .map(|c| c.upgrade_url.clone())
+        .unwrap_or_default();
+    let help = if denied.owned {
+        "Monthly queue publish quota exceeded. Your message was queued and will replay automatically when you upgrade to Pro."
+    } else {
+        "Monthly queue publish quota exceeded for this address. Your message was kept; it replays once the queue is claimed by an account (send X-Account-Key with the queue key) and that account upgrades."
+    };
+    let body = json!({
+        "error": "monthly queue publish quota exceeded",
+        "code": "quota_exceeded",
+        "plan": denied.plan.as_str(),
+        "current": denied.used,
+        "limit": denied.limit,
+        "upgrade_url": upgrade_url,
+        "auto_enqueued": true,
+        "will_replay_on_upgrade": denied.owned,
+        "pending_publish_id": pending_id,
+    });
+    q.reply(StatusCode::PAYMENT_REQUIRED, body, help)
+}
