@@ -1,0 +1,162 @@
+//! Charges, accounts and held publishes.
+
+use super::*;
+
+#[test]
+fn charges_count_monthly_and_refuse_over_the_limit() {
+    let mut meta = Harness {
+        state: ShardState::new(crate::META_GROUP),
+        mem: Mem::default(),
+    };
+    let limits = crate::PlanLimits { free: 2, pro: 3 };
+    let charge = |h: &mut Harness, t: u64, payer: crate::Payer| match h
+        .run(t, Command::Charge { payer, limits })
+    {
+        Response::Charged { allowed, used, .. } => (allowed, used),
+        other => panic!("{other:?}"),
+    };
+    meta.run(
+        1,
+        Command::CreateAccount {
+            id: "acct_1".into(),
+            plan: crate::Plan::Free,
+        },
+    );
+    meta.run(
+        1,
+        Command::AddAccountKey {
+            account: "acct_1".into(),
+            key_digest: [8; 32],
+        },
+    );
+    let acct = || crate::Payer::Account("acct_1".into());
+    assert_eq!(charge(&mut meta, 2, acct()), (true, 1));
+    assert_eq!(charge(&mut meta, 3, acct()), (true, 2));
+    assert_eq!(charge(&mut meta, 4, acct()), (false, 2));
+    // Per-IP counting for unclaimed queues, on the free limit.
+    let ip = || crate::Payer::Ip("10.0.0.1".into());
+    assert_eq!(charge(&mut meta, 5, ip()), (true, 1));
+    // A raise lifts the limit and asks for a drain; a new month resets the count.
+    match meta.run(
+        6,
+        Command::SetPlan {
+            account: "acct_1".into(),
+            plan: crate::Plan::Pro,
+        },
+    ) {
+        Response::AccountState { account } => {
+            assert_eq!((account.upgrades, account.drained), (1, 0))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(charge(&mut meta, 7, acct()), (true, 3));
+    let next_month = 40 * 86_400_000;
+    assert_eq!(charge(&mut meta, next_month, acct()), (true, 1));
+    // Claims find the account by key.
+    let q = QueueId::new(1, 1);
+    assert_eq!(
+        meta.run(
+            8,
+            Command::Claim {
+                key_digest: [8; 32],
+                queue: q.clone()
+            }
+        ),
+        Response::Owner {
+            owner: "acct_1".into()
+        }
+    );
+    assert_eq!(
+        meta.run(
+            8,
+            Command::Claim {
+                key_digest: [9; 32],
+                queue: q
+            }
+        ),
+        Response::Refused(CommandError::AccountNotFound)
+    );
+    match meta
+        .state
+        .query(&Query::DrainWork, &meta.mem)
+        .expect("lookup")
+    {
+        QueryResult::DrainWork(work) => assert_eq!(work.len(), 1),
+        other => panic!("{other:?}"),
+    }
+    meta.run(
+        9,
+        Command::DrainDone {
+            account: "acct_1".into(),
+            upgrade: 1,
+        },
+    );
+    match meta
+        .state
+        .query(&Query::DrainWork, &meta.mem)
+        .expect("lookup")
+    {
+        QueryResult::DrainWork(work) => assert!(work.is_empty()),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn held_publishes_drain_first_and_in_order() {
+    let mut h = Harness::new();
+    let q = h.create();
+    h.publish(2, &q, "{\"n\":1}", None);
+    let hold = |h: &mut Harness, n: u32, key: Option<&str>| {
+        h.run(
+            3,
+            Command::Publish {
+                queue: q.clone(),
+                auth: KEY,
+                id: format!("qm_h{n}"),
+                payload: format!("{{\"n\":{n}}}"),
+                source: Source::Publish,
+                idempotency: key.map(|k| (k.to_owned(), [n as u8; 32])),
+                hold: Some(format!("pp_{n}")),
+            },
+        )
+    };
+    assert_eq!(
+        hold(&mut h, 2, Some("k2")),
+        Response::Held {
+            pending_id: "pp_2".into()
+        }
+    );
+    // A retried held publish is the same pending row, not a new one.
+    assert_eq!(
+        hold(&mut h, 2, Some("k2")),
+        Response::Held {
+            pending_id: "pp_2".into()
+        }
+    );
+    hold(&mut h, 3, None);
+    assert_eq!(h.mem.held.len(), 2);
+    assert_eq!(h.mem.messages.len(), 1);
+    // The next allowed publish drains the held ones first, keeping the order they were sent in.
+    let r = h.publish(4, &q, "{\"n\":4}", None);
+    assert_eq!(seq_of(&r), 4);
+    let order: Vec<(u64, String, &'static str)> = h
+        .mem
+        .messages
+        .values()
+        .map(|e| (e.seq, e.payload.clone(), e.source.as_str()))
+        .collect();
+    assert_eq!(
+        order,
+        vec![
+            (1, "{\"n\":1}".into(), "publish"),
+            (2, "{\"n\":2}".into(), "quota-drain"),
+            (3, "{\"n\":3}".into(), "quota-drain"),
+            (4, "{\"n\":4}".into(), "publish"),
+        ]
+    );
+    assert!(h.mem.held.is_empty());
+    assert_eq!(
+        h.run(5, Command::DrainHeld { queue: q.clone() }),
+        Response::Drained { count: 0 }
+    );
+}
