@@ -209,7 +209,7 @@ pub async fn claim_if_asked(
     else {
         return Ok(());
     };
-    if owner(s, &q.id)?.is_some() {
+    if owner(s, &q.id).await?.is_some() {
         return Ok(());
     }
     // Prove the queue key before recording anything.
@@ -247,10 +247,10 @@ pub async fn claim_if_asked(
     Ok(())
 }
 
-/// The queue's owner as this node's replica knows it (owners never change once set).
-fn owner(s: &AppState, id: &QueueId) -> Result<Option<String>, ApiError> {
+/// The queue's owner, read through the leader so a claim just made on another node counts.
+async fn owner(s: &AppState, id: &QueueId) -> Result<Option<String>, ApiError> {
     let query = Query::Owner { queue: id.clone() };
-    match s.node.read_stale(id.shard(), &query)? {
+    match s.node.read(id.shard(), query).await? {
         QueryResult::Owner(owner) => Ok(owner),
         other => Err(unexpected(&other)),
     }
@@ -273,7 +273,7 @@ pub async fn charge(
     let Some(quotas) = &s.limits.quotas else {
         return Ok(None);
     };
-    let owner = owner(s, &q.id)?;
+    let owner = owner(s, &q.id).await?;
     let payer = match &owner {
         Some(account) => Payer::Account(account.clone()),
         None => Payer::Ip(peer.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())),

@@ -211,9 +211,9 @@ mod tests {
                 },
                 Entry {
                     log_id: LogId::new(CommittedLeaderId::new(3, 2), 11),
-                    payload: EntryPayload::Normal(roost_state::Request {
+                    payload: EntryPayload::Normal(roost_state::Batch {
                         stamped_ms: 5,
-                        command: roost_state::Command::Noop,
+                        commands: vec![roost_state::Command::Noop],
                     }),
                 },
             ],

@@ -3,6 +3,7 @@
 use roost_storage::ShardReader;
 use roost_types::Raft;
 
+use crate::proposer::Proposer;
 use crate::read_barrier::ReadBarrier;
 
 /// A local Raft group: the Raft instance, read access to its state, and its read barrier.
@@ -14,4 +15,6 @@ pub struct Group {
     pub reader: ShardReader,
     /// Batched leadership checks for linearizable reads.
     pub barrier: ReadBarrier,
+    /// Batched proposals of commands.
+    pub proposer: Proposer,
 }

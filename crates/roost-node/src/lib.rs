@@ -10,6 +10,7 @@ mod error;
 mod group;
 mod mirror;
 mod node;
+mod proposer;
 mod quota_drain;
 mod read_barrier;
 mod status;

@@ -2,18 +2,18 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use openraft::error::{ClientWriteError, RaftError};
 use openraft::{BasicNode, ServerState};
 use rand::Rng;
 use roost_network::{ForwardError, PeerClients, PeerHandler, PeerService};
-use roost_state::{Command, GroupId, Query, QueryResult, Request, Response, META_GROUP};
+use roost_state::{Command, GroupId, Query, QueryResult, Response, META_GROUP};
 use roost_storage::Storage;
 use roost_types::{NodeId, Raft};
 use tokio_util::sync::CancellationToken;
 
 use crate::group::Group;
+use crate::proposer::{Proposed, Proposer};
 use crate::read_barrier::{BarrierError, ReadBarrier};
 use crate::status::{ClusterStatus, GroupStatus, MemberStatus};
 use crate::{NodeConfig, NodeError};
@@ -68,13 +68,6 @@ enum Attempt<T> {
     Unknown(String),
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 impl Node {
     /// Opens storage, starts every group and the peer listener, and bootstraps groups this
     /// node is the designated initializer of. Returns once the peer listener is bound.
@@ -101,10 +94,12 @@ impl Node {
             .await
             .map_err(|e| NodeError::Raft(e.to_string()))?;
             let barrier = ReadBarrier::start(raft.clone(), config.request_timeout);
+            let proposer = Proposer::start(raft.clone());
             groups.push(Group {
                 raft,
                 reader,
                 barrier,
+                proposer,
             });
         }
         let node = Arc::new(Node {
@@ -374,18 +369,10 @@ impl Node {
     }
 
     async fn propose_local(&self, g: &Group, command: Command) -> Attempt<Response> {
-        let request = Request {
-            stamped_ms: now_ms(),
-            command,
-        };
-        match g.raft.client_write(request).await {
-            Ok(reply) => Attempt::Done(reply.data),
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {
-                // Openraft answers this only when the entry was never proposed here or was
-                // truncated from the log: it will not commit, so trying again is safe.
-                Attempt::Retry("leadership changed before the write committed".into())
-            }
-            Err(e) => Attempt::Unknown(e.to_string()),
+        match g.proposer.propose(command).await {
+            Proposed::Applied(r) => Attempt::Done(*r),
+            Proposed::NotCommitted(why) => Attempt::Retry(why),
+            Proposed::Unknown(why) => Attempt::Unknown(why),
         }
     }
 
@@ -398,12 +385,6 @@ impl Node {
             Err(BarrierError::NotLeader) => Attempt::Retry("leader moved".into()),
             Err(BarrierError::Failed(e)) => Attempt::Unknown(e),
         }
-    }
-
-    /// Answers `query` from this node's own replica of `group`, without asking the leader.
-    /// Only for values that never change once set (a queue's owner): it may be stale.
-    pub fn read_stale(&self, group: GroupId, query: &Query) -> Result<QueryResult, NodeError> {
-        Ok(self.group(group)?.reader.query(query)?)
     }
 
     /// Ready once every group has a leader this node knows of and the layout matches.

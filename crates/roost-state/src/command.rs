@@ -9,15 +9,28 @@ use crate::{
     Payer, Plan, PlanLimits, Queue, QueueId, QueueSettings, Source, Submission,
 };
 
-/// A replicated log entry: a command stamped by the proposing leader.
+/// A replicated log entry: commands proposed together and stamped by the proposing leader.
+///
+/// Batching concurrent commands into one entry lets one log write and one fsync serve them all.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Request {
+pub struct Batch {
     /// The proposer's wall clock in ms since the Unix epoch. The machine's own clock is
     /// `max(seen, stamped)`, so time never runs backwards inside a group even when leaders'
     /// clocks disagree.
     pub stamped_ms: u64,
-    /// What to do.
-    pub command: Command,
+    /// What to do, in order; each gets its own [`Response`].
+    pub commands: Vec<Command>,
+}
+
+impl Batch {
+    /// Roughly how many bytes the batch carries, to keep entries small enough to replicate fast.
+    pub fn weight(command: &Command) -> usize {
+        match command {
+            Command::Publish { payload, .. } => 128 + payload.len(),
+            Command::Submit { payload, .. } => 128 + payload.len(),
+            _ => 128,
+        }
+    }
 }
 
 /// A state change. Every field is chosen before proposing so replicas agree.

@@ -16,7 +16,7 @@ pub mod queue;
 pub mod shard;
 
 pub use account::{month_of, Account, Payer, Plan, PlanLimits};
-pub use command::{Command, Query, QueryResult, Request, Response};
+pub use command::{Batch, Command, Query, QueryResult, Response};
 pub use error::{CommandError, LookupError};
 pub use form::{Binding, Form, MirrorWork, Submission};
 pub use ids::{FormId, GroupId, QueueId, META_GROUP};

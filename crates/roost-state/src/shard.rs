@@ -18,7 +18,7 @@ use subtle::ConstantTimeEq;
 use crate::queue::INSPECTION_PREFIX;
 use crate::{
     Account, Command, CommandError, DlqEntry, Envelope, Form, FormId, GroupId, HeldPublish,
-    IdempotencyRecord, LookupError, Origins, Query, QueryResult, Queue, QueueId, Request, Response,
+    IdempotencyRecord, LookupError, Origins, Query, QueryResult, Queue, QueueId, Response,
     Submission, META_GROUP,
 };
 
@@ -292,23 +292,25 @@ impl ShardState {
         self.queues.values()
     }
 
-    /// Applies one log entry. A refusal is a normal [`Response`]; only a storage failure is an
-    /// error, and then nothing of this entry may be persisted.
+    /// Applies one command of a log entry stamped at `stamped_ms`. A refusal is a normal
+    /// [`Response`]; only a storage failure is an error, and then nothing of the entry may be
+    /// persisted.
     pub fn apply(
         &mut self,
-        req: &Request,
+        stamped_ms: u64,
+        command: &Command,
         lookup: &dyn Lookup,
     ) -> Result<(Response, Vec<Effect>), LookupError> {
-        self.header.clock_ms = self.header.clock_ms.max(req.stamped_ms);
+        self.header.clock_ms = self.header.clock_ms.max(stamped_ms);
         let now = self.header.clock_ms;
         let mut fx = Vec::new();
-        if let Some(shard) = req.command.shard() {
+        if let Some(shard) = command.shard() {
             if shard != self.group {
                 let msg = format!("shard {shard} is not group {}", self.group);
                 return Ok((Response::Refused(CommandError::Invalid(msg)), fx));
             }
         }
-        let result = match &req.command {
+        let result = match command {
             Command::Noop => Ok(Ok(Response::Done)),
             Command::InitLayout { shards } => self.init_layout(*shards),
             Command::Tick => self.tick(now, lookup, &mut fx).map(|()| Ok(Response::Done)),

@@ -143,7 +143,7 @@ impl StateMachineStore {
 
     /// Applies `entries`. If anything fails, the in-memory state is reloaded from disk so it
     /// never runs ahead of what was persisted (openraft stops the group on the error).
-    fn apply_entries(&self, entries: Vec<Entry>) -> Result<Vec<Response>, Error> {
+    fn apply_entries(&self, entries: Vec<Entry>) -> Result<Vec<Vec<Response>>, Error> {
         let mut guard = self.write_lock()?;
         let result = self.apply_batch(&mut guard, entries);
         if result.is_err() {
@@ -158,7 +158,7 @@ impl StateMachineStore {
         &self,
         applied: &mut Applied,
         entries: Vec<Entry>,
-    ) -> Result<Vec<Response>, Error> {
+    ) -> Result<Vec<Vec<Response>>, Error> {
         let cf = self.cf(keys::CF_SM)?;
         let mut batch = WriteBatch::default();
         let mut pending = Pending::default();
@@ -166,25 +166,29 @@ impl StateMachineStore {
         for entry in entries {
             applied.meta.last_applied = Some(entry.log_id);
             match entry.payload {
-                EntryPayload::Blank => responses.push(Response::Done),
+                EntryPayload::Blank => responses.push(Vec::new()),
                 EntryPayload::Membership(m) => {
                     applied.meta.membership = StoredMembership::new(Some(entry.log_id), m);
-                    responses.push(Response::Done);
+                    responses.push(Vec::new());
                 }
-                EntryPayload::Normal(req) => {
-                    let lookup = DbLookup {
-                        db: &self.db,
-                        group: self.group,
-                        pending: Some(&pending),
-                    };
-                    let (response, effects) = applied
-                        .state
-                        .apply(&req, &lookup)
-                        .map_err(|e| Error::Lookup(e.0))?;
-                    for effect in effects {
-                        pending.record(effect, &mut batch, cf, self.group)?;
+                EntryPayload::Normal(proposed) => {
+                    let mut answers = Vec::with_capacity(proposed.commands.len());
+                    for command in &proposed.commands {
+                        let lookup = DbLookup {
+                            db: &self.db,
+                            group: self.group,
+                            pending: Some(&pending),
+                        };
+                        let (response, effects) = applied
+                            .state
+                            .apply(proposed.stamped_ms, command, &lookup)
+                            .map_err(|e| Error::Lookup(e.0))?;
+                        for effect in effects {
+                            pending.record(effect, &mut batch, cf, self.group)?;
+                        }
+                        answers.push(response);
                     }
-                    responses.push(response);
+                    responses.push(answers);
                 }
             }
         }
@@ -343,7 +347,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         Ok((guard.meta.last_applied, guard.meta.membership.clone()))
     }
 
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Response>, StorageError>
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Vec<Response>>, StorageError>
     where
         I: IntoIterator<Item = Entry> + openraft::OptionalSend,
         I::IntoIter: openraft::OptionalSend,

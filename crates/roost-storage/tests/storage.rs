@@ -3,7 +3,7 @@
 use openraft::storage::RaftStateMachine;
 use openraft::testing::{StoreBuilder, Suite};
 use openraft::{CommittedLeaderId, EntryPayload, RaftSnapshotBuilder};
-use roost_state::{Command, Query, QueryResult, QueueId, QueueSettings, Request, Response, Source};
+use roost_state::{Batch, Command, Query, QueryResult, QueueId, QueueSettings, Response, Source};
 use roost_storage::{LogStore, StateMachineStore, Storage};
 use roost_types::{Entry, LogId, StorageError, TypeConfig};
 use tempfile::TempDir;
@@ -32,9 +32,9 @@ const KEY: [u8; 32] = [3; 32];
 fn entry(index: u64, command: Command) -> Entry {
     Entry {
         log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
-        payload: EntryPayload::Normal(Request {
+        payload: EntryPayload::Normal(Batch {
             stamped_ms: 1_000 + index,
-            command,
+            commands: vec![command],
         }),
     }
 }
@@ -102,6 +102,7 @@ async fn applied_state_survives_reopen_and_dedupes_within_a_batch() -> anyhow::R
         let responses = sm.apply(workload(&queue)).await?;
         let replayed = responses
             .iter()
+            .flatten()
             .filter(|r| matches!(r, Response::Published { replayed: true, .. }))
             .count();
         assert_eq!(replayed, 1, "{responses:?}");
@@ -219,7 +220,7 @@ async fn dead_letters_gc_and_deletion_persist_within_and_across_batches() -> any
         let (_log, mut sm) = storage.group(1)?;
         let responses = sm.apply(entries_from(1, commands)).await?;
         assert!(
-            matches!(&responses[5], Response::Replayed { envelope } if envelope.seq == 4),
+            matches!(&responses[5][0], Response::Replayed { envelope } if envelope.seq == 4),
             "{responses:?}"
         );
     }

@@ -13,11 +13,11 @@ pub type NodeId = u64;
 pub type Node = openraft::BasicNode;
 
 openraft::declare_raft_types!(
-    /// The type configuration of every Roost Raft group: entries carry stamped commands and
-    /// snapshots travel as byte buffers.
+    /// The type configuration of every Roost Raft group: entries carry stamped batches of
+    /// commands (one response per command) and snapshots travel as byte buffers.
     pub TypeConfig:
-        D = roost_state::Request,
-        R = roost_state::Response,
+        D = roost_state::Batch,
+        R = Vec<roost_state::Response>,
 );
 
 /// A Raft group instance.

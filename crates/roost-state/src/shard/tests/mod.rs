@@ -128,11 +128,10 @@ impl Harness {
     }
 
     fn run(&mut self, stamped_ms: u64, command: Command) -> Response {
-        let req = Request {
-            stamped_ms,
-            command,
-        };
-        let (resp, effects) = self.state.apply(&req, &self.mem).expect("lookup");
+        let (resp, effects) = self
+            .state
+            .apply(stamped_ms, &command, &self.mem)
+            .expect("lookup");
         for e in effects {
             match e {
                 Effect::PutQueue(_)

@@ -159,11 +159,10 @@ fn the_first_layout_wins_and_only_in_the_metadata_group() {
     let mut meta = ShardState::new(crate::META_GROUP);
     let mem = Mem::default();
     let init = |state: &mut ShardState, shards| {
-        let req = Request {
-            stamped_ms: 1,
-            command: Command::InitLayout { shards },
-        };
-        state.apply(&req, &mem).expect("lookup").0
+        state
+            .apply(1, &Command::InitLayout { shards }, &mem)
+            .expect("lookup")
+            .0
     };
     assert_eq!(init(&mut meta, 4), Response::Layout { shards: 4 });
     assert_eq!(init(&mut meta, 7), Response::Layout { shards: 4 });
