@@ -85,6 +85,24 @@ impl From<CommandError> for ApiError {
                 e.to_string(),
                 "Ack only cursors you have pulled: use next_cursor from GET /q/{id}/pull.",
             ),
+            CommandError::JobNotFound => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "job_not_found",
+                "job not found",
+                "Check the job id; jobs of other workspaces are not visible.",
+            ),
+            CommandError::StaleToken => ApiError::new(
+                StatusCode::CONFLICT,
+                "stale_token",
+                e.to_string(),
+                "This attempt is over (reclaimed, timed out or finished); stop working on it and claim again.",
+            ),
+            CommandError::JobState(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "job_state_conflict",
+                e.to_string(),
+                "Check the job's status with GET /jobs/{id}; only pending or running jobs can be cancelled, only failed or cancelled ones retried.",
+            ),
             CommandError::AccountNotFound => ApiError::new(
                 StatusCode::NOT_FOUND,
                 "account_not_found",

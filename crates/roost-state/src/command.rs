@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Account, Binding, CommandError, DlqEntry, Envelope, Form, FormId, GroupId, MirrorWork, Origins,
-    Payer, Plan, PlanLimits, Queue, QueueId, QueueSettings, Source, Submission,
+    Account, Binding, CommandError, DlqEntry, Envelope, Form, FormId, GroupId, Job, JobEvent,
+    JobSpec, JobStatus, JobTtl, MirrorWork, Origins, Payer, Plan, PlanLimits, Queue, QueueId,
+    QueueSettings, Source, Submission,
 };
 
 /// A replicated log entry: commands proposed together and stamped by the proposing leader.
@@ -222,6 +223,83 @@ pub enum Command {
         /// Set when the queue refused: the binding is dropped with this reason.
         failed: Option<String>,
     },
+    /// Enqueues a job (or, for a known Idempotency-Key, answers the existing one).
+    CreateJob {
+        /// Id chosen by the proposer (encodes this shard).
+        id: String,
+        /// The owning workspace.
+        workspace: String,
+        /// What to run.
+        spec: JobSpec,
+        /// The client's `Idempotency-Key`.
+        idempotency: Option<String>,
+        /// How long it is kept once finished.
+        ttl: JobTtl,
+    },
+    /// Hands up to `tokens.len()` pending jobs of the given types to a worker.
+    ClaimJobs {
+        /// The worker's workspace.
+        workspace: String,
+        /// The worker.
+        worker_id: String,
+        /// Job types it handles.
+        types: Vec<String>,
+        /// Lease length.
+        lease_ms: u64,
+        /// Fencing tokens chosen by the proposer, one per job it may get.
+        tokens: Vec<u64>,
+    },
+    /// Extends a lease and reports progress; answers whether cancellation was requested.
+    Heartbeat {
+        /// The worker's workspace.
+        workspace: String,
+        /// The job.
+        job: String,
+        /// The lease token.
+        token: u64,
+        /// 0–100, when reported.
+        progress: Option<u8>,
+        /// New lease length from now.
+        lease_ms: u64,
+    },
+    /// Finishes the current attempt successfully.
+    CompleteJob {
+        /// The worker's workspace.
+        workspace: String,
+        /// The job.
+        job: String,
+        /// The lease token.
+        token: u64,
+        /// Result JSON.
+        result: String,
+    },
+    /// Finishes the current attempt with an error.
+    FailJob {
+        /// The worker's workspace.
+        workspace: String,
+        /// The job.
+        job: String,
+        /// The lease token.
+        token: u64,
+        /// Why.
+        error: String,
+        /// Whether another attempt may help.
+        retryable: bool,
+    },
+    /// Cancels a pending job, or asks a running one to stop.
+    CancelJob {
+        /// The caller's workspace.
+        workspace: String,
+        /// The job.
+        job: String,
+    },
+    /// Runs a failed or cancelled job again.
+    RetryJob {
+        /// The caller's workspace.
+        workspace: String,
+        /// The job.
+        job: String,
+    },
     /// Adds and removes allowed CORS origins (never `*`).
     SetOrigins {
         /// Target queue.
@@ -261,7 +339,14 @@ impl Command {
             | Command::Nack { .. }
             | Command::ReplayDlq { .. }
             | Command::CreateForm { .. }
-            | Command::Submit { .. } => false,
+            | Command::Submit { .. }
+            | Command::ClaimJobs { .. }
+            | Command::FailJob { .. }
+            | Command::RetryJob { .. } => false,
+            Command::CreateJob { idempotency, .. } => idempotency.is_some(),
+            Command::Heartbeat { .. } | Command::CompleteJob { .. } | Command::CancelJob { .. } => {
+                true
+            }
         }
     }
 
@@ -278,6 +363,13 @@ impl Command {
             | Command::Claim { .. }
             | Command::Charge { .. }
             | Command::DrainDone { .. } => Some(crate::META_GROUP),
+            Command::CreateJob { id, .. } => crate::ids::job_shard(id),
+            Command::ClaimJobs { .. } => None,
+            Command::Heartbeat { job, .. }
+            | Command::CompleteJob { job, .. }
+            | Command::FailJob { job, .. }
+            | Command::CancelJob { job, .. }
+            | Command::RetryJob { job, .. } => crate::ids::job_shard(job),
             other => other.queue().map(QueueId::shard),
         }
     }
@@ -297,7 +389,14 @@ impl Command {
             | Command::SetPlan { .. }
             | Command::Claim { .. }
             | Command::Charge { .. }
-            | Command::DrainDone { .. } => None,
+            | Command::DrainDone { .. }
+            | Command::CreateJob { .. }
+            | Command::ClaimJobs { .. }
+            | Command::Heartbeat { .. }
+            | Command::CompleteJob { .. }
+            | Command::FailJob { .. }
+            | Command::CancelJob { .. }
+            | Command::RetryJob { .. } => None,
             Command::CreateQueue { id, .. } => Some(id),
             Command::DeleteQueue { queue, .. }
             | Command::Publish { queue, .. }
@@ -368,6 +467,25 @@ pub enum Response {
         used: u64,
         /// The monthly limit (`None`: unlimited).
         limit: Option<u64>,
+    },
+    /// A job after a change (or found by its Idempotency-Key).
+    JobState {
+        /// The job.
+        job: Box<Job>,
+        /// False when an earlier request with the same key created it.
+        created: bool,
+    },
+    /// Jobs handed to a worker.
+    Claimed {
+        /// The jobs, each with its lease.
+        jobs: Vec<Job>,
+    },
+    /// A heartbeat's answer.
+    HeartbeatAck {
+        /// The lease now ends then.
+        expires_ms: u64,
+        /// The client asked the job to stop.
+        cancel_requested: bool,
     },
     /// The consumer's cursor after the ack.
     Acked {
@@ -472,6 +590,37 @@ pub enum Query {
         /// Target queue.
         queue: QueueId,
     },
+    /// One job of a workspace.
+    Job {
+        /// The caller's workspace.
+        workspace: String,
+        /// The job.
+        id: String,
+    },
+    /// A page of a workspace's jobs, oldest first.
+    Jobs {
+        /// The caller's workspace.
+        workspace: String,
+        /// Only this status.
+        status: Option<JobStatus>,
+        /// Only this type.
+        job_type: Option<String>,
+        /// Jobs created after this seq.
+        after: u64,
+        /// Most to return.
+        limit: usize,
+    },
+    /// A job's events after `after`.
+    JobEvents {
+        /// The caller's workspace.
+        workspace: String,
+        /// The job.
+        id: String,
+        /// Events after this seq.
+        after: u64,
+        /// Most to return.
+        limit: usize,
+    },
     /// A page of a form's submissions.
     Submissions {
         /// Target form.
@@ -537,6 +686,24 @@ pub enum QueryResult {
         next_cursor: u64,
         /// Whether more exist.
         has_more: bool,
+    },
+    /// A job.
+    Job(Box<Job>),
+    /// A page of jobs.
+    JobPage {
+        /// The jobs.
+        jobs: Vec<Job>,
+        /// Pass as `after` for the next page.
+        next_cursor: u64,
+        /// Whether more may exist.
+        has_more: bool,
+    },
+    /// Events of a job.
+    JobEvents {
+        /// The job as it is now.
+        job: Box<Job>,
+        /// Events in order.
+        events: Vec<JobEvent>,
     },
     /// An account, if found.
     Account(Option<Account>),

@@ -35,6 +35,15 @@ pub enum CommandError {
     /// The queue was already claimed by another account.
     #[error("queue already claimed by another account")]
     QueueClaimed,
+    /// No job with that id in the caller's workspace.
+    #[error("job not found")]
+    JobNotFound,
+    /// A worker used a lease token that is not the job's current one.
+    #[error("stale lease token: the job was reclaimed, finished or timed out")]
+    StaleToken,
+    /// The job is in a state that does not allow the operation.
+    #[error("job is {0}")]
+    JobState(String),
     /// A nack named a seq that is not stored (garbage-collected or not yet published).
     #[error("seq {seq} is not in the queue (stored seqs are {floor} < seq <= {head})")]
     SeqOutOfRange {

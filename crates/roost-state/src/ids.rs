@@ -105,6 +105,16 @@ impl fmt::Display for FormId {
     }
 }
 
+/// A job id, `job_` + two hex digits of shard + 14 random hex digits.
+pub fn job_id(shard: GroupId, random: u64) -> String {
+    format_sharded("job_", shard, random)
+}
+
+/// The shard of a job id, if it has Roost's shape.
+pub fn job_shard(id: &str) -> Option<GroupId> {
+    is_sharded("job_", id).then(|| shard_of(id, 4))
+}
+
 /// A form submission id, `sub_` + 16 hex digits, chosen by the proposer.
 pub fn submission_id(random: u64) -> String {
     format!("sub_{random:016x}")

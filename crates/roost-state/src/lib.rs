@@ -12,6 +12,7 @@ pub mod command;
 pub mod error;
 pub mod form;
 pub mod ids;
+pub mod job;
 pub mod queue;
 pub mod shard;
 
@@ -20,6 +21,7 @@ pub use command::{Batch, Command, Query, QueryResult, Response};
 pub use error::{CommandError, LookupError};
 pub use form::{Binding, Form, MirrorWork, Submission};
 pub use ids::{FormId, GroupId, QueueId, META_GROUP};
+pub use job::{Job, JobEvent, JobSpec, JobStatus, JobTtl, Lease};
 pub use queue::{
     DlqEntry, Envelope, HeldPublish, IdempotencyRecord, NackRecord, Origins, Queue, QueueSettings,
     Retention, Source,

@@ -7,6 +7,7 @@
 mod consumers;
 mod dlq;
 mod forms;
+mod jobs;
 mod messages;
 mod quotas;
 
@@ -18,8 +19,8 @@ use subtle::ConstantTimeEq;
 use crate::queue::INSPECTION_PREFIX;
 use crate::{
     Account, Command, CommandError, DlqEntry, Envelope, Form, FormId, GroupId, HeldPublish,
-    IdempotencyRecord, LookupError, Origins, Query, QueryResult, Queue, QueueId, Response,
-    Submission, META_GROUP,
+    IdempotencyRecord, Job, JobEvent, LookupError, Origins, Query, QueryResult, Queue, QueueId,
+    Response, Submission, META_GROUP,
 };
 
 /// Reads of bulk data kept by storage, needed while applying or querying.
@@ -54,6 +55,8 @@ pub trait Lookup {
         before_ms: u64,
         limit: usize,
     ) -> Result<Vec<(u64, String)>, LookupError>;
+    /// Up to `limit` events of job `id` with `seq > after`, in order.
+    fn job_events(&self, id: &str, after: u64, limit: usize) -> Result<Vec<JobEvent>, LookupError>;
     /// Up to `limit` held publishes of `queue` with `row > after`, in row order.
     fn held(
         &self,
@@ -154,6 +157,17 @@ pub enum Effect {
         /// The last row removed.
         through: u64,
     },
+    /// The job changed: store [`ShardState::job`]'s current value.
+    PutJob(String),
+    /// The job expired: delete it and its events.
+    DeleteJob(String),
+    /// Append an event to a job's log.
+    PutJobEvent {
+        /// The job.
+        job: String,
+        /// The event.
+        event: JobEvent,
+    },
     /// The account's record changed: store [`ShardState::account`]'s current value.
     PutAccount(String),
     /// The IP's monthly counter changed.
@@ -178,10 +192,12 @@ pub struct Header {
     pub layout: Option<u32>,
     /// When expired idempotency keys were last swept.
     pub last_sweep_ms: u64,
+    /// The seq of the newest job created in this group.
+    pub job_seq: u64,
 }
 
 /// The in-memory part of one group's state: every queue's metadata and the group header.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ShardState {
     /// Which group this state belongs to; commands for other groups are refused.
     group: GroupId,
@@ -197,6 +213,10 @@ pub struct ShardState {
     account_keys: BTreeMap<[u8; 32], String>,
     /// `(month, publishes)` per source IP of unclaimed queues (metadata group).
     ip_usage: BTreeMap<String, (u32, u64)>,
+    /// Jobs by id.
+    jobs: BTreeMap<String, Job>,
+    /// Indexes over `jobs`, derived.
+    job_index: jobs::JobIndex,
 }
 
 /// Everything persisted of a group's in-memory state, for rebuilding it.
@@ -212,6 +232,8 @@ pub struct ShardParts {
     pub accounts: Vec<Account>,
     /// Per-IP counters.
     pub ip_usage: Vec<(String, (u32, u64))>,
+    /// Jobs.
+    pub jobs: Vec<Job>,
 }
 
 /// Effects of the command being applied.
@@ -249,7 +271,20 @@ impl ShardState {
                 .collect(),
             account_keys,
             ip_usage: parts.ip_usage.into_iter().collect(),
+            job_index: {
+                let mut index = jobs::JobIndex::default();
+                for job in &parts.jobs {
+                    index.insert(job);
+                }
+                index
+            },
+            jobs: parts.jobs.into_iter().map(|j| (j.id.clone(), j)).collect(),
         }
+    }
+
+    /// A job.
+    pub fn job(&self, id: &str) -> Option<&Job> {
+        self.jobs.get(id)
     }
 
     /// An account (metadata group).
@@ -313,7 +348,54 @@ impl ShardState {
         let result = match command {
             Command::Noop => Ok(Ok(Response::Done)),
             Command::InitLayout { shards } => self.init_layout(*shards),
-            Command::Tick => self.tick(now, lookup, &mut fx).map(|()| Ok(Response::Done)),
+            Command::Tick => {
+                self.tick_jobs(now, &mut fx);
+                self.tick(now, lookup, &mut fx).map(|()| Ok(Response::Done))
+            }
+            Command::CreateJob {
+                id,
+                workspace,
+                spec,
+                idempotency,
+                ttl,
+            } => self.create_job(
+                now,
+                id,
+                workspace,
+                spec,
+                idempotency.as_ref(),
+                *ttl,
+                &mut fx,
+            ),
+            Command::ClaimJobs {
+                workspace,
+                worker_id,
+                types,
+                lease_ms,
+                tokens,
+            } => self.claim_jobs(now, workspace, worker_id, types, *lease_ms, tokens, &mut fx),
+            Command::Heartbeat {
+                workspace,
+                job,
+                token,
+                progress,
+                lease_ms,
+            } => self.heartbeat(now, workspace, job, *token, *progress, *lease_ms, &mut fx),
+            Command::CompleteJob {
+                workspace,
+                job,
+                token,
+                result,
+            } => self.complete_job(now, workspace, job, *token, result, &mut fx),
+            Command::FailJob {
+                workspace,
+                job,
+                token,
+                error,
+                retryable,
+            } => self.fail_job(now, workspace, job, *token, error, *retryable, &mut fx),
+            Command::CancelJob { workspace, job } => self.cancel_job(now, workspace, job, &mut fx),
+            Command::RetryJob { workspace, job } => self.retry_job(now, workspace, job, &mut fx),
             Command::CreateQueue {
                 id,
                 key_digest,
@@ -445,6 +527,34 @@ impl ShardState {
             ))),
             Query::Account { id } => Ok(Ok(QueryResult::Account(self.accounts.get(id).cloned()))),
             Query::DrainWork => Ok(Ok(self.drain_work())),
+            Query::Job { workspace, id } => Ok(self
+                .job_in(workspace, id)
+                .map(|j| QueryResult::Job(Box::new(j.clone())))),
+            Query::Jobs {
+                workspace,
+                status,
+                job_type,
+                after,
+                limit,
+            } => Ok(Ok(self.job_page(
+                workspace,
+                *status,
+                job_type.as_deref(),
+                *after,
+                *limit,
+            ))),
+            Query::JobEvents {
+                workspace,
+                id,
+                after,
+                limit,
+            } => match self.job_in(workspace, id) {
+                Ok(job) => Ok(Ok(QueryResult::JobEvents {
+                    job: Box::new(job.clone()),
+                    events: lookup.job_events(id, *after, *limit)?,
+                })),
+                Err(e) => Ok(Err(e)),
+            },
             Query::Owner { queue } => Ok(Ok(QueryResult::Owner(
                 self.queues.get(queue).and_then(|q| q.owner.clone()),
             ))),

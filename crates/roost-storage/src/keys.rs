@@ -20,6 +20,8 @@
 //! - `group | 0x09 | len | queue | row`  → publish held back by a quota
 //! - `group | 0x0a | account`            → account (metadata group)
 //! - `group | 0x0b | ip`                 → monthly publish counter of an IP (metadata group)
+//! - `group | 0x0c | job`                → job
+//! - `group | 0x0d | len | job | seq`    → job event
 //!
 //! Column family `snap` (the group's latest snapshot):
 //! - `group | 0x00` → its metadata
@@ -48,6 +50,8 @@ const SM_SUBMISSION: u8 = 0x08;
 const SM_HELD: u8 = 0x09;
 const SM_ACCOUNT: u8 = 0x0a;
 const SM_IP_USAGE: u8 = 0x0b;
+const SM_JOB: u8 = 0x0c;
+const SM_JOB_EVENT: u8 = 0x0d;
 /// Every tag holding per-queue records.
 const QUEUE_SCOPED: [u8; 6] = [
     SM_MESSAGE,
@@ -114,6 +118,35 @@ pub fn held(group: GroupId, queue: &QueueId, row: u64) -> Vec<u8> {
 /// The end (exclusive) of `queue`'s held publishes.
 pub fn held_end(group: GroupId, queue: &QueueId) -> Vec<u8> {
     let mut k = held(group, queue, u64::MAX);
+    k.push(0);
+    k
+}
+
+/// The job `id`.
+pub fn job(group: GroupId, id: &str) -> Vec<u8> {
+    let mut k = prefix(group, SM_JOB, id.len());
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+/// The range of every job in `group`.
+pub fn jobs(group: GroupId) -> (Vec<u8>, Vec<u8>) {
+    (prefix(group, SM_JOB, 0), prefix(group, SM_JOB + 1, 0))
+}
+
+/// Event `seq` of job `id`.
+pub fn job_event(group: GroupId, id: &str, seq: u64) -> Vec<u8> {
+    let mut k = prefix(group, SM_JOB_EVENT, 1 + id.len() + 8);
+    // Job ids are short ASCII, well under 256 bytes.
+    k.push(id.len() as u8);
+    k.extend_from_slice(id.as_bytes());
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// The end (exclusive) of job `id`'s events.
+pub fn job_events_end(group: GroupId, id: &str) -> Vec<u8> {
+    let mut k = job_event(group, id, u64::MAX);
     k.push(0);
     k
 }

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use rocksdb::{ColumnFamily, Direction, IteratorMode, ReadOptions, WriteBatch, DB};
 use roost_state::{
-    DlqEntry, Effect, Envelope, FormId, GroupId, HeldPublish, IdempotencyRecord, Lookup,
+    DlqEntry, Effect, Envelope, FormId, GroupId, HeldPublish, IdempotencyRecord, JobEvent, Lookup,
     LookupError, QueueId, Submission,
 };
 
@@ -54,6 +54,12 @@ pub(crate) struct Pending {
     pub touched_accounts: BTreeSet<String>,
     /// IP counters that must be written at the end of the batch.
     pub touched_ips: BTreeSet<String>,
+    /// Job events written.
+    job_events: BTreeMap<(String, u64), JobEvent>,
+    /// Jobs deleted (with their events).
+    jobs_gone: HashSet<String>,
+    /// Jobs whose record must be written at the end of the batch.
+    pub touched_jobs: BTreeSet<String>,
     /// Submissions written.
     submissions: BTreeMap<(FormId, u64), Submission>,
     /// Queues whose metadata must be written at the end of the batch.
@@ -111,6 +117,23 @@ impl Pending {
                     batch.delete_cf(cf, keys::idempotency(group, &queue, &key));
                     self.idempotency.remove(&(queue, key));
                 }
+            }
+            Effect::PutJob(id) => {
+                self.touched_jobs.insert(id);
+            }
+            Effect::DeleteJob(id) => {
+                batch.delete_range_cf(
+                    cf,
+                    keys::job_event(group, &id, 0),
+                    keys::job_events_end(group, &id),
+                );
+                self.job_events.retain(|(j, _), _| *j != id);
+                self.touched_jobs.insert(id.clone());
+                self.jobs_gone.insert(id);
+            }
+            Effect::PutJobEvent { job, event } => {
+                batch.put_cf(cf, keys::job_event(group, &job, event.seq), encode(&event)?);
+                self.job_events.insert((job, event.seq), event);
             }
             Effect::PutHeld { queue, row, held } => {
                 batch.put_cf(cf, keys::held(group, &queue, row), encode(&held)?);
@@ -257,6 +280,31 @@ impl Lookup for DbLookup<'_> {
             out.truncate(limit);
         }
         Ok(out)
+    }
+
+    fn job_events(&self, id: &str, after: u64, limit: usize) -> Result<Vec<JobEvent>, LookupError> {
+        let mut events: BTreeMap<u64, JobEvent> = BTreeMap::new();
+        if !self.pending.is_some_and(|p| p.jobs_gone.contains(id)) {
+            let from = keys::job_event(self.group, id, after.saturating_add(1));
+            for item in scan(
+                self.db,
+                self.cf()?,
+                &from,
+                keys::job_events_end(self.group, id),
+                None,
+            )
+            .take(limit)
+            {
+                let (_, v) = item.map_err(lookup_err)?;
+                let e: JobEvent = decode("job event", &v).map_err(lookup_err)?;
+                events.insert(e.seq, e);
+            }
+        }
+        if let Some(p) = self.pending {
+            let range = (id.to_owned(), after.saturating_add(1))..=(id.to_owned(), u64::MAX);
+            events.extend(p.job_events.range(range).map(|((_, s), e)| (*s, e.clone())));
+        }
+        Ok(events.into_values().take(limit).collect())
     }
 
     fn held(

@@ -7,7 +7,8 @@ use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, RaftSnapshotBuilder, StorageIOError};
 use rocksdb::{ColumnFamily, WriteBatch, WriteOptions, DB};
 use roost_state::{
-    Account, Form, GroupId, Header, Query, QueryResult, Queue, Response, ShardParts, ShardState,
+    Account, Form, GroupId, Header, Job, Query, QueryResult, Queue, Response, ShardParts,
+    ShardState,
 };
 use roost_types::{Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
 use serde::{Deserialize, Serialize};
@@ -130,12 +131,19 @@ impl StateMachineStore {
                 ip_usage.push((ip, decode::<(u32, u64)>("ip usage", &v)?));
             }
         }
+        let (lo, hi) = keys::jobs(self.group);
+        let mut jobs = Vec::new();
+        for item in scan(&self.db, cf, &lo, hi, None) {
+            let (_, v) = item?;
+            jobs.push(decode::<Job>("job", &v)?);
+        }
         let parts = ShardParts {
             header: meta.header,
             queues,
             forms,
             accounts,
             ip_usage,
+            jobs,
         };
         let state = ShardState::from_parts(self.group, parts);
         Ok(Applied { meta, state })
@@ -190,6 +198,12 @@ impl StateMachineStore {
                     }
                     responses.push(answers);
                 }
+            }
+        }
+        for id in std::mem::take(&mut pending.touched_jobs) {
+            match applied.state.job(&id) {
+                Some(j) => batch.put_cf(cf, keys::job(self.group, &id), encode(j)?),
+                None => batch.delete_cf(cf, keys::job(self.group, &id)),
             }
         }
         for id in std::mem::take(&mut pending.touched_accounts) {

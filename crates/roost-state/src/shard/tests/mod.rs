@@ -3,6 +3,7 @@
 
 mod dlq;
 mod forms;
+mod jobs;
 mod properties;
 mod queues;
 mod quotas;
@@ -24,6 +25,7 @@ struct Mem {
     idempotency_times: std::collections::BTreeSet<(QueueId, u64, String)>,
     submissions: BTreeMap<(FormId, u64), Submission>,
     held: BTreeMap<(QueueId, u64), HeldPublish>,
+    job_events: BTreeMap<(String, u64), crate::JobEvent>,
 }
 
 impl Lookup for Mem {
@@ -89,6 +91,19 @@ impl Lookup for Mem {
             .map(|((_, row), h)| (*row, h.clone()))
             .collect())
     }
+    fn job_events(
+        &self,
+        id: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<crate::JobEvent>, LookupError> {
+        Ok(self
+            .job_events
+            .range((id.to_owned(), after + 1)..=(id.to_owned(), u64::MAX))
+            .take(limit)
+            .map(|(_, e)| e.clone())
+            .collect())
+    }
     fn dlq_row(&self, q: &QueueId, msg_id: &str) -> Result<Option<(u64, DlqEntry)>, LookupError> {
         Ok(self
             .dlq
@@ -138,6 +153,19 @@ impl Harness {
                 | Effect::PutForm(_)
                 | Effect::PutAccount(_)
                 | Effect::PutIpUsage(_) => {}
+                Effect::PutJob(_) => {}
+                Effect::DeleteJob(id) => {
+                    self.mem.job_events.retain(|(j, _), _| *j != id);
+                }
+                Effect::PutJobEvent { job, event } => {
+                    assert!(
+                        self.mem
+                            .job_events
+                            .insert((job, event.seq), event)
+                            .is_none(),
+                        "event seq reused"
+                    );
+                }
                 Effect::PutHeld { queue, row, held } => {
                     assert!(
                         self.mem.held.insert((queue, row), held).is_none(),

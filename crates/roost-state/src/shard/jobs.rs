@@ -1,0 +1,531 @@
+//! Jobs: enqueue, claim under leases with fencing tokens, heartbeats, completion, failure with
+//! deterministic backoff, cancellation, manual retry, and expiry — all driven by commands and
+//! ticks, so every replica agrees.
+
+use std::collections::BTreeSet;
+
+use super::{refuse, Effect, Effects, Outcome, ShardState};
+use crate::job::retry_backoff_ms;
+use crate::{CommandError, Job, JobEvent, JobSpec, JobStatus, JobTtl, Lease, Response};
+
+/// The indexes kept beside the jobs; rebuilt from the jobs at load.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) struct JobIndex {
+    /// `(workspace, seq) -> id`: list order.
+    pub order: BTreeSet<(String, u64, String)>,
+    /// `(workspace, key) -> id`.
+    pub keys: std::collections::BTreeMap<(String, String), String>,
+    /// Claimable jobs: `(workspace, -priority, run_at, seq, id)`.
+    pub pending: BTreeSet<(String, i64, u64, u64, String)>,
+    /// Running attempts by deadline.
+    pub running: BTreeSet<(u64, String)>,
+    /// Finished jobs by expiry.
+    pub finished: BTreeSet<(u64, String)>,
+}
+
+impl JobIndex {
+    /// Adds `job` to the indexes its state calls for.
+    pub fn insert(&mut self, job: &Job) {
+        self.order
+            .insert((job.workspace.clone(), job.seq, job.id.clone()));
+        if let Some(key) = &job.idempotency_key {
+            self.keys
+                .insert((job.workspace.clone(), key.clone()), job.id.clone());
+        }
+        match job.status {
+            JobStatus::Pending => {
+                self.pending.insert(pending_key(job));
+            }
+            JobStatus::Running => {
+                if let Some(d) = job.deadline_ms() {
+                    self.running.insert((d, job.id.clone()));
+                }
+            }
+            _ => {
+                if let Some(e) = job.expires_ms() {
+                    self.finished.insert((e, job.id.clone()));
+                }
+            }
+        }
+    }
+
+    /// Removes `job` (as it is now) from every index.
+    pub fn remove(&mut self, job: &Job) {
+        self.order
+            .remove(&(job.workspace.clone(), job.seq, job.id.clone()));
+        if let Some(key) = &job.idempotency_key {
+            self.keys.remove(&(job.workspace.clone(), key.clone()));
+        }
+        self.pending.remove(&pending_key(job));
+        if let Some(d) = job.deadline_ms() {
+            self.running.remove(&(d, job.id.clone()));
+        }
+        if let Some(e) = job.expires_ms() {
+            self.finished.remove(&(e, job.id.clone()));
+        }
+    }
+}
+
+fn pending_key(job: &Job) -> (String, i64, u64, u64, String) {
+    (
+        job.workspace.clone(),
+        -i64::from(job.spec.priority),
+        job.run_at_ms,
+        job.seq,
+        job.id.clone(),
+    )
+}
+
+fn event(job: &mut Job, now: u64, kind: &str, data: serde_json::Value, fx: &mut Effects) {
+    job.events += 1;
+    fx.push(Effect::PutJobEvent {
+        job: job.id.clone(),
+        event: JobEvent {
+            seq: job.events,
+            at_ms: now,
+            kind: kind.to_owned(),
+            data: data.to_string(),
+        },
+    });
+}
+
+impl ShardState {
+    /// Changes job `id` through `change`, keeping the indexes right and persisting it.
+    fn with_job<T>(
+        &mut self,
+        id: &str,
+        fx: &mut Effects,
+        change: impl FnOnce(&mut Job, &mut Effects) -> T,
+    ) -> Option<T> {
+        let job = self.jobs.get_mut(id)?;
+        self.job_index.remove(job);
+        let out = change(job, fx);
+        self.job_index.insert(job);
+        fx.push(Effect::PutJob(id.to_owned()));
+        Some(out)
+    }
+
+    /// The job `id` if it belongs to `workspace` (others' jobs do not exist for the caller).
+    pub(super) fn job_in(&self, workspace: &str, id: &str) -> Result<&Job, CommandError> {
+        self.jobs
+            .get(id)
+            .filter(|j| j.workspace == workspace)
+            .ok_or(CommandError::JobNotFound)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn create_job(
+        &mut self,
+        now: u64,
+        id: &str,
+        workspace: &str,
+        spec: &JobSpec,
+        idempotency: Option<&String>,
+        ttl: JobTtl,
+        fx: &mut Effects,
+    ) -> Outcome {
+        if let Some(key) = idempotency {
+            if let Some(existing) = self
+                .job_index
+                .keys
+                .get(&(workspace.to_owned(), key.clone()))
+            {
+                if let Some(job) = self.jobs.get(existing) {
+                    return Ok(Ok(Response::JobState {
+                        job: Box::new(job.clone()),
+                        created: false,
+                    }));
+                }
+            }
+        }
+        if self.jobs.contains_key(id) {
+            return refuse(CommandError::Invalid("job id already exists".into()));
+        }
+        self.header.job_seq += 1;
+        let mut job = Job {
+            id: id.to_owned(),
+            workspace: workspace.to_owned(),
+            seq: self.header.job_seq,
+            spec: spec.clone(),
+            status: JobStatus::Pending,
+            attempt: 0,
+            progress: 0,
+            lease: None,
+            worker_id: None,
+            cancel_requested: false,
+            result: None,
+            error: None,
+            run_at_ms: spec.run_at_ms.unwrap_or(now),
+            created_ms: now,
+            updated_ms: now,
+            finished_ms: None,
+            events: 0,
+            attempts_allowed: spec.max_retries + 1,
+            idempotency_key: idempotency.cloned(),
+            ttl,
+        };
+        event(
+            &mut job,
+            now,
+            "enqueued",
+            serde_json::json!({"type": spec.job_type}),
+            fx,
+        );
+        self.job_index.insert(&job);
+        self.jobs.insert(id.to_owned(), job.clone());
+        fx.push(Effect::PutJob(id.to_owned()));
+        Ok(Ok(Response::JobState {
+            job: Box::new(job),
+            created: true,
+        }))
+    }
+
+    pub(super) fn claim_jobs(
+        &mut self,
+        now: u64,
+        workspace: &str,
+        worker_id: &str,
+        types: &[String],
+        lease_ms: u64,
+        tokens: &[u64],
+        fx: &mut Effects,
+    ) -> Outcome {
+        let lo = (workspace.to_owned(), i64::MIN, 0, 0, String::new());
+        let chosen: Vec<String> = self
+            .job_index
+            .pending
+            .range(lo..)
+            .take_while(|(ws, ..)| ws == workspace)
+            .filter(|(_, _, run_at, _, _)| *run_at <= now)
+            .filter(|(.., id)| {
+                self.jobs
+                    .get(id)
+                    .is_some_and(|j| types.is_empty() || types.contains(&j.spec.job_type))
+            })
+            .take(tokens.len())
+            .map(|(.., id)| id.clone())
+            .collect();
+        let mut jobs = Vec::with_capacity(chosen.len());
+        for (id, token) in chosen.iter().zip(tokens) {
+            let claimed = self.with_job(id, fx, |job, fx| {
+                job.status = JobStatus::Running;
+                job.attempt += 1;
+                job.progress = 0;
+                job.worker_id = Some(worker_id.to_owned());
+                job.lease = Some(Lease {
+                    token: *token,
+                    worker_id: worker_id.to_owned(),
+                    expires_ms: now + lease_ms,
+                    started_ms: now,
+                });
+                job.updated_ms = now;
+                let data = serde_json::json!({"workerId": worker_id, "attempt": job.attempt});
+                event(job, now, "claimed", data, fx);
+                job.clone()
+            });
+            jobs.extend(claimed);
+        }
+        Ok(Ok(Response::Claimed { jobs }))
+    }
+
+    /// Checks that `token` holds `id`'s current lease in `workspace`.
+    fn leased(&self, workspace: &str, id: &str, token: u64) -> Result<(), CommandError> {
+        let job = self.job_in(workspace, id)?;
+        match &job.lease {
+            Some(l) if l.token == token && job.status == JobStatus::Running => Ok(()),
+            _ => Err(CommandError::StaleToken),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn heartbeat(
+        &mut self,
+        now: u64,
+        workspace: &str,
+        id: &str,
+        token: u64,
+        progress: Option<u8>,
+        lease_ms: u64,
+        fx: &mut Effects,
+    ) -> Outcome {
+        if let Err(e) = self.leased(workspace, id, token) {
+            return refuse(e);
+        }
+        let answer = self.with_job(id, fx, |job, fx| {
+            if let Some(lease) = job.lease.as_mut() {
+                lease.expires_ms = now + lease_ms;
+            }
+            if let Some(p) = progress {
+                let p = p.min(100);
+                if p != job.progress {
+                    job.progress = p;
+                    event(job, now, "progress", serde_json::json!({"progress": p}), fx);
+                }
+            }
+            job.updated_ms = now;
+            Response::HeartbeatAck {
+                expires_ms: now + lease_ms,
+                cancel_requested: job.cancel_requested,
+            }
+        });
+        answer.map_or_else(|| refuse(CommandError::JobNotFound), |r| Ok(Ok(r)))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn complete_job(
+        &mut self,
+        now: u64,
+        workspace: &str,
+        id: &str,
+        token: u64,
+        result: &str,
+        fx: &mut Effects,
+    ) -> Outcome {
+        if let Err(e) = self.leased(workspace, id, token) {
+            return refuse(e);
+        }
+        let job = self.with_job(id, fx, |job, fx| {
+            job.status = JobStatus::Completed;
+            job.progress = 100;
+            job.result = Some(result.to_owned());
+            job.lease = None;
+            job.finished_ms = Some(now);
+            job.updated_ms = now;
+            event(
+                job,
+                now,
+                "completed",
+                serde_json::json!({"attempt": job.attempt}),
+                fx,
+            );
+            job.clone()
+        });
+        job.map_or_else(
+            || refuse(CommandError::JobNotFound),
+            |job| {
+                Ok(Ok(Response::JobState {
+                    job: Box::new(job),
+                    created: false,
+                }))
+            },
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn fail_job(
+        &mut self,
+        now: u64,
+        workspace: &str,
+        id: &str,
+        token: u64,
+        error: &str,
+        retryable: bool,
+        fx: &mut Effects,
+    ) -> Outcome {
+        if let Err(e) = self.leased(workspace, id, token) {
+            return refuse(e);
+        }
+        let job = self.with_job(id, fx, |job, fx| {
+            end_attempt(job, now, error, retryable, "failed", fx);
+            job.clone()
+        });
+        job.map_or_else(
+            || refuse(CommandError::JobNotFound),
+            |job| {
+                Ok(Ok(Response::JobState {
+                    job: Box::new(job),
+                    created: false,
+                }))
+            },
+        )
+    }
+
+    pub(super) fn cancel_job(
+        &mut self,
+        now: u64,
+        workspace: &str,
+        id: &str,
+        fx: &mut Effects,
+    ) -> Outcome {
+        let status = match self.job_in(workspace, id) {
+            Ok(j) => j.status,
+            Err(e) => return refuse(e),
+        };
+        if status.is_final() {
+            return refuse(CommandError::JobState(status.as_str().into()));
+        }
+        let job = self.with_job(id, fx, |job, fx| {
+            if job.status == JobStatus::Pending {
+                job.status = JobStatus::Cancelled;
+                job.finished_ms = Some(now);
+                event(job, now, "cancelled", serde_json::json!({}), fx);
+            } else if !job.cancel_requested {
+                job.cancel_requested = true;
+                event(job, now, "cancel_requested", serde_json::json!({}), fx);
+            }
+            job.updated_ms = now;
+            job.clone()
+        });
+        job.map_or_else(
+            || refuse(CommandError::JobNotFound),
+            |job| {
+                Ok(Ok(Response::JobState {
+                    job: Box::new(job),
+                    created: false,
+                }))
+            },
+        )
+    }
+
+    pub(super) fn retry_job(
+        &mut self,
+        now: u64,
+        workspace: &str,
+        id: &str,
+        fx: &mut Effects,
+    ) -> Outcome {
+        let status = match self.job_in(workspace, id) {
+            Ok(j) => j.status,
+            Err(e) => return refuse(e),
+        };
+        if !matches!(status, JobStatus::Failed | JobStatus::Cancelled) {
+            return refuse(CommandError::JobState(status.as_str().into()));
+        }
+        let job = self.with_job(id, fx, |job, fx| {
+            job.status = JobStatus::Pending;
+            job.attempts_allowed = job.attempt + job.spec.max_retries + 1;
+            job.run_at_ms = now;
+            job.finished_ms = None;
+            job.cancel_requested = false;
+            job.updated_ms = now;
+            event(
+                job,
+                now,
+                "retry_scheduled",
+                serde_json::json!({"manual": true, "runAt": now}),
+                fx,
+            );
+            job.clone()
+        });
+        job.map_or_else(
+            || refuse(CommandError::JobNotFound),
+            |job| {
+                Ok(Ok(Response::JobState {
+                    job: Box::new(job),
+                    created: false,
+                }))
+            },
+        )
+    }
+
+    /// A page of `workspace`'s jobs in creation order.
+    pub(super) fn job_page(
+        &self,
+        workspace: &str,
+        status: Option<JobStatus>,
+        job_type: Option<&str>,
+        after: u64,
+        limit: usize,
+    ) -> crate::QueryResult {
+        let lo = (workspace.to_owned(), after.saturating_add(1), String::new());
+        let mut jobs = Vec::new();
+        let mut next_cursor = after;
+        let mut has_more = false;
+        for (ws, seq, id) in self.job_index.order.range(lo..) {
+            if ws != workspace {
+                break;
+            }
+            let Some(job) = self.jobs.get(id) else {
+                continue;
+            };
+            if status.is_some_and(|s| s != job.status)
+                || job_type.is_some_and(|t| t != job.spec.job_type)
+            {
+                continue;
+            }
+            if jobs.len() == limit {
+                has_more = true;
+                break;
+            }
+            next_cursor = *seq;
+            jobs.push(job.clone());
+        }
+        crate::QueryResult::JobPage {
+            jobs,
+            next_cursor,
+            has_more,
+        }
+    }
+
+    /// Ends attempts whose lease lapsed or that outran their timeout, and expires finished jobs.
+    pub(super) fn tick_jobs(&mut self, now: u64, fx: &mut Effects) {
+        let due: Vec<String> = self
+            .job_index
+            .running
+            .range(..=(now, String::from("\u{10ffff}")))
+            .map(|(_, id)| id.clone())
+            .collect();
+        for id in due {
+            self.with_job(&id, fx, |job, fx| {
+                let timed_out = job
+                    .lease
+                    .as_ref()
+                    .is_some_and(|l| now >= l.started_ms + u64::from(job.spec.timeout_secs) * 1000);
+                let (kind, why) = if timed_out {
+                    ("timed_out", "attempt exceeded timeoutSeconds")
+                } else {
+                    ("lease_lost", "lease expired without a heartbeat")
+                };
+                end_attempt(job, now, why, true, kind, fx);
+            });
+        }
+        let expired: Vec<String> = self
+            .job_index
+            .finished
+            .range(..=(now, String::from("\u{10ffff}")))
+            .map(|(_, id)| id.clone())
+            .collect();
+        for id in expired {
+            if let Some(job) = self.jobs.remove(&id) {
+                self.job_index.remove(&job);
+                fx.push(Effect::DeleteJob(id));
+            }
+        }
+    }
+}
+
+/// Ends the running attempt with `error`: another attempt after a backoff when allowed, or the
+/// job fails (a cancellation request turns into cancelled).
+fn end_attempt(
+    job: &mut Job,
+    now: u64,
+    error: &str,
+    retryable: bool,
+    kind: &str,
+    fx: &mut Effects,
+) {
+    job.lease = None;
+    job.error = Some(error.to_owned());
+    job.updated_ms = now;
+    if job.cancel_requested {
+        job.status = JobStatus::Cancelled;
+        job.finished_ms = Some(now);
+        event(
+            job,
+            now,
+            "cancelled",
+            serde_json::json!({"error": error}),
+            fx,
+        );
+    } else if retryable && job.attempt < job.attempts_allowed {
+        job.status = JobStatus::Pending;
+        job.run_at_ms = now + retry_backoff_ms(&job.id, job.attempt);
+        let data = serde_json::json!({"error": error, "attempt": job.attempt, "runAt": job.run_at_ms, "reason": kind});
+        event(job, now, "retry_scheduled", data, fx);
+    } else {
+        job.status = JobStatus::Failed;
+        job.finished_ms = Some(now);
+        let data = serde_json::json!({"error": error, "attempt": job.attempt, "reason": kind});
+        event(job, now, "failed", data, fx);
+    }
+}
