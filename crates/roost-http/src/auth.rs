@@ -23,6 +23,14 @@ pub fn digest(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
+/// The Bearer token in `headers`, if any.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 /// The digest of the Bearer key in `headers`, or a 401.
 pub fn bearer_digest(headers: &HeaderMap) -> Result<[u8; 32], ApiError> {
     let missing = || {

@@ -9,6 +9,8 @@ mod auth;
 mod body;
 mod error;
 mod forms;
+mod jobs;
+pub mod jwt;
 mod ops;
 mod queues;
 mod quotas;
@@ -40,6 +42,8 @@ pub struct Limits {
     pub form_submissions_per_minute: u32,
     /// Publish quotas; `None` (the default) turns them off.
     pub quotas: Option<Quotas>,
+    /// How long finished jobs are kept.
+    pub job_ttl: roost_state::JobTtl,
 }
 
 impl Default for Limits {
@@ -52,6 +56,7 @@ impl Default for Limits {
             },
             form_submissions_per_minute: 30,
             quotas: None,
+            job_ttl: jobs::default_ttl(),
         }
     }
 }
@@ -65,20 +70,24 @@ pub struct AppState {
     pub limits: Limits,
     /// Per-IP limits of public form submissions.
     pub forms: Arc<forms::RateLimiter>,
+    /// Checks workspace tokens (jobs, work queues); `None` refuses them all.
+    pub tokens: Option<jwt::Verifier>,
 }
 
 /// The whole HTTP API.
-pub fn router(node: Arc<Node>, limits: Limits) -> Router {
+pub fn router(node: Arc<Node>, limits: Limits, tokens: Option<jwt::Verifier>) -> Router {
     let state = AppState {
         node,
         limits,
         forms: Arc::default(),
+        tokens,
     };
     Router::new()
         .merge(ops::routes())
         .merge(queues::routes(state.clone()))
         .merge(forms::routes())
         .merge(quotas::routes())
+        .merge(jobs::routes())
         .fallback(error::not_found)
         .layer(axum::middleware::map_response(error::json_errors))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(

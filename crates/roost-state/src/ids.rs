@@ -105,6 +105,17 @@ impl fmt::Display for FormId {
     }
 }
 
+/// The shard holding a workspace's jobs (and work queues), so claims and lists stay in one
+/// group: FNV-1a of the name, spread over `shards`.
+pub fn workspace_shard(workspace: &str, shards: u32) -> GroupId {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in workspace.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % u64::from(shards.max(1))) as GroupId + 1
+}
+
 /// A job id, `job_` + two hex digits of shard + 14 random hex digits.
 pub fn job_id(shard: GroupId, random: u64) -> String {
     format_sharded("job_", shard, random)

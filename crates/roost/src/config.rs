@@ -78,6 +78,45 @@ pub struct ServerConfig {
     pub raft: RaftTuning,
     /// Publish quotas.
     pub quotas: QuotaConfig,
+    /// Workspace tokens (jobs, work queues).
+    pub auth: AuthConfig,
+    /// How long finished jobs are kept, per final status.
+    pub job_ttl_secs: JobTtlConfig,
+}
+
+/// `[auth]`: the key that signs and checks workspace tokens. With none, a one-node cluster
+/// keeps a generated secret in its data dir; a multi-node cluster must share a key.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// HS256 shared secret (at least 32 characters).
+    pub jwt_secret: Option<String>,
+    /// RS256 public key (PEM) that checks tokens.
+    pub jwt_public_key_file: Option<PathBuf>,
+    /// RS256 private key (PEM) for `roost token create`.
+    pub jwt_private_key_file: Option<PathBuf>,
+}
+
+/// `[job_ttl_secs]`: how long finished jobs are kept.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobTtlConfig {
+    /// After completing.
+    pub completed: u64,
+    /// After failing.
+    pub failed: u64,
+    /// After being cancelled.
+    pub cancelled: u64,
+}
+
+impl Default for JobTtlConfig {
+    fn default() -> Self {
+        JobTtlConfig {
+            completed: 7 * 24 * 3600,
+            failed: 30 * 24 * 3600,
+            cancelled: 7 * 24 * 3600,
+        }
+    }
 }
 
 /// `[quotas]`: accounts, plans and monthly publish limits (off by default).
@@ -126,6 +165,8 @@ impl Default for ServerConfig {
             log_format: "text".into(),
             raft: RaftTuning::default(),
             quotas: QuotaConfig::default(),
+            auth: AuthConfig::default(),
+            job_ttl_secs: JobTtlConfig::default(),
         }
     }
 }
@@ -147,6 +188,8 @@ const FIELDS: &[&str] = &[
     "log_format",
     "raft",
     "quotas",
+    "auth",
+    "job_ttl_secs",
 ];
 
 /// One line per problem, each naming the field and where its value came from.
@@ -217,6 +260,14 @@ impl ServerConfig {
         }
         if self.request_timeout_ms == 0 {
             bail!("invalid configuration: request_timeout_ms: must be positive");
+        }
+        if self
+            .auth
+            .jwt_secret
+            .as_deref()
+            .is_some_and(|k| k.len() < 32)
+        {
+            bail!("invalid configuration: auth.jwt_secret: must be at least 32 characters");
         }
         if self
             .quotas
@@ -293,6 +344,11 @@ impl ServerConfig {
                 max_messages: positive(self.retention_max_messages),
             },
             form_submissions_per_minute: self.form_submissions_per_minute,
+            job_ttl: roost_state::JobTtl {
+                completed_ms: self.job_ttl_secs.completed.saturating_mul(1000),
+                failed_ms: self.job_ttl_secs.failed.saturating_mul(1000),
+                cancelled_ms: self.job_ttl_secs.cancelled.saturating_mul(1000),
+            },
             quotas: self.quotas.enabled.then(|| roost_http::Quotas {
                 limits: roost_state::PlanLimits {
                     free: self.quotas.free,

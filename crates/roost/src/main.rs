@@ -1,6 +1,7 @@
 //! The `roost` binary: `roost serve` runs a node, `roost bench` runs the load generator.
 
 mod config;
+mod tokens;
 
 use std::sync::Arc;
 
@@ -24,6 +25,15 @@ enum Cmd {
     Serve(ServeArgs),
     /// Drive load against running nodes over HTTP and report latency and throughput.
     Bench(roost_bench::BenchArgs),
+    /// Workspace tokens.
+    #[command(subcommand)]
+    Token(TokenCmd),
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Mint a workspace token with this node's signing key and print it.
+    Create(tokens::TokenArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -39,6 +49,7 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(serve(config))
         }
         Cmd::Bench(args) => runtime.block_on(roost_bench::run_and_print(args)),
+        Cmd::Token(TokenCmd::Create(args)) => tokens::create(args),
     }
 }
 
@@ -71,7 +82,17 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         "roost serving"
     );
     tokio::spawn(wait_for_signal(shutdown.clone()));
-    let router = roost_http::router(Arc::clone(&node), config.limits());
+    let keys = tokens::Keys::load(&config)?;
+    let verifier = keys.as_ref().map(tokens::Keys::verifier).transpose()?;
+    match &keys {
+        Some(keys) if config.auth.jwt_secret.is_none() && config.auth.jwt_public_key_file.is_none() => {
+            let token = keys.mint(&tokens::claims("default", "default", Vec::new(), 30 * 24 * 3600))?;
+            tracing::info!(%token, "workspace token for workspace \"default\" (valid 30 days); mint others with `roost token create`");
+        }
+        Some(_) => {}
+        None => tracing::warn!("no [auth] key configured for this multi-node cluster: the jobs API refuses every request"),
+    }
+    let router = roost_http::router(Arc::clone(&node), config.limits(), verifier);
     roost_http::serve(http, router, shutdown.clone())
         .await
         .context("serving http")?;

@@ -7,7 +7,7 @@ mod cors;
 mod dlq;
 mod messages;
 
-pub use messages::{limit_param, parse_param};
+pub use messages::{idempotency_key, limit_param, parse_param};
 
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Path, State};

@@ -180,6 +180,7 @@ impl ShardState {
         }))
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn claim_jobs(
         &mut self,
         now: u64,

@@ -5,6 +5,7 @@ mod catch_up;
 mod failover;
 mod forms;
 mod harness;
+mod jobs;
 mod queue_rung;
 mod quotas;
 mod single;

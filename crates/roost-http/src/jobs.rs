@@ -1,0 +1,634 @@
+//! The jobs API (`/jobs`): enqueue, inspect, list, cancel, retry, events (SSE), wait, and the
+//! worker side (claim, heartbeat, complete, fail). Every call is scoped to the token's workspace.
+
+use std::convert::Infallible;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Path, Query as UrlQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rand::Rng;
+use roost_state::{
+    ids, Command, Job, JobSpec, JobStatus, JobTtl, Query, QueryResult, Response as Applied,
+};
+use serde::Deserialize;
+use serde_json::{json, value::RawValue, Value};
+
+use crate::jwt::Caller;
+use crate::queues::{limit_param, parse_param, unexpected};
+use crate::wire::{base_url, timestamp};
+use crate::{body, ApiError, AppState};
+
+/// Lease handed out by a claim, extended by each heartbeat.
+const LEASE_MS: u64 = 30_000;
+/// Longest wait of a claim or `/wait`.
+const MAX_WAIT_SECS: u64 = 30;
+
+/// The `/jobs` routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/jobs", post(create).get(list))
+        .route("/jobs/claim", post(claim))
+        .route("/jobs/{id}", get(get_job).delete(cancel))
+        .route("/jobs/{id}/events", get(events))
+        .route("/jobs/{id}/wait", get(wait))
+        .route("/jobs/{id}/heartbeat", post(heartbeat))
+        .route("/jobs/{id}/complete", post(complete))
+        .route("/jobs/{id}/fail", post(fail))
+        .route("/jobs/{id}/retry", post(retry))
+}
+
+fn field_error(field: &str, why: &str) -> ApiError {
+    ApiError::bad_request(
+        "invalid_field",
+        format!("{field}: {why}"),
+        format!("Fix {field} and send the job again."),
+    )
+}
+
+fn raw(s: &str) -> Value {
+    serde_json::from_str(s).unwrap_or(Value::Null)
+}
+
+/// A job as the API shows it (seed 004's field names).
+fn job_json(j: &Job) -> Value {
+    json!({
+        "id": j.id,
+        "type": j.spec.job_type,
+        "status": j.status.as_str(),
+        "progress": j.progress,
+        "attempt": j.attempt,
+        "retryCount": j.attempt.saturating_sub(1),
+        "maxRetries": j.spec.max_retries,
+        "timeoutSeconds": j.spec.timeout_secs,
+        "priority": j.spec.priority,
+        "payload": raw(&j.spec.payload),
+        "result": j.result.as_deref().map(raw),
+        "error": j.error,
+        "workerId": j.worker_id,
+        "cancelRequested": j.cancel_requested,
+        "webhook": j.spec.webhook,
+        "runAt": timestamp(j.run_at_ms),
+        "createdAt": timestamp(j.created_ms),
+        "updatedAt": timestamp(j.updated_ms),
+        "finishedAt": j.finished_ms.map(timestamp),
+    })
+}
+
+fn job_response(s: &AppState, j: &Job, status: StatusCode) -> Response {
+    let mut resp = (status, Json(json!({"job": job_json(j)}))).into_response();
+    if !j.status.is_final() {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+    }
+    let _ = s;
+    resp
+}
+
+async fn write(s: &AppState, workspace: &str, command: Command) -> Result<Applied, ApiError> {
+    let shard = ids::workspace_shard(workspace, s.node.shards());
+    match s.node.write(shard, command).await? {
+        Applied::Refused(e) => Err(e.into()),
+        other => Ok(other),
+    }
+}
+
+async fn read(s: &AppState, workspace: &str, query: Query) -> Result<QueryResult, ApiError> {
+    let shard = ids::workspace_shard(workspace, s.node.shards());
+    match s.node.read(shard, query).await? {
+        QueryResult::Refused(e) => Err(e.into()),
+        other => Ok(other),
+    }
+}
+
+fn job_of(r: Applied) -> Result<Job, ApiError> {
+    match r {
+        Applied::JobState { job, .. } => Ok(*job),
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// Body of `POST /jobs`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct CreateBody {
+    #[serde(rename = "type")]
+    job_type: String,
+    #[serde(default)]
+    payload: Option<Box<RawValue>>,
+    max_retries: Option<i64>,
+    timeout_seconds: Option<i64>,
+    priority: Option<i64>,
+    run_at: Option<String>,
+    webhook: Option<String>,
+}
+
+fn spec_of(req: CreateBody) -> Result<JobSpec, ApiError> {
+    let t = req.job_type.trim();
+    if t.is_empty() || t.len() > 100 {
+        return Err(field_error("type", "must be 1-100 characters"));
+    }
+    let max_retries = req.max_retries.unwrap_or(3);
+    if !(0..=10).contains(&max_retries) {
+        return Err(field_error("maxRetries", "must be between 0 and 10"));
+    }
+    let timeout = req.timeout_seconds.unwrap_or(300);
+    if !(10..=86_400).contains(&timeout) {
+        return Err(field_error(
+            "timeoutSeconds",
+            "must be between 10 and 86400",
+        ));
+    }
+    let priority = req.priority.unwrap_or(0);
+    if !(-1000..=1000).contains(&priority) {
+        return Err(field_error("priority", "must be between -1000 and 1000"));
+    }
+    let run_at_ms = match req.run_at {
+        None => None,
+        Some(s) => Some(
+            humantime::parse_rfc3339(&s)
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_millis() as u64)
+                .ok_or_else(|| field_error("runAt", "must be an RFC 3339 time"))?,
+        ),
+    };
+    if let Some(w) = &req.webhook {
+        if !(w.starts_with("https://") || w.starts_with("http://")) || w.len() > 2048 {
+            return Err(field_error("webhook", "must be an http(s) URL"));
+        }
+    }
+    let payload = req
+        .payload
+        .map_or_else(|| "{}".to_owned(), |p| p.get().to_owned());
+    Ok(JobSpec {
+        job_type: t.to_owned(),
+        payload,
+        max_retries: max_retries as u32,
+        timeout_secs: timeout as u32,
+        priority: priority as i32,
+        run_at_ms,
+        webhook: req.webhook,
+    })
+}
+
+async fn create(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
+    let req: CreateBody = body::json(&bytes)?;
+    let spec = spec_of(req)?;
+    let key = crate::queues::idempotency_key(&headers)?;
+    let shard = ids::workspace_shard(&c.workspace, s.node.shards());
+    let command = Command::CreateJob {
+        id: ids::job_id(shard, rand::rng().random()),
+        workspace: c.workspace.clone(),
+        spec,
+        idempotency: key,
+        ttl: s.limits.job_ttl,
+    };
+    let job = job_of(write(&s, &c.workspace, command).await?)?;
+    let base = base_url(&headers);
+    let mut resp = (
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "id": job.id,
+            "status": job.status.as_str(),
+            "status_url": format!("{base}/jobs/{}", job.id),
+            "job": job_json(&job),
+            "_help": "Job accepted. Poll status_url (honour Retry-After), wait on /jobs/{id}/wait, or stream /jobs/{id}/events.",
+        })),
+    )
+        .into_response();
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+    Ok(resp)
+}
+
+async fn get_job(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    match read(
+        &s,
+        &c.workspace,
+        Query::Job {
+            workspace: c.workspace.clone(),
+            id,
+        },
+    )
+    .await?
+    {
+        QueryResult::Job(j) => Ok(job_response(&s, &j, StatusCode::OK)),
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// Query string of `GET /jobs`.
+#[derive(Deserialize)]
+struct ListParams {
+    status: Option<String>,
+    #[serde(rename = "type")]
+    job_type: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+async fn list(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    UrlQuery(p): UrlQuery<ListParams>,
+) -> Result<Response, ApiError> {
+    let status = p
+        .status
+        .as_deref()
+        .map(|st| {
+            JobStatus::parse(st).ok_or_else(|| {
+                field_error(
+                    "status",
+                    "must be pending, running, completed, failed or cancelled",
+                )
+            })
+        })
+        .transpose()?;
+    let limit = limit_param(p.limit.as_deref(), 50, 200)?;
+    let after: u64 = parse_param("cursor", p.cursor.as_deref(), "invalid_cursor")?.unwrap_or(0);
+    let query = Query::Jobs {
+        workspace: c.workspace.clone(),
+        status,
+        job_type: p.job_type,
+        after,
+        limit,
+    };
+    match read(&s, &c.workspace, query).await? {
+        QueryResult::JobPage {
+            jobs,
+            next_cursor,
+            has_more,
+        } => Ok(Json(json!({
+            "jobs": jobs.iter().map(job_json).collect::<Vec<_>>(),
+            "next_cursor": next_cursor,
+            "has_more": has_more,
+        }))
+        .into_response()),
+        other => Err(unexpected(&other)),
+    }
+}
+
+async fn cancel(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let job = job_of(
+        write(
+            &s,
+            &c.workspace,
+            Command::CancelJob {
+                workspace: c.workspace.clone(),
+                job: id,
+            },
+        )
+        .await?,
+    )?;
+    let status = if job.status == JobStatus::Cancelled {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok(job_response(&s, &job, status))
+}
+
+async fn retry(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let job = job_of(
+        write(
+            &s,
+            &c.workspace,
+            Command::RetryJob {
+                workspace: c.workspace.clone(),
+                job: id,
+            },
+        )
+        .await?,
+    )?;
+    Ok(job_response(&s, &job, StatusCode::ACCEPTED))
+}
+
+/// Query string of `/jobs/{id}/wait`.
+#[derive(Deserialize)]
+struct WaitParams {
+    timeout: Option<String>,
+}
+
+async fn wait(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+    UrlQuery(p): UrlQuery<WaitParams>,
+) -> Result<Response, ApiError> {
+    let secs: u64 =
+        parse_param("timeout", p.timeout.as_deref(), "invalid_timeout")?.unwrap_or(MAX_WAIT_SECS);
+    if secs > 300 {
+        return Err(field_error("timeout", "must be at most 300 seconds"));
+    }
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let shard = ids::workspace_shard(&c.workspace, s.node.shards());
+    loop {
+        let job = match read(
+            &s,
+            &c.workspace,
+            Query::Job {
+                workspace: c.workspace.clone(),
+                id: id.clone(),
+            },
+        )
+        .await?
+        {
+            QueryResult::Job(j) => j,
+            other => return Err(unexpected(&other)),
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if job.status.is_final() || left.is_zero() {
+            return Ok(job_response(&s, &job, StatusCode::OK));
+        }
+        s.node.applied_changed(shard, left).await;
+    }
+}
+
+/// `GET /jobs/{id}/events`: the event log as server-sent events, resuming after
+/// `Last-Event-ID`, until the job is over (or an hour passes).
+async fn events(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let mut after: u64 = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    // Fail fast (404) before the stream starts.
+    read(
+        &s,
+        &c.workspace,
+        Query::Job {
+            workspace: c.workspace.clone(),
+            id: id.clone(),
+        },
+    )
+    .await?;
+    let shard = ids::workspace_shard(&c.workspace, s.node.shards());
+    let stream = async_stream(move |tx| async move {
+        let deadline = Instant::now() + Duration::from_secs(3600);
+        while Instant::now() < deadline {
+            let query = Query::JobEvents {
+                workspace: c.workspace.clone(),
+                id: id.clone(),
+                after,
+                limit: 100,
+            };
+            let Ok(QueryResult::JobEvents { job, events }) = s.node.read(shard, query).await else {
+                return;
+            };
+            for e in &events {
+                after = e.seq;
+                let data = json!({"seq": e.seq, "at": timestamp(e.at_ms), "kind": e.kind, "data": raw(&e.data), "status": job.status.as_str()});
+                let event = Event::default()
+                    .id(e.seq.to_string())
+                    .event(e.kind.clone())
+                    .data(data.to_string());
+                if tx.send(Ok(event)).await.is_err() {
+                    return;
+                }
+            }
+            if events.is_empty() {
+                if job.status.is_final() {
+                    return;
+                }
+                s.node.applied_changed(shard, Duration::from_secs(15)).await;
+            }
+        }
+    });
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+/// A stream fed by a task: the task ends when the client goes away (its sends fail).
+fn async_stream<F, Fut>(task: F) -> impl futures_core::Stream<Item = Result<Event, Infallible>>
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<Result<Event, Infallible>>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(task(tx));
+    tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
+/// Body of `POST /jobs/claim`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ClaimBody {
+    worker_id: String,
+    #[serde(default)]
+    types: Vec<String>,
+    limit: Option<u32>,
+    wait: Option<u64>,
+}
+
+async fn claim(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
+    let req: ClaimBody = body::json(&bytes)?;
+    if req.worker_id.is_empty() || req.worker_id.len() > 128 {
+        return Err(field_error("workerId", "must be 1-128 characters"));
+    }
+    let limit = req.limit.unwrap_or(1);
+    if !(1..=100).contains(&limit) {
+        return Err(field_error("limit", "must be between 1 and 100"));
+    }
+    let wait = req.wait.unwrap_or(0);
+    if wait > MAX_WAIT_SECS {
+        return Err(field_error("wait", "must be at most 30 seconds"));
+    }
+    let deadline = Instant::now() + Duration::from_secs(wait);
+    let shard = ids::workspace_shard(&c.workspace, s.node.shards());
+    loop {
+        let command = Command::ClaimJobs {
+            workspace: c.workspace.clone(),
+            worker_id: req.worker_id.clone(),
+            types: req.types.clone(),
+            lease_ms: LEASE_MS,
+            tokens: (0..limit).map(|_| rand::rng().random()).collect(),
+        };
+        let jobs = match write(&s, &c.workspace, command).await? {
+            Applied::Claimed { jobs } => jobs,
+            other => return Err(unexpected(&other)),
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if !jobs.is_empty() || left.is_zero() {
+            let jobs: Vec<Value> = jobs
+                .iter()
+                .map(|j| {
+                    let mut v = job_json(j);
+                    if let Some(l) = &j.lease {
+                        v["token"] = json!(format!("{:016x}", l.token));
+                        v["leaseExpiresAt"] = json!(timestamp(l.expires_ms));
+                    }
+                    v
+                })
+                .collect();
+            return Ok(Json(json!({
+                "jobs": jobs,
+                "_help": "Run each job; POST /jobs/{id}/heartbeat {token, progress} well within the lease, then complete {token, result} or fail {token, error, retryable}.",
+            }))
+            .into_response());
+        }
+        s.node
+            .applied_changed(shard, left.min(Duration::from_secs(1)))
+            .await;
+    }
+}
+
+fn token_of(raw: &str) -> Result<u64, ApiError> {
+    u64::from_str_radix(raw, 16)
+        .map_err(|_| field_error("token", "must be the token a claim returned"))
+}
+
+/// Body of `POST /jobs/{id}/heartbeat`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HeartbeatBody {
+    token: String,
+    progress: Option<i64>,
+}
+
+async fn heartbeat(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
+    let req: HeartbeatBody = body::json(&bytes)?;
+    let progress = match req.progress {
+        None => None,
+        Some(p) if (0..=100).contains(&p) => Some(p as u8),
+        Some(_) => return Err(field_error("progress", "must be between 0 and 100")),
+    };
+    let command = Command::Heartbeat {
+        workspace: c.workspace.clone(),
+        job: id,
+        token: token_of(&req.token)?,
+        progress,
+        lease_ms: LEASE_MS,
+    };
+    match write(&s, &c.workspace, command).await? {
+        Applied::HeartbeatAck {
+            expires_ms,
+            cancel_requested,
+        } => Ok(Json(json!({
+            "ok": true,
+            "cancelRequested": cancel_requested,
+            "leaseExpiresAt": timestamp(expires_ms),
+        }))
+        .into_response()),
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// Body of `POST /jobs/{id}/complete`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompleteBody {
+    token: String,
+    #[serde(default)]
+    result: Option<Box<RawValue>>,
+}
+
+async fn complete(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
+    let req: CompleteBody = body::json(&bytes)?;
+    let result = req
+        .result
+        .map_or_else(|| "null".to_owned(), |r| r.get().to_owned());
+    let command = Command::CompleteJob {
+        workspace: c.workspace.clone(),
+        job: id,
+        token: token_of(&req.token)?,
+        result,
+    };
+    let job = job_of(write(&s, &c.workspace, command).await?)?;
+    Ok(job_response(&s, &job, StatusCode::OK))
+}
+
+/// Body of `POST /jobs/{id}/fail`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FailBody {
+    token: String,
+    #[serde(default)]
+    error: String,
+    #[serde(default = "yes")]
+    retryable: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+async fn fail(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
+    let req: FailBody = body::json(&bytes)?;
+    if req.error.len() > 4096 {
+        return Err(field_error("error", "must be at most 4096 bytes"));
+    }
+    let command = Command::FailJob {
+        workspace: c.workspace.clone(),
+        job: id,
+        token: token_of(&req.token)?,
+        error: req.error,
+        retryable: req.retryable,
+    };
+    let job = job_of(write(&s, &c.workspace, command).await?)?;
+    Ok(job_response(&s, &job, StatusCode::OK))
+}
+
+/// Default lifetimes of finished jobs.
+pub fn default_ttl() -> JobTtl {
+    JobTtl {
+        completed_ms: 7 * 24 * 3600 * 1000,
+        failed_ms: 30 * 24 * 3600 * 1000,
+        cancelled_ms: 7 * 24 * 3600 * 1000,
+    }
+}

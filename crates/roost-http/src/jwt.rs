@@ -1,0 +1,110 @@
+//! Workspace tokens: JWTs naming a subject, a workspace and teams, signed with HS256 (a shared
+//! secret) or RS256 (the operator's key pair; nodes only need the public key).
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::bearer_token;
+use crate::{ApiError, AppState};
+
+/// What a workspace token says.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Claims {
+    /// Who the token was issued to.
+    pub sub: String,
+    /// The workspace whose jobs, work queues and tasks it reaches.
+    pub workspace: String,
+    /// Teams it belongs to (work-queue stealing stays within a team).
+    #[serde(default)]
+    pub teams: Vec<String>,
+    /// Expiry, seconds since the epoch.
+    pub exp: u64,
+}
+
+/// How tokens are checked.
+#[derive(Clone)]
+pub struct Verifier {
+    /// The key checking signatures.
+    key: DecodingKey,
+    /// Algorithm and expiry rules.
+    validation: Validation,
+}
+
+/// A token configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid token key: {0}")]
+pub struct KeyError(#[from] jsonwebtoken::errors::Error);
+
+impl Verifier {
+    /// Checks HS256 tokens signed with `secret`.
+    pub fn hs256(secret: &[u8]) -> Self {
+        Verifier {
+            key: DecodingKey::from_secret(secret),
+            validation: Validation::new(Algorithm::HS256),
+        }
+    }
+
+    /// Checks RS256 tokens against a PEM public key.
+    pub fn rs256(public_pem: &[u8]) -> Result<Self, KeyError> {
+        Ok(Verifier {
+            key: DecodingKey::from_rsa_pem(public_pem)?,
+            validation: Validation::new(Algorithm::RS256),
+        })
+    }
+
+    fn verify(&self, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
+        jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map(|d| d.claims)
+    }
+}
+
+/// Signs an HS256 token for `claims` with `secret`.
+pub fn mint_hs256(secret: &[u8], claims: &Claims) -> Result<String, KeyError> {
+    Ok(jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(secret),
+    )?)
+}
+
+/// Signs an RS256 token for `claims` with a PEM private key.
+pub fn mint_rs256(private_pem: &[u8], claims: &Claims) -> Result<String, KeyError> {
+    Ok(jsonwebtoken::encode(
+        &Header::new(Algorithm::RS256),
+        claims,
+        &EncodingKey::from_rsa_pem(private_pem)?,
+    )?)
+}
+
+/// The authenticated caller of a workspace-scoped endpoint.
+pub struct Caller(pub Claims);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, ApiError> {
+        let unauthorized = |why: String| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                why,
+                "Send a workspace token as 'Authorization: Bearer <jwt>' (mint one with `roost token create --workspace W`).",
+            )
+        };
+        let verifier = s
+            .tokens
+            .as_ref()
+            .ok_or_else(|| unauthorized("workspace tokens are not configured".into()))?;
+        let token = bearer_token(&parts.headers)
+            .ok_or_else(|| unauthorized("missing bearer token".into()))?;
+        let claims = verifier
+            .verify(token)
+            .map_err(|e| unauthorized(format!("token rejected: {e}")))?;
+        if claims.workspace.is_empty() || claims.workspace.len() > 128 {
+            return Err(unauthorized("token names no usable workspace".into()));
+        }
+        Ok(Caller(claims))
+    }
+}
