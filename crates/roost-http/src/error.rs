@@ -85,6 +85,12 @@ impl From<CommandError> for ApiError {
                 e.to_string(),
                 "Ack only cursors you have pulled: use next_cursor from GET /q/{id}/pull.",
             ),
+            CommandError::WorkNotFound(what) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("{what} not found"),
+                "Check the id; work queues and tasks of other workspaces are not visible.",
+            ),
             CommandError::JobNotFound => ApiError::new(
                 StatusCode::NOT_FOUND,
                 "job_not_found",

@@ -15,6 +15,7 @@ mod ops;
 mod queues;
 mod quotas;
 mod wire;
+mod work;
 
 use std::sync::Arc;
 
@@ -88,6 +89,7 @@ pub fn router(node: Arc<Node>, limits: Limits, tokens: Option<jwt::Verifier>) ->
         .merge(forms::routes())
         .merge(quotas::routes())
         .merge(jobs::routes())
+        .merge(work::routes())
         .fallback(error::not_found)
         .layer(axum::middleware::map_response(error::json_errors))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     Account, Binding, CommandError, DlqEntry, Envelope, Form, FormId, GroupId, Job, JobEvent,
     JobSpec, JobStatus, JobTtl, MirrorWork, Origins, Payer, Plan, PlanLimits, Queue, QueueId,
-    QueueSettings, Source, Submission,
+    QueueSettings, Source, Submission, Task, TaskStatus, WorkQueue,
 };
 
 /// A replicated log entry: commands proposed together and stamped by the proposing leader.
@@ -300,6 +300,81 @@ pub enum Command {
         /// The job.
         job: String,
     },
+    /// Creates a work queue.
+    CreateWorkQueue {
+        /// Id chosen by the proposer (encodes this shard).
+        id: String,
+        /// The owning workspace.
+        workspace: String,
+        /// A label.
+        name: String,
+        /// The team.
+        team: String,
+    },
+    /// Deletes a work queue and its tasks.
+    DeleteWorkQueue {
+        /// The caller's workspace.
+        workspace: String,
+        /// The queue.
+        id: String,
+    },
+    /// Adds a task (or, for a known Idempotency-Key, answers the existing one).
+    AddTask {
+        /// Id chosen by the proposer.
+        id: String,
+        /// The caller's workspace.
+        workspace: String,
+        /// The queue.
+        queue: String,
+        /// What to do.
+        name: String,
+        /// 1–5, 5 the most urgent.
+        priority: u8,
+        /// JSON for the agent.
+        payload: String,
+        /// Due by.
+        deadline_ms: Option<u64>,
+        /// The client's `Idempotency-Key`.
+        idempotency: Option<String>,
+    },
+    /// Assigns the most urgent pending task of `queue` (or, stealing, of another queue of the
+    /// same team) to an agent.
+    Dequeue {
+        /// The caller's workspace.
+        workspace: String,
+        /// The queue asked.
+        queue: String,
+        /// The agent.
+        agent: String,
+        /// Fencing token chosen by the proposer.
+        token: u64,
+        /// Lease length.
+        lease_ms: u64,
+        /// Take from the team's other queues instead.
+        steal: bool,
+    },
+    /// Extends a task's lease.
+    TaskHeartbeat {
+        /// The caller's workspace.
+        workspace: String,
+        /// The task.
+        task: String,
+        /// Its token.
+        token: u64,
+        /// New lease length from now.
+        lease_ms: u64,
+    },
+    /// Completes (`Ok(result)`) or fails (`Err(error)`) an assigned task.
+    FinishTask {
+        /// The caller's workspace.
+        workspace: String,
+        /// The task.
+        task: String,
+        /// The assignment's token, when the agent sends it.
+        token: Option<u64>,
+        /// Result JSON or error text.
+        outcome: Result<String, String>,
+    },
     /// Adds and removes allowed CORS origins (never `*`).
     SetOrigins {
         /// Target queue.
@@ -347,6 +422,11 @@ impl Command {
             Command::Heartbeat { .. } | Command::CompleteJob { .. } | Command::CancelJob { .. } => {
                 true
             }
+            Command::AddTask { idempotency, .. } => idempotency.is_some(),
+            Command::TaskHeartbeat { .. } | Command::DeleteWorkQueue { .. } => true,
+            Command::CreateWorkQueue { .. }
+            | Command::Dequeue { .. }
+            | Command::FinishTask { .. } => false,
         }
     }
 
@@ -365,6 +445,12 @@ impl Command {
             | Command::DrainDone { .. } => Some(crate::META_GROUP),
             Command::CreateJob { id, .. } => crate::ids::job_shard(id),
             Command::ClaimJobs { .. } => None,
+            Command::CreateWorkQueue { id, .. }
+            | Command::DeleteWorkQueue { id, .. }
+            | Command::AddTask { queue: id, .. }
+            | Command::Dequeue { queue: id, .. }
+            | Command::TaskHeartbeat { task: id, .. }
+            | Command::FinishTask { task: id, .. } => crate::ids::work_shard(id),
             Command::Heartbeat { job, .. }
             | Command::CompleteJob { job, .. }
             | Command::FailJob { job, .. }
@@ -396,7 +482,13 @@ impl Command {
             | Command::CompleteJob { .. }
             | Command::FailJob { .. }
             | Command::CancelJob { .. }
-            | Command::RetryJob { .. } => None,
+            | Command::RetryJob { .. }
+            | Command::CreateWorkQueue { .. }
+            | Command::DeleteWorkQueue { .. }
+            | Command::AddTask { .. }
+            | Command::Dequeue { .. }
+            | Command::TaskHeartbeat { .. }
+            | Command::FinishTask { .. } => None,
             Command::CreateQueue { id, .. } => Some(id),
             Command::DeleteQueue { queue, .. }
             | Command::Publish { queue, .. }
@@ -479,6 +571,23 @@ pub enum Response {
     Claimed {
         /// The jobs, each with its lease.
         jobs: Vec<Job>,
+    },
+    /// A work queue after a change.
+    WorkQueueState {
+        /// The queue.
+        queue: WorkQueue,
+    },
+    /// A task after a change (or found by its Idempotency-Key).
+    TaskState {
+        /// The task.
+        task: Box<Task>,
+        /// False when an earlier request with the same key created it.
+        created: bool,
+    },
+    /// The task a dequeue or steal assigned, if any was pending.
+    Dequeued {
+        /// The task.
+        task: Option<Box<Task>>,
     },
     /// A heartbeat's answer.
     HeartbeatAck {
@@ -621,6 +730,27 @@ pub enum Query {
         /// Most to return.
         limit: usize,
     },
+    /// A workspace's work queues with task counts.
+    WorkQueues {
+        /// The caller's workspace.
+        workspace: String,
+    },
+    /// One work queue with task counts.
+    WorkQueue {
+        /// The caller's workspace.
+        workspace: String,
+        /// The queue.
+        id: String,
+    },
+    /// A queue's tasks in the order they would be dequeued.
+    Tasks {
+        /// The caller's workspace.
+        workspace: String,
+        /// The queue.
+        queue: String,
+        /// Only this status.
+        status: Option<TaskStatus>,
+    },
     /// A page of a form's submissions.
     Submissions {
         /// Target form.
@@ -687,6 +817,10 @@ pub enum QueryResult {
         /// Whether more exist.
         has_more: bool,
     },
+    /// Work queues with their task counts by status.
+    WorkQueues(Vec<(WorkQueue, BTreeMap<String, u64>)>),
+    /// Tasks.
+    Tasks(Vec<Task>),
     /// A job.
     Job(Box<Job>),
     /// A page of jobs.

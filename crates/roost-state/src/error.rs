@@ -35,6 +35,9 @@ pub enum CommandError {
     /// The queue was already claimed by another account.
     #[error("queue already claimed by another account")]
     QueueClaimed,
+    /// No work queue or task with that id in the caller's workspace.
+    #[error("{0} not found")]
+    WorkNotFound(String),
     /// No job with that id in the caller's workspace.
     #[error("job not found")]
     JobNotFound,

@@ -116,6 +116,24 @@ pub fn workspace_shard(workspace: &str, shards: u32) -> GroupId {
     (h % u64::from(shards.max(1))) as GroupId + 1
 }
 
+/// A work-queue id, `wq_` + shard + random.
+pub fn work_queue_id(shard: GroupId, random: u64) -> String {
+    format_sharded("wq_", shard, random)
+}
+
+/// A task id, `wt_` + shard + random.
+pub fn task_id(shard: GroupId, random: u64) -> String {
+    format_sharded("wt_", shard, random)
+}
+
+/// The shard of a work-queue or task id, if it has Roost's shape.
+pub fn work_shard(id: &str) -> Option<GroupId> {
+    ["wq_", "wt_"]
+        .into_iter()
+        .find(|p| is_sharded(p, id))
+        .map(|_| shard_of(id, 3))
+}
+
 /// A job id, `job_` + two hex digits of shard + 14 random hex digits.
 pub fn job_id(shard: GroupId, random: u64) -> String {
     format_sharded("job_", shard, random)

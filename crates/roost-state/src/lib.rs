@@ -15,6 +15,7 @@ pub mod ids;
 pub mod job;
 pub mod queue;
 pub mod shard;
+pub mod work;
 
 pub use account::{month_of, Account, Payer, Plan, PlanLimits};
 pub use command::{Batch, Command, Query, QueryResult, Response};
@@ -27,3 +28,4 @@ pub use queue::{
     Retention, Source,
 };
 pub use shard::{Effect, Header, Lookup, ShardParts, ShardState};
+pub use work::{Task, TaskStatus, WorkQueue};

@@ -10,6 +10,7 @@ mod forms;
 mod jobs;
 mod messages;
 mod quotas;
+mod work;
 
 use std::collections::BTreeMap;
 
@@ -20,7 +21,7 @@ use crate::queue::INSPECTION_PREFIX;
 use crate::{
     Account, Command, CommandError, DlqEntry, Envelope, Form, FormId, GroupId, HeldPublish,
     IdempotencyRecord, Job, JobEvent, LookupError, Origins, Query, QueryResult, Queue, QueueId,
-    Response, Submission, META_GROUP,
+    Response, Submission, Task, WorkQueue, META_GROUP,
 };
 
 /// Reads of bulk data kept by storage, needed while applying or querying.
@@ -157,6 +158,10 @@ pub enum Effect {
         /// The last row removed.
         through: u64,
     },
+    /// The work queue changed or is gone.
+    PutWorkQueue(String),
+    /// The task changed or is gone.
+    PutTask(String),
     /// The job changed: store [`ShardState::job`]'s current value.
     PutJob(String),
     /// The job expired: delete it and its events.
@@ -217,6 +222,12 @@ pub struct ShardState {
     jobs: BTreeMap<String, Job>,
     /// Indexes over `jobs`, derived.
     job_index: jobs::JobIndex,
+    /// Work queues by id.
+    work_queues: BTreeMap<String, WorkQueue>,
+    /// Tasks by id.
+    tasks: BTreeMap<String, Task>,
+    /// Indexes over `tasks`, derived.
+    work_index: work::WorkIndex,
 }
 
 /// Everything persisted of a group's in-memory state, for rebuilding it.
@@ -234,6 +245,10 @@ pub struct ShardParts {
     pub ip_usage: Vec<(String, (u32, u64))>,
     /// Jobs.
     pub jobs: Vec<Job>,
+    /// Work queues.
+    pub work_queues: Vec<WorkQueue>,
+    /// Tasks.
+    pub tasks: Vec<Task>,
 }
 
 /// Effects of the command being applied.
@@ -279,7 +294,30 @@ impl ShardState {
                 index
             },
             jobs: parts.jobs.into_iter().map(|j| (j.id.clone(), j)).collect(),
+            work_queues: parts
+                .work_queues
+                .into_iter()
+                .map(|q| (q.id.clone(), q))
+                .collect(),
+            work_index: {
+                let mut index = work::WorkIndex::default();
+                for t in &parts.tasks {
+                    index.insert(t);
+                }
+                index
+            },
+            tasks: parts.tasks.into_iter().map(|t| (t.id.clone(), t)).collect(),
         }
+    }
+
+    /// A work queue.
+    pub fn work_queue(&self, id: &str) -> Option<&WorkQueue> {
+        self.work_queues.get(id)
+    }
+
+    /// A task.
+    pub fn task(&self, id: &str) -> Option<&Task> {
+        self.tasks.get(id)
     }
 
     /// A job.
@@ -350,6 +388,7 @@ impl ShardState {
             Command::InitLayout { shards } => self.init_layout(*shards),
             Command::Tick => {
                 self.tick_jobs(now, &mut fx);
+                self.tick_work(now, &mut fx);
                 self.tick(now, lookup, &mut fx).map(|()| Ok(Response::Done))
             }
             Command::CreateJob {
@@ -395,6 +434,58 @@ impl ShardState {
                 retryable,
             } => self.fail_job(now, workspace, job, *token, error, *retryable, &mut fx),
             Command::CancelJob { workspace, job } => self.cancel_job(now, workspace, job, &mut fx),
+            Command::CreateWorkQueue {
+                id,
+                workspace,
+                name,
+                team,
+            } => self.create_work_queue(now, id, workspace, name, team, &mut fx),
+            Command::DeleteWorkQueue { workspace, id } => {
+                self.delete_work_queue(workspace, id, &mut fx)
+            }
+            Command::AddTask {
+                id,
+                workspace,
+                queue,
+                name,
+                priority,
+                payload,
+                deadline_ms,
+                idempotency,
+            } => self.add_task(
+                now,
+                id,
+                workspace,
+                queue,
+                name,
+                *priority,
+                payload,
+                *deadline_ms,
+                idempotency.as_ref(),
+                &mut fx,
+            ),
+            Command::Dequeue {
+                workspace,
+                queue,
+                agent,
+                token,
+                lease_ms,
+                steal,
+            } => self.dequeue(
+                now, workspace, queue, agent, *token, *lease_ms, *steal, &mut fx,
+            ),
+            Command::TaskHeartbeat {
+                workspace,
+                task,
+                token,
+                lease_ms,
+            } => self.task_heartbeat(now, workspace, task, *token, *lease_ms, &mut fx),
+            Command::FinishTask {
+                workspace,
+                task,
+                token,
+                outcome,
+            } => self.finish_task(now, workspace, task, *token, outcome, &mut fx),
             Command::RetryJob { workspace, job } => self.retry_job(now, workspace, job, &mut fx),
             Command::CreateQueue {
                 id,
@@ -527,6 +618,13 @@ impl ShardState {
             ))),
             Query::Account { id } => Ok(Ok(QueryResult::Account(self.accounts.get(id).cloned()))),
             Query::DrainWork => Ok(Ok(self.drain_work())),
+            Query::WorkQueues { workspace } => Ok(self.work_queues_of(workspace, None)),
+            Query::WorkQueue { workspace, id } => Ok(self.work_queues_of(workspace, Some(id))),
+            Query::Tasks {
+                workspace,
+                queue,
+                status,
+            } => Ok(self.tasks_of(workspace, queue, *status)),
             Query::Job { workspace, id } => Ok(self
                 .job_in(workspace, id)
                 .map(|j| QueryResult::Job(Box::new(j.clone())))),

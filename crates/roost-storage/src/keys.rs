@@ -22,6 +22,8 @@
 //! - `group | 0x0b | ip`                 → monthly publish counter of an IP (metadata group)
 //! - `group | 0x0c | job`                → job
 //! - `group | 0x0d | len | job | seq`    → job event
+//! - `group | 0x0e | id`                 → work queue
+//! - `group | 0x0f | id`                 → work-queue task
 //!
 //! Column family `snap` (the group's latest snapshot):
 //! - `group | 0x00` → its metadata
@@ -52,6 +54,8 @@ const SM_ACCOUNT: u8 = 0x0a;
 const SM_IP_USAGE: u8 = 0x0b;
 const SM_JOB: u8 = 0x0c;
 const SM_JOB_EVENT: u8 = 0x0d;
+const SM_WORK_QUEUE: u8 = 0x0e;
+const SM_TASK: u8 = 0x0f;
 /// Every tag holding per-queue records.
 const QUEUE_SCOPED: [u8; 6] = [
     SM_MESSAGE,
@@ -120,6 +124,33 @@ pub fn held_end(group: GroupId, queue: &QueueId) -> Vec<u8> {
     let mut k = held(group, queue, u64::MAX);
     k.push(0);
     k
+}
+
+/// The work queue `id`.
+pub fn work_queue(group: GroupId, id: &str) -> Vec<u8> {
+    let mut k = prefix(group, SM_WORK_QUEUE, id.len());
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+/// The range of every work queue in `group`.
+pub fn work_queues(group: GroupId) -> (Vec<u8>, Vec<u8>) {
+    (
+        prefix(group, SM_WORK_QUEUE, 0),
+        prefix(group, SM_WORK_QUEUE + 1, 0),
+    )
+}
+
+/// The task `id`.
+pub fn task(group: GroupId, id: &str) -> Vec<u8> {
+    let mut k = prefix(group, SM_TASK, id.len());
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+/// The range of every task in `group`.
+pub fn tasks(group: GroupId) -> (Vec<u8>, Vec<u8>) {
+    (prefix(group, SM_TASK, 0), prefix(group, SM_TASK + 1, 0))
 }
 
 /// The job `id`.

@@ -60,6 +60,10 @@ pub(crate) struct Pending {
     jobs_gone: HashSet<String>,
     /// Jobs whose record must be written at the end of the batch.
     pub touched_jobs: BTreeSet<String>,
+    /// Work queues whose record must be written at the end of the batch.
+    pub touched_work_queues: BTreeSet<String>,
+    /// Tasks whose record must be written at the end of the batch.
+    pub touched_tasks: BTreeSet<String>,
     /// Submissions written.
     submissions: BTreeMap<(FormId, u64), Submission>,
     /// Queues whose metadata must be written at the end of the batch.
@@ -117,6 +121,12 @@ impl Pending {
                     batch.delete_cf(cf, keys::idempotency(group, &queue, &key));
                     self.idempotency.remove(&(queue, key));
                 }
+            }
+            Effect::PutWorkQueue(id) => {
+                self.touched_work_queues.insert(id);
+            }
+            Effect::PutTask(id) => {
+                self.touched_tasks.insert(id);
             }
             Effect::PutJob(id) => {
                 self.touched_jobs.insert(id);

@@ -8,7 +8,7 @@ use openraft::{EntryPayload, RaftSnapshotBuilder, StorageIOError};
 use rocksdb::{ColumnFamily, WriteBatch, WriteOptions, DB};
 use roost_state::{
     Account, Form, GroupId, Header, Job, Query, QueryResult, Queue, Response, ShardParts,
-    ShardState,
+    ShardState, Task, WorkQueue,
 };
 use roost_types::{Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
 use serde::{Deserialize, Serialize};
@@ -137,7 +137,21 @@ impl StateMachineStore {
             let (_, v) = item?;
             jobs.push(decode::<Job>("job", &v)?);
         }
+        let (lo, hi) = keys::work_queues(self.group);
+        let mut work_queues = Vec::new();
+        for item in scan(&self.db, cf, &lo, hi, None) {
+            let (_, v) = item?;
+            work_queues.push(decode::<WorkQueue>("work queue", &v)?);
+        }
+        let (lo, hi) = keys::tasks(self.group);
+        let mut tasks = Vec::new();
+        for item in scan(&self.db, cf, &lo, hi, None) {
+            let (_, v) = item?;
+            tasks.push(decode::<Task>("task", &v)?);
+        }
         let parts = ShardParts {
+            work_queues,
+            tasks,
             header: meta.header,
             queues,
             forms,
@@ -198,6 +212,18 @@ impl StateMachineStore {
                     }
                     responses.push(answers);
                 }
+            }
+        }
+        for id in std::mem::take(&mut pending.touched_work_queues) {
+            match applied.state.work_queue(&id) {
+                Some(q) => batch.put_cf(cf, keys::work_queue(self.group, &id), encode(q)?),
+                None => batch.delete_cf(cf, keys::work_queue(self.group, &id)),
+            }
+        }
+        for id in std::mem::take(&mut pending.touched_tasks) {
+            match applied.state.task(&id) {
+                Some(t) => batch.put_cf(cf, keys::task(self.group, &id), encode(t)?),
+                None => batch.delete_cf(cf, keys::task(self.group, &id)),
             }
         }
         for id in std::mem::take(&mut pending.touched_jobs) {

@@ -357,3 +357,27 @@ async fn workers_lose_and_double_complete_nothing_when_the_leader_dies() -> anyh
     assert_eq!(counts.len() as u64, total);
     Ok(())
 }
+
+#[tokio::test]
+async fn the_job_and_work_queue_seed_curls_work_with_only_url_and_token_changed(
+) -> anyhow::Result<()> {
+    let c = Cluster::start_with(1, 2, SECRET, "").await?;
+    let tok = token(&c, "seed-ws")?;
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/cluster/seed_curls_jobs.sh"
+    );
+    let out = std::process::Command::new("bash")
+        .arg(script)
+        .env("BASE", c.url(1))
+        .env("TOKEN", tok)
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("seed curls: all passed"), "{stdout}");
+    Ok(())
+}

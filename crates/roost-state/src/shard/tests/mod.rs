@@ -7,6 +7,7 @@ mod jobs;
 mod properties;
 mod queues;
 mod quotas;
+mod work;
 
 use std::collections::BTreeMap;
 
@@ -153,7 +154,7 @@ impl Harness {
                 | Effect::PutForm(_)
                 | Effect::PutAccount(_)
                 | Effect::PutIpUsage(_) => {}
-                Effect::PutJob(_) => {}
+                Effect::PutJob(_) | Effect::PutWorkQueue(_) | Effect::PutTask(_) => {}
                 Effect::DeleteJob(id) => {
                     self.mem.job_events.retain(|(j, _), _| *j != id);
                 }

@@ -1,0 +1,448 @@
+//! Work queues for agent teams (`/work-queues`, `/work-queue-tasks`): priority tasks handed out
+//! with leases, work stealing within a team, 204 when nothing is available.
+
+use axum::body::Body;
+use axum::extract::{Path, Query as UrlQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rand::Rng;
+use roost_state::{
+    ids, Command, Query, QueryResult, Response as Applied, Task, TaskStatus, WorkQueue,
+};
+use serde::Deserialize;
+use serde_json::{json, value::RawValue, Value};
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::jwt::Caller;
+use crate::queues::{idempotency_key, unexpected};
+use crate::wire::timestamp;
+use crate::{body, ApiError, AppState};
+
+/// Lease of a dequeued task, extended by heartbeats.
+const LEASE_MS: u64 = 300_000;
+
+/// The work-queue routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/work-queues", post(create).get(list))
+        .route("/work-queues/{id}", get(get_one).delete(delete))
+        .route("/work-queues/{id}/tasks", post(add_task).get(tasks))
+        .route("/work-queues/{id}/dequeue", post(dequeue))
+        .route("/work-queues/{id}/steal", post(steal))
+        .route("/work-queue-tasks/{id}/complete", post(complete))
+        .route("/work-queue-tasks/{id}/fail", post(fail))
+        .route("/work-queue-tasks/{id}/heartbeat", post(heartbeat))
+}
+
+fn bad(field: &str, why: &str) -> ApiError {
+    ApiError::bad_request(
+        "invalid_field",
+        format!("{field}: {why}"),
+        format!("Fix {field} and send it again."),
+    )
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn queue_json(q: &WorkQueue, counts: &BTreeMap<String, u64>) -> Value {
+    json!({"id": q.id, "name": q.name, "teamId": q.team, "createdAt": timestamp(q.created_ms), "counts": counts})
+}
+
+fn task_json(t: &Task) -> Value {
+    json!({
+        "id": t.id,
+        "queueId": t.queue,
+        "name": t.name,
+        "priority": t.priority,
+        "payload": serde_json::from_str::<Value>(&t.payload).unwrap_or(Value::Null),
+        "deadline": t.deadline_ms.map(timestamp),
+        "overdue": t.overdue(now_ms()),
+        "status": t.status.as_str(),
+        "agentId": t.agent_id,
+        "token": t.token.map(|x| format!("{x:016x}")),
+        "leaseExpiresAt": t.lease_expires_ms.map(timestamp),
+        "result": t.result.as_deref().map(|r| serde_json::from_str::<Value>(r).unwrap_or(Value::Null)),
+        "error": t.error,
+        "createdAt": timestamp(t.created_ms),
+        "updatedAt": timestamp(t.updated_ms),
+    })
+}
+
+async fn write(s: &AppState, workspace: &str, command: Command) -> Result<Applied, ApiError> {
+    let shard = ids::workspace_shard(workspace, s.node.shards());
+    match s.node.write(shard, command).await? {
+        Applied::Refused(e) => Err(e.into()),
+        other => Ok(other),
+    }
+}
+
+async fn read(s: &AppState, workspace: &str, query: Query) -> Result<QueryResult, ApiError> {
+    let shard = ids::workspace_shard(workspace, s.node.shards());
+    match s.node.read(shard, query).await? {
+        QueryResult::Refused(e) => Err(e.into()),
+        other => Ok(other),
+    }
+}
+
+/// Body of `POST /work-queues`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct CreateBody {
+    name: String,
+    team_id: String,
+}
+
+async fn create(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
+    let req: CreateBody = body::json(&bytes)?;
+    if req.name.trim().is_empty() || req.name.len() > 200 {
+        return Err(bad("name", "must be 1-200 characters"));
+    }
+    if req.team_id.trim().is_empty() || req.team_id.len() > 128 {
+        return Err(bad("teamId", "must be 1-128 characters"));
+    }
+    let shard = ids::workspace_shard(&c.workspace, s.node.shards());
+    let command = Command::CreateWorkQueue {
+        id: ids::work_queue_id(shard, rand::rng().random()),
+        workspace: c.workspace.clone(),
+        name: req.name,
+        team: req.team_id,
+    };
+    match write(&s, &c.workspace, command).await? {
+        Applied::WorkQueueState { queue } => Ok((
+            StatusCode::CREATED,
+            Json(queue_json(&queue, &BTreeMap::new())),
+        )
+            .into_response()),
+        other => Err(unexpected(&other)),
+    }
+}
+
+async fn list(State(s): State<AppState>, Caller(c): Caller) -> Result<Response, ApiError> {
+    match read(
+        &s,
+        &c.workspace,
+        Query::WorkQueues {
+            workspace: c.workspace.clone(),
+        },
+    )
+    .await?
+    {
+        QueryResult::WorkQueues(list) => Ok(Json(json!({
+            "workQueues": list.iter().map(|(q, n)| queue_json(q, n)).collect::<Vec<_>>()
+        }))
+        .into_response()),
+        other => Err(unexpected(&other)),
+    }
+}
+
+async fn get_one(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    match read(
+        &s,
+        &c.workspace,
+        Query::WorkQueue {
+            workspace: c.workspace.clone(),
+            id,
+        },
+    )
+    .await?
+    {
+        QueryResult::WorkQueues(list) => match list.first() {
+            Some((q, n)) => Ok(Json(queue_json(q, n)).into_response()),
+            None => Err(roost_state::CommandError::WorkNotFound("work queue".into()).into()),
+        },
+        other => Err(unexpected(&other)),
+    }
+}
+
+async fn delete(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    match write(
+        &s,
+        &c.workspace,
+        Command::DeleteWorkQueue {
+            workspace: c.workspace.clone(),
+            id: id.clone(),
+        },
+    )
+    .await?
+    {
+        Applied::Done => Ok(Json(json!({"ok": true, "id": id, "deleted": true})).into_response()),
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// Body of `POST /work-queues/{id}/tasks`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TaskBody {
+    name: String,
+    priority: Option<i64>,
+    #[serde(default)]
+    payload: Option<Box<RawValue>>,
+    deadline: Option<String>,
+}
+
+async fn add_task(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(queue): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
+    let req: TaskBody = body::json(&bytes)?;
+    if req.name.trim().is_empty() || req.name.len() > 500 {
+        return Err(bad("name", "must be 1-500 characters"));
+    }
+    let priority = req.priority.unwrap_or(3);
+    if !(1..=5).contains(&priority) {
+        return Err(bad(
+            "priority",
+            "must be between 1 and 5 (5 is the most urgent)",
+        ));
+    }
+    let deadline_ms = req
+        .deadline
+        .map(|d| {
+            humantime::parse_rfc3339(&d)
+                .ok()
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map(|x| x.as_millis() as u64)
+                .ok_or_else(|| bad("deadline", "must be an RFC 3339 time"))
+        })
+        .transpose()?;
+    let shard = ids::workspace_shard(&c.workspace, s.node.shards());
+    let command = Command::AddTask {
+        id: ids::task_id(shard, rand::rng().random()),
+        workspace: c.workspace.clone(),
+        queue,
+        name: req.name,
+        priority: priority as u8,
+        payload: req
+            .payload
+            .map_or_else(|| "{}".to_owned(), |p| p.get().to_owned()),
+        deadline_ms,
+        idempotency: idempotency_key(&headers)?,
+    };
+    match write(&s, &c.workspace, command).await? {
+        Applied::TaskState { task, created } => {
+            let status = if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            Ok((status, Json(json!({"task": task_json(&task)}))).into_response())
+        }
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// Query string of `GET /work-queues/{id}/tasks`.
+#[derive(Deserialize)]
+struct TasksParams {
+    status: Option<String>,
+}
+
+async fn tasks(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(queue): Path<String>,
+    UrlQuery(p): UrlQuery<TasksParams>,
+) -> Result<Response, ApiError> {
+    let status = p
+        .status
+        .as_deref()
+        .map(|st| {
+            TaskStatus::parse(st)
+                .ok_or_else(|| bad("status", "must be pending, assigned, completed or failed"))
+        })
+        .transpose()?;
+    match read(
+        &s,
+        &c.workspace,
+        Query::Tasks {
+            workspace: c.workspace.clone(),
+            queue,
+            status,
+        },
+    )
+    .await?
+    {
+        QueryResult::Tasks(list) => Ok(Json(
+            json!({"tasks": list.iter().map(task_json).collect::<Vec<_>>()}),
+        )
+        .into_response()),
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// Body of dequeue and steal.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct AgentBody {
+    agent_id: String,
+}
+
+async fn take(
+    s: AppState,
+    c: crate::jwt::Claims,
+    queue: String,
+    headers: HeaderMap,
+    body: Body,
+    steal: bool,
+) -> Result<Response, ApiError> {
+    let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
+    let req: AgentBody = body::json(&bytes)?;
+    if req.agent_id.is_empty() || req.agent_id.len() > 128 {
+        return Err(bad("agentId", "must be 1-128 characters"));
+    }
+    let command = Command::Dequeue {
+        workspace: c.workspace.clone(),
+        queue,
+        agent: req.agent_id,
+        token: rand::rng().random(),
+        lease_ms: LEASE_MS,
+        steal,
+    };
+    match write(&s, &c.workspace, command).await? {
+        Applied::Dequeued { task: Some(t) } => {
+            Ok(Json(json!({"task": task_json(&t)})).into_response())
+        }
+        Applied::Dequeued { task: None } => Ok(StatusCode::NO_CONTENT.into_response()),
+        other => Err(unexpected(&other)),
+    }
+}
+
+async fn dequeue(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(queue): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    take(s, c, queue, headers, body, false).await
+}
+
+async fn steal(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(queue): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    take(s, c, queue, headers, body, true).await
+}
+
+/// Body of complete / fail / heartbeat.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FinishBody {
+    token: Option<String>,
+    #[serde(default)]
+    result: Option<Box<RawValue>>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+fn token_of(raw: Option<&str>) -> Result<Option<u64>, ApiError> {
+    raw.map(|t| {
+        u64::from_str_radix(t, 16).map_err(|_| bad("token", "must be the token a dequeue returned"))
+    })
+    .transpose()
+}
+
+async fn finish(
+    s: AppState,
+    c: crate::jwt::Claims,
+    task: String,
+    headers: HeaderMap,
+    body: Body,
+    ok: bool,
+) -> Result<Response, ApiError> {
+    let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
+    let req: FinishBody = body::json(&bytes)?;
+    let outcome = if ok {
+        Ok(req
+            .result
+            .map_or_else(|| "null".to_owned(), |r| r.get().to_owned()))
+    } else {
+        Err(req.error.unwrap_or_default())
+    };
+    let command = Command::FinishTask {
+        workspace: c.workspace.clone(),
+        task,
+        token: token_of(req.token.as_deref())?,
+        outcome,
+    };
+    match write(&s, &c.workspace, command).await? {
+        Applied::TaskState { task, .. } => {
+            Ok(Json(json!({"task": task_json(&task)})).into_response())
+        }
+        other => Err(unexpected(&other)),
+    }
+}
+
+async fn complete(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(task): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    finish(s, c, task, headers, body, true).await
+}
+
+async fn fail(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(task): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    finish(s, c, task, headers, body, false).await
+}
+
+async fn heartbeat(
+    State(s): State<AppState>,
+    Caller(c): Caller,
+    Path(task): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
+    let req: FinishBody = body::json(&bytes)?;
+    let token = token_of(req.token.as_deref())?.ok_or_else(|| bad("token", "is required"))?;
+    let command = Command::TaskHeartbeat {
+        workspace: c.workspace.clone(),
+        task,
+        token,
+        lease_ms: LEASE_MS,
+    };
+    match write(&s, &c.workspace, command).await? {
+        Applied::TaskState { task, .. } => {
+            Ok(Json(json!({"task": task_json(&task)})).into_response())
+        }
+        other => Err(unexpected(&other)),
+    }
+}
