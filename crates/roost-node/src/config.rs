@@ -65,6 +65,8 @@ pub struct NodeConfig {
     pub request_timeout: Duration,
     /// How often shard leaders propose a tick (retention by age).
     pub tick_interval: Duration,
+    /// Job webhook signing and address policy.
+    pub webhooks: crate::WebhookConfig,
 }
 
 impl NodeConfig {

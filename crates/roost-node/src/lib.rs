@@ -15,8 +15,10 @@ mod quota_drain;
 mod read_barrier;
 mod status;
 mod ticker;
+mod webhooks;
 
 pub use config::{Member, NodeConfig, RaftTuning};
 pub use error::NodeError;
 pub use node::{Node, NotReady};
 pub use status::{ClusterStatus, GroupStatus};
+pub use webhooks::{sign as sign_webhook, WebhookConfig};

@@ -24,6 +24,10 @@ fn config(dir: &Path, members: BTreeMap<u64, Member>, timeout: Duration) -> Node
         raft: RaftTuning::default(),
         request_timeout: timeout,
         tick_interval: Duration::from_secs(1),
+        webhooks: roost_node::WebhookConfig {
+            secret: vec![1; 32],
+            allow_private: false,
+        },
     }
 }
 

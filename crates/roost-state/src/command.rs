@@ -293,6 +293,18 @@ pub enum Command {
         /// The job.
         job: String,
     },
+    /// Records one webhook delivery attempt for a finished job (`attempt` is 1-based; a
+    /// repeated or stale report is ignored).
+    WebhookAttempted {
+        /// The job.
+        job: String,
+        /// Which attempt this reports.
+        attempt: u32,
+        /// The receiver's HTTP status, or why nothing was delivered.
+        outcome: Result<u16, String>,
+        /// Stop trying (the address is not allowed).
+        give_up: bool,
+    },
     /// Runs a failed or cancelled job again.
     RetryJob {
         /// The caller's workspace.
@@ -423,6 +435,7 @@ impl Command {
                 true
             }
             Command::AddTask { idempotency, .. } => idempotency.is_some(),
+            Command::WebhookAttempted { .. } => true,
             Command::TaskHeartbeat { .. } | Command::DeleteWorkQueue { .. } => true,
             Command::CreateWorkQueue { .. }
             | Command::Dequeue { .. }
@@ -455,7 +468,8 @@ impl Command {
             | Command::CompleteJob { job, .. }
             | Command::FailJob { job, .. }
             | Command::CancelJob { job, .. }
-            | Command::RetryJob { job, .. } => crate::ids::job_shard(job),
+            | Command::RetryJob { job, .. }
+            | Command::WebhookAttempted { job, .. } => crate::ids::job_shard(job),
             other => other.queue().map(QueueId::shard),
         }
     }
@@ -488,7 +502,8 @@ impl Command {
             | Command::AddTask { .. }
             | Command::Dequeue { .. }
             | Command::TaskHeartbeat { .. }
-            | Command::FinishTask { .. } => None,
+            | Command::FinishTask { .. }
+            | Command::WebhookAttempted { .. } => None,
             Command::CreateQueue { id, .. } => Some(id),
             Command::DeleteQueue { queue, .. }
             | Command::Publish { queue, .. }
@@ -730,6 +745,13 @@ pub enum Query {
         /// Most to return.
         limit: usize,
     },
+    /// Finished jobs whose webhook attempt is due by `until_ms` (the asking node's clock).
+    WebhooksDue {
+        /// Due at or before this time.
+        until_ms: u64,
+        /// Most to return.
+        limit: usize,
+    },
     /// A workspace's work queues with task counts.
     WorkQueues {
         /// The caller's workspace.
@@ -821,6 +843,8 @@ pub enum QueryResult {
     WorkQueues(Vec<(WorkQueue, BTreeMap<String, u64>)>),
     /// Tasks.
     Tasks(Vec<Task>),
+    /// Jobs with a webhook attempt due.
+    Jobs(Vec<Job>),
     /// A job.
     Job(Box<Job>),
     /// A page of jobs.

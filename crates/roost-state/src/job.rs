@@ -126,6 +126,27 @@ pub struct Job {
     pub idempotency_key: Option<String>,
     /// How long it is kept once finished.
     pub ttl: JobTtl,
+    /// Delivery of the finish webhook, once the job is over and has one.
+    pub webhook_delivery: Option<WebhookDelivery>,
+}
+
+/// Progress of delivering a finished job's webhook (at least once, retried with backoff).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookDelivery {
+    /// Attempts made.
+    pub attempts: u32,
+    /// When the next attempt is due, ms since the epoch.
+    pub next_at_ms: u64,
+    /// Delivered, or given up.
+    pub done: bool,
+}
+
+/// Attempts before a webhook is given up (about 17 hours with the backoff below).
+pub const WEBHOOK_MAX_ATTEMPTS: u32 = 20;
+
+/// The wait after failed webhook attempt `attempts`: 5 s doubling, capped at 1 h.
+pub fn webhook_backoff_ms(attempts: u32) -> u64 {
+    (5_000u64 << attempts.min(12)).min(3_600_000)
 }
 
 impl Job {

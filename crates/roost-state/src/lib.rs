@@ -22,7 +22,7 @@ pub use command::{Batch, Command, Query, QueryResult, Response};
 pub use error::{CommandError, LookupError};
 pub use form::{Binding, Form, MirrorWork, Submission};
 pub use ids::{FormId, GroupId, QueueId, META_GROUP};
-pub use job::{Job, JobEvent, JobSpec, JobStatus, JobTtl, Lease};
+pub use job::{Job, JobEvent, JobSpec, JobStatus, JobTtl, Lease, WebhookDelivery};
 pub use queue::{
     DlqEntry, Envelope, HeldPublish, IdempotencyRecord, NackRecord, Origins, Queue, QueueSettings,
     Retention, Source,

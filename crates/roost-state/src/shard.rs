@@ -434,6 +434,12 @@ impl ShardState {
                 retryable,
             } => self.fail_job(now, workspace, job, *token, error, *retryable, &mut fx),
             Command::CancelJob { workspace, job } => self.cancel_job(now, workspace, job, &mut fx),
+            Command::WebhookAttempted {
+                job,
+                attempt,
+                outcome,
+                give_up,
+            } => self.webhook_attempted(now, job, *attempt, outcome, *give_up, &mut fx),
             Command::CreateWorkQueue {
                 id,
                 workspace,
@@ -619,6 +625,7 @@ impl ShardState {
             Query::Account { id } => Ok(Ok(QueryResult::Account(self.accounts.get(id).cloned()))),
             Query::DrainWork => Ok(Ok(self.drain_work())),
             Query::WorkQueues { workspace } => Ok(self.work_queues_of(workspace, None)),
+            Query::WebhooksDue { until_ms, limit } => Ok(Ok(self.webhooks_due(*until_ms, *limit))),
             Query::WorkQueue { workspace, id } => Ok(self.work_queues_of(workspace, Some(id))),
             Query::Tasks {
                 workspace,

@@ -82,6 +82,19 @@ pub struct ServerConfig {
     pub auth: AuthConfig,
     /// How long finished jobs are kept, per final status.
     pub job_ttl_secs: JobTtlConfig,
+    /// Job webhooks.
+    pub webhooks: WebhooksConfig,
+}
+
+/// `[webhooks]`: how job webhooks are signed and where they may go.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// The signing secret (`whsec_` + base64, as Standard Webhooks prints it). Without one a
+    /// secret is generated into the data dir and logged at start; a cluster must share one.
+    pub secret: Option<String>,
+    /// Allow receivers on loopback, private and link-local addresses.
+    pub allow_private_addresses: bool,
 }
 
 /// `[auth]`: the key that signs and checks workspace tokens. With none, a one-node cluster
@@ -167,6 +180,7 @@ impl Default for ServerConfig {
             quotas: QuotaConfig::default(),
             auth: AuthConfig::default(),
             job_ttl_secs: JobTtlConfig::default(),
+            webhooks: WebhooksConfig::default(),
         }
     }
 }
@@ -190,6 +204,7 @@ const FIELDS: &[&str] = &[
     "quotas",
     "auth",
     "job_ttl_secs",
+    "webhooks",
 ];
 
 /// One line per problem, each naming the field and where its value came from.
@@ -277,6 +292,9 @@ impl ServerConfig {
         {
             bail!("invalid configuration: quotas.operator_key: must be at least 16 characters");
         }
+        if self.webhooks.secret.is_some() {
+            self.webhook_secret()?;
+        }
         if self.tick_interval_ms < 10 {
             bail!("invalid configuration: tick_interval_ms: must be at least 10");
         }
@@ -292,7 +310,8 @@ impl ServerConfig {
                 );
             }
         }
-        self.node_config()?
+        // Validation must not create files: check the node settings with a placeholder key.
+        self.node_config_with(Vec::new())?
             .validate()
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(())
@@ -300,6 +319,10 @@ impl ServerConfig {
 
     /// The node's configuration.
     pub fn node_config(&self) -> anyhow::Result<NodeConfig> {
+        self.node_config_with(self.webhook_secret()?)
+    }
+
+    fn node_config_with(&self, webhook_secret: Vec<u8>) -> anyhow::Result<NodeConfig> {
         let members: BTreeMap<u64, Member> = if self.members.is_empty() {
             BTreeMap::from([(
                 self.node_id,
@@ -331,7 +354,35 @@ impl ServerConfig {
             raft: self.raft.clone(),
             request_timeout: Duration::from_millis(self.request_timeout_ms),
             tick_interval: Duration::from_millis(self.tick_interval_ms),
+            webhooks: roost_node::WebhookConfig {
+                secret: webhook_secret,
+                allow_private: self.webhooks.allow_private_addresses,
+            },
         })
+    }
+
+    /// The webhook signing key: the configured `whsec_…` secret, or one generated into the data
+    /// dir on first use.
+    pub fn webhook_secret(&self) -> anyhow::Result<Vec<u8>> {
+        use base64::Engine;
+        let text = match &self.webhooks.secret {
+            Some(s) => s.clone(),
+            None => {
+                let path = self.data_dir.join("webhook.secret");
+                if !path.exists() {
+                    let mut bytes = [0u8; 32];
+                    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+                    std::fs::create_dir_all(&self.data_dir)?;
+                    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+                    std::fs::write(&path, format!("whsec_{encoded}"))?;
+                }
+                std::fs::read_to_string(&path)?.trim().to_owned()
+            }
+        };
+        let b64 = text.strip_prefix("whsec_").unwrap_or(&text);
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .context("invalid configuration: webhooks.secret: must be whsec_ followed by base64")
     }
 
     /// The HTTP edge's limits.

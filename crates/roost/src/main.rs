@@ -82,6 +82,11 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         "roost serving"
     );
     tokio::spawn(wait_for_signal(shutdown.clone()));
+    if config.webhooks.secret.is_none() {
+        let secret =
+            std::fs::read_to_string(config.data_dir.join("webhook.secret")).unwrap_or_default();
+        tracing::info!(secret = %secret.trim(), "job webhooks are signed with this secret (set [webhooks] secret to choose one)");
+    }
     let keys = tokens::Keys::load(&config)?;
     let verifier = keys.as_ref().map(tokens::Keys::verifier).transpose()?;
     match &keys {

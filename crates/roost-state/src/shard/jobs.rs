@@ -5,8 +5,10 @@
 use std::collections::BTreeSet;
 
 use super::{refuse, Effect, Effects, Outcome, ShardState};
-use crate::job::retry_backoff_ms;
-use crate::{CommandError, Job, JobEvent, JobSpec, JobStatus, JobTtl, Lease, Response};
+use crate::job::{retry_backoff_ms, webhook_backoff_ms, WEBHOOK_MAX_ATTEMPTS};
+use crate::{
+    CommandError, Job, JobEvent, JobSpec, JobStatus, JobTtl, Lease, Response, WebhookDelivery,
+};
 
 /// The indexes kept beside the jobs; rebuilt from the jobs at load.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -21,6 +23,8 @@ pub(super) struct JobIndex {
     pub running: BTreeSet<(u64, String)>,
     /// Finished jobs by expiry.
     pub finished: BTreeSet<(u64, String)>,
+    /// Webhook deliveries by due time.
+    pub webhooks: BTreeSet<(u64, String)>,
 }
 
 impl JobIndex {
@@ -47,6 +51,9 @@ impl JobIndex {
                 }
             }
         }
+        if let Some(d) = job.webhook_delivery.as_ref().filter(|d| !d.done) {
+            self.webhooks.insert((d.next_at_ms, job.id.clone()));
+        }
     }
 
     /// Removes `job` (as it is now) from every index.
@@ -62,6 +69,9 @@ impl JobIndex {
         }
         if let Some(e) = job.expires_ms() {
             self.finished.remove(&(e, job.id.clone()));
+        }
+        if let Some(d) = &job.webhook_delivery {
+            self.webhooks.remove(&(d.next_at_ms, job.id.clone()));
         }
     }
 }
@@ -163,6 +173,7 @@ impl ShardState {
             attempts_allowed: spec.max_retries + 1,
             idempotency_key: idempotency.cloned(),
             ttl,
+            webhook_delivery: None,
         };
         event(
             &mut job,
@@ -290,7 +301,7 @@ impl ShardState {
             job.progress = 100;
             job.result = Some(result.to_owned());
             job.lease = None;
-            job.finished_ms = Some(now);
+            finish(job, now);
             job.updated_ms = now;
             event(
                 job,
@@ -358,7 +369,7 @@ impl ShardState {
         let job = self.with_job(id, fx, |job, fx| {
             if job.status == JobStatus::Pending {
                 job.status = JobStatus::Cancelled;
-                job.finished_ms = Some(now);
+                finish(job, now);
                 event(job, now, "cancelled", serde_json::json!({}), fx);
             } else if !job.cancel_requested {
                 job.cancel_requested = true;
@@ -397,6 +408,7 @@ impl ShardState {
             job.attempts_allowed = job.attempt + job.spec.max_retries + 1;
             job.run_at_ms = now;
             job.finished_ms = None;
+            job.webhook_delivery = None;
             job.cancel_requested = false;
             job.updated_ms = now;
             event(
@@ -416,6 +428,64 @@ impl ShardState {
                     created: false,
                 }))
             },
+        )
+    }
+
+    pub(super) fn webhook_attempted(
+        &mut self,
+        now: u64,
+        id: &str,
+        attempt: u32,
+        outcome: &Result<u16, String>,
+        give_up: bool,
+        fx: &mut Effects,
+    ) -> Outcome {
+        let current = self
+            .jobs
+            .get(id)
+            .and_then(|j| j.webhook_delivery.as_ref())
+            .filter(|d| !d.done && d.attempts + 1 == attempt);
+        if current.is_none() {
+            // Already recorded (a repeated report) or nothing to deliver: nothing to change.
+            return Ok(Ok(Response::Done));
+        }
+        self.with_job(id, fx, |job, fx| {
+            let delivered = matches!(outcome, Ok(status) if (200..300).contains(status));
+            let data = match outcome {
+                Ok(status) => serde_json::json!({"attempt": attempt, "status": status}),
+                Err(error) => serde_json::json!({"attempt": attempt, "error": error}),
+            };
+            event(job, now, "webhook_attempt", data, fx);
+            if let Some(d) = job.webhook_delivery.as_mut() {
+                d.attempts = attempt;
+                if delivered || give_up || attempt >= WEBHOOK_MAX_ATTEMPTS {
+                    d.done = true;
+                } else {
+                    d.next_at_ms = now + webhook_backoff_ms(attempt);
+                }
+            }
+            if !delivered && job.webhook_delivery.as_ref().is_some_and(|d| d.done) {
+                event(
+                    job,
+                    now,
+                    "webhook_gave_up",
+                    serde_json::json!({"attempts": attempt}),
+                    fx,
+                );
+            }
+        });
+        Ok(Ok(Response::Done))
+    }
+
+    /// Jobs whose webhook attempt is due by `until_ms`, soonest first.
+    pub(super) fn webhooks_due(&self, until_ms: u64, limit: usize) -> crate::QueryResult {
+        crate::QueryResult::Jobs(
+            self.job_index
+                .webhooks
+                .range(..=(until_ms, String::from("\u{10ffff}")))
+                .take(limit)
+                .filter_map(|(_, id)| self.jobs.get(id).cloned())
+                .collect(),
         )
     }
 
@@ -495,6 +565,18 @@ impl ShardState {
     }
 }
 
+/// Marks `job` finished now and, when it has a webhook, due for delivery.
+fn finish(job: &mut Job, now: u64) {
+    job.finished_ms = Some(now);
+    if job.spec.webhook.is_some() {
+        job.webhook_delivery = Some(WebhookDelivery {
+            attempts: 0,
+            next_at_ms: now,
+            done: false,
+        });
+    }
+}
+
 /// Ends the running attempt with `error`: another attempt after a backoff when allowed, or the
 /// job fails (a cancellation request turns into cancelled).
 fn end_attempt(
@@ -510,7 +592,7 @@ fn end_attempt(
     job.updated_ms = now;
     if job.cancel_requested {
         job.status = JobStatus::Cancelled;
-        job.finished_ms = Some(now);
+        finish(job, now);
         event(
             job,
             now,
@@ -525,7 +607,7 @@ fn end_attempt(
         event(job, now, "retry_scheduled", data, fx);
     } else {
         job.status = JobStatus::Failed;
-        job.finished_ms = Some(now);
+        finish(job, now);
         let data = serde_json::json!({"error": error, "attempt": job.attempt, "reason": kind});
         event(job, now, "failed", data, fx);
     }
