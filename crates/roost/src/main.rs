@@ -2,6 +2,7 @@
 
 mod config;
 mod tokens;
+mod worker;
 
 use std::sync::Arc;
 
@@ -28,6 +29,9 @@ enum Cmd {
     /// Workspace tokens.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// Run a command for each claimed job (payload on stdin, `progress N` lines and a JSON
+    /// result line on stdout).
+    Worker(worker::WorkerArgs),
 }
 
 #[derive(Subcommand)]
@@ -50,6 +54,7 @@ fn main() -> anyhow::Result<()> {
         }
         Cmd::Bench(args) => runtime.block_on(roost_bench::run_and_print(args)),
         Cmd::Token(TokenCmd::Create(args)) => tokens::create(args),
+        Cmd::Worker(args) => runtime.block_on(worker::run(args)),
     }
 }
 

@@ -514,3 +514,116 @@ async fn finished_jobs_call_their_signed_webhook_and_private_addresses_are_refus
     assert!(events.contains("private or loopback"), "{events}");
     Ok(())
 }
+
+/// Runs `roost worker` against node 1 until it handled `max` jobs (bounded by 60 s).
+fn worker(
+    c: &Cluster,
+    tok: &str,
+    job_type: &str,
+    max: u32,
+    command: &[&str],
+) -> anyhow::Result<tokio::process::Child> {
+    Ok(tokio::process::Command::new(env!("CARGO_BIN_EXE_roost"))
+        .args([
+            "worker",
+            "--url",
+            c.url(1),
+            "--token",
+            tok,
+            "--type",
+            job_type,
+            "--heartbeat-secs",
+            "1",
+        ])
+        .args(["--max-jobs", &max.to_string(), "--"])
+        .args(command)
+        .kill_on_drop(true)
+        .spawn()?)
+}
+
+async fn job_status(c: &Cluster, tok: &str, id: &str, want: &str) -> anyhow::Result<Value> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, v, _) = call(
+            c,
+            1,
+            tok,
+            reqwest::Method::GET,
+            &format!("/jobs/{id}"),
+            None,
+        )
+        .await?;
+        if v["job"]["status"] == want || Instant::now() > deadline {
+            return Ok(v["job"].clone());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn roost_worker_runs_commands_reports_progress_failure_and_cancellation() -> anyhow::Result<()>
+{
+    let c = Cluster::start_with(1, 2, SECRET, "").await?;
+    let tok = token(&c, "workers")?;
+    let create = |t: &'static str, payload: Value, retries: u32| {
+        let tok = tok.clone();
+        let c = &c;
+        async move {
+            let (_, v, _) = call(
+                c,
+                1,
+                &tok,
+                reqwest::Method::POST,
+                "/jobs",
+                Some(json!({"type": t, "payload": payload, "maxRetries": retries})),
+            )
+            .await?;
+            v["id"].as_str().map(str::to_owned).context("id")
+        }
+    };
+    // Success: payload in on stdin, progress and the result out on stdout.
+    let ok = create("echo", json!({"n": 7}), 0).await?;
+    let mut w = worker(
+        &c,
+        &tok,
+        "echo",
+        1,
+        &[
+            "sh",
+            "-c",
+            "read p; echo progress 50; echo \"{\\\"seen\\\": $p}\"",
+        ],
+    )?;
+    let job = job_status(&c, &tok, &ok, "completed").await?;
+    assert_eq!(job["result"], json!({"seen": {"n": 7}}), "{job}");
+    tokio::time::timeout(Duration::from_secs(30), w.wait()).await??;
+
+    // Failure: a non-zero exit fails the attempt; with no retries left the job is failed.
+    let bad = create("bad", json!({}), 0).await?;
+    let mut w = worker(&c, &tok, "bad", 1, &["sh", "-c", "exit 3"])?;
+    let job = job_status(&c, &tok, &bad, "failed").await?;
+    assert!(
+        job["error"].as_str().is_some_and(|e| e.contains("exit")),
+        "{job}"
+    );
+    tokio::time::timeout(Duration::from_secs(30), w.wait()).await??;
+
+    // Cancellation: the heartbeat learns it, the command is killed, the job ends cancelled.
+    let slow = create("slow", json!({}), 3).await?;
+    let mut w = worker(&c, &tok, "slow", 1, &["sleep", "30"])?;
+    job_status(&c, &tok, &slow, "running").await?;
+    let (s, _, _) = call(
+        &c,
+        1,
+        &tok,
+        reqwest::Method::DELETE,
+        &format!("/jobs/{slow}"),
+        None,
+    )
+    .await?;
+    assert_eq!(s, 202);
+    let job = job_status(&c, &tok, &slow, "cancelled").await?;
+    assert_eq!(job["status"], "cancelled", "{job}");
+    tokio::time::timeout(Duration::from_secs(30), w.wait()).await??;
+    Ok(())
+}
