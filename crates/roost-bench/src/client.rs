@@ -122,6 +122,67 @@ impl Api {
         Ok(reply.seq)
     }
 
+    /// Enqueues a job of `job_type` with a workspace token.
+    pub(crate) async fn create_job(
+        &self,
+        token: &str,
+        job_type: &str,
+        payload: &str,
+    ) -> anyhow::Result<()> {
+        let url = format!("{}/jobs", self.base());
+        let body = format!("{{\"type\":\"{job_type}\",\"payload\":{payload}}}");
+        let req = self
+            .client
+            .post(&url)
+            .bearer_auth(token)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        let _: serde_json::Value = send_json(req, "create job", &url).await?;
+        Ok(())
+    }
+
+    /// Claims one job of `job_type`: `(id, token)`, or `None` when none is pending.
+    pub(crate) async fn claim_job(
+        &self,
+        token: &str,
+        job_type: &str,
+        worker: &str,
+    ) -> anyhow::Result<Option<(String, String)>> {
+        let url = format!("{}/jobs/claim", self.base());
+        let body = format!("{{\"workerId\":\"{worker}\",\"types\":[\"{job_type}\"],\"limit\":1}}");
+        let req = self
+            .client
+            .post(&url)
+            .bearer_auth(token)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        let v: serde_json::Value = send_json(req, "claim job", &url).await?;
+        let job = &v["jobs"][0];
+        Ok(job["id"]
+            .as_str()
+            .zip(job["token"].as_str())
+            .map(|(i, t)| (i.to_owned(), t.to_owned())))
+    }
+
+    /// Completes a claimed job.
+    pub(crate) async fn complete_job(
+        &self,
+        token: &str,
+        id: &str,
+        lease: &str,
+    ) -> anyhow::Result<()> {
+        let url = format!("{}/jobs/{id}/complete", self.base());
+        let body = format!("{{\"token\":\"{lease}\",\"result\":{{\"ok\":true}}}}");
+        let req = self
+            .client
+            .post(&url)
+            .bearer_auth(token)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        let _: serde_json::Value = send_json(req, "complete job", &url).await?;
+        Ok(())
+    }
+
     /// Pulls up to `limit` messages with `seq > cursor` as consumer `bench`.
     pub(crate) async fn pull(
         &self,

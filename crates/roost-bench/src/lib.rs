@@ -13,6 +13,7 @@
 //! and the [`Report`] gives per-repetition numbers plus min/median/max across repetitions.
 
 mod client;
+mod jobs;
 pub mod payload;
 mod report;
 mod stats;
@@ -41,6 +42,9 @@ pub enum Workload {
     /// W2: publish `--count` messages pipelined, then drain them with one consumer
     /// (pull batches of 100, ack each batch).
     Drain,
+    /// Jobs: enqueue `--count` jobs pipelined, then `--window` workers run claim→complete
+    /// cycles until all are done (needs `--token`).
+    Jobs,
 }
 
 impl Workload {
@@ -50,6 +54,7 @@ impl Workload {
             Workload::Seq => "seq",
             Workload::Window => "window",
             Workload::Drain => "drain",
+            Workload::Jobs => "jobs",
         }
     }
 }
@@ -100,6 +105,10 @@ pub struct BenchArgs {
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+
+    /// Workspace token for the jobs workload.
+    #[arg(long, env = "ROOST_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 /// Runs the benchmark described by `args` and returns what it measured.
@@ -139,7 +148,7 @@ async fn run_unbounded(args: &BenchArgs) -> anyhow::Result<Report> {
 
     let in_flight = match args.workload {
         Workload::Seq => 1,
-        Workload::Window | Workload::Drain => args.window,
+        Workload::Window | Workload::Drain | Workload::Jobs => args.window,
     };
     let pool_idle = args
         .connections
@@ -151,7 +160,34 @@ async fn run_unbounded(args: &BenchArgs) -> anyhow::Result<Report> {
     )?);
 
     let mut repetitions = Vec::new();
+    if args.workload == Workload::Jobs {
+        let token = args
+            .token
+            .as_deref()
+            .context("--token (or ROOST_TOKEN) is needed for the jobs workload")?;
+        for rep in 1..=args.reps {
+            // A type of its own per repetition keeps repetitions apart.
+            let job_type = format!("bench-{}-{rep}", std::process::id());
+            let enqueued = jobs::enqueue(&api, token, &job_type, args.count, in_flight)
+                .await
+                .with_context(|| format!("repetition {rep}: enqueue"))?;
+            let cycled = jobs::cycle(&api, token, &job_type, args.count, in_flight)
+                .await
+                .with_context(|| format!("repetition {rep}: claim/complete"))?;
+            repetitions.push(Repetition {
+                rep,
+                queue_id: job_type,
+                phases: vec![
+                    phase_result(Phase::Publish, &enqueued),
+                    phase_result(Phase::Cycle, &cycled),
+                ],
+            });
+        }
+    }
     for rep in 1..=args.reps {
+        if args.workload == Workload::Jobs {
+            break;
+        }
         let queue = Arc::new(
             api.create_queue()
                 .await

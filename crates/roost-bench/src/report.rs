@@ -15,6 +15,8 @@ pub enum Phase {
     Publish,
     /// Consuming them back (latency = one pull of a batch plus its ack).
     Drain,
+    /// Job claim→complete cycles (latency = one claim plus its completion).
+    Cycle,
 }
 
 impl Phase {
@@ -23,6 +25,7 @@ impl Phase {
         match self {
             Phase::Publish => "publish",
             Phase::Drain => "drain",
+            Phase::Cycle => "cycle",
         }
     }
 }
