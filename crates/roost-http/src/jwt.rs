@@ -108,3 +108,51 @@ impl FromRequestParts<AppState> for Caller {
         Ok(Caller(claims))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(exp: u64) -> Claims {
+        Claims {
+            sub: "t".into(),
+            workspace: "ws".into(),
+            teams: vec!["eng".into()],
+            exp,
+        }
+    }
+
+    const FAR: u64 = 4_000_000_000;
+
+    #[test]
+    fn hs256_tokens_round_trip_and_other_secrets_or_expiry_fail() -> Result<(), KeyError> {
+        let token = mint_hs256(b"secret-one", &claims(FAR))?;
+        let ok = Verifier::hs256(b"secret-one")
+            .verify(&token)
+            .map_err(KeyError)?;
+        assert_eq!((ok.workspace.as_str(), ok.teams.len()), ("ws", 1));
+        assert!(Verifier::hs256(b"secret-two").verify(&token).is_err());
+        let expired = mint_hs256(b"secret-one", &claims(1))?;
+        assert!(Verifier::hs256(b"secret-one").verify(&expired).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn rs256_tokens_are_checked_with_the_public_key_only() -> Result<(), KeyError> {
+        // A key pair made for this test only.
+        let private = include_bytes!("testdata/rs256.key");
+        let public = include_bytes!("testdata/rs256.pub");
+        let token = mint_rs256(private, &claims(FAR))?;
+        assert_eq!(
+            Verifier::rs256(public)?
+                .verify(&token)
+                .map_err(KeyError)?
+                .sub,
+            "t"
+        );
+        // An HS256 token signed with the public key as a secret must not pass (alg confusion).
+        let forged = mint_hs256(public, &claims(FAR))?;
+        assert!(Verifier::rs256(public)?.verify(&forged).is_err());
+        Ok(())
+    }
+}
