@@ -21,6 +21,7 @@ use serde_json::{json, value::RawValue, Value};
 use crate::jwt::Caller;
 use crate::queues::{limit_param, parse_param, unexpected};
 use crate::wire::{base_url, timestamp};
+use crate::workspace::{read, write};
 use crate::{body, ApiError, AppState};
 
 /// Lease handed out by a claim, extended by each heartbeat.
@@ -87,22 +88,6 @@ fn job_response(s: &AppState, j: &Job, status: StatusCode) -> Response {
     }
     let _ = s;
     resp
-}
-
-async fn write(s: &AppState, workspace: &str, command: Command) -> Result<Applied, ApiError> {
-    let shard = ids::workspace_shard(workspace, s.node.shards());
-    match s.node.write(shard, command).await? {
-        Applied::Refused(e) => Err(e.into()),
-        other => Ok(other),
-    }
-}
-
-async fn read(s: &AppState, workspace: &str, query: Query) -> Result<QueryResult, ApiError> {
-    let shard = ids::workspace_shard(workspace, s.node.shards());
-    match s.node.read(shard, query).await? {
-        QueryResult::Refused(e) => Err(e.into()),
-        other => Ok(other),
-    }
 }
 
 fn job_of(r: Applied) -> Result<Job, ApiError> {

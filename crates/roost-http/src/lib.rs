@@ -16,6 +16,7 @@ mod queues;
 mod quotas;
 mod wire;
 mod work;
+mod workspace;
 
 use std::sync::Arc;
 

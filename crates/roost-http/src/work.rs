@@ -19,6 +19,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::jwt::Caller;
 use crate::queues::{idempotency_key, unexpected};
 use crate::wire::timestamp;
+use crate::workspace::{read, write};
 use crate::{body, ApiError, AppState};
 
 /// Lease of a dequeued task, extended by heartbeats.
@@ -74,22 +75,6 @@ fn task_json(t: &Task) -> Value {
         "createdAt": timestamp(t.created_ms),
         "updatedAt": timestamp(t.updated_ms),
     })
-}
-
-async fn write(s: &AppState, workspace: &str, command: Command) -> Result<Applied, ApiError> {
-    let shard = ids::workspace_shard(workspace, s.node.shards());
-    match s.node.write(shard, command).await? {
-        Applied::Refused(e) => Err(e.into()),
-        other => Ok(other),
-    }
-}
-
-async fn read(s: &AppState, workspace: &str, query: Query) -> Result<QueryResult, ApiError> {
-    let shard = ids::workspace_shard(workspace, s.node.shards());
-    match s.node.read(shard, query).await? {
-        QueryResult::Refused(e) => Err(e.into()),
-        other => Ok(other),
-    }
 }
 
 /// Body of `POST /work-queues`.

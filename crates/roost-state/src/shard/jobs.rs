@@ -312,15 +312,7 @@ impl ShardState {
             );
             job.clone()
         });
-        job.map_or_else(
-            || refuse(CommandError::JobNotFound),
-            |job| {
-                Ok(Ok(Response::JobState {
-                    job: Box::new(job),
-                    created: false,
-                }))
-            },
-        )
+        job_state(job)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -341,15 +333,7 @@ impl ShardState {
             end_attempt(job, now, error, retryable, "failed", fx);
             job.clone()
         });
-        job.map_or_else(
-            || refuse(CommandError::JobNotFound),
-            |job| {
-                Ok(Ok(Response::JobState {
-                    job: Box::new(job),
-                    created: false,
-                }))
-            },
-        )
+        job_state(job)
     }
 
     pub(super) fn cancel_job(
@@ -378,15 +362,7 @@ impl ShardState {
             job.updated_ms = now;
             job.clone()
         });
-        job.map_or_else(
-            || refuse(CommandError::JobNotFound),
-            |job| {
-                Ok(Ok(Response::JobState {
-                    job: Box::new(job),
-                    created: false,
-                }))
-            },
-        )
+        job_state(job)
     }
 
     pub(super) fn retry_job(
@@ -420,15 +396,7 @@ impl ShardState {
             );
             job.clone()
         });
-        job.map_or_else(
-            || refuse(CommandError::JobNotFound),
-            |job| {
-                Ok(Ok(Response::JobState {
-                    job: Box::new(job),
-                    created: false,
-                }))
-            },
-        )
+        job_state(job)
     }
 
     pub(super) fn webhook_attempted(
@@ -611,4 +579,17 @@ fn end_attempt(
         let data = serde_json::json!({"error": error, "attempt": job.attempt, "reason": kind});
         event(job, now, "failed", data, fx);
     }
+}
+
+/// The answer of an operation that changed a job (`None`: it vanished meanwhile).
+fn job_state(job: Option<Job>) -> Outcome {
+    job.map_or_else(
+        || refuse(CommandError::JobNotFound),
+        |job| {
+            Ok(Ok(Response::JobState {
+                job: Box::new(job),
+                created: false,
+            }))
+        },
+    )
 }
