@@ -275,7 +275,9 @@ async fn workers_lose_and_double_complete_nothing_when_the_leader_dies() -> anyh
     let worker = |w: u64| {
         let (c, tok, finished) = (&c, &tok, &finished);
         async move {
-            let mut accepted: Vec<String> = Vec::new();
+            // (job, attempt) of every completion accepted, and of every claim seen.
+            let mut accepted: Vec<(String, u64)> = Vec::new();
+            let mut claimed: Vec<(String, u64)> = Vec::new();
             let mut node = w % 3 + 1;
             while Instant::now() < deadline {
                 let claim = c
@@ -303,6 +305,8 @@ async fn workers_lose_and_double_complete_nothing_when_the_leader_dies() -> anyh
                     job["id"].as_str().unwrap_or_default().to_owned(),
                     job["token"].as_str().unwrap_or_default().to_owned(),
                 );
+                let attempt = job["attempt"].as_u64().unwrap_or(0);
+                claimed.push((id.clone(), attempt));
                 // Retry the completion on failures; only a 200 counts.
                 for _ in 0..50 {
                     let r = c
@@ -314,7 +318,7 @@ async fn workers_lose_and_double_complete_nothing_when_the_leader_dies() -> anyh
                         .await;
                     match r.map(|r| r.status().as_u16()) {
                         Ok(200) => {
-                            accepted.push(id.clone());
+                            accepted.push((id.clone(), attempt));
                             finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                             break;
                         }
@@ -324,7 +328,7 @@ async fn workers_lose_and_double_complete_nothing_when_the_leader_dies() -> anyh
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             }
-            accepted
+            (accepted, claimed)
         }
     };
     let killer = async {
@@ -334,7 +338,18 @@ async fn workers_lose_and_double_complete_nothing_when_the_leader_dies() -> anyh
     let (a, b, d, k) = tokio::join!(worker(1), worker(2), worker(3), killer);
     k?;
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for id in a.into_iter().chain(b).chain(d) {
+    let mut latest_claim: BTreeMap<String, u64> = BTreeMap::new();
+    for (id, attempt) in a.1.iter().chain(&b.1).chain(&d.1) {
+        let e = latest_claim.entry(id.clone()).or_default();
+        *e = (*e).max(*attempt);
+    }
+    for (id, attempt) in a.0.into_iter().chain(b.0).chain(d.0) {
+        // A completion is only accepted with the newest lease: never with a stale token.
+        assert_eq!(
+            Some(&attempt),
+            latest_claim.get(&id),
+            "stale completion of {id} accepted"
+        );
         *counts.entry(id).or_default() += 1;
     }
     assert!(
