@@ -1,0 +1,340 @@
+//! Every anomaly kind is caught in a deliberately broken history; a clean one passes.
+
+use super::*;
+use crate::{Event, FinalState, Op, Outcome};
+
+/// Builds a history: `(process, outcome, op, time)` tuples.
+fn history(events: Vec<(u64, Outcome, Op, u64)>) -> Vec<Event> {
+    events
+        .into_iter()
+        .map(|(process, outcome, op, time)| Event {
+            process,
+            outcome,
+            op,
+            time,
+        })
+        .collect()
+}
+
+fn publish(value: &str, seq: Option<u64>) -> Op {
+    Op::Publish {
+        key: format!("k-{value}"),
+        value: value.into(),
+        seq,
+    }
+}
+
+/// A clean history: two publishes, a pull, two acks, a DLQ move and replay, a job.
+fn clean() -> (Vec<(u64, Outcome, Op, u64)>, FinalState) {
+    use Outcome::*;
+    let events = vec![
+        (1, Invoke, publish("a", None), 1),
+        (1, Ok, publish("a", Some(1)), 2),
+        (2, Invoke, publish("b", None), 3),
+        (2, Ok, publish("b", Some(2)), 4),
+        (
+            3,
+            Invoke,
+            Op::Pull {
+                consumer: "c".into(),
+                cursor: 0,
+                messages: vec![],
+            },
+            5,
+        ),
+        (
+            3,
+            Ok,
+            Op::Pull {
+                consumer: "c".into(),
+                cursor: 0,
+                messages: vec![(1, "a".into()), (2, "b".into())],
+            },
+            6,
+        ),
+        (
+            3,
+            Invoke,
+            Op::Ack {
+                consumer: "c".into(),
+                cursor: 1,
+                stored: None,
+            },
+            7,
+        ),
+        (
+            3,
+            Ok,
+            Op::Ack {
+                consumer: "c".into(),
+                cursor: 1,
+                stored: Some(1),
+            },
+            8,
+        ),
+        (
+            3,
+            Invoke,
+            Op::Ack {
+                consumer: "c".into(),
+                cursor: 2,
+                stored: None,
+            },
+            9,
+        ),
+        (
+            3,
+            Ok,
+            Op::Ack {
+                consumer: "c".into(),
+                cursor: 2,
+                stored: Some(2),
+            },
+            10,
+        ),
+        (4, Invoke, Op::DeadLetter { value: "a".into() }, 11),
+        (4, Ok, Op::DeadLetter { value: "a".into() }, 12),
+        (
+            4,
+            Invoke,
+            Op::Replay {
+                value: "a".into(),
+                seq: None,
+            },
+            13,
+        ),
+        (
+            4,
+            Ok,
+            Op::Replay {
+                value: "a".into(),
+                seq: Some(3),
+            },
+            14,
+        ),
+        (5, Invoke, Op::EnqueueJob { job: "j".into() }, 15),
+        (5, Ok, Op::EnqueueJob { job: "j".into() }, 16),
+        (
+            5,
+            Invoke,
+            Op::ClaimJob {
+                job: "j".into(),
+                attempt: 1,
+            },
+            17,
+        ),
+        (
+            5,
+            Ok,
+            Op::ClaimJob {
+                job: "j".into(),
+                attempt: 1,
+            },
+            18,
+        ),
+        (
+            5,
+            Invoke,
+            Op::CompleteJob {
+                job: "j".into(),
+                attempt: 1,
+            },
+            19,
+        ),
+        (
+            5,
+            Ok,
+            Op::CompleteJob {
+                job: "j".into(),
+                attempt: 1,
+            },
+            20,
+        ),
+        // A publish that timed out: it may or may not exist; neither is an anomaly.
+        (6, Invoke, publish("maybe", None), 21),
+        (6, Info, publish("maybe", None), 22),
+    ];
+    let fin = FinalState {
+        messages: [(1, "a"), (2, "b"), (3, "a")]
+            .into_iter()
+            .map(|(s, v)| (s, v.to_owned()))
+            .collect(),
+        floor: 0,
+        dlq: vec![],
+        replays: [(3, "a".to_owned())].into_iter().collect(),
+        jobs: [("j".to_owned(), "completed".to_owned())]
+            .into_iter()
+            .collect(),
+    };
+    (events, fin)
+}
+
+fn kinds(events: Vec<(u64, Outcome, Op, u64)>, fin: &FinalState) -> Vec<AnomalyKind> {
+    check(&history(events), fin)
+        .anomalies
+        .into_iter()
+        .map(|a| a.kind)
+        .collect()
+}
+
+#[test]
+fn a_clean_history_is_valid() {
+    let (events, fin) = clean();
+    let report = check(&history(events), &fin);
+    assert!(report.valid, "{:?}", report.anomalies);
+    assert_eq!(report.ops.get("ok"), Some(&10));
+    assert_eq!(report.ops.get("info"), Some(&1));
+}
+
+#[test]
+fn a_lost_acknowledged_publish_is_caught() {
+    let (events, mut fin) = clean();
+    fin.messages.remove(&2);
+    assert!(kinds(events, &fin).contains(&AnomalyKind::LostPublish));
+}
+
+#[test]
+fn one_message_under_two_seqs_and_one_seq_for_two_messages_are_caught() {
+    let (mut events, mut fin) = clean();
+    fin.messages.insert(4, "b".into());
+    assert!(kinds(events.clone(), &fin).contains(&AnomalyKind::DuplicatePublish));
+    let (_, fin) = clean();
+    events.push((7, Outcome::Invoke, publish("c", None), 30));
+    events.push((7, Outcome::Ok, publish("c", Some(2)), 31));
+    assert!(kinds(events, &fin).contains(&AnomalyKind::DuplicateSeq));
+}
+
+#[test]
+fn seq_order_against_real_time_is_caught() {
+    let (mut events, fin) = clean();
+    // "a" finished at 2, "b" began at 3: swapping their seqs contradicts real time.
+    events[1].2 = publish("a", Some(2));
+    events[3].2 = publish("b", Some(1));
+    let fin = FinalState {
+        messages: [(1, "b"), (2, "a"), (3, "a")]
+            .into_iter()
+            .map(|(s, v)| (s, v.to_owned()))
+            .collect(),
+        ..fin
+    };
+    let found = kinds(events, &fin);
+    assert!(found.contains(&AnomalyKind::RealTimeOrder), "{found:?}");
+}
+
+#[test]
+fn a_cursor_moving_back_is_caught() {
+    let (mut events, fin) = clean();
+    events[9].2 = Op::Ack {
+        consumer: "c".into(),
+        cursor: 2,
+        stored: Some(0),
+    };
+    assert!(kinds(events, &fin).contains(&AnomalyKind::CursorBack));
+}
+
+#[test]
+fn pulls_that_skip_or_invent_are_caught() {
+    let (mut events, fin) = clean();
+    events[5].2 = Op::Pull {
+        consumer: "c".into(),
+        cursor: 0,
+        messages: vec![(2, "b".into())],
+    };
+    assert!(kinds(events, &fin).contains(&AnomalyKind::PullSkip));
+    let (mut events, fin) = clean();
+    events[5].2 = Op::Pull {
+        consumer: "c".into(),
+        cursor: 0,
+        messages: vec![(1, "zzz".into())],
+    };
+    assert!(kinds(events, &fin).contains(&AnomalyKind::PullInvent));
+}
+
+#[test]
+fn dlq_moves_and_replays_not_exactly_once_are_caught() {
+    // Replayed, yet still in the DLQ.
+    let (events, mut fin) = clean();
+    fin.dlq.push("a".into());
+    assert!(kinds(events, &fin).contains(&AnomalyKind::DlqNotExactlyOnce));
+    // Replayed once, two replayed envelopes.
+    let (events, mut fin) = clean();
+    fin.messages.insert(4, "a".into());
+    fin.replays.insert(4, "a".into());
+    assert!(kinds(events, &fin).contains(&AnomalyKind::DlqNotExactlyOnce));
+    // Dead-lettered, never replayed, and not in the DLQ.
+    let (mut events, fin) = clean();
+    events.truncate(12);
+    let fin = FinalState {
+        replays: Default::default(),
+        ..fin
+    };
+    assert!(kinds(events, &fin).contains(&AnomalyKind::DlqNotExactlyOnce));
+}
+
+#[test]
+fn jobs_completed_twice_with_stale_tokens_or_lost_are_caught() {
+    use Outcome::*;
+    let (mut events, fin) = clean();
+    events.push((
+        8,
+        Invoke,
+        Op::CompleteJob {
+            job: "j".into(),
+            attempt: 1,
+        },
+        40,
+    ));
+    events.push((
+        8,
+        Ok,
+        Op::CompleteJob {
+            job: "j".into(),
+            attempt: 1,
+        },
+        41,
+    ));
+    assert!(kinds(events, &fin).contains(&AnomalyKind::JobCompletedTwice));
+
+    let (mut events, fin) = clean();
+    // Attempt 2 was claimed (and acknowledged) before attempt 1's completion began.
+    events.insert(
+        18,
+        (
+            9,
+            Invoke,
+            Op::ClaimJob {
+                job: "j".into(),
+                attempt: 2,
+            },
+            18,
+        ),
+    );
+    events.insert(
+        19,
+        (
+            9,
+            Ok,
+            Op::ClaimJob {
+                job: "j".into(),
+                attempt: 2,
+            },
+            18,
+        ),
+    );
+    assert!(kinds(events, &fin).contains(&AnomalyKind::StaleCompletion));
+
+    let (events, mut fin) = clean();
+    fin.jobs.clear();
+    assert!(kinds(events, &fin).contains(&AnomalyKind::LostJob));
+}
+
+#[test]
+fn histories_round_trip_as_json_lines() -> anyhow::Result<()> {
+    let (events, _) = clean();
+    let text: String = history(events.clone())
+        .iter()
+        .map(|e| serde_json::to_string(e).map(|l| l + "\n"))
+        .collect::<Result<_, _>>()?;
+    assert_eq!(crate::history::parse(&text)?, history(events));
+    Ok(())
+}
