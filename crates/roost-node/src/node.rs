@@ -341,6 +341,9 @@ impl Node {
         }
         let deadline = Instant::now() + self.config.request_timeout;
         let mut last = String::from("no leader elected yet");
+        // A write that may have been applied by some attempt must not end as "unavailable"
+        // (which promises nothing happened), even if later attempts were refused.
+        let mut uncertain = false;
         let mut pause = Duration::from_millis(10);
         loop {
             let leader = g.raft.metrics().borrow().current_leader;
@@ -349,7 +352,10 @@ impl Node {
                 match tokio::time::timeout(left, attempt(leader)).await {
                     Ok(Attempt::Done(v)) => return Ok(v),
                     Ok(Attempt::Retry(why)) => last = why,
-                    Ok(Attempt::Unknown(why)) if op.retry_safe() => last = why,
+                    Ok(Attempt::Unknown(why)) if op.retry_safe() => {
+                        uncertain = op != Op::Read;
+                        last = why;
+                    }
                     Ok(Attempt::Unknown(why)) => return Err(NodeError::Indeterminate(why)),
                     Err(_) if op == Op::Read => last = "timed out waiting for the leader".into(),
                     Err(_) => {
@@ -361,7 +367,11 @@ impl Node {
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(NodeError::Unavailable(last));
+                return Err(if uncertain {
+                    NodeError::Indeterminate(last)
+                } else {
+                    NodeError::Unavailable(last)
+                });
             }
             tokio::time::sleep(pause.min(left)).await;
             pause = (pause * 2).min(Duration::from_millis(200));

@@ -2,6 +2,7 @@
 
 mod api;
 mod catch_up;
+mod chaos;
 mod failover;
 mod forms;
 mod harness;
