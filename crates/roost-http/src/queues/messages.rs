@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::extract::{Query as UrlQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use rand::Rng;
 use roost_state::{Command, Query, QueryResult, Response as Applied, Source};
 use serde::Deserialize;
@@ -210,22 +210,45 @@ pub(super) async fn pull(
         "{}/q/{}/pull?consumer_id={consumer}&cursor={next_cursor}&limit={limit}",
         q.base, q.id
     );
-    let mut body = json!({
-        "consumer_id": consumer,
-        "cursor": cursor,
-        "messages": envelopes,
-        "next_cursor": next_cursor,
-        "has_more": has_more,
-        "next_url": next_url,
-        "floor": floor,
-    });
     let help = if below_floor {
-        body["cursor_below_floor"] = json!(true);
         "The cursor was below the garbage-collected floor: messages at or below 'floor' were reaped, so this page starts at the floor. Save next_cursor and ack it when done."
     } else {
         "Returns up to 'limit' messages with seq > cursor. Save next_cursor and POST /q/{id}/ack {cursor:next_cursor, consumer_id:X} when done. has_more=true means more available; pull again with cursor=next_cursor."
     };
-    Ok(q.reply(StatusCode::OK, body, help))
+    // Serialized in one pass so payloads go out exactly as they were published.
+    let reply = PullReply {
+        queue_id: q.id.as_str(),
+        consumer_id: &consumer,
+        cursor,
+        messages: envelopes,
+        next_cursor,
+        has_more,
+        next_url,
+        floor,
+        cursor_below_floor: below_floor.then_some(true),
+        help,
+        links: q.links(),
+    };
+    Ok((StatusCode::OK, axum::Json(reply)).into_response())
+}
+
+/// The body of a pull.
+#[derive(serde::Serialize)]
+struct PullReply<'a> {
+    queue_id: &'a str,
+    consumer_id: &'a str,
+    cursor: u64,
+    messages: Vec<EnvelopeJson<'a>>,
+    next_cursor: u64,
+    has_more: bool,
+    next_url: String,
+    floor: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cursor_below_floor: Option<bool>,
+    #[serde(rename = "_help")]
+    help: &'static str,
+    #[serde(rename = "_links")]
+    links: serde_json::Value,
 }
 
 #[cfg(test)]

@@ -143,7 +143,7 @@ call -X POST $BASE/q/$id/publish \
 expect 201 '"seq":1'
 call "$BASE/q/$id/pull?consumer_id=worker-1&cursor=0&limit=10" \
   -H "Authorization: Bearer $QUEUE_KEY"
-expect 200 '"task":"process-screenshot"'
+expect 200 '"task": "process-screenshot"'
 call -X POST $BASE/q/$id/ack \
   -H "Authorization: Bearer $QUEUE_KEY" \
   -d '{"consumer_id": "worker-1", "cursor": 1}'
