@@ -79,12 +79,7 @@ pub fn queue_id(raw: &str, shards: u32) -> Result<QueueId, ApiError> {
 
 /// Checks a consumer id: 1–128 characters of letters, digits and `_ - . :`.
 pub fn consumer_id(raw: &str) -> Result<String, ApiError> {
-    let ok = !raw.is_empty()
-        && raw.len() <= 128
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b));
-    if ok {
+    if roost_state::ids::is_valid_consumer_id(raw) {
         Ok(raw.to_owned())
     } else {
         Err(ApiError::bad_request(

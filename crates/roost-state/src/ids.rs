@@ -149,6 +149,15 @@ pub fn submission_id(random: u64) -> String {
     format!("sub_{random:016x}")
 }
 
+/// Whether `id` is a usable consumer id: 1–128 letters, digits, `_`, `-`, `.` or `:`.
+pub fn is_valid_consumer_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b))
+}
+
 /// A message id, `qm_` + 16 hex digits, chosen by the proposer.
 pub fn message_id(random: u64) -> String {
     format!("qm_{random:016x}")

@@ -56,6 +56,8 @@ pub struct ServerConfig {
     pub http_addr: String,
     /// Peer listener address.
     pub peer_addr: String,
+    /// Client gRPC listener address (empty: no gRPC API).
+    pub grpc_addr: String,
     /// Number of shard groups (fixed at the first start of a cluster).
     pub shards: u32,
     /// Every member; empty means a one-node cluster of this node.
@@ -167,6 +169,7 @@ impl Default for ServerConfig {
             data_dir: PathBuf::from("./data"),
             http_addr: "127.0.0.1:7070".into(),
             peer_addr: "127.0.0.1:7170".into(),
+            grpc_addr: "127.0.0.1:7270".into(),
             shards: 4,
             members: Vec::new(),
             request_timeout_ms: 5_000,
@@ -191,6 +194,7 @@ const FIELDS: &[&str] = &[
     "data_dir",
     "http_addr",
     "peer_addr",
+    "grpc_addr",
     "shards",
     "members",
     "request_timeout_ms",
@@ -260,6 +264,14 @@ impl ServerConfig {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        if !self.grpc_addr.is_empty() {
+            self.grpc_addr.parse::<SocketAddr>().with_context(|| {
+                format!(
+                    "invalid configuration: grpc_addr: {:?} is not an ip:port address",
+                    self.grpc_addr
+                )
+            })?;
+        }
         for (field, addr) in [
             ("http_addr", &self.http_addr),
             ("peer_addr", &self.peer_addr),

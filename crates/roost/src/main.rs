@@ -102,6 +102,17 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         Some(_) => {}
         None => tracing::warn!("no [auth] key configured for this multi-node cluster: the jobs API refuses every request"),
     }
+    if !config.grpc_addr.is_empty() {
+        let grpc = tokio::net::TcpListener::bind(&config.grpc_addr)
+            .await
+            .with_context(|| format!("binding grpc_addr {}", config.grpc_addr))?;
+        let (node, max, stop) = (Arc::clone(&node), config.max_body_bytes, shutdown.clone());
+        tokio::spawn(async move {
+            if let Err(e) = roost_grpc::serve(grpc, node, max, stop).await {
+                tracing::error!(error = %e, "client gRPC listener failed");
+            }
+        });
+    }
     let router = roost_http::router(Arc::clone(&node), config.limits(), verifier);
     roost_http::serve(http, router, shutdown.clone())
         .await

@@ -14,6 +14,7 @@ use tempfile::TempDir;
 pub struct NodeProc {
     pub id: u64,
     pub http: String,
+    pub grpc: String,
     pub config: PathBuf,
     pub data: PathBuf,
     /// The running process, if any; behind a lock so tests can kill while clients run.
@@ -48,6 +49,7 @@ impl Cluster {
         let ports: Vec<(u16, u16)> = (0..n)
             .map(|_| Ok((free_port()?, free_port()?)))
             .collect::<anyhow::Result<_>>()?;
+        let grpc_ports: Vec<u16> = (0..n).map(|_| free_port()).collect::<anyhow::Result<_>>()?;
         let mut members = String::new();
         for (i, (http, peer)) in ports.iter().enumerate() {
             members.push_str(&format!(
@@ -58,15 +60,17 @@ impl Cluster {
         let mut nodes = Vec::new();
         for (i, (http, peer)) in ports.iter().enumerate() {
             let id = i as u64 + 1;
+            let grpc = grpc_ports[i];
             let data = dir.path().join(format!("node{id}"));
             let config = dir.path().join(format!("node{id}.toml"));
             let text = format!(
-                "node_id = {id}\ndata_dir = {data:?}\nhttp_addr = \"127.0.0.1:{http}\"\npeer_addr = \"127.0.0.1:{peer}\"\nshards = {shards}\nrequest_timeout_ms = 10000\n{top_extra}\n{members}\n[raft]\n{raft_extra}\n"
+                "node_id = {id}\ndata_dir = {data:?}\nhttp_addr = \"127.0.0.1:{http}\"\npeer_addr = \"127.0.0.1:{peer}\"\ngrpc_addr = \"127.0.0.1:{grpc}\"\nshards = {shards}\nrequest_timeout_ms = 10000\n{top_extra}\n{members}\n[raft]\n{raft_extra}\n"
             );
             std::fs::write(&config, text)?;
             nodes.push(NodeProc {
                 id,
                 http: format!("http://127.0.0.1:{http}"),
+                grpc: format!("http://127.0.0.1:{grpc}"),
                 config,
                 data,
                 child: Mutex::new(None),

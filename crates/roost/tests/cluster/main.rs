@@ -5,6 +5,7 @@ mod catch_up;
 mod chaos;
 mod failover;
 mod forms;
+mod grpc;
 mod harness;
 mod jobs;
 mod queue_rung;

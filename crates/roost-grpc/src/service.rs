@@ -1,0 +1,311 @@
+//! The `Queues` service.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use roost_node::Node;
+use roost_state::{Command, Envelope, Query, QueryResult, QueueId, Response, Source};
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, Semaphore};
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::{Stream, StreamExt};
+use tonic::{Request, Response as GrpcResponse, Status, Streaming};
+
+use crate::pb;
+use crate::status::{as_error, failed, invalid, refused};
+
+/// Publishes in flight on one publish stream.
+const STREAM_WINDOW: usize = 1024;
+/// Most messages one pull returns.
+const MAX_PULL: u32 = 1000;
+
+/// Serves queue operations through a node.
+#[derive(Clone)]
+pub struct QueuesService {
+    /// The node requests are routed through.
+    node: Arc<Node>,
+    /// Largest payload accepted.
+    max_payload: usize,
+}
+
+/// A boxed stream of replies.
+type ReplyStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+impl QueuesService {
+    /// The tonic service.
+    pub fn server(node: Arc<Node>, max_payload: usize) -> pb::queues_server::QueuesServer<Self> {
+        pb::queues_server::QueuesServer::new(QueuesService { node, max_payload })
+            .max_decoding_message_size(max_payload + 64 * 1024)
+    }
+
+    fn queue(&self, raw: &str) -> Result<QueueId, Status> {
+        QueueId::parse(raw)
+            .filter(|q| (1..=self.node.shards()).contains(&q.shard()))
+            .ok_or_else(|| refused(&roost_state::CommandError::QueueNotFound))
+    }
+
+    /// One publish, validated and applied.
+    async fn publish_one(
+        &self,
+        auth: [u8; 32],
+        req: pb::PublishRequest,
+    ) -> Result<pb::PublishReply, Status> {
+        let queue = self.queue(&req.queue_id)?;
+        if req.payload.len() > self.max_payload {
+            return Err(invalid(
+                "payload_too_large",
+                "payload exceeds the size limit",
+            ));
+        }
+        let payload = std::str::from_utf8(&req.payload)
+            .ok()
+            .filter(|p| serde_json::from_str::<&serde_json::value::RawValue>(p).is_ok())
+            .ok_or_else(|| invalid("invalid_json", "payload must be a JSON document"))?;
+        let idempotency = (!req.idempotency_key.is_empty()).then(|| {
+            (
+                req.idempotency_key.clone(),
+                Sha256::digest(&req.payload).into(),
+            )
+        });
+        let command = Command::Publish {
+            queue: queue.clone(),
+            auth,
+            id: roost_state::ids::message_id(rand::rng().random()),
+            payload: payload.to_owned(),
+            source: Source::Publish,
+            idempotency,
+            hold: None,
+        };
+        match self.node.write(queue.shard(), command).await {
+            Ok(Response::Published {
+                seq, id, replayed, ..
+            }) => Ok(pb::PublishReply {
+                correlation: req.correlation,
+                seq,
+                id,
+                replayed,
+                error: None,
+            }),
+            Ok(Response::Refused(e)) => Err(refused(&e)),
+            Ok(other) => Err(Status::internal(format!("unexpected response {other:?}"))),
+            Err(e) => Err(failed(&e)),
+        }
+    }
+
+    async fn pull_once(
+        &self,
+        auth: [u8; 32],
+        req: &pb::PullRequest,
+    ) -> Result<pb::PullReply, Status> {
+        let queue = self.queue(&req.queue_id)?;
+        if !roost_state::ids::is_valid_consumer_id(&req.consumer_id) {
+            return Err(invalid(
+                "invalid_consumer_id",
+                "consumer_id must be 1-128 letters, digits, '_', '-', '.' or ':'",
+            ));
+        }
+        let limit = if req.limit == 0 { 10 } else { req.limit };
+        if limit > MAX_PULL {
+            return Err(invalid("invalid_limit", "limit must be at most 1000"));
+        }
+        let query = Query::Pull {
+            queue: queue.clone(),
+            auth,
+            consumer: req.consumer_id.clone(),
+            cursor: req.cursor,
+            limit: limit as usize,
+        };
+        let deadline = Instant::now() + Duration::from_secs(u64::from(req.wait_secs.min(30)));
+        loop {
+            let reply = match self
+                .node
+                .read(queue.shard(), query.clone())
+                .await
+                .map_err(|e| failed(&e))?
+            {
+                QueryResult::Pulled {
+                    messages,
+                    cursor,
+                    next_cursor,
+                    has_more,
+                    floor,
+                    ..
+                } => pb::PullReply {
+                    messages: messages.into_iter().map(envelope).collect(),
+                    cursor,
+                    next_cursor,
+                    has_more,
+                    floor,
+                },
+                QueryResult::Refused(e) => return Err(refused(&e)),
+                other => return Err(Status::internal(format!("unexpected result {other:?}"))),
+            };
+            let left = deadline.saturating_duration_since(Instant::now());
+            if !reply.messages.is_empty() || left.is_zero() {
+                return Ok(reply);
+            }
+            self.node.applied_changed(queue.shard(), left).await;
+        }
+    }
+}
+
+fn envelope(e: Envelope) -> pb::Envelope {
+    pb::Envelope {
+        id: e.id,
+        seq: e.seq,
+        source: e.source.as_str().to_owned(),
+        payload: e.payload.into_bytes(),
+        published_at_ms: e.published_at_ms,
+    }
+}
+
+/// The digest of the Bearer key in the call's metadata.
+fn auth<T>(req: &Request<T>) -> Result<[u8; 32], Status> {
+    let value = req
+        .metadata()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
+        .map(|(_, token)| token.trim().to_owned())
+        .ok_or_else(|| {
+            Status::unauthenticated("missing_api_key: send 'authorization: Bearer <queue_api_key>'")
+        })?;
+    Ok(Sha256::digest(value.as_bytes()).into())
+}
+
+#[tonic::async_trait]
+impl pb::queues_server::Queues for QueuesService {
+    async fn publish(
+        &self,
+        req: Request<pb::PublishRequest>,
+    ) -> Result<GrpcResponse<pb::PublishReply>, Status> {
+        let key = auth(&req)?;
+        self.publish_one(key, req.into_inner())
+            .await
+            .map(GrpcResponse::new)
+    }
+
+    type PublishStreamStream = ReplyStream<pb::PublishReply>;
+
+    async fn publish_stream(
+        &self,
+        req: Request<Streaming<pb::PublishRequest>>,
+    ) -> Result<GrpcResponse<Self::PublishStreamStream>, Status> {
+        let key = auth(&req)?;
+        let mut incoming = req.into_inner();
+        let (tx, rx) = mpsc::channel(STREAM_WINDOW);
+        let window = Arc::new(Semaphore::new(STREAM_WINDOW));
+        let service = self.clone();
+        tokio::spawn(async move {
+            while let Some(next) = incoming.next().await {
+                let Ok(req) = next else {
+                    break;
+                };
+                let Ok(permit) = window.clone().acquire_owned().await else {
+                    break;
+                };
+                let (service, tx) = (service.clone(), tx.clone());
+                tokio::spawn(async move {
+                    let correlation = req.correlation;
+                    let reply =
+                        service
+                            .publish_one(key, req)
+                            .await
+                            .unwrap_or_else(|s| pb::PublishReply {
+                                correlation,
+                                error: Some(as_error(&s)),
+                                ..Default::default()
+                            });
+                    let _ = tx.send(Ok(reply)).await;
+                    drop(permit);
+                });
+            }
+        });
+        Ok(GrpcResponse::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn pull(
+        &self,
+        req: Request<pb::PullRequest>,
+    ) -> Result<GrpcResponse<pb::PullReply>, Status> {
+        let key = auth(&req)?;
+        self.pull_once(key, req.get_ref())
+            .await
+            .map(GrpcResponse::new)
+    }
+
+    type PullStreamStream = ReplyStream<pb::Envelope>;
+
+    async fn pull_stream(
+        &self,
+        req: Request<pb::PullRequest>,
+    ) -> Result<GrpcResponse<Self::PullStreamStream>, Status> {
+        let key = auth(&req)?;
+        let mut pull = req.into_inner();
+        // Check the request (and the key) before the stream starts.
+        let first = self
+            .pull_once(
+                key,
+                &pb::PullRequest {
+                    wait_secs: 0,
+                    ..pull.clone()
+                },
+            )
+            .await?;
+        let (tx, rx) = mpsc::channel(1024);
+        let service = self.clone();
+        tokio::spawn(async move {
+            let mut page = Some(first);
+            loop {
+                let reply = match page.take() {
+                    Some(p) => p,
+                    None => match service.pull_once(key, &pull).await {
+                        Ok(p) => p,
+                        Err(s) => {
+                            let _ = tx.send(Err(s)).await;
+                            return;
+                        }
+                    },
+                };
+                pull.cursor = Some(reply.next_cursor);
+                pull.wait_secs = 30;
+                for e in reply.messages {
+                    if tx.send(Ok(e)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(GrpcResponse::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn ack(
+        &self,
+        req: Request<pb::AckRequest>,
+    ) -> Result<GrpcResponse<pb::AckReply>, Status> {
+        let key = auth(&req)?;
+        let req = req.into_inner();
+        let queue = self.queue(&req.queue_id)?;
+        if !roost_state::ids::is_valid_consumer_id(&req.consumer_id) {
+            return Err(invalid(
+                "invalid_consumer_id",
+                "consumer_id must be 1-128 letters, digits, '_', '-', '.' or ':'",
+            ));
+        }
+        let command = Command::Ack {
+            queue: queue.clone(),
+            auth: key,
+            consumer: req.consumer_id,
+            cursor: req.cursor,
+        };
+        match self.node.write(queue.shard(), command).await {
+            Ok(Response::Acked { cursor }) => Ok(GrpcResponse::new(pb::AckReply { cursor })),
+            Ok(Response::Refused(e)) => Err(refused(&e)),
+            Ok(other) => Err(Status::internal(format!("unexpected response {other:?}"))),
+            Err(e) => Err(failed(&e)),
+        }
+    }
+}
