@@ -59,6 +59,7 @@ pub async fn drain(node: &Node, group: GroupId) -> Result<(), NodeError> {
                 form: w.form.clone(),
                 through,
                 failed,
+                queue: w.binding.queue.clone(),
             };
             node.write(group, done).await?;
         }

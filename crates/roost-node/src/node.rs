@@ -113,6 +113,7 @@ impl Node {
         node.bootstrap().await?;
         tokio::spawn(node.clone().check_layout(shutdown.clone()));
         let every = node.config.tick_interval;
+        tokio::spawn(crate::webhooks::run(node.clone(), every, shutdown.clone()));
         tokio::spawn(crate::ticker::run(node.clone(), every, shutdown));
         Ok(node)
     }

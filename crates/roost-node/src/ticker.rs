@@ -32,9 +32,6 @@ pub async fn run(node: Arc<Node>, every: Duration, shutdown: CancellationToken) 
                 if let Err(e) = crate::mirror::drain(&node, group).await {
                     tracing::debug!(group, error = %e, "form mirroring will retry");
                 }
-                if let Err(e) = crate::webhooks::drain(&node, group).await {
-                    tracing::debug!(group, error = %e, "webhooks will retry");
-                }
             }
         }
     }

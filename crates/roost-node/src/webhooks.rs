@@ -29,7 +29,10 @@ pub struct WebhookConfig {
 fn is_private(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
-            v4.is_loopback()
+            let o = v4.octets();
+            o[0] == 0 // "this network"
+                || (o[0] == 198 && (o[1] & 0xfe) == 18) // benchmarking
+                || v4.is_loopback()
                 || v4.is_private()
                 || v4.is_link_local()
                 || v4.is_unspecified()
@@ -43,7 +46,15 @@ fn is_private(ip: IpAddr) -> bool {
                 || v6.is_multicast()
                 || (v6.segments()[0] & 0xfe00) == 0xfc00 // unique local
                 || (v6.segments()[0] & 0xffc0) == 0xfe80 // link local
-                || v6.to_ipv4_mapped().is_some_and(|v4| is_private(IpAddr::V4(v4)))
+                || (v6.segments()[0] & 0xffc0) == 0xfec0 // site local
+                || v6.to_ipv4().is_some_and(|v4| is_private(IpAddr::V4(v4))) // mapped or compatible
+                || (v6.segments()[..6] == [0x64, 0xff9b, 0, 0, 0, 0] // NAT64 of a private address
+                    && is_private(IpAddr::V4(std::net::Ipv4Addr::new(
+                        (v6.segments()[6] >> 8) as u8,
+                        v6.segments()[6] as u8,
+                        (v6.segments()[7] >> 8) as u8,
+                        v6.segments()[7] as u8,
+                    ))))
         }
     }
 }
@@ -90,8 +101,13 @@ async fn deliver(cfg: &WebhookConfig, job: &Job, url: &str) -> Result<u16, (Stri
         .ok_or_else(|| ("url has no host".to_owned(), true))?
         .to_owned();
     let port = parsed.port_or_known_default().unwrap_or(443);
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+    let lookup = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::net::lookup_host((host.as_str(), port)),
+    );
+    let addrs: Vec<SocketAddr> = lookup
         .await
+        .map_err(|_| (format!("resolving {host} timed out"), false))?
         .map_err(|e| (format!("cannot resolve {host}: {e}"), false))?
         .collect();
     if !cfg.allow_private && addrs.iter().any(|a| is_private(a.ip())) {
@@ -115,7 +131,9 @@ async fn deliver(cfg: &WebhookConfig, job: &Job, url: &str) -> Result<u16, (Stri
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let msg_id = format!("{}-{}", job.id, job.status.as_str());
+    // Stable across retries of one delivery, new for each finish of the job.
+    let generation = job.webhook_delivery.as_ref().map_or(0, |d| d.generation);
+    let msg_id = format!("{}-{}-{generation}", job.id, job.status.as_str());
     let resp = client
         .post(parsed)
         .header("content-type", "application/json")
@@ -127,6 +145,30 @@ async fn deliver(cfg: &WebhookConfig, job: &Job, url: &str) -> Result<u16, (Stri
         .await
         .map_err(|e| (e.to_string(), false))?;
     Ok(resp.status().as_u16())
+}
+
+/// Delivers due webhooks of the shards this node leads, every `every`, until `shutdown`. Its own
+/// loop, so a slow receiver never delays ticks (lease expiry, retention).
+pub async fn run(
+    node: std::sync::Arc<Node>,
+    every: Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = shutdown.cancelled() => return,
+        }
+        for group in 1..=node.shards() {
+            if node.leads(group) {
+                if let Err(e) = drain(&node, group).await {
+                    tracing::debug!(group, error = %e, "webhooks will retry");
+                }
+            }
+        }
+    }
 }
 
 /// Attempts every webhook of `group` that is due.
@@ -158,6 +200,7 @@ pub async fn drain(node: &Node, group: GroupId) -> Result<(), NodeError> {
         };
         let report = Command::WebhookAttempted {
             job: job.id.clone(),
+            generation: delivery.generation,
             attempt: delivery.attempts + 1,
             outcome,
             give_up,
@@ -183,6 +226,11 @@ mod tests {
             "fd00::1",
             "fe80::1",
             "::ffff:127.0.0.1",
+            "0.1.2.3",
+            "198.18.0.1",
+            "fec0::1",
+            "::10.0.0.1",
+            "64:ff9b::a00:1",
         ] {
             assert!(is_private(ip.parse().expect("ip")), "{ip}");
         }

@@ -222,6 +222,8 @@ pub enum Command {
         through: u64,
         /// Set when the queue refused: the binding is dropped with this reason.
         failed: Option<String>,
+        /// The queue the drain published to (a failure only ends that binding).
+        queue: QueueId,
     },
     /// Enqueues a job (or, for a known Idempotency-Key, answers the existing one).
     CreateJob {
@@ -298,6 +300,8 @@ pub enum Command {
     WebhookAttempted {
         /// The job.
         job: String,
+        /// The delivery's generation (see `WebhookDelivery::generation`).
+        generation: u64,
         /// Which attempt this reports.
         attempt: u32,
         /// The receiver's HTTP status, or why nothing was delivered.
@@ -431,12 +435,13 @@ impl Command {
             | Command::FailJob { .. }
             | Command::RetryJob { .. } => false,
             Command::CreateJob { idempotency, .. } => idempotency.is_some(),
-            Command::Heartbeat { .. } | Command::CompleteJob { .. } | Command::CancelJob { .. } => {
-                true
-            }
+            // A repeated completion answers the completed job (see `complete_job`).
+            Command::Heartbeat { .. } | Command::CompleteJob { .. } => true,
+            Command::CancelJob { .. } => false,
             Command::AddTask { idempotency, .. } => idempotency.is_some(),
             Command::WebhookAttempted { .. } => true,
-            Command::TaskHeartbeat { .. } | Command::DeleteWorkQueue { .. } => true,
+            Command::TaskHeartbeat { .. } => true,
+            Command::DeleteWorkQueue { .. } => false,
             Command::CreateWorkQueue { .. }
             | Command::Dequeue { .. }
             | Command::FinishTask { .. } => false,

@@ -126,6 +126,8 @@ pub struct Job {
     pub idempotency_key: Option<String>,
     /// How long it is kept once finished.
     pub ttl: JobTtl,
+    /// The lease token that completed the job, so a repeated completion gets the same answer.
+    pub completed_by: Option<u64>,
     /// Delivery of the finish webhook, once the job is over and has one.
     pub webhook_delivery: Option<WebhookDelivery>,
 }
@@ -133,6 +135,9 @@ pub struct Job {
 /// Progress of delivering a finished job's webhook (at least once, retried with backoff).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebhookDelivery {
+    /// Which finish this delivery reports (the job's `events` count when it finished), so a
+    /// late report about an earlier finish never lands on a newer one.
+    pub generation: u64,
     /// Attempts made.
     pub attempts: u32,
     /// When the next attempt is due, ms since the epoch.

@@ -379,8 +379,25 @@ impl ShardState {
         let mut fx = Vec::new();
         if let Some(shard) = command.shard() {
             if shard != self.group {
-                let msg = format!("shard {shard} is not group {}", self.group);
-                return Ok((Response::Refused(CommandError::Invalid(msg)), fx));
+                // Job and work ids live in their workspace's shard: one naming another shard
+                // cannot be the caller's, so it is simply not found.
+                let refusal = match command {
+                    Command::Heartbeat { .. }
+                    | Command::CompleteJob { .. }
+                    | Command::FailJob { .. }
+                    | Command::CancelJob { .. }
+                    | Command::RetryJob { .. } => CommandError::JobNotFound,
+                    Command::DeleteWorkQueue { .. }
+                    | Command::AddTask { .. }
+                    | Command::Dequeue { .. } => CommandError::WorkNotFound("work queue".into()),
+                    Command::TaskHeartbeat { .. } | Command::FinishTask { .. } => {
+                        CommandError::WorkNotFound("task".into())
+                    }
+                    _ => {
+                        CommandError::Invalid(format!("shard {shard} is not group {}", self.group))
+                    }
+                };
+                return Ok((Response::Refused(refusal), fx));
             }
         }
         let result = match command {
@@ -436,10 +453,13 @@ impl ShardState {
             Command::CancelJob { workspace, job } => self.cancel_job(now, workspace, job, &mut fx),
             Command::WebhookAttempted {
                 job,
+                generation,
                 attempt,
                 outcome,
                 give_up,
-            } => self.webhook_attempted(now, job, *attempt, outcome, *give_up, &mut fx),
+            } => {
+                self.webhook_attempted(now, job, *generation, *attempt, outcome, *give_up, &mut fx)
+            }
             Command::CreateWorkQueue {
                 id,
                 workspace,
@@ -580,7 +600,8 @@ impl ShardState {
                 form,
                 through,
                 failed,
-            } => self.mirror_done(form, *through, failed.as_deref(), &mut fx),
+                queue,
+            } => self.mirror_done(form, *through, failed.as_deref(), queue, &mut fx),
         };
         // A refusal must change nothing: operations decide before they mutate, and any effect
         // gathered before the refusal is dropped.

@@ -96,11 +96,16 @@ impl ShardState {
         form: &FormId,
         through: u64,
         failed: Option<&str>,
+        queue: &crate::QueueId,
         fx: &mut Effects,
     ) -> Outcome {
         let Some(f) = self.forms.get_mut(form) else {
             return refuse(CommandError::FormNotFound);
         };
+        if f.binding.as_ref().map(|b| &b.queue) != Some(queue) {
+            // A report about an earlier binding: the current one has its own progress.
+            return Ok(Ok(Response::Done));
+        }
         f.mirrored_through = f.mirrored_through.max(through.min(f.head_seq));
         if let Some(reason) = failed {
             f.binding = None;

@@ -173,6 +173,7 @@ impl ShardState {
             attempts_allowed: spec.max_retries + 1,
             idempotency_key: idempotency.cloned(),
             ttl,
+            completed_by: None,
             webhook_delivery: None,
         };
         event(
@@ -241,10 +242,13 @@ impl ShardState {
     }
 
     /// Checks that `token` holds `id`'s current lease in `workspace`.
-    fn leased(&self, workspace: &str, id: &str, token: u64) -> Result<(), CommandError> {
+    /// Checks that `token` holds `id`'s current lease in `workspace` and that the attempt has
+    /// neither lapsed nor timed out (even if no tick has ended it yet).
+    fn leased(&self, now: u64, workspace: &str, id: &str, token: u64) -> Result<(), CommandError> {
         let job = self.job_in(workspace, id)?;
+        let live = job.deadline_ms().is_some_and(|d| now < d);
         match &job.lease {
-            Some(l) if l.token == token && job.status == JobStatus::Running => Ok(()),
+            Some(l) if l.token == token && job.status == JobStatus::Running && live => Ok(()),
             _ => Err(CommandError::StaleToken),
         }
     }
@@ -260,7 +264,7 @@ impl ShardState {
         lease_ms: u64,
         fx: &mut Effects,
     ) -> Outcome {
-        if let Err(e) = self.leased(workspace, id, token) {
+        if let Err(e) = self.leased(now, workspace, id, token) {
             return refuse(e);
         }
         let answer = self.with_job(id, fx, |job, fx| {
@@ -293,7 +297,15 @@ impl ShardState {
         result: &str,
         fx: &mut Effects,
     ) -> Outcome {
-        if let Err(e) = self.leased(workspace, id, token) {
+        if let Ok(done) = self.job_in(workspace, id) {
+            if done.status == JobStatus::Completed && done.completed_by == Some(token) {
+                return Ok(Ok(Response::JobState {
+                    job: Box::new(done.clone()),
+                    created: false,
+                }));
+            }
+        }
+        if let Err(e) = self.leased(now, workspace, id, token) {
             return refuse(e);
         }
         let job = self.with_job(id, fx, |job, fx| {
@@ -301,6 +313,7 @@ impl ShardState {
             job.progress = 100;
             job.result = Some(result.to_owned());
             job.lease = None;
+            job.completed_by = Some(token);
             finish(job, now);
             job.updated_ms = now;
             event(
@@ -326,7 +339,7 @@ impl ShardState {
         retryable: bool,
         fx: &mut Effects,
     ) -> Outcome {
-        if let Err(e) = self.leased(workspace, id, token) {
+        if let Err(e) = self.leased(now, workspace, id, token) {
             return refuse(e);
         }
         let job = self.with_job(id, fx, |job, fx| {
@@ -399,10 +412,12 @@ impl ShardState {
         job_state(job)
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn webhook_attempted(
         &mut self,
         now: u64,
         id: &str,
+        generation: u64,
         attempt: u32,
         outcome: &Result<u16, String>,
         give_up: bool,
@@ -412,7 +427,7 @@ impl ShardState {
             .jobs
             .get(id)
             .and_then(|j| j.webhook_delivery.as_ref())
-            .filter(|d| !d.done && d.attempts + 1 == attempt);
+            .filter(|d| !d.done && d.generation == generation && d.attempts + 1 == attempt);
         if current.is_none() {
             // Already recorded (a repeated report) or nothing to deliver: nothing to change.
             return Ok(Ok(Response::Done));
@@ -525,6 +540,15 @@ impl ShardState {
             .map(|(_, id)| id.clone())
             .collect();
         for id in expired {
+            // A job whose webhook is still being delivered waits for it.
+            if self
+                .jobs
+                .get(&id)
+                .and_then(|j| j.webhook_delivery.as_ref())
+                .is_some_and(|d| !d.done)
+            {
+                continue;
+            }
             if let Some(job) = self.jobs.remove(&id) {
                 self.job_index.remove(&job);
                 fx.push(Effect::DeleteJob(id));
@@ -538,6 +562,7 @@ fn finish(job: &mut Job, now: u64) {
     job.finished_ms = Some(now);
     if job.spec.webhook.is_some() {
         job.webhook_delivery = Some(WebhookDelivery {
+            generation: job.events,
             attempts: 0,
             next_at_ms: now,
             done: false,

@@ -13,8 +13,8 @@ pub(super) struct WorkIndex {
     pub pending: BTreeSet<(String, i16, u64, u64, String)>,
     /// Assigned tasks by lease expiry.
     pub leases: BTreeSet<(u64, String)>,
-    /// `(workspace, key) -> task id`.
-    pub keys: BTreeMap<(String, String), String>,
+    /// `(workspace, queue, key) -> task id`: a key names one task of one queue.
+    pub keys: BTreeMap<(String, String, String), String>,
 }
 
 fn urgency(t: &Task) -> (String, i16, u64, u64, String) {
@@ -31,8 +31,10 @@ impl WorkIndex {
     /// Adds `t` to the indexes its state calls for.
     pub fn insert(&mut self, t: &Task) {
         if let Some(k) = &t.idempotency_key {
-            self.keys
-                .insert((t.workspace.clone(), k.clone()), t.id.clone());
+            self.keys.insert(
+                (t.workspace.clone(), t.queue.clone(), k.clone()),
+                t.id.clone(),
+            );
         }
         match t.status {
             TaskStatus::Pending => {
@@ -50,7 +52,8 @@ impl WorkIndex {
     /// Removes `t` (as it is now) from every index.
     pub fn remove(&mut self, t: &Task) {
         if let Some(k) = &t.idempotency_key {
-            self.keys.remove(&(t.workspace.clone(), k.clone()));
+            self.keys
+                .remove(&(t.workspace.clone(), t.queue.clone(), k.clone()));
         }
         self.pending.remove(&urgency(t));
         if let Some(e) = t.lease_expires_ms {
@@ -160,7 +163,7 @@ impl ShardState {
             if let Some(t) = self
                 .work_index
                 .keys
-                .get(&(workspace.to_owned(), key.clone()))
+                .get(&(workspace.to_owned(), queue.to_owned(), key.clone()))
                 .and_then(|existing| self.tasks.get(existing))
             {
                 return Ok(Ok(Response::TaskState {

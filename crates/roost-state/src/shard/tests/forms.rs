@@ -99,17 +99,30 @@ fn forms_mirror_only_later_submissions_through_the_outbox() {
             form: form.clone(),
             through: 3,
             failed: None,
+            queue: q.clone(),
         },
     );
     assert!(outbox(&h).is_empty());
-    // A refused mirror drops the binding and records why.
+    // A failure reported for another (earlier) binding changes nothing.
     submit(&mut h, 4);
     h.run(
         5,
         Command::MirrorDone {
             form: form.clone(),
             through: 4,
+            failed: Some("old queue gone".into()),
+            queue: QueueId::new(1, 999),
+        },
+    );
+    assert!(h.state.form(&form).is_some_and(|f| f.binding.is_some()));
+    // A refused mirror drops the binding and records why.
+    h.run(
+        5,
+        Command::MirrorDone {
+            form: form.clone(),
+            through: 4,
             failed: Some("queue not found".into()),
+            queue: q.clone(),
         },
     );
     let f = h.state.form(&form).expect("form");

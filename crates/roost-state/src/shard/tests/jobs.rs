@@ -117,8 +117,10 @@ fn a_job_runs_under_a_fenced_lease_and_retries_with_backoff() {
         Response::Refused(CommandError::StaleToken)
     );
     assert_eq!(job(complete(&mut h, 80)).status, JobStatus::Completed);
+    // A repeated completion (a retry after a lost reply) gets the same answer, changing nothing.
+    assert_eq!(job(complete(&mut h, 80)).status, JobStatus::Completed);
     assert_eq!(
-        complete(&mut h, 80),
+        complete(&mut h, 77),
         Response::Refused(CommandError::StaleToken)
     );
     let kinds: Vec<String> = h.mem.job_events.values().map(|e| e.kind.clone()).collect();
@@ -162,7 +164,7 @@ fn lapsed_leases_and_timeouts_end_attempts_and_retries_run_out() {
     assert_eq!(c.len(), 1);
     // Heartbeats extend the lease, but the 30 s timeout still ends the attempt; no retries left.
     let mut t = j.run_at_ms;
-    for _ in 0..4 {
+    for _ in 0..3 {
         t += 8_000;
         let r = h.run(
             t,
@@ -185,6 +187,18 @@ fn lapsed_leases_and_timeouts_end_attempts_and_retries_run_out() {
             "{r:?}"
         );
     }
+    // Past the timeout, even before a tick, the lease no longer answers.
+    let late = h.run(
+        j.run_at_ms + 30_000,
+        Command::Heartbeat {
+            workspace: WS.into(),
+            job: id.clone(),
+            token: 6,
+            progress: None,
+            lease_ms: 10_000,
+        },
+    );
+    assert_eq!(late, Response::Refused(CommandError::StaleToken));
     h.run(j.run_at_ms + 30_000, Command::Tick);
     let j = h.state.job(&id).expect("job").clone();
     assert_eq!(j.status, JobStatus::Failed);
