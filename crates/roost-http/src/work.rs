@@ -57,7 +57,8 @@ fn queue_json(q: &WorkQueue, counts: &BTreeMap<String, u64>) -> Value {
     json!({"id": q.id, "name": q.name, "teamId": q.team, "createdAt": timestamp(q.created_ms), "counts": counts})
 }
 
-fn task_json(t: &Task) -> Value {
+/// A task as the API shows it; only its assignee (the dequeue answer) sees the token.
+fn task_json(t: &Task, with_token: bool) -> Value {
     json!({
         "id": t.id,
         "queueId": t.queue,
@@ -68,7 +69,7 @@ fn task_json(t: &Task) -> Value {
         "overdue": t.overdue(now_ms()),
         "status": t.status.as_str(),
         "agentId": t.agent_id,
-        "token": t.token.map(|x| format!("{x:016x}")),
+        "token": t.token.filter(|_| with_token).map(|x| format!("{x:016x}")),
         "leaseExpiresAt": t.lease_expires_ms.map(timestamp),
         "result": t.result.as_deref().map(|r| serde_json::from_str::<Value>(r).unwrap_or(Value::Null)),
         "error": t.error,
@@ -237,7 +238,7 @@ async fn add_task(
             } else {
                 StatusCode::OK
             };
-            Ok((status, Json(json!({"task": task_json(&task)}))).into_response())
+            Ok((status, Json(json!({"task": task_json(&task, false)}))).into_response())
         }
         other => Err(unexpected(&other)),
     }
@@ -275,7 +276,7 @@ async fn tasks(
     .await?
     {
         QueryResult::Tasks(list) => Ok(Json(
-            json!({"tasks": list.iter().map(task_json).collect::<Vec<_>>()}),
+            json!({"tasks": list.iter().map(|t| task_json(t, false)).collect::<Vec<_>>()}),
         )
         .into_response()),
         other => Err(unexpected(&other)),
@@ -312,7 +313,7 @@ async fn take(
     };
     match write(&s, &c.workspace, command).await? {
         Applied::Dequeued { task: Some(t) } => {
-            Ok(Json(json!({"task": task_json(&t)})).into_response())
+            Ok(Json(json!({"task": task_json(&t, true)})).into_response())
         }
         Applied::Dequeued { task: None } => Ok(StatusCode::NO_CONTENT.into_response()),
         other => Err(unexpected(&other)),
@@ -382,7 +383,7 @@ async fn finish(
     };
     match write(&s, &c.workspace, command).await? {
         Applied::TaskState { task, .. } => {
-            Ok(Json(json!({"task": task_json(&task)})).into_response())
+            Ok(Json(json!({"task": task_json(&task, false)})).into_response())
         }
         other => Err(unexpected(&other)),
     }
@@ -426,7 +427,7 @@ async fn heartbeat(
     };
     match write(&s, &c.workspace, command).await? {
         Applied::TaskState { task, .. } => {
-            Ok(Json(json!({"task": task_json(&task)})).into_response())
+            Ok(Json(json!({"task": task_json(&task, false)})).into_response())
         }
         other => Err(unexpected(&other)),
     }

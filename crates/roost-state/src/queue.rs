@@ -178,6 +178,8 @@ pub struct HeldPublish {
     pub payload: String,
     /// When it was held, ms since the epoch.
     pub held_at_ms: u64,
+    /// Its `Idempotency-Key` and body digest, so the key answers the real seq once drained.
+    pub idempotency: Option<(String, [u8; 32])>,
 }
 
 /// What an `Idempotency-Key` recorded: enough to answer a retried publish with the original.

@@ -36,8 +36,8 @@ pub(crate) fn scan<'a>(
 pub(crate) struct Pending {
     /// Envelopes written.
     messages: BTreeMap<(QueueId, u64), Envelope>,
-    /// Idempotency records written.
-    idempotency: HashMap<(QueueId, String), IdempotencyRecord>,
+    /// Idempotency records written (`Some`) or deleted (`None`) in this batch.
+    idempotency: HashMap<(QueueId, String), Option<IdempotencyRecord>>,
     /// Dead letters written (`Some`) or removed (`None`).
     dlq_rows: BTreeMap<(QueueId, u64), Option<DlqEntry>>,
     /// Dead-letter rows by envelope id, written or removed.
@@ -108,7 +108,7 @@ impl Pending {
                 batch.put_cf(cf, keys::idempotency(group, &queue, &key), encode(&record)?);
                 let by_time = keys::idempotency_by_time(group, &queue, record.at_ms, &key);
                 batch.put_cf(cf, by_time, []);
-                self.idempotency.insert((queue, key), record);
+                self.idempotency.insert((queue, key), Some(record));
             }
             Effect::DeleteIdempotency {
                 queue,
@@ -119,7 +119,7 @@ impl Pending {
                 batch.delete_cf(cf, keys::idempotency_by_time(group, &queue, at_ms, &key));
                 if record {
                     batch.delete_cf(cf, keys::idempotency(group, &queue, &key));
-                    self.idempotency.remove(&(queue, key));
+                    self.idempotency.insert((queue, key), None);
                 }
             }
             Effect::PutWorkQueue(id) => {
@@ -250,7 +250,7 @@ impl Lookup for DbLookup<'_> {
             .pending
             .and_then(|p| p.idempotency.get(&(queue.clone(), key.to_owned())))
         {
-            return Ok(Some(rec.clone()));
+            return Ok(rec.clone());
         }
         if self.wiped(queue) {
             return Ok(None);

@@ -62,6 +62,7 @@ impl ShardState {
                 id: msg.id.to_owned(),
                 payload: msg.payload.to_owned(),
                 held_at_ms: now,
+                idempotency: idempotency.cloned(),
             },
         });
         if let Some((key, digest)) = idempotency {
@@ -125,7 +126,20 @@ impl ShardState {
                     payload: &held.payload,
                     source: &Source::QuotaDrain,
                 };
-                append(q, now, msg, fx);
+                let envelope = append(q, now, msg, fx);
+                if let Some((key, digest)) = &held.idempotency {
+                    // The key now answers the seq the held publish finally got.
+                    fx.push(Effect::PutIdempotency {
+                        queue: queue.clone(),
+                        key: key.clone(),
+                        record: IdempotencyRecord {
+                            body_digest: *digest,
+                            seq: envelope.seq,
+                            id: envelope.id,
+                            at_ms: held.held_at_ms,
+                        },
+                    });
+                }
             }
             drained += rows.len() as u64;
             q.held_len = q.held_len.saturating_sub(rows.len() as u64);

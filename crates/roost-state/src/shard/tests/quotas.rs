@@ -155,6 +155,15 @@ fn held_publishes_drain_first_and_in_order() {
         ]
     );
     assert!(h.mem.held.is_empty());
+    // The held publish's key now answers its real seq.
+    assert!(matches!(
+        hold(&mut h, 2, Some("k2")),
+        Response::Published {
+            seq: 2,
+            replayed: true,
+            ..
+        }
+    ));
     assert_eq!(
         h.run(5, Command::DrainHeld { queue: q.clone() }),
         Response::Drained { count: 0 }
