@@ -45,6 +45,15 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, code, message, help)
     }
 
+    /// A 400 naming the offending field.
+    pub fn invalid_field(field: &str, why: &str) -> Self {
+        Self::bad_request(
+            "invalid_field",
+            format!("{field}: {why}"),
+            format!("Fix {field} and send the request again."),
+        )
+    }
+
     /// The 404 for an unknown (or malformed) queue id.
     pub fn queue_not_found() -> Self {
         Self::new(

@@ -43,14 +43,6 @@ pub fn routes() -> Router<AppState> {
         .route("/jobs/{id}/retry", post(retry))
 }
 
-fn field_error(field: &str, why: &str) -> ApiError {
-    ApiError::bad_request(
-        "invalid_field",
-        format!("{field}: {why}"),
-        format!("Fix {field} and send the job again."),
-    )
-}
-
 fn raw(s: &str) -> Value {
     serde_json::from_str(s).unwrap_or(Value::Null)
 }
@@ -115,22 +107,28 @@ struct CreateBody {
 fn spec_of(req: CreateBody) -> Result<JobSpec, ApiError> {
     let t = req.job_type.trim();
     if t.is_empty() || t.len() > 100 {
-        return Err(field_error("type", "must be 1-100 characters"));
+        return Err(ApiError::invalid_field("type", "must be 1-100 characters"));
     }
     let max_retries = req.max_retries.unwrap_or(3);
     if !(0..=10).contains(&max_retries) {
-        return Err(field_error("maxRetries", "must be between 0 and 10"));
+        return Err(ApiError::invalid_field(
+            "maxRetries",
+            "must be between 0 and 10",
+        ));
     }
     let timeout = req.timeout_seconds.unwrap_or(300);
     if !(10..=86_400).contains(&timeout) {
-        return Err(field_error(
+        return Err(ApiError::invalid_field(
             "timeoutSeconds",
             "must be between 10 and 86400",
         ));
     }
     let priority = req.priority.unwrap_or(0);
     if !(-1000..=1000).contains(&priority) {
-        return Err(field_error("priority", "must be between -1000 and 1000"));
+        return Err(ApiError::invalid_field(
+            "priority",
+            "must be between -1000 and 1000",
+        ));
     }
     let run_at_ms = match req.run_at {
         None => None,
@@ -139,12 +137,12 @@ fn spec_of(req: CreateBody) -> Result<JobSpec, ApiError> {
                 .ok()
                 .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                 .map(|d| d.as_millis() as u64)
-                .ok_or_else(|| field_error("runAt", "must be an RFC 3339 time"))?,
+                .ok_or_else(|| ApiError::invalid_field("runAt", "must be an RFC 3339 time"))?,
         ),
     };
     if let Some(w) = &req.webhook {
         if !(w.starts_with("https://") || w.starts_with("http://")) || w.len() > 2048 {
-            return Err(field_error("webhook", "must be an http(s) URL"));
+            return Err(ApiError::invalid_field("webhook", "must be an http(s) URL"));
         }
     }
     let payload = req
@@ -237,7 +235,7 @@ async fn list(
         .as_deref()
         .map(|st| {
             JobStatus::parse(st).ok_or_else(|| {
-                field_error(
+                ApiError::invalid_field(
                     "status",
                     "must be pending, running, completed, failed or cancelled",
                 )
@@ -326,7 +324,10 @@ async fn wait(
     let secs: u64 =
         parse_param("timeout", p.timeout.as_deref(), "invalid_timeout")?.unwrap_or(MAX_WAIT_SECS);
     if secs > 300 {
-        return Err(field_error("timeout", "must be at most 300 seconds"));
+        return Err(ApiError::invalid_field(
+            "timeout",
+            "must be at most 300 seconds",
+        ));
     }
     let deadline = Instant::now() + Duration::from_secs(secs);
     let shard = ids::workspace_shard(&c.workspace, s.node.shards());
@@ -443,15 +444,24 @@ async fn claim(
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
     let req: ClaimBody = body::json(&bytes)?;
     if req.worker_id.is_empty() || req.worker_id.len() > 128 {
-        return Err(field_error("workerId", "must be 1-128 characters"));
+        return Err(ApiError::invalid_field(
+            "workerId",
+            "must be 1-128 characters",
+        ));
     }
     let limit = req.limit.unwrap_or(1);
     if !(1..=100).contains(&limit) {
-        return Err(field_error("limit", "must be between 1 and 100"));
+        return Err(ApiError::invalid_field(
+            "limit",
+            "must be between 1 and 100",
+        ));
     }
     let wait = req.wait.unwrap_or(0);
     if wait > MAX_WAIT_SECS {
-        return Err(field_error("wait", "must be at most 30 seconds"));
+        return Err(ApiError::invalid_field(
+            "wait",
+            "must be at most 30 seconds",
+        ));
     }
     let deadline = Instant::now() + Duration::from_secs(wait);
     let shard = ids::workspace_shard(&c.workspace, s.node.shards());
@@ -494,7 +504,7 @@ async fn claim(
 
 fn token_of(raw: &str) -> Result<u64, ApiError> {
     u64::from_str_radix(raw, 16)
-        .map_err(|_| field_error("token", "must be the token a claim returned"))
+        .map_err(|_| ApiError::invalid_field("token", "must be the token a claim returned"))
 }
 
 /// Body of `POST /jobs/{id}/heartbeat`.
@@ -517,7 +527,12 @@ async fn heartbeat(
     let progress = match req.progress {
         None => None,
         Some(p) if (0..=100).contains(&p) => Some(p as u8),
-        Some(_) => return Err(field_error("progress", "must be between 0 and 100")),
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                "progress",
+                "must be between 0 and 100",
+            ))
+        }
     };
     let command = Command::Heartbeat {
         workspace: c.workspace.clone(),
@@ -596,7 +611,10 @@ async fn fail(
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
     let req: FailBody = body::json(&bytes)?;
     if req.error.len() > 4096 {
-        return Err(field_error("error", "must be at most 4096 bytes"));
+        return Err(ApiError::invalid_field(
+            "error",
+            "must be at most 4096 bytes",
+        ));
     }
     let command = Command::FailJob {
         workspace: c.workspace.clone(),

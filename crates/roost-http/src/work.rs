@@ -38,14 +38,6 @@ pub fn routes() -> Router<AppState> {
         .route("/work-queue-tasks/{id}/heartbeat", post(heartbeat))
 }
 
-fn bad(field: &str, why: &str) -> ApiError {
-    ApiError::bad_request(
-        "invalid_field",
-        format!("{field}: {why}"),
-        format!("Fix {field} and send it again."),
-    )
-}
-
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -95,10 +87,13 @@ async fn create(
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
     let req: CreateBody = body::json(&bytes)?;
     if req.name.trim().is_empty() || req.name.len() > 200 {
-        return Err(bad("name", "must be 1-200 characters"));
+        return Err(ApiError::invalid_field("name", "must be 1-200 characters"));
     }
     if req.team_id.trim().is_empty() || req.team_id.len() > 128 {
-        return Err(bad("teamId", "must be 1-128 characters"));
+        return Err(ApiError::invalid_field(
+            "teamId",
+            "must be 1-128 characters",
+        ));
     }
     let shard = ids::workspace_shard(&c.workspace, s.node.shards());
     let command = Command::CreateWorkQueue {
@@ -199,11 +194,11 @@ async fn add_task(
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
     let req: TaskBody = body::json(&bytes)?;
     if req.name.trim().is_empty() || req.name.len() > 500 {
-        return Err(bad("name", "must be 1-500 characters"));
+        return Err(ApiError::invalid_field("name", "must be 1-500 characters"));
     }
     let priority = req.priority.unwrap_or(3);
     if !(1..=5).contains(&priority) {
-        return Err(bad(
+        return Err(ApiError::invalid_field(
             "priority",
             "must be between 1 and 5 (5 is the most urgent)",
         ));
@@ -215,7 +210,7 @@ async fn add_task(
                 .ok()
                 .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
                 .map(|x| x.as_millis() as u64)
-                .ok_or_else(|| bad("deadline", "must be an RFC 3339 time"))
+                .ok_or_else(|| ApiError::invalid_field("deadline", "must be an RFC 3339 time"))
         })
         .transpose()?;
     let shard = ids::workspace_shard(&c.workspace, s.node.shards());
@@ -260,8 +255,9 @@ async fn tasks(
         .status
         .as_deref()
         .map(|st| {
-            TaskStatus::parse(st)
-                .ok_or_else(|| bad("status", "must be pending, assigned, completed or failed"))
+            TaskStatus::parse(st).ok_or_else(|| {
+                ApiError::invalid_field("status", "must be pending, assigned, completed or failed")
+            })
         })
         .transpose()?;
     match read(
@@ -301,7 +297,10 @@ async fn take(
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
     let req: AgentBody = body::json(&bytes)?;
     if req.agent_id.is_empty() || req.agent_id.len() > 128 {
-        return Err(bad("agentId", "must be 1-128 characters"));
+        return Err(ApiError::invalid_field(
+            "agentId",
+            "must be 1-128 characters",
+        ));
     }
     let command = Command::Dequeue {
         workspace: c.workspace.clone(),
@@ -353,7 +352,8 @@ struct FinishBody {
 
 fn token_of(raw: Option<&str>) -> Result<Option<u64>, ApiError> {
     raw.map(|t| {
-        u64::from_str_radix(t, 16).map_err(|_| bad("token", "must be the token a dequeue returned"))
+        u64::from_str_radix(t, 16)
+            .map_err(|_| ApiError::invalid_field("token", "must be the token a dequeue returned"))
     })
     .transpose()
 }
@@ -418,7 +418,8 @@ async fn heartbeat(
 ) -> Result<Response, ApiError> {
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
     let req: FinishBody = body::json(&bytes)?;
-    let token = token_of(req.token.as_deref())?.ok_or_else(|| bad("token", "is required"))?;
+    let token = token_of(req.token.as_deref())?
+        .ok_or_else(|| ApiError::invalid_field("token", "is required"))?;
     let command = Command::TaskHeartbeat {
         workspace: c.workspace.clone(),
         task,

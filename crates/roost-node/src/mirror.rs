@@ -40,7 +40,16 @@ pub async fn drain(node: &Node, group: GroupId) -> Result<(), NodeError> {
                 idempotency: Some((format!("form-mirror:{}", sub.id), MIRROR_DIGEST)),
                 hold: None,
             };
-            match node.write(w.binding.queue.shard(), command).await? {
+            let published = match node.write(w.binding.queue.shard(), command).await {
+                Ok(r) => r,
+                Err(e) => {
+                    // That queue's shard is unreachable now: record what got through, go on
+                    // with the other forms, and retry the rest at the next tick.
+                    tracing::debug!(form = %w.form, error = %e, "mirroring paused");
+                    break;
+                }
+            };
+            match published {
                 Response::Published { .. } => through = Some(sub.seq),
                 Response::Refused(e) => {
                     // The queue is gone or its key changed hands: stop mirroring this form.
@@ -61,7 +70,10 @@ pub async fn drain(node: &Node, group: GroupId) -> Result<(), NodeError> {
                 failed,
                 queue: w.binding.queue.clone(),
             };
-            node.write(group, done).await?;
+            // If this is lost, the next drain republishes; the Idempotency-Key dedupes it.
+            if let Err(e) = node.write(group, done).await {
+                tracing::debug!(form = %w.form, error = %e, "mirror progress not recorded");
+            }
         }
     }
     Ok(())
