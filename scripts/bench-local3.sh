@@ -28,4 +28,6 @@ for w in 64 128 256; do
   bench "window-$w" --workload window --window "$w" --count "$count"
 done
 bench drain --workload drain --window 128 --count "$count"
+# The same window over the client gRPC API: one bidirectional stream to node 1.
+bench window-128-grpc --workload window --window 128 --count "$count" --grpc-url http://127.0.0.1:7281
 echo "reports in $out"

@@ -13,6 +13,7 @@
 //! and the [`Report`] gives per-repetition numbers plus min/median/max across repetitions.
 
 mod client;
+mod grpc;
 mod jobs;
 pub mod payload;
 mod report;
@@ -106,6 +107,11 @@ pub struct BenchArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Publish over the client gRPC API at this URL (one stream, `--window` in flight) instead
+    /// of HTTP; queues are still created over HTTP.
+    #[arg(long)]
+    pub grpc_url: Option<String>,
+
     /// Workspace token for the jobs workload.
     #[arg(long, env = "ROOST_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
@@ -194,10 +200,16 @@ async fn run_unbounded(args: &BenchArgs) -> anyhow::Result<Report> {
                 .with_context(|| format!("repetition {rep}: creating queue"))?,
         );
         let mut phases = Vec::new();
+        let published = match &args.grpc_url {
+            Some(url) => {
+                grpc::publish(url, &queue, args.count, in_flight, args.payload_bytes).await
+            }
+            None => {
+                workload::publish(&api, &queue, args.count, in_flight, args.payload_bytes).await
+            }
+        };
         let (published, seqs) =
-            workload::publish(&api, &queue, args.count, in_flight, args.payload_bytes)
-                .await
-                .with_context(|| format!("repetition {rep}: publish phase"))?;
+            published.with_context(|| format!("repetition {rep}: publish phase"))?;
         phases.push(phase_result(Phase::Publish, &published));
         if args.workload == Workload::Drain {
             let drained = workload::drain(&api, &queue, &seqs)
