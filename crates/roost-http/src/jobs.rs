@@ -20,7 +20,7 @@ use serde_json::{json, value::RawValue, Value};
 
 use crate::jwt::Caller;
 use crate::queues::{limit_param, parse_param, unexpected};
-use crate::wire::{base_url, timestamp};
+use crate::wire::{base_url, lease_token, time_field, timestamp};
 use crate::workspace::{read, write};
 use crate::{body, ApiError, AppState};
 
@@ -130,16 +130,7 @@ fn spec_of(req: CreateBody) -> Result<JobSpec, ApiError> {
             "must be between -1000 and 1000",
         ));
     }
-    let run_at_ms = match req.run_at {
-        None => None,
-        Some(s) => Some(
-            humantime::parse_rfc3339(&s)
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map(|d| d.as_millis() as u64)
-                .ok_or_else(|| ApiError::invalid_field("runAt", "must be an RFC 3339 time"))?,
-        ),
-    };
+    let run_at_ms = time_field("runAt", req.run_at.as_deref())?;
     if let Some(w) = &req.webhook {
         if !(w.starts_with("https://") || w.starts_with("http://")) || w.len() > 2048 {
             return Err(ApiError::invalid_field("webhook", "must be an http(s) URL"));
@@ -502,11 +493,6 @@ async fn claim(
     }
 }
 
-fn token_of(raw: &str) -> Result<u64, ApiError> {
-    u64::from_str_radix(raw, 16)
-        .map_err(|_| ApiError::invalid_field("token", "must be the token a claim returned"))
-}
-
 /// Body of `POST /jobs/{id}/heartbeat`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -537,7 +523,7 @@ async fn heartbeat(
     let command = Command::Heartbeat {
         workspace: c.workspace.clone(),
         job: id,
-        token: token_of(&req.token)?,
+        token: lease_token(&req.token)?,
         progress,
         lease_ms: LEASE_MS,
     };
@@ -579,7 +565,7 @@ async fn complete(
     let command = Command::CompleteJob {
         workspace: c.workspace.clone(),
         job: id,
-        token: token_of(&req.token)?,
+        token: lease_token(&req.token)?,
         result,
     };
     let job = job_of(write(&s, &c.workspace, command).await?)?;
@@ -619,7 +605,7 @@ async fn fail(
     let command = Command::FailJob {
         workspace: c.workspace.clone(),
         job: id,
-        token: token_of(&req.token)?,
+        token: lease_token(&req.token)?,
         error: req.error,
         retryable: req.retryable,
     };

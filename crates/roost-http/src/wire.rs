@@ -14,6 +14,25 @@ pub fn timestamp(ms: u64) -> String {
     humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
 }
 
+/// Parses an optional RFC 3339 time into ms since the epoch; a bad value is a 400 naming `field`.
+pub fn time_field(field: &str, raw: Option<&str>) -> Result<Option<u64>, ApiError> {
+    raw.map(|s| {
+        humantime::parse_rfc3339(s)
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_millis() as u64)
+            .ok_or_else(|| ApiError::invalid_field(field, "must be an RFC 3339 time"))
+    })
+    .transpose()
+}
+
+/// Parses a lease token as claims and dequeues hand it out (16 hex digits).
+pub fn lease_token(raw: &str) -> Result<u64, ApiError> {
+    u64::from_str_radix(raw, 16).map_err(|_| {
+        ApiError::invalid_field("token", "must be the token the claim or dequeue returned")
+    })
+}
+
 /// An envelope as pulls return it; the payload is embedded verbatim, never re-encoded.
 #[derive(Serialize)]
 pub struct EnvelopeJson<'a> {

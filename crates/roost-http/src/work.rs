@@ -18,7 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::jwt::Caller;
 use crate::queues::{idempotency_key, unexpected};
-use crate::wire::timestamp;
+use crate::wire::{lease_token, time_field, timestamp};
 use crate::workspace::{read, write};
 use crate::{body, ApiError, AppState};
 
@@ -203,16 +203,7 @@ async fn add_task(
             "must be between 1 and 5 (5 is the most urgent)",
         ));
     }
-    let deadline_ms = req
-        .deadline
-        .map(|d| {
-            humantime::parse_rfc3339(&d)
-                .ok()
-                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                .map(|x| x.as_millis() as u64)
-                .ok_or_else(|| ApiError::invalid_field("deadline", "must be an RFC 3339 time"))
-        })
-        .transpose()?;
+    let deadline_ms = time_field("deadline", req.deadline.as_deref())?;
     let shard = ids::workspace_shard(&c.workspace, s.node.shards());
     let command = Command::AddTask {
         id: ids::task_id(shard, rand::rng().random()),
@@ -350,14 +341,6 @@ struct FinishBody {
     error: Option<String>,
 }
 
-fn token_of(raw: Option<&str>) -> Result<Option<u64>, ApiError> {
-    raw.map(|t| {
-        u64::from_str_radix(t, 16)
-            .map_err(|_| ApiError::invalid_field("token", "must be the token a dequeue returned"))
-    })
-    .transpose()
-}
-
 async fn finish(
     s: AppState,
     c: crate::jwt::Claims,
@@ -378,7 +361,7 @@ async fn finish(
     let command = Command::FinishTask {
         workspace: c.workspace.clone(),
         task,
-        token: token_of(req.token.as_deref())?,
+        token: req.token.as_deref().map(lease_token).transpose()?,
         outcome,
     };
     match write(&s, &c.workspace, command).await? {
@@ -418,7 +401,11 @@ async fn heartbeat(
 ) -> Result<Response, ApiError> {
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
     let req: FinishBody = body::json(&bytes)?;
-    let token = token_of(req.token.as_deref())?
+    let token = req
+        .token
+        .as_deref()
+        .map(lease_token)
+        .transpose()?
         .ok_or_else(|| ApiError::invalid_field("token", "is required"))?;
     let command = Command::TaskHeartbeat {
         workspace: c.workspace.clone(),

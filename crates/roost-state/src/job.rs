@@ -146,7 +146,7 @@ pub struct WebhookDelivery {
     pub done: bool,
 }
 
-/// Attempts before a webhook is given up (about 17 hours with the backoff below).
+/// Attempts before a webhook is given up (about 11.4 hours with the backoff below).
 pub const WEBHOOK_MAX_ATTEMPTS: u32 = 20;
 
 /// The wait after failed webhook attempt `attempts`: 5 s doubling, capped at 1 h.
@@ -226,5 +226,13 @@ mod tests {
         assert!(retry_backoff_ms("job_x", 30) <= 750_000);
         assert_eq!(a1, retry_backoff_ms("job_x", 1));
         assert_eq!(JobStatus::parse("running"), Some(JobStatus::Running));
+    }
+
+    #[test]
+    fn webhook_retry_window_is_about_eleven_hours() {
+        // Waits follow failed attempts 1..MAX; the last failure gives up.
+        let total: u64 = (1..WEBHOOK_MAX_ATTEMPTS).map(webhook_backoff_ms).sum();
+        assert_eq!(total, 41_110_000);
+        assert!((11 * 3_600_000..12 * 3_600_000).contains(&total));
     }
 }

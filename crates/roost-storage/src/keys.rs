@@ -100,6 +100,12 @@ pub fn log_index(group: GroupId, key: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(rest.try_into().ok()?))
 }
 
+/// The seq or row that ends a message, dead-letter, held, job-event or submission key.
+pub fn trailing_number(key: &[u8]) -> Option<u64> {
+    let at = key.len().checked_sub(8)?;
+    Some(u64::from_be_bytes(key[at..].try_into().ok()?))
+}
+
 /// The applied-state record of `group`.
 pub fn sm_meta(group: GroupId) -> Vec<u8> {
     prefix(group, SM_META, 0)

@@ -228,6 +228,25 @@ impl DbLookup<'_> {
         self.pending.is_some_and(|p| p.wiped.contains(queue))
     }
 
+    /// Up to `limit` stored records with `from <= key < end`, by the number ending each key.
+    fn numbered<T: serde::de::DeserializeOwned>(
+        &self,
+        from: &[u8],
+        end: Vec<u8>,
+        limit: usize,
+        what: &'static str,
+    ) -> Result<BTreeMap<u64, T>, LookupError> {
+        scan(self.db, self.cf()?, from, end, None)
+            .take(limit)
+            .map(|item| {
+                let (k, v) = item.map_err(lookup_err)?;
+                let n = keys::trailing_number(&k)
+                    .ok_or_else(|| lookup_err(format!("corrupt {what} key")))?;
+                Ok((n, decode(what, &v).map_err(lookup_err)?))
+            })
+            .collect()
+    }
+
     fn get<T: serde::de::DeserializeOwned>(
         &self,
         key: Vec<u8>,
@@ -273,42 +292,29 @@ impl Lookup for DbLookup<'_> {
             .copied()
             .unwrap_or(0);
         let after = after.max(floor);
-        let mut out: Vec<Envelope> = Vec::with_capacity(limit.min(1024));
+        let mut out: BTreeMap<u64, Envelope> = BTreeMap::new();
         if !self.wiped(queue) {
             let from = keys::message(self.group, queue, after.saturating_add(1));
-            let end = keys::messages_end(self.group, queue);
-            for item in scan(self.db, self.cf()?, &from, end, None).take(limit) {
-                let (_, v) = item.map_err(lookup_err)?;
-                out.push(decode("envelope", &v).map_err(lookup_err)?);
-            }
+            out = self.numbered(
+                &from,
+                keys::messages_end(self.group, queue),
+                limit,
+                "envelope",
+            )?;
         }
         if let Some(p) = self.pending {
             let range = (queue.clone(), after.saturating_add(1))..=(queue.clone(), u64::MAX);
-            out.extend(p.messages.range(range).map(|(_, e)| e.clone()));
-            out.sort_by_key(|e| e.seq);
-            out.dedup_by_key(|e| e.seq);
-            out.truncate(limit);
+            out.extend(p.messages.range(range).map(|((_, s), e)| (*s, e.clone())));
         }
-        Ok(out)
+        Ok(out.into_values().take(limit).collect())
     }
 
     fn job_events(&self, id: &str, after: u64, limit: usize) -> Result<Vec<JobEvent>, LookupError> {
         let mut events: BTreeMap<u64, JobEvent> = BTreeMap::new();
         if !self.pending.is_some_and(|p| p.jobs_gone.contains(id)) {
             let from = keys::job_event(self.group, id, after.saturating_add(1));
-            for item in scan(
-                self.db,
-                self.cf()?,
-                &from,
-                keys::job_events_end(self.group, id),
-                None,
-            )
-            .take(limit)
-            {
-                let (_, v) = item.map_err(lookup_err)?;
-                let e: JobEvent = decode("job event", &v).map_err(lookup_err)?;
-                events.insert(e.seq, e);
-            }
+            let end = keys::job_events_end(self.group, id);
+            events = self.numbered(&from, end, limit, "job event")?;
         }
         if let Some(p) = self.pending {
             let range = (id.to_owned(), after.saturating_add(1))..=(id.to_owned(), u64::MAX);
@@ -332,24 +338,12 @@ impl Lookup for DbLookup<'_> {
         let mut rows: BTreeMap<u64, HeldPublish> = BTreeMap::new();
         if !self.wiped(queue) {
             let from = keys::held(self.group, queue, after.saturating_add(1));
-            for item in scan(
-                self.db,
-                self.cf()?,
+            rows = self.numbered(
                 &from,
                 keys::held_end(self.group, queue),
-                None,
-            )
-            .take(limit)
-            {
-                let (k, v) = item.map_err(lookup_err)?;
-                let row = k
-                    .len()
-                    .checked_sub(8)
-                    .and_then(|at| k[at..].try_into().ok())
-                    .map(u64::from_be_bytes)
-                    .ok_or_else(|| lookup_err("corrupt held key"))?;
-                rows.insert(row, decode("held publish", &v).map_err(lookup_err)?);
-            }
+                limit,
+                "held publish",
+            )?;
         }
         if let Some(p) = self.pending {
             let range = (queue.clone(), after.saturating_add(1))..=(queue.clone(), u64::MAX);
@@ -366,19 +360,16 @@ impl Lookup for DbLookup<'_> {
     ) -> Result<Vec<Submission>, LookupError> {
         let from = keys::submission(self.group, form, after.saturating_add(1));
         let end = keys::submissions_end(self.group, form);
-        let mut out: Vec<Submission> = Vec::new();
-        for item in scan(self.db, self.cf()?, &from, end, None).take(limit) {
-            let (_, v) = item.map_err(lookup_err)?;
-            out.push(decode("submission", &v).map_err(lookup_err)?);
-        }
+        let mut out: BTreeMap<u64, Submission> = self.numbered(&from, end, limit, "submission")?;
         if let Some(p) = self.pending {
             let range = (form.clone(), after.saturating_add(1))..=(form.clone(), u64::MAX);
-            out.extend(p.submissions.range(range).map(|(_, s)| s.clone()));
-            out.sort_by_key(|s| s.seq);
-            out.dedup_by_key(|s| s.seq);
-            out.truncate(limit);
+            out.extend(
+                p.submissions
+                    .range(range)
+                    .map(|((_, s), e)| (*s, e.clone())),
+            );
         }
-        Ok(out)
+        Ok(out.into_values().take(limit).collect())
     }
 
     fn expired_idempotency(
@@ -459,16 +450,7 @@ impl Lookup for DbLookup<'_> {
         if !self.wiped(queue) {
             // Read enough stored rows that pending removals cannot shorten the page.
             let (lo, hi) = keys::dlq_rows_after(self.group, queue, after);
-            for item in scan(self.db, self.cf()?, &lo, hi, None).take(limit + pending.len()) {
-                let (k, v) = item.map_err(lookup_err)?;
-                let row = k
-                    .len()
-                    .checked_sub(8)
-                    .and_then(|at| k[at..].try_into().ok())
-                    .map(u64::from_be_bytes)
-                    .ok_or_else(|| lookup_err("corrupt dead-letter key"))?;
-                rows.insert(row, decode("dead letter", &v).map_err(lookup_err)?);
-            }
+            rows = self.numbered(&lo, hi, limit + pending.len(), "dead letter")?;
         }
         for (row, entry) in pending {
             match entry {
