@@ -9,4 +9,6 @@ def spread(s):
 
 report = json.load(open(sys.argv[1]))
 for s in report["summary"]:
-    print(f"{s['phase']}: msgs/s {spread(s['msgs_per_sec'])}, p50 ms {spread(s['p50_ms'])}, p99 ms {spread(s['p99_ms'])}")
+    cpu = s.get("server_cpu_us_per_msg")
+    cpu = f", server CPU us/msg {spread(cpu)}" if cpu else ""
+    print(f"{s['phase']}: msgs/s {spread(s['msgs_per_sec'])}, p50 ms {spread(s['p50_ms'])}, p99 ms {spread(s['p99_ms'])}{cpu}")

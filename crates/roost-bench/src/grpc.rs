@@ -1,5 +1,6 @@
-//! Publishing over the client gRPC API: one bidirectional stream keeping `window` publishes
-//! in flight, each matched to its reply by correlation id.
+//! The client gRPC API side of the workloads: publishing over one bidirectional stream
+//! keeping `window` publishes in flight (each matched to its reply by correlation id), and a
+//! drain consumer pulling and acking with unary calls.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,10 +10,10 @@ use anyhow::{ensure, Context};
 use tokio::sync::{mpsc, Semaphore};
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::client::QueueHandle;
+use crate::client::{PullReply, PulledMessage, QueueHandle, CONSUMER_ID};
 use crate::payload;
 use crate::stats::{new_histogram, record};
-use crate::workload::PhaseOutcome;
+use crate::workload::{departure, Consumer, Pacing, PhaseOutcome};
 
 /// Code generated from `proto/roost/client/v1/client.proto` (client side only).
 #[allow(missing_docs, clippy::all)]
@@ -20,14 +21,15 @@ pub mod pb {
     tonic::include_proto!("roost.client.v1");
 }
 
-/// Publishes `count` messages over one stream with `window` in flight; returns the
-/// measurements and the seqs, sorted.
+/// Publishes `count` messages over one stream with at most `window` in flight (at the fixed
+/// rate of `pacing` if given); returns the measurements and the seqs, sorted.
 pub(crate) async fn publish(
     url: &str,
     queue: &QueueHandle,
     count: u64,
     window: u64,
     payload_bytes: usize,
+    pacing: Option<Pacing>,
 ) -> anyhow::Result<(PhaseOutcome, Vec<u64>)> {
     let mut client = pb::queues_client::QueuesClient::connect(url.to_owned())
         .await
@@ -45,11 +47,19 @@ pub(crate) async fn publish(
         let (slots, sent_at, queue_id) = (slots.clone(), sent_at.clone(), queue.id.clone());
         tokio::spawn(async move {
             for i in 0..count {
+                let due = departure(pacing, i).await;
                 slots.acquire().await?.forget();
+                // Open loop charges the wait for a free slot; closed loop starts the clock
+                // once the message can leave.
+                let sent = if pacing.is_some() {
+                    due
+                } else {
+                    Instant::now()
+                };
                 sent_at
                     .lock()
                     .map_err(|_| anyhow::anyhow!("poisoned"))?
-                    .insert(i, Instant::now());
+                    .insert(i, sent);
                 let req = pb::PublishRequest {
                     queue_id: queue_id.clone(),
                     payload: payload::build(i, payload_bytes).into_bytes(),
@@ -102,4 +112,70 @@ pub(crate) async fn publish(
         },
         seqs,
     ))
+}
+
+/// Drains over the client gRPC API: unary `Pull` and `Ack` calls on one HTTP/2 connection.
+#[derive(Clone)]
+pub(crate) struct GrpcConsumer {
+    /// The connected client.
+    client: pb::queues_client::QueuesClient<tonic::transport::Channel>,
+    /// Queue being drained.
+    queue_id: String,
+    /// `Bearer <queue key>`, sent with every call.
+    auth: tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
+}
+
+impl GrpcConsumer {
+    /// Connects to `url` to drain `queue`.
+    pub(crate) async fn connect(url: &str, queue: &QueueHandle) -> anyhow::Result<Self> {
+        let client = pb::queues_client::QueuesClient::connect(url.to_owned())
+            .await
+            .with_context(|| format!("connecting to {url}"))?;
+        Ok(Self {
+            client,
+            queue_id: queue.id.clone(),
+            auth: format!("Bearer {}", queue.key).parse()?,
+        })
+    }
+
+    /// Wraps `msg` with the queue key.
+    fn request<T>(&self, msg: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(msg);
+        request
+            .metadata_mut()
+            .insert("authorization", self.auth.clone());
+        request
+    }
+}
+
+impl Consumer for GrpcConsumer {
+    async fn pull(&self, cursor: u64, limit: u64) -> anyhow::Result<PullReply> {
+        let request = self.request(pb::PullRequest {
+            queue_id: self.queue_id.clone(),
+            consumer_id: CONSUMER_ID.to_owned(),
+            cursor: Some(cursor),
+            limit: u32::try_from(limit).context("pull limit")?,
+            wait_secs: 0,
+        });
+        let reply = self.client.clone().pull(request).await?.into_inner();
+        Ok(PullReply {
+            messages: reply
+                .messages
+                .iter()
+                .map(|m| PulledMessage { seq: m.seq })
+                .collect(),
+            next_cursor: reply.next_cursor,
+            has_more: reply.has_more,
+        })
+    }
+
+    async fn ack(&self, cursor: u64) -> anyhow::Result<()> {
+        let request = self.request(pb::AckRequest {
+            queue_id: self.queue_id.clone(),
+            consumer_id: CONSUMER_ID.to_owned(),
+            cursor,
+        });
+        self.client.clone().ack(request).await?;
+        Ok(())
+    }
 }

@@ -9,10 +9,17 @@
 //!   pulling batches of 100 and acking each batch; publish and drain rates are reported
 //!   separately and the drain is verified against what was published.
 //!
+//! Publishing and draining go over HTTP or, with `--grpc-url`, over the client gRPC API.
+//! Runs are closed loop (the next request leaves when a reply frees a slot) or, with
+//! `--rate`, open loop (fixed arrival rate; latency counted from each message's due time, so
+//! a stall is charged for the requests queued behind it). With `--pids`, each phase also
+//! reports the server processes' CPU time.
+//!
 //! Each repetition runs on a fresh queue. Latencies go into HDR histograms (microseconds)
 //! and the [`Report`] gives per-repetition numbers plus min/median/max across repetitions.
 
 mod client;
+mod cpu;
 mod grpc;
 mod jobs;
 pub mod payload;
@@ -20,8 +27,9 @@ mod report;
 mod stats;
 mod workload;
 
+use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
 use serde::Serialize;
@@ -30,7 +38,8 @@ pub use report::{Phase, PhaseResult, PhaseSummary, Repetition, Report};
 pub use stats::{LatencyMs, Spread};
 
 use crate::client::Api;
-use crate::workload::PhaseOutcome;
+use crate::cpu::ServerCpu;
+use crate::workload::{Pacing, PhaseOutcome};
 
 /// Which load pattern to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -46,6 +55,9 @@ pub enum Workload {
     /// Jobs: enqueue `--count` jobs pipelined, then `--window` workers run claim→complete
     /// cycles until all are done (needs `--token`).
     Jobs,
+    /// Create `--count` queues, `--window` requests in flight, and leave them idle (what a
+    /// node's memory holds per queue is measured around this).
+    Create,
 }
 
 impl Workload {
@@ -56,6 +68,7 @@ impl Workload {
             Workload::Window => "window",
             Workload::Drain => "drain",
             Workload::Jobs => "jobs",
+            Workload::Create => "create",
         }
     }
 }
@@ -81,9 +94,24 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub count: u64,
 
-    /// Publish requests kept in flight by `window` (and by the publish phase of `drain`).
+    /// Publish requests kept in flight by `window` (and by the publish phase of `drain`);
+    /// with `--rate`, the most that may be in flight.
     #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..))]
     pub window: u64,
+
+    /// Open loop: publish at this fixed rate (messages per second) instead of as fast as
+    /// replies allow; latency is measured from when each message was due.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub rate: Option<u64>,
+
+    /// Acks the drain keeps in flight while it pulls the next batches: 1 waits for every
+    /// ack before the next pull; more overlaps acks with pulls (the last ack is awaited).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub ack_window: u64,
+
+    /// Server process ids whose CPU time each phase reports (comma-separated).
+    #[arg(long = "pids", value_name = "PID", value_delimiter = ',')]
+    pub pids: Vec<u32>,
 
     /// Keep-alive connections per node that the shared HTTP client's pool retains for
     /// reuse; defaults to the number of requests in flight.
@@ -107,8 +135,8 @@ pub struct BenchArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// Publish over the client gRPC API at this URL (one stream, `--window` in flight) instead
-    /// of HTTP; queues are still created over HTTP.
+    /// Publish (one stream, `--window` in flight) and drain over the client gRPC API at this
+    /// URL instead of HTTP; queues are still created over HTTP.
     #[arg(long)]
     pub grpc_url: Option<String>,
 
@@ -154,8 +182,13 @@ async fn run_unbounded(args: &BenchArgs) -> anyhow::Result<Report> {
 
     let in_flight = match args.workload {
         Workload::Seq => 1,
-        Workload::Window | Workload::Drain | Workload::Jobs => args.window,
+        Workload::Window | Workload::Drain | Workload::Jobs | Workload::Create => args.window,
     };
+    ensure!(
+        args.rate.is_none() || !matches!(args.workload, Workload::Jobs | Workload::Create),
+        "--rate applies to publishing workloads only"
+    );
+    let cpu = ServerCpu::new(args.pids.clone());
     let pool_idle = args
         .connections
         .unwrap_or_else(|| usize::try_from(in_flight).unwrap_or(usize::MAX));
@@ -174,24 +207,45 @@ async fn run_unbounded(args: &BenchArgs) -> anyhow::Result<Report> {
         for rep in 1..=args.reps {
             // A type of its own per repetition keeps repetitions apart.
             let job_type = format!("bench-{}-{rep}", std::process::id());
-            let enqueued = jobs::enqueue(&api, token, &job_type, args.count, in_flight)
-                .await
-                .with_context(|| format!("repetition {rep}: enqueue"))?;
-            let cycled = jobs::cycle(&api, token, &job_type, args.count, in_flight)
-                .await
-                .with_context(|| format!("repetition {rep}: claim/complete"))?;
+            let enqueued = measured(
+                &cpu,
+                Phase::Publish,
+                jobs::enqueue(&api, token, &job_type, args.count, in_flight),
+            )
+            .await
+            .with_context(|| format!("repetition {rep}: enqueue"))?;
+            let cycled = measured(
+                &cpu,
+                Phase::Cycle,
+                jobs::cycle(&api, token, &job_type, args.count, in_flight),
+            )
+            .await
+            .with_context(|| format!("repetition {rep}: claim/complete"))?;
             repetitions.push(Repetition {
                 rep,
                 queue_id: job_type,
-                phases: vec![
-                    phase_result(Phase::Publish, &enqueued),
-                    phase_result(Phase::Cycle, &cycled),
-                ],
+                phases: vec![enqueued, cycled],
+            });
+        }
+    }
+    if args.workload == Workload::Create {
+        for rep in 1..=args.reps {
+            let created = measured(
+                &cpu,
+                Phase::Create,
+                workload::create_queues(&api, args.count, in_flight),
+            )
+            .await
+            .with_context(|| format!("repetition {rep}: creating queues"))?;
+            repetitions.push(Repetition {
+                rep,
+                queue_id: String::new(),
+                phases: vec![created],
             });
         }
     }
     for rep in 1..=args.reps {
-        if args.workload == Workload::Jobs {
+        if matches!(args.workload, Workload::Jobs | Workload::Create) {
             break;
         }
         let queue = Arc::new(
@@ -200,22 +254,41 @@ async fn run_unbounded(args: &BenchArgs) -> anyhow::Result<Report> {
                 .with_context(|| format!("repetition {rep}: creating queue"))?,
         );
         let mut phases = Vec::new();
-        let published = match &args.grpc_url {
-            Some(url) => {
-                grpc::publish(url, &queue, args.count, in_flight, args.payload_bytes).await
-            }
-            None => {
-                workload::publish(&api, &queue, args.count, in_flight, args.payload_bytes).await
-            }
+        let pacing = args.rate.map(|rate| Pacing {
+            start: Instant::now(),
+            rate,
+        });
+        let (count, bytes) = (args.count, args.payload_bytes);
+        let mut seqs = Vec::new();
+        let publish = async {
+            let (outcome, s) = match &args.grpc_url {
+                Some(url) => grpc::publish(url, &queue, count, in_flight, bytes, pacing).await,
+                None => workload::publish(&api, &queue, count, in_flight, bytes, pacing).await,
+            }?;
+            seqs = s;
+            anyhow::Ok(outcome)
         };
-        let (published, seqs) =
-            published.with_context(|| format!("repetition {rep}: publish phase"))?;
-        phases.push(phase_result(Phase::Publish, &published));
+        let published = measured(&cpu, Phase::Publish, publish)
+            .await
+            .with_context(|| format!("repetition {rep}: publish phase"))?;
+        phases.push(published);
         if args.workload == Workload::Drain {
-            let drained = workload::drain(&api, &queue, &seqs)
+            let drain = async {
+                match &args.grpc_url {
+                    Some(url) => {
+                        let consumer = grpc::GrpcConsumer::connect(url, &queue).await?;
+                        workload::drain(&consumer, &queue.id, &seqs, args.ack_window).await
+                    }
+                    None => {
+                        let consumer = workload::HttpConsumer(Arc::clone(&api), Arc::clone(&queue));
+                        workload::drain(&consumer, &queue.id, &seqs, args.ack_window).await
+                    }
+                }
+            };
+            let drained = measured(&cpu, Phase::Drain, drain)
                 .await
                 .with_context(|| format!("repetition {rep}: drain phase"))?;
-            phases.push(phase_result(Phase::Drain, &drained));
+            phases.push(drained);
         }
         repetitions.push(Repetition {
             rep,
@@ -230,20 +303,37 @@ async fn run_unbounded(args: &BenchArgs) -> anyhow::Result<Report> {
         urls,
         count: args.count,
         window: in_flight,
+        rate: args.rate,
+        api: if args.grpc_url.is_some() {
+            "grpc"
+        } else {
+            "http"
+        },
+        ack_window: args.ack_window,
         payload_bytes: args.payload_bytes,
         repetitions,
         summary,
     })
 }
 
-/// Turns raw phase measurements into a report row.
-fn phase_result(phase: Phase, outcome: &PhaseOutcome) -> PhaseResult {
-    PhaseResult::new(
+/// Runs one phase and turns its measurements, plus the servers' CPU time meanwhile, into a
+/// report row.
+async fn measured(
+    cpu: &ServerCpu,
+    phase: Phase,
+    run: impl Future<Output = anyhow::Result<PhaseOutcome>>,
+) -> anyhow::Result<PhaseResult> {
+    let before = cpu.seconds()?;
+    let outcome = run.await?;
+    let after = cpu.seconds()?;
+    let spent = before.zip(after).map(|(b, a)| a - b);
+    Ok(PhaseResult::new(
         phase,
         outcome.msgs,
         outcome.elapsed.as_secs_f64(),
         LatencyMs::from_histogram(&outcome.hist),
     )
+    .with_server_cpu(spent))
 }
 
 #[cfg(test)]
@@ -273,6 +363,9 @@ mod tests {
         assert_eq!(a.payload_bytes, 200);
         assert_eq!(a.reps, 3);
         assert_eq!(a.timeout_secs, 300);
+        assert_eq!(a.rate, None);
+        assert_eq!(a.ack_window, 1);
+        assert!(a.pids.is_empty());
         assert!(!a.json);
     }
 
@@ -298,6 +391,8 @@ mod tests {
         assert!(parse(&["--count", "0"]).is_err());
         assert!(parse(&["--window", "0"]).is_err());
         assert!(parse(&["--reps", "0"]).is_err());
+        assert!(parse(&["--rate", "0"]).is_err());
+        assert!(parse(&["--pids", "x"]).is_err());
         assert!(parse(&["--workload", "bogus"]).is_err());
     }
 

@@ -17,6 +17,8 @@ pub enum Phase {
     Drain,
     /// Job claim→complete cycles (latency = one claim plus its completion).
     Cycle,
+    /// Creating queues (latency = one create request).
+    Create,
 }
 
 impl Phase {
@@ -26,6 +28,7 @@ impl Phase {
             Phase::Publish => "publish",
             Phase::Drain => "drain",
             Phase::Cycle => "cycle",
+            Phase::Create => "create",
         }
     }
 }
@@ -43,6 +46,12 @@ pub struct PhaseResult {
     pub msgs_per_sec: f64,
     /// Request latency percentiles.
     pub latency: LatencyMs,
+    /// User+system CPU seconds the server processes (`--pids`) spent during the phase.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_cpu_secs: Option<f64>,
+    /// `server_cpu_secs` per message, in microseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_cpu_us_per_msg: Option<f64>,
 }
 
 impl PhaseResult {
@@ -59,7 +68,18 @@ impl PhaseResult {
             elapsed_secs,
             msgs_per_sec,
             latency,
+            server_cpu_secs: None,
+            server_cpu_us_per_msg: None,
         }
+    }
+
+    /// Adds the servers' CPU time for the phase, if it was measured.
+    pub(crate) fn with_server_cpu(mut self, secs: Option<f64>) -> Self {
+        self.server_cpu_secs = secs;
+        self.server_cpu_us_per_msg = secs
+            .filter(|_| self.msgs > 0)
+            .map(|s| s * 1e6 / self.msgs as f64);
+        self
     }
 }
 
@@ -85,6 +105,9 @@ pub struct PhaseSummary {
     pub p50_ms: Spread,
     /// 99th percentile latency across repetitions.
     pub p99_ms: Spread,
+    /// Server CPU per message across repetitions, when measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_cpu_us_per_msg: Option<Spread>,
 }
 
 /// Everything a benchmark run measured, plus the parameters needed to interpret it.
@@ -96,8 +119,16 @@ pub struct Report {
     pub urls: Vec<String>,
     /// Messages per repetition.
     pub count: u64,
-    /// Publish requests kept in flight (1 for `seq`).
+    /// Most publish requests kept in flight (1 for `seq`).
     pub window: u64,
+    /// Open loop: the fixed arrival rate in messages per second (latency counted from each
+    /// message's due time); absent for closed loop.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate: Option<u64>,
+    /// Which API the messages went over: `http` or `grpc`.
+    pub api: &'static str,
+    /// Acks a drain kept in flight (1: each awaited before the next pull).
+    pub ack_window: u64,
     /// Size of each published JSON body, in bytes.
     pub payload_bytes: usize,
     /// Per-repetition results.
@@ -126,11 +157,16 @@ impl Report {
                 let spread = |f: fn(&PhaseResult) -> f64| {
                     Spread::of(&results.iter().map(|p| f(p)).collect::<Vec<_>>())
                 };
+                let cpu: Vec<f64> = results
+                    .iter()
+                    .filter_map(|p| p.server_cpu_us_per_msg)
+                    .collect();
                 PhaseSummary {
                     phase,
                     msgs_per_sec: spread(|p| p.msgs_per_sec),
                     p50_ms: spread(|p| p.latency.p50_ms),
                     p99_ms: spread(|p| p.latency.p99_ms),
+                    server_cpu_us_per_msg: (cpu.len() == results.len()).then(|| Spread::of(&cpu)),
                 }
             })
             .collect()
@@ -147,24 +183,35 @@ impl Report {
         // Writing to a String cannot fail; the results are ignored deliberately.
         let _ = writeln!(
             out,
-            "roost bench: workload={} count={} window={} payload={}B reps={} urls={}",
+            "roost bench: workload={} api={} count={} window={} rate={} payload={}B reps={} urls={}",
             self.workload.name(),
+            self.api,
             self.count,
             self.window,
+            self.rate
+                .map_or_else(|| "closed-loop".to_owned(), |r| format!("{r}/s")),
             self.payload_bytes,
             self.repetitions.len(),
             self.urls.join(",")
         );
         let _ = writeln!(
             out,
-            "{:<8} {:>4} {:>10} {:>10} {:>12} {:>9} {:>9} {:>9}",
-            "phase", "rep", "msgs", "elapsed_s", "msgs/s", "p50_ms", "p99_ms", "max_ms"
+            "{:<8} {:>4} {:>10} {:>10} {:>12} {:>9} {:>9} {:>9} {:>12}",
+            "phase",
+            "rep",
+            "msgs",
+            "elapsed_s",
+            "msgs/s",
+            "p50_ms",
+            "p99_ms",
+            "max_ms",
+            "cpu_us/msg"
         );
         for rep in &self.repetitions {
             for p in &rep.phases {
                 let _ = writeln!(
                     out,
-                    "{:<8} {:>4} {:>10} {:>10.3} {:>12.1} {:>9.3} {:>9.3} {:>9.3}",
+                    "{:<8} {:>4} {:>10} {:>10.3} {:>12.1} {:>9.3} {:>9.3} {:>9.3} {:>12}",
                     p.phase.name(),
                     rep.rep,
                     p.msgs,
@@ -172,7 +219,9 @@ impl Report {
                     p.msgs_per_sec,
                     p.latency.p50_ms,
                     p.latency.p99_ms,
-                    p.latency.max_ms
+                    p.latency.max_ms,
+                    p.server_cpu_us_per_msg
+                        .map_or_else(|| "-".to_owned(), |c| format!("{c:.1}"))
                 );
             }
         }
@@ -242,6 +291,9 @@ mod tests {
             urls: vec!["http://127.0.0.1:7070".to_owned()],
             count: 1000,
             window: 128,
+            rate: None,
+            api: "http",
+            ack_window: 1,
             payload_bytes: 200,
             repetitions,
             summary,
@@ -254,6 +306,30 @@ mod tests {
         assert_eq!(p.msgs_per_sec, 250.0);
         let z = PhaseResult::new(Phase::Publish, 500, 0.0, lat(1.0, 1.0));
         assert_eq!(z.msgs_per_sec, 0.0);
+    }
+
+    #[test]
+    fn server_cpu_is_per_message_and_summarized_only_when_every_rep_has_it() {
+        let p =
+            PhaseResult::new(Phase::Publish, 500, 2.0, lat(1.0, 1.0)).with_server_cpu(Some(0.25));
+        assert_eq!(p.server_cpu_us_per_msg, Some(500.0));
+        let q =
+            PhaseResult::new(Phase::Publish, 500, 2.0, lat(1.0, 1.0)).with_server_cpu(Some(0.5));
+        let both = |a: &PhaseResult, b: &PhaseResult| {
+            let reps = [a, b]
+                .iter()
+                .enumerate()
+                .map(|(i, r)| Repetition {
+                    rep: i as u64 + 1,
+                    queue_id: "q".to_owned(),
+                    phases: vec![(*r).clone()],
+                })
+                .collect::<Vec<_>>();
+            Report::summarize(&reps)[0].server_cpu_us_per_msg
+        };
+        assert_eq!(both(&p, &q).map(|s| s.max), Some(1000.0));
+        let unmeasured = PhaseResult::new(Phase::Publish, 500, 2.0, lat(1.0, 1.0));
+        assert_eq!(both(&p, &unmeasured), None);
     }
 
     #[test]

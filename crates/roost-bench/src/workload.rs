@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context};
 use hdrhistogram::Histogram;
 
-use crate::client::{Api, QueueHandle};
+use crate::client::{Api, PullReply, QueueHandle};
 use crate::payload;
 use crate::stats::{new_histogram, record};
 
@@ -25,6 +25,65 @@ const MAX_EMPTY_PULLS: u64 = 1000;
 /// Pause after an empty pull before asking again.
 const EMPTY_PULL_BACKOFF: Duration = Duration::from_millis(5);
 
+/// When each message of an open-loop run is due: message `i` at `start + i / rate`.
+///
+/// Latency is measured from the due time, not from when a sender got to it, so a stalled
+/// server is charged for the requests that queued up behind it (coordinated omission).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pacing {
+    /// When message 0 is due.
+    pub start: Instant,
+    /// Fixed arrival rate in messages per second.
+    pub rate: u64,
+}
+
+impl Pacing {
+    /// When message `i` is due.
+    pub(crate) fn due(&self, i: u64) -> Instant {
+        self.start + Duration::from_secs_f64(i as f64 / self.rate as f64)
+    }
+}
+
+/// Waits until message `i` is due under `pacing` and returns the instant its latency is
+/// measured from: the due time when paced (open loop), now otherwise (closed loop).
+pub(crate) async fn departure(pacing: Option<Pacing>, i: u64) -> Instant {
+    match pacing {
+        Some(p) => {
+            let due = p.due(i);
+            tokio::time::sleep_until(due.into()).await;
+            due
+        }
+        None => Instant::now(),
+    }
+}
+
+/// The consumer side of a drain, over HTTP or gRPC. Cheap to clone, so acks can run as
+/// tasks of their own while the next batch is pulled.
+pub(crate) trait Consumer: Clone + Send + Sync + 'static {
+    /// Pulls up to `limit` messages with `seq > cursor`.
+    fn pull(
+        &self,
+        cursor: u64,
+        limit: u64,
+    ) -> impl std::future::Future<Output = anyhow::Result<PullReply>> + Send;
+    /// Acknowledges everything up to and including `cursor`.
+    fn ack(&self, cursor: u64) -> impl std::future::Future<Output = anyhow::Result<()>> + Send;
+}
+
+/// The HTTP consumer: the shared client and the queue it drains.
+#[derive(Clone)]
+pub(crate) struct HttpConsumer(pub Arc<Api>, pub Arc<QueueHandle>);
+
+impl Consumer for HttpConsumer {
+    async fn pull(&self, cursor: u64, limit: u64) -> anyhow::Result<PullReply> {
+        self.0.pull(&self.1, cursor, limit).await
+    }
+
+    async fn ack(&self, cursor: u64) -> anyhow::Result<()> {
+        self.0.ack(&self.1, cursor).await
+    }
+}
+
 /// Raw measurements of one phase.
 #[derive(Debug)]
 pub(crate) struct PhaseOutcome {
@@ -36,14 +95,16 @@ pub(crate) struct PhaseOutcome {
     pub hist: Histogram<u64>,
 }
 
-/// Publishes `count` messages keeping `window` requests in flight (`window` tasks sharing
-/// one client and a message counter). Returns the measurements and the assigned seqs, sorted.
+/// Publishes `count` messages keeping at most `window` requests in flight (`window` tasks
+/// sharing one client and a message counter), as fast as replies come back or, with
+/// `pacing`, at its fixed rate. Returns the measurements and the assigned seqs, sorted.
 pub(crate) async fn publish(
     api: &Arc<Api>,
     queue: &Arc<QueueHandle>,
     count: u64,
     window: u64,
     payload_bytes: usize,
+    pacing: Option<Pacing>,
 ) -> anyhow::Result<(PhaseOutcome, Vec<u64>)> {
     ensure!(window >= 1, "window must be at least 1");
     let tasks = window.min(count);
@@ -63,7 +124,7 @@ pub(crate) async fn publish(
                     break;
                 }
                 let body = payload::build(i, payload_bytes);
-                let sent = Instant::now();
+                let sent = departure(pacing, i).await;
                 let seq = api
                     .publish(&queue, body)
                     .await
@@ -102,14 +163,61 @@ pub(crate) async fn publish(
     ))
 }
 
-/// Drains the queue with one consumer: pull a batch of [`DRAIN_BATCH`], ack it, repeat
-/// until every message in `published` (sorted seqs) was seen. Fails unless the drain sees
-/// exactly those seqs, in strictly increasing order, and nothing more.
-pub(crate) async fn drain(
-    api: &Api,
-    queue: &QueueHandle,
-    published: &[u64],
+/// Creates `count` queues keeping `window` create requests in flight; fails unless every
+/// create got a distinct queue id.
+pub(crate) async fn create_queues(
+    api: &Arc<Api>,
+    count: u64,
+    window: u64,
 ) -> anyhow::Result<PhaseOutcome> {
+    let next = Arc::new(AtomicU64::new(0));
+    let mut set = tokio::task::JoinSet::new();
+    let start = Instant::now();
+    for _ in 0..window.min(count) {
+        let (api, next) = (Arc::clone(api), Arc::clone(&next));
+        set.spawn(async move {
+            let mut hist = new_histogram()?;
+            let mut ids = Vec::new();
+            while next.fetch_add(1, Ordering::Relaxed) < count {
+                let sent = Instant::now();
+                ids.push(api.create_queue().await?.id);
+                record(&mut hist, sent.elapsed());
+            }
+            anyhow::Ok((hist, ids))
+        });
+    }
+    let mut hist = new_histogram()?;
+    let mut ids = std::collections::HashSet::new();
+    while let Some(joined) = set.join_next().await {
+        let (h, created) = joined.context("creating task failed")??;
+        hist.add(h).context("merging latency histograms")?;
+        ids.extend(created);
+    }
+    ensure!(
+        ids.len() as u64 == count,
+        "{count} creates returned {} distinct queue ids",
+        ids.len()
+    );
+    Ok(PhaseOutcome {
+        msgs: count,
+        elapsed: start.elapsed(),
+        hist,
+    })
+}
+
+/// Drains `queue` with one consumer: pull a batch of [`DRAIN_BATCH`], ack it, repeat
+/// until every message in `published` (sorted seqs) was seen. With `ack_window` 1 every ack
+/// is awaited before the next pull; above 1, up to that many acks stay in flight while the
+/// following batches are pulled (pulls name their cursor, so they need not wait), and the
+/// phase ends when the last ack is confirmed. Fails unless the drain sees exactly the
+/// published seqs, in strictly increasing order, and nothing more, or if any ack fails.
+pub(crate) async fn drain(
+    consumer: &impl Consumer,
+    queue: &str,
+    published: &[u64],
+    ack_window: u64,
+) -> anyhow::Result<PhaseOutcome> {
+    let mut acks = tokio::task::JoinSet::new();
     let expected = published.len() as u64;
     let mut hist = new_histogram()?;
     let mut cursor = 0u64;
@@ -123,16 +231,15 @@ pub(crate) async fn drain(
             break;
         }
         let sent = Instant::now();
-        let reply = api
-            .pull(queue, cursor, DRAIN_BATCH)
+        let reply = consumer
+            .pull(cursor, DRAIN_BATCH)
             .await
-            .with_context(|| format!("draining {} at cursor {cursor}", queue.id))?;
+            .with_context(|| format!("draining {queue} at cursor {cursor}"))?;
         if reply.messages.is_empty() {
             empty_pulls += 1;
             ensure!(
                 empty_pulls < MAX_EMPTY_PULLS,
-                "drain of {} stuck at cursor {cursor}: {received} of {expected} messages seen",
-                queue.id
+                "drain of {queue} stuck at cursor {cursor}: {received} of {expected} messages seen"
             );
             tokio::time::sleep(EMPTY_PULL_BACKOFF).await;
             continue;
@@ -142,20 +249,20 @@ pub(crate) async fn drain(
             ensure!(
                 m.seq > floor,
                 "drain of {}: seq {} not above previous {floor}",
-                queue.id,
+                queue,
                 m.seq
             );
             let Some(&want) = published.get(received as usize) else {
                 bail!(
                     "drain of {} returned more than the {expected} published messages (seq {})",
-                    queue.id,
+                    queue,
                     m.seq
                 );
             };
             ensure!(
                 m.seq == want,
                 "drain of {}: got seq {} where published seq {want} was expected",
-                queue.id,
+                queue,
                 m.seq
             );
             last_seq = Some(m.seq);
@@ -165,41 +272,85 @@ pub(crate) async fn drain(
         ensure!(
             reply.next_cursor >= batch_last,
             "drain of {}: next_cursor {} is behind the last delivered seq {batch_last}",
-            queue.id,
+            queue,
             reply.next_cursor
         );
-        api.ack(queue, reply.next_cursor)
-            .await
-            .with_context(|| format!("acking {} at cursor {}", queue.id, reply.next_cursor))?;
+        let acked = reply.next_cursor;
+        let acker = consumer.clone();
+        acks.spawn(async move {
+            acker
+                .ack(acked)
+                .await
+                .with_context(|| format!("acking at cursor {acked}"))
+        });
+        while acks.len() as u64 >= ack_window.max(1) {
+            if let Some(done) = acks.join_next().await {
+                done.context("ack task failed")??;
+            }
+        }
         record(&mut hist, sent.elapsed());
         cursor = reply.next_cursor;
+    }
+    while let Some(done) = acks.join_next().await {
+        done.context("ack task failed")??;
     }
     let elapsed = start.elapsed();
     ensure!(
         received == expected,
         "drain of {} saw {received} messages, expected {expected}",
-        queue.id
+        queue
     );
     // Outside the timed section: the queue must now be empty for this consumer.
-    let tail = api
-        .pull(queue, cursor, DRAIN_BATCH)
+    let tail = consumer
+        .pull(cursor, DRAIN_BATCH)
         .await
-        .with_context(|| format!("final pull of {} at cursor {cursor}", queue.id))?;
+        .with_context(|| format!("final pull of {queue} at cursor {cursor}"))?;
     if let Some(extra) = tail.messages.first() {
         bail!(
             "drain of {} found unexpected extra message seq {} after all {expected} published ones",
-            queue.id,
+            queue,
             extra.seq
         );
     }
     ensure!(
         !tail.has_more,
         "drain of {}: server reports more messages after all {expected} published ones",
-        queue.id
+        queue
     );
     Ok(PhaseOutcome {
         msgs: received,
         elapsed,
         hist,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pacing_spaces_messages_by_the_rate() {
+        let start = Instant::now();
+        let p = Pacing { start, rate: 4 };
+        assert_eq!(p.due(0), start);
+        assert_eq!(p.due(1), start + Duration::from_millis(250));
+        assert_eq!(p.due(10), start + Duration::from_millis(2500));
+    }
+
+    #[tokio::test]
+    async fn paced_departures_wait_and_report_the_due_time() {
+        let start = Instant::now();
+        let p = Pacing { start, rate: 50 };
+        // Message 2 is due 40 ms in: departure waits for it and reports the due time, so a
+        // late sender is charged from when the message should have left.
+        let sent = departure(Some(p), 2).await;
+        assert_eq!(sent, start + Duration::from_millis(40));
+        assert!(Instant::now() >= sent);
+        // A message already overdue leaves at once, still measured from its due time.
+        let overdue = departure(Some(p), 0).await;
+        assert_eq!(overdue, start);
+        // Closed loop measures from now.
+        let before = Instant::now();
+        assert!(departure(None, 7).await >= before);
+    }
 }

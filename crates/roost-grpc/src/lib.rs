@@ -3,6 +3,7 @@
 //! a pull stream that follows the queue. [`status`] is the one mapping of failures to gRPC
 //! status codes.
 
+mod manage;
 mod service;
 mod status;
 
@@ -19,16 +20,18 @@ use tokio_util::sync::CancellationToken;
 
 pub use service::QueuesService;
 
-/// Serves the client API on `listener` until `shutdown`.
+/// Serves the client API on `listener` until `shutdown`; queues created over it get
+/// `retention`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     node: Arc<Node>,
     max_payload_bytes: usize,
+    retention: roost_state::Retention,
     shutdown: CancellationToken,
 ) -> Result<(), tonic::transport::Error> {
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     tonic::transport::Server::builder()
-        .add_service(QueuesService::server(node, max_payload_bytes))
+        .add_service(QueuesService::server(node, max_payload_bytes, retention))
         .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
         .await
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 use roost_node::Node;
-use roost_state::{Command, Envelope, Query, QueryResult, QueueId, Response, Source};
+use roost_state::{Command, Envelope, Query, QueryResult, QueueId, Response, Retention, Source};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, Semaphore};
 use tokio_stream::wrappers::ReceiverStream;
@@ -25,9 +25,11 @@ const MAX_PULL: u32 = 1000;
 #[derive(Clone)]
 pub struct QueuesService {
     /// The node requests are routed through.
-    node: Arc<Node>,
+    pub(crate) node: Arc<Node>,
     /// Largest payload accepted.
     max_payload: usize,
+    /// Retention limits given to queues created over this API (the node's configuration).
+    pub(crate) retention: Retention,
 }
 
 /// A boxed stream of replies.
@@ -35,12 +37,21 @@ type ReplyStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 impl QueuesService {
     /// The tonic service.
-    pub fn server(node: Arc<Node>, max_payload: usize) -> pb::queues_server::QueuesServer<Self> {
-        pb::queues_server::QueuesServer::new(QueuesService { node, max_payload })
-            .max_decoding_message_size(max_payload + 64 * 1024)
+    pub fn server(
+        node: Arc<Node>,
+        max_payload: usize,
+        retention: Retention,
+    ) -> pb::queues_server::QueuesServer<Self> {
+        pb::queues_server::QueuesServer::new(QueuesService {
+            node,
+            max_payload,
+            retention,
+        })
+        .max_decoding_message_size(max_payload + 64 * 1024)
     }
 
-    fn queue(&self, raw: &str) -> Result<QueueId, Status> {
+    /// The queue id in a request, if it names an existing shard.
+    pub(crate) fn queue(&self, raw: &str) -> Result<QueueId, Status> {
         QueueId::parse(raw)
             .filter(|q| (1..=self.node.shards()).contains(&q.shard()))
             .ok_or_else(|| refused(&roost_state::CommandError::QueueNotFound))
@@ -151,7 +162,8 @@ impl QueuesService {
     }
 }
 
-fn envelope(e: Envelope) -> pb::Envelope {
+/// An envelope as the reply message.
+pub(crate) fn envelope(e: Envelope) -> pb::Envelope {
     pb::Envelope {
         id: e.id,
         seq: e.seq,
@@ -307,5 +319,74 @@ impl pb::queues_server::Queues for QueuesService {
             Ok(other) => Err(Status::internal(format!("unexpected response {other:?}"))),
             Err(e) => Err(failed(&e)),
         }
+    }
+
+    async fn create_queue(
+        &self,
+        req: Request<pb::CreateQueueRequest>,
+    ) -> Result<GrpcResponse<pb::CreateQueueReply>, Status> {
+        self.create_queue(req.into_inner())
+            .await
+            .map(GrpcResponse::new)
+    }
+
+    async fn get_queue(
+        &self,
+        req: Request<pb::QueueRef>,
+    ) -> Result<GrpcResponse<pb::QueueInfo>, Status> {
+        let key = auth(&req)?;
+        self.get_queue(key, req.into_inner())
+            .await
+            .map(GrpcResponse::new)
+    }
+
+    async fn delete_queue(
+        &self,
+        req: Request<pb::QueueRef>,
+    ) -> Result<GrpcResponse<pb::DeleteQueueReply>, Status> {
+        let key = auth(&req)?;
+        self.delete_queue(key, req.into_inner())
+            .await
+            .map(GrpcResponse::new)
+    }
+
+    async fn set_consumers(
+        &self,
+        req: Request<pb::SetConsumersRequest>,
+    ) -> Result<GrpcResponse<pb::QueueInfo>, Status> {
+        let key = auth(&req)?;
+        self.set_consumers(key, req.into_inner())
+            .await
+            .map(GrpcResponse::new)
+    }
+
+    async fn nack(
+        &self,
+        req: Request<pb::NackRequest>,
+    ) -> Result<GrpcResponse<pb::NackReply>, Status> {
+        let key = auth(&req)?;
+        self.nack(key, req.into_inner())
+            .await
+            .map(GrpcResponse::new)
+    }
+
+    async fn list_dead_letters(
+        &self,
+        req: Request<pb::DeadLettersRequest>,
+    ) -> Result<GrpcResponse<pb::DeadLettersReply>, Status> {
+        let key = auth(&req)?;
+        self.list_dead_letters(key, req.into_inner())
+            .await
+            .map(GrpcResponse::new)
+    }
+
+    async fn replay_dead_letter(
+        &self,
+        req: Request<pb::ReplayRequest>,
+    ) -> Result<GrpcResponse<pb::Envelope>, Status> {
+        let key = auth(&req)?;
+        self.replay_dead_letter(key, req.into_inner())
+            .await
+            .map(GrpcResponse::new)
     }
 }

@@ -18,6 +18,7 @@ use roost_types::{Node, NodeId, TypeConfig};
 use tonic::transport::{Channel, Endpoint};
 
 use crate::convert::{self, Malformed};
+use crate::forwarder::{outcome, Forwarder};
 use crate::pb::peer_client::PeerClient;
 use crate::{pb, ForwardError};
 
@@ -34,6 +35,8 @@ pub(crate) const TARGET_APPEND_BYTES: usize = 4 * 1024 * 1024;
 pub struct PeerClients {
     /// One channel per peer; tonic multiplexes every group's RPCs over it.
     channels: Arc<Mutex<HashMap<NodeId, (String, Channel)>>>,
+    /// One batching task per (leader, group) that commands are forwarded to.
+    forwarders: Arc<Mutex<HashMap<(NodeId, GroupId), Forwarder>>>,
 }
 
 type RaftRpcError<E = openraft::error::Infallible> = RPCError<NodeId, Node, RaftError<NodeId, E>>;
@@ -107,17 +110,11 @@ impl PeerClients {
             .await
             .map_err(|s| unreachable(s.to_string()))?
             .into_inner();
-        match reply.result {
-            Some(pb::forward_reply::Result::NotLeader(n)) => {
-                Err(ForwardError::NotLeader { leader: n.leader })
-            }
-            Some(pb::forward_reply::Result::Unavailable(m)) => Err(ForwardError::Unavailable(m)),
-            Some(other) => Ok(other),
-            None => Err(ForwardError::Malformed("empty forward reply".into())),
-        }
+        outcome(reply.result)
     }
 
-    /// Asks `node` (the group's leader) to stamp and propose `command`.
+    /// Asks `node` (the group's leader) to stamp and propose `command`, in a batch with the
+    /// other commands forwarded to it for `group` meanwhile (see [`crate::forwarder`]).
     pub async fn forward_command(
         &self,
         node: NodeId,
@@ -126,11 +123,28 @@ impl PeerClients {
         command: &Command,
     ) -> Result<Response, ForwardError> {
         let bytes = convert::encode(command).map_err(|e| ForwardError::Malformed(e.0))?;
-        let req = pb::ForwardRequest {
-            group,
-            kind: Some(pb::forward_request::Kind::Command(bytes)),
+        let forwarded = {
+            let mut forwarders = self
+                .forwarders
+                .lock()
+                .map_err(|_| ForwardError::Unavailable("forwarder map poisoned".into()))?;
+            let forwarder = match forwarders.get(&(node, group)) {
+                Some(f) if f.addr == addr => f,
+                _ => {
+                    let client =
+                        self.client(node, addr)
+                            .map_err(|s| ForwardError::Unreachable {
+                                node,
+                                message: s.to_string(),
+                            })?;
+                    let f = Forwarder::start(node, addr.to_owned(), group, client);
+                    forwarders.insert((node, group), f);
+                    &forwarders[&(node, group)]
+                }
+            };
+            forwarder.forward(node, bytes)
         };
-        match self.forward(node, addr, req).await? {
+        match forwarded.await? {
             pb::forward_reply::Result::Response(b) => {
                 convert::decode("response", &b).map_err(|e| ForwardError::Malformed(e.0))
             }

@@ -8,6 +8,7 @@
 mod client;
 mod convert;
 mod error;
+mod forwarder;
 mod server;
 
 /// Code generated from `proto/roost/peer/v1/peer.proto`.

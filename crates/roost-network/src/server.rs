@@ -131,13 +131,44 @@ impl<H: PeerHandler> pb::peer_server::Peer for PeerService<H> {
             }
             None => return Err(Status::invalid_argument("forward request without a kind")),
         };
-        let result = match result {
-            Ok(r) => r,
-            Err(ForwardError::NotLeader { leader }) => R::NotLeader(pb::NotLeader { leader }),
-            Err(e) => R::Unavailable(e.to_string()),
-        };
-        Ok(GrpcResponse::new(pb::ForwardReply {
-            result: Some(result),
+        Ok(GrpcResponse::new(forward_reply(result)))
+    }
+
+    async fn forward_batch(
+        &self,
+        req: GrpcRequest<pb::ForwardBatchRequest>,
+    ) -> Result<GrpcResponse<pb::ForwardBatchReply>, Status> {
+        let req = req.into_inner();
+        let commands = req
+            .commands
+            .iter()
+            .map(|b| convert::decode::<Command>("command", b))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(bad)?;
+        // Started in order, so the proposer queues them in the order they were forwarded.
+        let replies = futures::future::join_all(commands.into_iter().map(|command| async move {
+            let result = self
+                .handler
+                .forward_command(req.group, command)
+                .await
+                .and_then(|r| convert::encode(&r).map_err(|e| ForwardError::Malformed(e.0)))
+                .map(pb::forward_reply::Result::Response);
+            forward_reply(result)
         }))
+        .await;
+        Ok(GrpcResponse::new(pb::ForwardBatchReply { replies }))
+    }
+}
+
+/// The reply to one forwarded request: its result, or why the leader could not serve it.
+fn forward_reply(result: Result<pb::forward_reply::Result, ForwardError>) -> pb::ForwardReply {
+    use pb::forward_reply::Result as R;
+    let result = match result {
+        Ok(r) => r,
+        Err(ForwardError::NotLeader { leader }) => R::NotLeader(pb::NotLeader { leader }),
+        Err(e) => R::Unavailable(e.to_string()),
+    };
+    pb::ForwardReply {
+        result: Some(result),
     }
 }

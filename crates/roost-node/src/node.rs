@@ -18,6 +18,15 @@ use crate::read_barrier::{BarrierError, ReadBarrier};
 use crate::status::{ClusterStatus, GroupStatus, MemberStatus};
 use crate::{NodeConfig, NodeError};
 
+/// Streams a peer may reset before this node's peer server accepted them. HTTP/2 servers cap
+/// this low (hyper: 20) against "rapid reset" floods and answer with GOAWAY
+/// (`too_many_resets`), closing the connection. Between members, resets are routine: openraft
+/// abandons an AppendEntries that outlives its heartbeat-sized timeout, and under a heavy
+/// backlog many do. With the low cap, a loaded node tore down the connection every group
+/// shares, which caused elections and writes ending as `outcome_unknown` (seen while filling
+/// 10 million messages). Peers are cluster members, so the cap only needs to be finite.
+const PEER_PENDING_RESETS: usize = 100_000;
+
 /// A running node. Shared (`Arc`) by the HTTP edge and the peer service.
 pub struct Node {
     /// Configuration the node started with.
@@ -125,6 +134,7 @@ impl Node {
         let service = PeerService::server(self.clone());
         tokio::spawn(async move {
             let served = tonic::transport::Server::builder()
+                .http2_max_pending_accept_reset_streams(Some(PEER_PENDING_RESETS))
                 .add_service(service)
                 .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
                 .await;

@@ -12,6 +12,12 @@ use tokio_util::sync::CancellationToken;
 
 use config::{ServeArgs, ServerConfig};
 
+/// mimalloc instead of glibc's allocator: a profile of a node under pipelined publishing
+/// spent about 16 % of its CPU in glibc `malloc`/`free` (many small, short-lived buffers
+/// across threads), which mimalloc's per-thread free lists serve far more cheaply.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Roost: a durable, highly available inbox for AI agents.
 #[derive(Parser)]
 #[command(version, about)]
@@ -107,8 +113,9 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("binding grpc_addr {}", config.grpc_addr))?;
         let (node, max, stop) = (Arc::clone(&node), config.max_body_bytes, shutdown.clone());
+        let retention = config.limits().retention;
         tokio::spawn(async move {
-            if let Err(e) = roost_grpc::serve(grpc, node, max, stop).await {
+            if let Err(e) = roost_grpc::serve(grpc, node, max, retention, stop).await {
                 tracing::error!(error = %e, "client gRPC listener failed");
             }
         });

@@ -131,3 +131,177 @@ async fn publish_stream_pull_and_ack_over_grpc() -> anyhow::Result<()> {
     assert_eq!(got.map(|e| e.seq), Some(202));
     Ok(())
 }
+
+#[tokio::test]
+async fn queue_management_and_dead_letters_over_grpc() -> anyhow::Result<()> {
+    let c = Cluster::start(3, 2, "").await?;
+    let mut client = QueuesClient::connect(c.node(3).grpc.clone()).await?;
+
+    // Bad input is refused with the HTTP API's code and creates nothing.
+    let bad = client
+        .create_queue(pb::CreateQueueRequest {
+            consumers: vec!["has space".into()],
+            max_deliveries: 0,
+        })
+        .await
+        .expect_err("invalid consumer id");
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+    assert!(bad.message().starts_with("invalid_consumer_id:"), "{bad:?}");
+    let bad = client
+        .create_queue(pb::CreateQueueRequest {
+            consumers: vec![],
+            max_deliveries: 101,
+        })
+        .await
+        .expect_err("too many deliveries");
+    assert!(bad.message().starts_with("invalid_max_deliveries:"));
+
+    let made = client
+        .create_queue(pb::CreateQueueRequest {
+            consumers: vec!["a".into()],
+            max_deliveries: 2,
+        })
+        .await?
+        .into_inner();
+    assert!(made.queue_api_key.starts_with("qk_"));
+    assert_eq!(made.consumers, vec!["a"]);
+    let (id, key) = (made.queue_id.clone(), made.queue_api_key.clone());
+    let q = |id: &str| pb::QueueRef {
+        queue_id: id.to_owned(),
+    };
+
+    // The queue is usable over HTTP too: one key, one queue.
+    let http = reqwest::Client::new()
+        .post(format!("{}/q/{id}/publish", c.node(1).http))
+        .bearer_auth(&key)
+        .body(r#"{"job":1}"#)
+        .send()
+        .await?;
+    assert!(http.status().is_success(), "{}", http.status());
+    for i in 2..=3 {
+        client
+            .publish(authed(
+                pb::PublishRequest {
+                    queue_id: id.clone(),
+                    payload: format!("{{\"job\":{i}}}").into_bytes(),
+                    ..Default::default()
+                },
+                &key,
+            )?)
+            .await?;
+    }
+    let info = client.get_queue(authed(q(&id), &key)?).await?.into_inner();
+    assert_eq!(
+        (info.head_seq, info.message_count, info.max_deliveries),
+        (3, 3, 2)
+    );
+    assert_eq!(info.consumers[0].consumer_id, "a");
+    assert_eq!(info.consumers[0].lag, 3);
+    let denied = client
+        .get_queue(authed(q(&id), "qk_wrong")?)
+        .await
+        .expect_err("wrong key");
+    assert_eq!(denied.code(), tonic::Code::Unauthenticated);
+
+    // Roster: b joins at the head.
+    let roster = client
+        .set_consumers(authed(
+            pb::SetConsumersRequest {
+                queue_id: id.clone(),
+                add: vec!["b".into()],
+                remove: vec![],
+            },
+            &key,
+        )?)
+        .await?
+        .into_inner();
+    let b = roster
+        .consumers
+        .iter()
+        .find(|c| c.consumer_id == "b")
+        .expect("b registered");
+    assert_eq!((b.cursor, b.lag), (3, 0));
+
+    // Two failures dead-letter seq 1 (max_deliveries 2); an explicit dead_letter moves seq 2.
+    let first = client
+        .nack(authed(nack(&id, 1, false), &key)?)
+        .await?
+        .into_inner();
+    assert_eq!((first.nack_count, first.dead_lettered), (1, false));
+    let second = client
+        .nack(authed(nack(&id, 1, false), &key)?)
+        .await?
+        .into_inner();
+    assert!(second.dead_lettered);
+    client.nack(authed(nack(&id, 2, true), &key)?).await?;
+    let past = client
+        .nack(authed(nack(&id, 99, false), &key)?)
+        .await
+        .expect_err("past head");
+    assert!(past.message().starts_with("seq_out_of_range:"), "{past:?}");
+
+    let page = client
+        .list_dead_letters(authed(
+            pb::DeadLettersRequest {
+                queue_id: id.clone(),
+                cursor: 0,
+                limit: 1,
+            },
+            &key,
+        )?)
+        .await?
+        .into_inner();
+    assert_eq!(page.messages.len(), 1);
+    assert!(page.has_more);
+    let dead = page.messages[0].envelope.clone().expect("envelope");
+    assert_eq!(dead.seq, 1);
+    assert_eq!(page.messages[0].nack_count, 2);
+    let rest = client
+        .list_dead_letters(authed(
+            pb::DeadLettersRequest {
+                queue_id: id.clone(),
+                cursor: page.next_cursor,
+                limit: 0,
+            },
+            &key,
+        )?)
+        .await?
+        .into_inner();
+    assert_eq!(rest.messages.len(), 1);
+    assert!(!rest.has_more);
+
+    let replayed = client
+        .replay_dead_letter(authed(
+            pb::ReplayRequest {
+                queue_id: id.clone(),
+                dlq_msg_id: dead.id.clone(),
+            },
+            &key,
+        )?)
+        .await?
+        .into_inner();
+    assert_eq!((replayed.seq, replayed.source.as_str()), (4, "dlq-replay"));
+    assert_eq!(replayed.payload, dead.payload);
+
+    let gone = client
+        .delete_queue(authed(q(&id), &key)?)
+        .await?
+        .into_inner();
+    assert!(gone.deleted);
+    let missing = client
+        .get_queue(authed(q(&id), &key)?)
+        .await
+        .expect_err("deleted");
+    assert_eq!(missing.code(), tonic::Code::NotFound);
+    Ok(())
+}
+
+fn nack(queue: &str, seq: u64, dead_letter: bool) -> pb::NackRequest {
+    pb::NackRequest {
+        queue_id: queue.to_owned(),
+        consumer_id: "a".into(),
+        seq,
+        error: "boom".into(),
+        dead_letter,
+    }
+}
