@@ -2,19 +2,21 @@
 # What idle queues and retained messages cost a node, and how soon a node serves again after
 # a restart. Starts the local three-node cluster (release build, fsync on), creates QUEUES idle
 # queues and publishes MESSAGES messages that are never acked, prints every node's resident
-# memory and the cluster's disk use, restarts node NODE (SIGTERM, then the same command) and
+# memory and the cluster's disk use, restarts node NODE (SIGNAL, then the same command) and
 # prints the seconds until it answers /readyz and until a publish+pull through it succeeds,
 # and its memory then. Stops exactly the nodes it started.
 #   QUEUES    idle queues to create (default 100000)
 #   MESSAGES  retained messages (default 0), published over gRPC, window 256, into PARTS queues
 #   PARTS     queues the messages are spread over (default 8)
 #   NODE      which node to restart (default 1)
+#   SIGNAL    how it is stopped: TERM (graceful, default) or KILL (a crash: no flush)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 queues="${QUEUES:-100000}"
 messages="${MESSAGES:-0}"
 parts="${PARTS:-8}"
 node="${NODE:-1}"
+signal="${SIGNAL:-TERM}"
 out="${OUT:-$root/data/footprint-$(date -u +%Y%m%dT%H%M%SZ)}"
 . "$root/scripts/local3.sh"
 rss() { # resident memory of each node, in MB
@@ -41,7 +43,7 @@ echo "rss_mb_per_node_after_fill: $(rss)"
 echo "disk_mb_all_nodes: $(du -sm "$DATA_DIR" | cut -f1)"
 # Restart one node with the command start.sh used, and time how soon it serves.
 pid="$(sed -n "${node}p" "$DATA_DIR/pids")"
-kill -TERM "$pid"
+kill "-$signal" "$pid"
 for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 kill -KILL "$pid" 2>/dev/null || true
 start=$(date +%s.%N)
@@ -55,7 +57,7 @@ for _ in $(seq 1 1200); do
   if curl -fsS "http://127.0.0.1:708$node/readyz" >/dev/null 2>&1; then ready="$(elapsed)"; break; fi
   sleep 0.05
 done
-echo "restarted_node=$node seconds_to_readyz=${ready:-never (120 s)}"
+echo "restarted_node=$node signal=$signal seconds_to_readyz=${ready:-never (120 s)}"
 served=""
 for _ in $(seq 1 120); do
   if timeout 20 "$ROOST_BIN" bench --url "http://127.0.0.1:708$node" --workload drain --count 1 \

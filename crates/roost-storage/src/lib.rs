@@ -49,6 +49,13 @@ impl Storage {
         let cf = |name: &str| {
             let mut o = Options::default();
             o.set_compression_type(DBCompressionType::Lz4);
+            // The WAL bound above forces flushes of families that are barely written (the
+            // snapshot family); with RocksDB's default of 2 memtables, two such flushes queued
+            // behind a busy flush thread stopped every write of the database ("Stopping writes
+            // because we have 2 immutable memtables"), long enough for Raft heartbeats to time
+            // out and elections to start, under a 10-million-message fill. Room for more
+            // memtables lets writes go on while flushes catch up.
+            o.set_max_write_buffer_number(6);
             ColumnFamilyDescriptor::new(name, o)
         };
         let cfs = [keys::CF_RAFT, keys::CF_SM, keys::CF_SNAP].map(cf);

@@ -371,9 +371,16 @@ impl StateMachineStore {
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
+    /// Builds on a blocking thread: a large state takes seconds to scan and encode, and on
+    /// a runtime worker that starved the group's Raft core and the peer server of the same
+    /// process, so heartbeats timed out and elections started under a 10-million-message
+    /// backlog.
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
-        self.build()
-            .map_err(|e| io(|a| StorageIOError::write_snapshot(None, a), &e))
+        let store = self.clone();
+        let built = tokio::task::spawn_blocking(move || store.build())
+            .await
+            .map_err(|e| io(|a| StorageIOError::write_snapshot(None, a), &e))?;
+        built.map_err(|e| io(|a| StorageIOError::write_snapshot(None, a), &e))
     }
 }
 
@@ -409,12 +416,14 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         meta: &SnapshotMeta,
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError> {
-        self.install(meta, snapshot.into_inner()).map_err(|e| {
-            io(
-                |a| StorageIOError::write_snapshot(Some(meta.signature()), a),
-                &e,
-            )
-        })
+        // On a blocking thread, as `build_snapshot`: a large snapshot takes seconds to load.
+        let (store, owned) = (self.clone(), meta.clone());
+        let signature = Some(meta.signature());
+        let installed =
+            tokio::task::spawn_blocking(move || store.install(&owned, snapshot.into_inner()))
+                .await
+                .map_err(|e| io(|a| StorageIOError::write_snapshot(signature.clone(), a), &e))?;
+        installed.map_err(|e| io(|a| StorageIOError::write_snapshot(signature, a), &e))
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {

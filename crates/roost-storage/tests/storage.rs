@@ -263,3 +263,60 @@ async fn expired_idempotency_keys_are_swept_from_disk() -> anyhow::Result<()> {
     assert_eq!(storage.count_records(1)?, before - 8);
     Ok(())
 }
+
+/// Building a snapshot of a large state must not occupy the async runtime: on a
+/// single-threaded runtime, a ticking task keeps running while the build is in progress.
+#[tokio::test(flavor = "current_thread")]
+async fn snapshot_build_leaves_the_runtime_free() -> anyhow::Result<()> {
+    let dir = TempDir::new()?;
+    let queue = QueueId::new(1, 11);
+    let storage = Storage::open(dir.path())?;
+    let (_log, mut sm) = storage.group(1)?;
+    let mut commands = vec![Command::CreateQueue {
+        id: queue.clone(),
+        key_digest: KEY,
+        consumers: vec!["me".into()],
+        settings: QueueSettings::default(),
+    }];
+    let pad = "x".repeat(200);
+    commands.extend((0..60_000u64).map(|i| Command::Publish {
+        queue: queue.clone(),
+        auth: KEY,
+        id: format!("qm_{i:016x}"),
+        payload: format!("{{\"i\":{i},\"pad\":\"{pad}\"}}"),
+        source: Source::Publish,
+        idempotency: None,
+        hold: None,
+    }));
+    sm.apply(vec![Entry {
+        log_id: LogId::new(CommittedLeaderId::new(1, 1), 1),
+        payload: EntryPayload::Normal(Batch {
+            stamped_ms: 1_000,
+            commands,
+        }),
+    }])
+    .await?;
+
+    let ticks = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let ticker = {
+        let ticks = ticks.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::task::yield_now().await;
+                ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        })
+    };
+    // Let the ticker start, then build; a build on this thread would stop it dead.
+    tokio::task::yield_now().await;
+    let before = ticks.load(std::sync::atomic::Ordering::Relaxed);
+    let snapshot = sm.get_snapshot_builder().await.build_snapshot().await?;
+    let during = ticks.load(std::sync::atomic::Ordering::Relaxed) - before;
+    ticker.abort();
+    assert!(
+        during > 0,
+        "the runtime did not run anything else during the build"
+    );
+    assert_eq!(snapshot.meta.last_log_id.map(|l| l.index), Some(1));
+    Ok(())
+}

@@ -1,6 +1,7 @@
-//! A short chaos run: concurrent idempotent publishers and an acking consumer against three
-//! nodes while a nemesis kills (SIGKILL) and restarts one node at a time. The history is checked
-//! by `jepsen-tests`' checker against the final state read after healing.
+//! Short chaos runs: concurrent idempotent publishers and an acking consumer against three
+//! nodes while a nemesis kills (SIGKILL) and restarts one node at a time, or freezes
+//! (SIGSTOP) and thaws the shard leader. Each history is checked by `jepsen-tests`' checker
+//! against the final state read after healing.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -167,10 +168,6 @@ async fn consumer(c: &Cluster, q: &Queue, rec: &Recorder, until: Instant) {
 async fn a_history_under_kill_and_restart_has_no_anomaly() -> anyhow::Result<()> {
     let c = Cluster::start(3, 2, "").await?;
     let q = create(&c, 1, &["c"]).await?;
-    let rec = Recorder {
-        start: Instant::now(),
-        events: Mutex::new(Vec::new()),
-    };
     let until = Instant::now() + Duration::from_secs(8);
     let nemesis = async {
         let mut victim = 1;
@@ -183,11 +180,46 @@ async fn a_history_under_kill_and_restart_has_no_anomaly() -> anyhow::Result<()>
         }
         anyhow::Ok(())
     };
+    run_and_check(&c, &q, until, nemesis).await
+}
+
+#[tokio::test]
+async fn a_history_under_leader_pauses_has_no_anomaly() -> anyhow::Result<()> {
+    let c = Cluster::start(3, 2, "").await?;
+    let q = create(&c, 1, &["c"]).await?;
+    let until = Instant::now() + Duration::from_secs(8);
+    // Freeze the queue's shard leader long enough for the others to elect a new one, then
+    // thaw it: it comes back believing it leads, with writes in flight.
+    let nemesis = async {
+        while Instant::now() + Duration::from_secs(3) < until {
+            tokio::time::sleep(Duration::from_millis(1000)).await;
+            let leader = c.wait_leader(q.shard(), Duration::from_secs(10)).await?;
+            c.signal(leader, "STOP")?;
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            c.signal(leader, "CONT")?;
+        }
+        anyhow::Ok(())
+    };
+    run_and_check(&c, &q, until, nemesis).await
+}
+
+/// Runs three idempotent publishers and an acking consumer until `until` while `nemesis`
+/// runs, heals, reads what is left, and checks the recorded history.
+async fn run_and_check(
+    c: &Cluster,
+    q: &Queue,
+    until: Instant,
+    nemesis: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<()> {
+    let rec = Recorder {
+        start: Instant::now(),
+        events: Mutex::new(Vec::new()),
+    };
     let (_, _, _, _, n) = tokio::join!(
-        publisher(&c, &q, &rec, 1, until),
-        publisher(&c, &q, &rec, 2, until),
-        publisher(&c, &q, &rec, 3, until),
-        consumer(&c, &q, &rec, until),
+        publisher(c, q, &rec, 1, until),
+        publisher(c, q, &rec, 2, until),
+        publisher(c, q, &rec, 3, until),
+        consumer(c, q, &rec, until),
         nemesis,
     );
     n?;

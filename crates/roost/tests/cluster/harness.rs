@@ -127,6 +127,20 @@ impl Cluster {
         Ok(())
     }
 
+    /// Freezes (`SIGSTOP`) or thaws (`SIGCONT`) node `id`: a process that stops answering
+    /// without dying, as a long GC pause or an overloaded host would.
+    pub fn signal(&self, id: u64, signal: &str) -> anyhow::Result<()> {
+        let pid = lock(&self.node(id).child)
+            .as_ref()
+            .map(Child::id)
+            .ok_or_else(|| anyhow::anyhow!("node {id} is not running"))?;
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), pid.to_string()])
+            .status()?;
+        anyhow::ensure!(status.success(), "kill -{signal} {pid} failed");
+        Ok(())
+    }
+
     pub fn node(&self, id: u64) -> &NodeProc {
         &self.nodes[(id - 1) as usize]
     }
