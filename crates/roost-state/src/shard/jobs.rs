@@ -141,6 +141,10 @@ impl ShardState {
                 .get(&(workspace.to_owned(), key.clone()))
             {
                 if let Some(job) = self.jobs.get(existing) {
+                    // The same key with another job is a client bug, not a retry.
+                    if job.spec != *spec {
+                        return refuse(CommandError::IdempotencyMismatch);
+                    }
                     return Ok(Ok(Response::JobState {
                         job: Box::new(job.clone()),
                         created: false,

@@ -166,6 +166,16 @@ impl ShardState {
                 .get(&(workspace.to_owned(), queue.to_owned(), key.clone()))
                 .and_then(|existing| self.tasks.get(existing))
             {
+                // The same key with another task is a client bug, not a retry.
+                if (
+                    t.name.as_str(),
+                    t.priority,
+                    t.payload.as_str(),
+                    t.deadline_ms,
+                ) != (name, priority.clamp(1, 5), payload, deadline_ms)
+                {
+                    return refuse(CommandError::IdempotencyMismatch);
+                }
                 return Ok(Ok(Response::TaskState {
                     task: Box::new(t.clone()),
                     created: false,

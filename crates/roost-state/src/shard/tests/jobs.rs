@@ -64,11 +64,15 @@ fn a_job_runs_under_a_fenced_lease_and_retries_with_backoff() {
     let id = crate::ids::job_id(1, 1);
     let first = job(create(&mut h, 1_000, &id, 1, Some("k")));
     assert_eq!(first.status, JobStatus::Pending);
-    // The same key answers the same job.
+    // The same key answers the same job; with another job it is refused.
     assert!(matches!(
         create(&mut h, 1_001, &crate::ids::job_id(1, 2), 1, Some("k")),
         Response::JobState { created: false, .. }
     ));
+    assert_eq!(
+        create(&mut h, 1_002, &crate::ids::job_id(1, 3), 4, Some("k")),
+        Response::Refused(CommandError::IdempotencyMismatch)
+    );
     let claimed = claim(&mut h, 2_000, 77);
     assert_eq!((claimed.len(), claimed[0].attempt), (1, 1));
     assert!(

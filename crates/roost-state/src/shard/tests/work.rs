@@ -131,3 +131,39 @@ fn lapsed_leases_return_tasks_and_overdue_tasks_stay_dequeueable() {
     assert_eq!(stale, Response::Refused(CommandError::StaleToken));
     assert_eq!(take(&mut h, 1_300, &q, 2, false), Some(t));
 }
+
+#[test]
+fn a_task_idempotency_key_answers_the_same_task_and_refuses_another() {
+    let mut h = Harness::new();
+    let q = queue(&mut h, 1, "team");
+    let add_keyed = |h: &mut Harness, n: u64, priority: u8, payload: &str| {
+        h.run(
+            3,
+            Command::AddTask {
+                id: ids::task_id(1, n),
+                workspace: WS.into(),
+                queue: q.clone(),
+                name: "t".into(),
+                priority,
+                payload: payload.into(),
+                deadline_ms: None,
+                idempotency: Some("k".into()),
+            },
+        )
+    };
+    let first = add_keyed(&mut h, 10, 3, r#"{"a":1}"#);
+    assert!(matches!(first, Response::TaskState { created: true, .. }));
+    match add_keyed(&mut h, 11, 3, r#"{"a":1}"#) {
+        Response::TaskState { task, created } => {
+            assert!(!created);
+            assert_eq!(task.id, ids::task_id(1, 10));
+        }
+        other => panic!("{other:?}"),
+    }
+    for (priority, payload) in [(3, r#"{"a":2}"#), (5, r#"{"a":1}"#)] {
+        assert_eq!(
+            add_keyed(&mut h, 12, priority, payload),
+            Response::Refused(CommandError::IdempotencyMismatch)
+        );
+    }
+}
