@@ -1,13 +1,15 @@
 //! Roost's load generator, run as `roost bench ...`.
 //!
-//! It drives a Roost server (or every node of a cluster) purely over the public HTTP API,
-//! so it measures what a client sees and needs no roost crate. Workloads:
+//! It drives a Roost server (or every node of a cluster) purely over the public client APIs,
+//! so it measures what a client sees and needs no server crate. Workloads:
 //!
 //! - `seq` (W1): sequential publish, one request in flight;
 //! - `window` (W1): pipelined publish keeping `--window` requests in flight;
 //! - `drain` (W2): publish `--count` messages pipelined, then drain them with one consumer
 //!   pulling batches of 100 and acking each batch; publish and drain rates are reported
-//!   separately and the drain is verified against what was published.
+//!   separately and the drain is verified against what was published;
+//! - `jobs`: enqueue jobs, then claim→complete them with `--window` workers;
+//! - `create`: create queues and leave them idle (for memory footprints).
 //!
 //! Publishing and draining go over HTTP or, with `--grpc-url`, over the client gRPC API.
 //! Runs are closed loop (the next request leaves when a reply frees a slot) or, with
