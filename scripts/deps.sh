@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building Roost needs on Debian (run as root): a C/C++ toolchain and libclang for
-# RocksDB, protoc for the gRPC definitions, curl for the scripts, and Rust when it is missing.
+# RocksDB, protoc for the gRPC definitions, curl for the scripts, iproute2 and nftables for the
+# partition chaos test, and Rust when it is missing.
 set -euo pipefail
 need=()
 command -v cc >/dev/null 2>&1 || need+=(build-essential)
@@ -10,6 +11,9 @@ command -v clang >/dev/null 2>&1 || need+=(clang)
 command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
 command -v curl >/dev/null 2>&1 || need+=(curl ca-certificates)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+# The partition chaos test puts nodes in network namespaces and cuts links with nftables.
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v nft >/dev/null 2>&1 || need+=(nftables)
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

@@ -1,4 +1,5 @@
-//! Starts `roost serve` processes on free loopback ports and stops exactly those processes.
+//! Starts `roost serve` processes on free loopback ports (or each in a network namespace of its
+//! own, see [`crate::netns`]) and stops exactly those processes.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -9,6 +10,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use serde_json::Value;
 use tempfile::TempDir;
+
+use crate::netns::Net;
 
 /// One node process and how to reach it.
 pub struct NodeProc {
@@ -25,6 +28,8 @@ pub struct NodeProc {
 pub struct Cluster {
     pub nodes: Vec<NodeProc>,
     pub http: reqwest::Client,
+    /// The nodes' namespaces, when each runs in its own.
+    pub net: Option<Net>,
     _dir: TempDir,
 }
 
@@ -45,32 +50,56 @@ impl Cluster {
         top_extra: &str,
         raft_extra: &str,
     ) -> anyhow::Result<Cluster> {
+        Self::launch(n, shards, top_extra, raft_extra, None).await
+    }
+
+    /// Like [`Cluster::start`], each node in a network namespace of its own (see
+    /// [`crate::netns`]), so the test can partition them.
+    pub async fn start_isolated(n: u64, shards: u32) -> anyhow::Result<Cluster> {
+        Self::launch(n, shards, "", "", Some(Net::make(n)?)).await
+    }
+
+    async fn launch(
+        n: u64,
+        shards: u32,
+        top_extra: &str,
+        raft_extra: &str,
+        net: Option<Net>,
+    ) -> anyhow::Result<Cluster> {
         let dir = tempfile::tempdir()?;
-        let ports: Vec<(u16, u16)> = (0..n)
-            .map(|_| Ok((free_port()?, free_port()?)))
+        // (host, http, peer, grpc) per node: its own address in a namespace, else free
+        // loopback ports.
+        let addrs: Vec<(String, u16, u16, u16)> = (1..=n)
+            .map(|id| match &net {
+                Some(net) => Ok((net.ip(id), 7080, 7180, 7280)),
+                None => Ok((
+                    "127.0.0.1".to_owned(),
+                    free_port()?,
+                    free_port()?,
+                    free_port()?,
+                )),
+            })
             .collect::<anyhow::Result<_>>()?;
-        let grpc_ports: Vec<u16> = (0..n).map(|_| free_port()).collect::<anyhow::Result<_>>()?;
         let mut members = String::new();
-        for (i, (http, peer)) in ports.iter().enumerate() {
+        for (i, (host, http, peer, _)) in addrs.iter().enumerate() {
             members.push_str(&format!(
-                "\n[[members]]\nid = {}\npeer_addr = \"127.0.0.1:{peer}\"\nhttp_addr = \"127.0.0.1:{http}\"\n",
+                "\n[[members]]\nid = {}\npeer_addr = \"{host}:{peer}\"\nhttp_addr = \"{host}:{http}\"\n",
                 i + 1
             ));
         }
         let mut nodes = Vec::new();
-        for (i, (http, peer)) in ports.iter().enumerate() {
+        for (i, (host, http, peer, grpc)) in addrs.iter().enumerate() {
             let id = i as u64 + 1;
-            let grpc = grpc_ports[i];
             let data = dir.path().join(format!("node{id}"));
             let config = dir.path().join(format!("node{id}.toml"));
             let text = format!(
-                "node_id = {id}\ndata_dir = {data:?}\nhttp_addr = \"127.0.0.1:{http}\"\npeer_addr = \"127.0.0.1:{peer}\"\ngrpc_addr = \"127.0.0.1:{grpc}\"\nshards = {shards}\nrequest_timeout_ms = 10000\n{top_extra}\n{members}\n[raft]\n{raft_extra}\n"
+                "node_id = {id}\ndata_dir = {data:?}\nhttp_addr = \"{host}:{http}\"\npeer_addr = \"{host}:{peer}\"\ngrpc_addr = \"{host}:{grpc}\"\nshards = {shards}\nrequest_timeout_ms = 10000\n{top_extra}\n{members}\n[raft]\n{raft_extra}\n"
             );
             std::fs::write(&config, text)?;
             nodes.push(NodeProc {
                 id,
-                http: format!("http://127.0.0.1:{http}"),
-                grpc: format!("http://127.0.0.1:{grpc}"),
+                http: format!("http://{host}:{http}"),
+                grpc: format!("http://{host}:{grpc}"),
                 config,
                 data,
                 child: Mutex::new(None),
@@ -81,6 +110,7 @@ impl Cluster {
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()?,
+            net,
             _dir: dir,
         };
         for id in 1..=n {
@@ -97,7 +127,16 @@ impl Cluster {
             .create(true)
             .append(true)
             .open(node.data.with_extension("log"))?;
-        let child = Command::new(env!("CARGO_BIN_EXE_roost"))
+        let mut command = match &self.net {
+            // `ip netns exec` enters the namespace and execs roost: the child is roost itself.
+            Some(net) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", &net.ns(id), env!("CARGO_BIN_EXE_roost")]);
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_roost")),
+        };
+        let child = command
             .args(["serve", "--config"])
             .arg(&node.config)
             .env("RUST_LOG", "info,openraft=warn")

@@ -8,6 +8,7 @@ mod forms;
 mod grpc;
 mod harness;
 mod jobs;
+mod netns;
 mod queue_rung;
 mod quotas;
 mod single;
