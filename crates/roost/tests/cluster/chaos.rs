@@ -1,8 +1,8 @@
-//! Short chaos runs: concurrent idempotent publishers and an acking consumer against three
-//! nodes while a nemesis kills (SIGKILL) and restarts one node at a time, freezes (SIGSTOP)
-//! and thaws the shard leader, or cuts the shard leader off from the other nodes with
-//! nftables (each node in its own network namespace) and kills nodes in between. Each history
-//! is checked by `jepsen-tests`' checker against the final state read after healing.
+//! Short chaos runs: concurrent idempotent publishers and an acking consumer against three or
+//! five nodes while a nemesis kills (SIGKILL) and restarts nodes, freezes (SIGSTOP) and thaws
+//! the shard leader, or cuts links with nftables (each node in its own network namespace):
+//! the leader alone, halves, a ring, a bridge. Each history is checked by `jepsen-tests`'
+//! checker against the final state read after healing.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -43,7 +43,7 @@ async fn publisher(c: &Cluster, q: &Queue, rec: &Recorder, process: u64, until: 
             seq,
         };
         rec.log(process, Outcome::Invoke, op(None));
-        let node = (process + n) % 3 + 1;
+        let node = (process + n) % c.size() + 1;
         let r = c
             .http
             .post(format!("{}/q/{}/publish", c.url(node), q.id))
@@ -99,12 +99,12 @@ async fn consumer(c: &Cluster, q: &Queue, rec: &Recorder, until: Instant) {
             .await;
         let Ok(r) = r else {
             rec.log(process, Outcome::Info, pull(vec![]));
-            node = node % 3 + 1;
+            node = node % c.size() + 1;
             continue;
         };
         if r.status() != 200 {
             rec.log(process, Outcome::Fail, pull(vec![]));
-            node = node % 3 + 1;
+            node = node % c.size() + 1;
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         }
@@ -159,7 +159,7 @@ async fn consumer(c: &Cluster, q: &Queue, rec: &Recorder, until: Instant) {
             }
             _ => {
                 rec.log(process, Outcome::Info, ack(None));
-                node = node % 3 + 1;
+                node = node % c.size() + 1;
             }
         }
     }
@@ -252,6 +252,55 @@ async fn a_history_under_partitions_and_kills_has_no_anomaly() -> anyhow::Result
         "no partition made the majority elect a new leader: the cuts did not cut"
     );
     Ok(())
+}
+
+#[tokio::test]
+async fn five_nodes_under_a_schedule_of_nemeses_have_no_anomaly() -> anyhow::Result<()> {
+    let c = Cluster::start_isolated(5, 2).await?;
+    let q = create(&c, 1, &["c"]).await?;
+    let net = c
+        .net
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("no namespaces"))?;
+    let until = Instant::now() + Duration::from_secs(26);
+    // Each fault alone for 2 s, then healed: halves (a different minority each time), the
+    // shard leader cut off, a ring, a bridge, the leader paused, a node killed and restarted.
+    let nemesis = async {
+        let minorities = [[1, 2], [2, 4], [3, 5]];
+        let mut step = 0usize;
+        while Instant::now() + Duration::from_secs(4) < until {
+            let mut paused = None;
+            match step % 6 {
+                0 => net.partition(&minorities[step / 6 % 3])?,
+                1 => {
+                    let leader = c.wait_leader(q.shard(), Duration::from_secs(15)).await?;
+                    net.partition(&[leader])?;
+                }
+                2 => net.ring()?,
+                3 => net.bridge_through(3)?,
+                4 => {
+                    let leader = c.wait_leader(q.shard(), Duration::from_secs(15)).await?;
+                    c.signal(leader, "STOP")?;
+                    paused = Some(leader);
+                }
+                _ => c.kill(step as u64 % 5 + 1)?,
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            net.heal()?;
+            if let Some(leader) = paused {
+                c.signal(leader, "CONT")?;
+            }
+            if step % 6 == 5 {
+                c.spawn(step as u64 % 5 + 1)?;
+            }
+            tokio::time::sleep(Duration::from_millis(800)).await;
+            step += 1;
+        }
+        anyhow::Ok(())
+    };
+    let checked = run_and_check(&c, &q, until, nemesis).await;
+    net.heal()?;
+    checked
 }
 
 /// Runs three idempotent publishers and an acking consumer until `until` while `nemesis`

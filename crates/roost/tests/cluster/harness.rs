@@ -180,6 +180,11 @@ impl Cluster {
         Ok(())
     }
 
+    /// How many nodes the cluster has.
+    pub fn size(&self) -> u64 {
+        self.nodes.len() as u64
+    }
+
     pub fn node(&self, id: u64) -> &NodeProc {
         &self.nodes[(id - 1) as usize]
     }

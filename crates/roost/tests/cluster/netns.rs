@@ -96,9 +96,32 @@ impl Net {
     /// Drops every packet between the nodes of `side` and all other nodes (both ways); the
     /// test itself still reaches everyone.
     pub fn partition(&self, side: &[u64]) -> anyhow::Result<()> {
+        self.cut(|a, b| side.contains(&a) != side.contains(&b))
+    }
+
+    /// A ring: every node hears only its two neighbours (by id, wrapping), so every node
+    /// sees a majority of five but no two nodes see the same majority.
+    pub fn ring(&self) -> anyhow::Result<()> {
+        let n = self.n;
+        self.cut(|a, b| {
+            let d = (a + n - b) % n;
+            d != 1 && d != n - 1
+        })
+    }
+
+    /// A bridge: two halves that cannot hear each other, and one node (`middle`) that hears
+    /// both.
+    pub fn bridge_through(&self, middle: u64) -> anyhow::Result<()> {
+        let half = |x: u64| (x < middle) as u8;
+        self.cut(|a, b| a != middle && b != middle && half(a) != half(b))
+    }
+
+    /// Drops packets between every pair `(a, b)` of nodes for which `cut(a, b)` holds (it must
+    /// be symmetric).
+    fn cut(&self, cut: impl Fn(u64, u64) -> bool) -> anyhow::Result<()> {
         for id in 1..=self.n {
             let others: Vec<String> = (1..=self.n)
-                .filter(|o| side.contains(o) != side.contains(&id))
+                .filter(|&o| o != id && cut(id, o))
                 .map(|o| self.ip(o))
                 .collect();
             if others.is_empty() {
