@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building Roost needs on Debian (run as root): a C/C++ toolchain and libclang for
-# RocksDB, protoc for the gRPC definitions, curl for the scripts, iproute2 and nftables for the
-# partition chaos test, and Rust when it is missing.
+# RocksDB, protoc for the gRPC definitions, curl for the scripts, iproute2, nftables and
+# libfaketime for the chaos tests, and Rust when it is missing.
 set -euo pipefail
 need=()
 command -v cc >/dev/null 2>&1 || need+=(build-essential)
@@ -14,6 +14,8 @@ command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 # The partition chaos test puts nodes in network namespaces and cuts links with nftables.
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v nft >/dev/null 2>&1 || need+=(nftables)
+# The clock-skew chaos test runs nodes under libfaketime.
+[ -n "$(ls /usr/lib/*/faketime/libfaketimeMT.so.1 2>/dev/null | head -n1)" ] || need+=(libfaketime)
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

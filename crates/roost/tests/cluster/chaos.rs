@@ -1,8 +1,9 @@
 //! Short chaos runs: concurrent idempotent publishers and an acking consumer against three or
 //! five nodes while a nemesis kills (SIGKILL) and restarts nodes, freezes (SIGSTOP) and thaws
 //! the shard leader, or cuts links with nftables (each node in its own network namespace):
-//! the leader alone, halves, a ring, a bridge. Each history is checked by `jepsen-tests`'
-//! checker against the final state read after healing.
+//! the leader alone, halves, a ring, a bridge, or skews and jumps wall clocks (libfaketime).
+//! Each history is checked by `jepsen-tests`' checker against the final state read after
+//! healing, and publish times must never run backwards along the seqs.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -303,6 +304,57 @@ async fn five_nodes_under_a_schedule_of_nemeses_have_no_anomaly() -> anyhow::Res
     checked
 }
 
+#[tokio::test]
+async fn a_history_under_clock_skew_and_jumps_has_no_anomaly() -> anyhow::Result<()> {
+    let c = Cluster::start_skewable(3, 2).await?;
+    let q = create(&c, 1, &["c"]).await?;
+    // First make sure the skew reaches the servers: with every clock 1000 s ahead, a message
+    // (in a queue of its own, outside the checked history) is published 1000 s in the future.
+    for id in 1..=3 {
+        c.skew(id, 1_000)?;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let probe = create(&c, 1, &["c"]).await?;
+    let v: Value = c
+        .http
+        .post(format!("{}/q/{}/publish", c.url(1), probe.id))
+        .bearer_auth(&probe.key)
+        .json(&json!({"v": "probe"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let at = v["published_at"].as_str().unwrap_or("");
+    let published = humantime::parse_rfc3339(at)?;
+    let ahead = published
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default();
+    assert!(
+        ahead > Duration::from_secs(900),
+        "clock skew not applied: published at {at}, {ahead:?} ahead"
+    );
+    let until = Instant::now() + Duration::from_secs(12);
+    // Every node's wall clock off by minutes, in both directions and jumping, while the
+    // shard leader is killed so that leaders with different clocks take turns stamping.
+    let nemesis = async {
+        let skews = [[300, -300, 0], [-600, 120, 900], [0, 3_600, -3_600]];
+        let mut round = 0usize;
+        while Instant::now() + Duration::from_secs(3) < until {
+            for (i, secs) in skews[round % 3].iter().enumerate() {
+                c.skew(i as u64 + 1, *secs)?;
+            }
+            tokio::time::sleep(Duration::from_millis(1200)).await;
+            let leader = c.wait_leader(q.shard(), Duration::from_secs(15)).await?;
+            c.kill(leader)?;
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            c.spawn(leader)?;
+            round += 1;
+        }
+        anyhow::Ok(())
+    };
+    run_and_check(&c, &q, until, nemesis).await
+}
+
 /// Runs three idempotent publishers and an acking consumer until `until` while `nemesis`
 /// runs, heals, reads what is left, and checks the recorded history.
 async fn run_and_check(
@@ -328,6 +380,9 @@ async fn run_and_check(
     c.wait_leader(q.shard(), Duration::from_secs(30)).await?;
     let mut fin = FinalState::default();
     let mut cursor = 0;
+    // Publish times come from the group clock, which must never run backwards, whichever
+    // leader (and whichever leader's wall clock) stamped them: non-decreasing in seq.
+    let mut last_published: Option<(u64, String)> = None;
     for _ in 0..1000 {
         let v: Value = c
             .http
@@ -344,10 +399,18 @@ async fn run_and_check(
         fin.floor = v["floor"].as_u64().unwrap_or(0);
         let ms = v["messages"].as_array().cloned().unwrap_or_default();
         for m in &ms {
-            fin.messages.insert(
-                m["seq"].as_u64().unwrap_or(0),
-                m["payload"]["v"].as_str().unwrap_or("").to_owned(),
-            );
+            let seq = m["seq"].as_u64().unwrap_or(0);
+            fin.messages
+                .insert(seq, m["payload"]["v"].as_str().unwrap_or("").to_owned());
+            // RFC 3339 UTC with milliseconds: text order is time order.
+            let at = m["published_at"].as_str().unwrap_or("").to_owned();
+            if let Some((before, prev)) = &last_published {
+                assert!(
+                    *prev <= at,
+                    "published_at ran backwards: seq {before} at {prev}, seq {seq} at {at}"
+                );
+            }
+            last_published = Some((seq, at));
         }
         cursor = v["next_cursor"].as_u64().unwrap_or(cursor);
         if !v["has_more"].as_bool().unwrap_or(false) {

@@ -22,6 +22,8 @@ pub struct NodeProc {
     pub data: PathBuf,
     /// The running process, if any; behind a lock so tests can kill while clients run.
     pub child: Mutex<Option<Child>>,
+    /// The node's clock offset for libfaketime (`+90s`), when its clock can be skewed.
+    pub clock: Option<PathBuf>,
 }
 
 /// A cluster of node processes; dropping it kills them.
@@ -50,13 +52,20 @@ impl Cluster {
         top_extra: &str,
         raft_extra: &str,
     ) -> anyhow::Result<Cluster> {
-        Self::launch(n, shards, top_extra, raft_extra, None).await
+        Self::launch(n, shards, top_extra, raft_extra, None, false).await
     }
 
     /// Like [`Cluster::start`], each node in a network namespace of its own (see
     /// [`crate::netns`]), so the test can partition them.
     pub async fn start_isolated(n: u64, shards: u32) -> anyhow::Result<Cluster> {
-        Self::launch(n, shards, "", "", Some(Net::make(n)?)).await
+        Self::launch(n, shards, "", "", Some(Net::make(n)?), false).await
+    }
+
+    /// Like [`Cluster::start`], with each node's wall clock under libfaketime so the test can
+    /// skew and jump it ([`Cluster::skew`]); monotonic clocks are left alone, as a real clock
+    /// step leaves them.
+    pub async fn start_skewable(n: u64, shards: u32) -> anyhow::Result<Cluster> {
+        Self::launch(n, shards, "", "", None, true).await
     }
 
     async fn launch(
@@ -65,6 +74,7 @@ impl Cluster {
         top_extra: &str,
         raft_extra: &str,
         net: Option<Net>,
+        skewable: bool,
     ) -> anyhow::Result<Cluster> {
         let dir = tempfile::tempdir()?;
         // (host, http, peer, grpc) per node: its own address in a namespace, else free
@@ -103,6 +113,7 @@ impl Cluster {
                 config,
                 data,
                 child: Mutex::new(None),
+                clock: skewable.then(|| dir.path().join(format!("node{id}.clock"))),
             });
         }
         let cluster = Cluster {
@@ -136,14 +147,23 @@ impl Cluster {
             }
             None => Command::new(env!("CARGO_BIN_EXE_roost")),
         };
-        let child = command
+        command
             .args(["serve", "--config"])
             .arg(&node.config)
             .env("RUST_LOG", "info,openraft=warn")
             .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .context("spawning roost")?;
+            .stderr(log);
+        if let Some(clock) = &node.clock {
+            if !clock.exists() {
+                std::fs::write(clock, "+0s")?;
+            }
+            command
+                .env("LD_PRELOAD", faketime_library()?)
+                .env("FAKETIME_TIMESTAMP_FILE", clock)
+                .env("FAKETIME_CACHE_DURATION", "1")
+                .env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
+        }
+        let child = command.spawn().context("spawning roost")?;
         *lock(&node.child) = Some(child);
         Ok(())
     }
@@ -177,6 +197,18 @@ impl Cluster {
             .args([format!("-{signal}"), pid.to_string()])
             .status()?;
         anyhow::ensure!(status.success(), "kill -{signal} {pid} failed");
+        Ok(())
+    }
+
+    /// Sets node `id`'s wall clock `secs` seconds off the real time (negative: behind); the
+    /// running process follows within a second. Only for [`Cluster::start_skewable`].
+    pub fn skew(&self, id: u64, secs: i64) -> anyhow::Result<()> {
+        let clock = self
+            .node(id)
+            .clock
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("node {id}'s clock is not skewable"))?;
+        std::fs::write(clock, format!("{secs:+}s"))?;
         Ok(())
     }
 
@@ -274,6 +306,15 @@ impl Drop for Cluster {
             }
         }
     }
+}
+
+/// libfaketime's multi-threaded library, wherever Debian put it for this architecture.
+fn faketime_library() -> anyhow::Result<PathBuf> {
+    let lib = std::fs::read_dir("/usr/lib")?
+        .filter_map(Result::ok)
+        .map(|d| d.path().join("faketime/libfaketimeMT.so.1"))
+        .find(|p| p.exists());
+    lib.ok_or_else(|| anyhow::anyhow!("libfaketime not installed (scripts/deps.sh installs it)"))
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
