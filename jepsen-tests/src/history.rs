@@ -22,6 +22,12 @@ pub enum Outcome {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "f", rename_all = "snake_case")]
 pub enum Op {
+    /// A fault the nemesis injected (`invoke` when it starts, `ok` once healed), recorded so
+    /// reports can show when faults were active; the checker ignores it.
+    Nemesis {
+        /// What was done, e.g. `partition [2]` or `kill 3`.
+        fault: String,
+    },
     /// Publish `value` (unique per logical message) with an Idempotency-Key; `seq` on ok.
     Publish {
         /// Idempotency key.

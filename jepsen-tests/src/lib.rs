@@ -5,6 +5,7 @@
 
 pub mod checker;
 pub mod history;
+pub mod run;
 
 pub use checker::{check, Anomaly, AnomalyKind, Report};
 pub use history::{Event, FinalState, History, Op, Outcome};

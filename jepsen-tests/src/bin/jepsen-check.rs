@@ -33,13 +33,7 @@ fn main() -> anyhow::Result<()> {
     if let Some(out) = &args.out {
         std::fs::write(out, serde_json::to_string_pretty(&report)?)?;
     }
-    println!(
-        "{}: {} anomalies {:?}; ops {:?}",
-        if report.valid { "valid" } else { "INVALID" },
-        report.anomalies.len(),
-        report.counts,
-        report.ops
-    );
+    println!("{}", jepsen_tests::run::summary(&report));
     if !report.valid {
         std::process::exit(1);
     }

@@ -21,6 +21,18 @@ struct Recorder {
 }
 
 impl Recorder {
+    fn new() -> Self {
+        Recorder {
+            start: Instant::now(),
+            events: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A fault starts (`Invoke`) or is healed (`Ok`); process 0 is the nemesis.
+    fn fault(&self, fault: String, outcome: Outcome) {
+        self.log(0, outcome, Op::Nemesis { fault });
+    }
+
     fn log(&self, process: u64, outcome: Outcome, op: Op) {
         let time = self.start.elapsed().as_nanos() as u64;
         let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
@@ -31,6 +43,16 @@ impl Recorder {
             time,
         });
     }
+}
+
+/// How long a run lasts: `ROOST_CHAOS_SECS` when set (longer campaigns), else the short
+/// default that CI runs.
+fn run_length(default_secs: u64) -> Duration {
+    let secs = std::env::var("ROOST_CHAOS_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default_secs);
+    Duration::from_secs(secs)
 }
 
 async fn publisher(c: &Cluster, q: &Queue, rec: &Recorder, process: u64, until: Instant) {
@@ -170,26 +192,30 @@ async fn consumer(c: &Cluster, q: &Queue, rec: &Recorder, until: Instant) {
 async fn a_history_under_kill_and_restart_has_no_anomaly() -> anyhow::Result<()> {
     let c = Cluster::start(3, 2, "").await?;
     let q = create(&c, 1, &["c"]).await?;
-    let until = Instant::now() + Duration::from_secs(8);
+    let rec = Recorder::new();
+    let until = Instant::now() + run_length(8);
     let nemesis = async {
         let mut victim = 1;
         while Instant::now() + Duration::from_secs(2) < until {
             tokio::time::sleep(Duration::from_millis(1200)).await;
             c.kill(victim)?;
+            rec.fault(format!("kill {victim}"), Outcome::Invoke);
             tokio::time::sleep(Duration::from_millis(800)).await;
             c.spawn(victim)?;
+            rec.fault(format!("kill {victim}"), Outcome::Ok);
             victim = victim % 3 + 1;
         }
         anyhow::Ok(())
     };
-    run_and_check(&c, &q, until, nemesis).await
+    run_and_check("kill_and_restart", &c, &q, until, &rec, nemesis).await
 }
 
 #[tokio::test]
 async fn a_history_under_leader_pauses_has_no_anomaly() -> anyhow::Result<()> {
     let c = Cluster::start(3, 2, "").await?;
     let q = create(&c, 1, &["c"]).await?;
-    let until = Instant::now() + Duration::from_secs(8);
+    let rec = Recorder::new();
+    let until = Instant::now() + run_length(8);
     // Freeze the queue's shard leader long enough for the others to elect a new one, then
     // thaw it: it comes back believing it leads, with writes in flight.
     let nemesis = async {
@@ -197,12 +223,14 @@ async fn a_history_under_leader_pauses_has_no_anomaly() -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_millis(1000)).await;
             let leader = c.wait_leader(q.shard(), Duration::from_secs(10)).await?;
             c.signal(leader, "STOP")?;
+            rec.fault(format!("pause {leader}"), Outcome::Invoke);
             tokio::time::sleep(Duration::from_millis(1500)).await;
             c.signal(leader, "CONT")?;
+            rec.fault(format!("pause {leader}"), Outcome::Ok);
         }
         anyhow::Ok(())
     };
-    run_and_check(&c, &q, until, nemesis).await
+    run_and_check("leader_pauses", &c, &q, until, &rec, nemesis).await
 }
 
 #[tokio::test]
@@ -213,7 +241,8 @@ async fn a_history_under_partitions_and_kills_has_no_anomaly() -> anyhow::Result
         .net
         .as_ref()
         .ok_or_else(|| anyhow::anyhow!("no namespaces"))?;
-    let until = Instant::now() + Duration::from_secs(14);
+    let rec = Recorder::new();
+    let until = Instant::now() + run_length(14);
     // Cut the queue's shard leader off from both followers (it keeps believing it leads
     // until it notices), heal, then kill and restart a node, and again.
     let moved = std::sync::atomic::AtomicU64::new(0);
@@ -223,6 +252,7 @@ async fn a_history_under_partitions_and_kills_has_no_anomaly() -> anyhow::Result
             tokio::time::sleep(Duration::from_millis(800)).await;
             let leader = c.wait_leader(q.shard(), Duration::from_secs(15)).await?;
             net.partition(&[leader])?;
+            rec.fault(format!("isolate leader {leader}"), Outcome::Invoke);
             // The cut is real when the majority side elects someone else; hold it until
             // then (bounded), plus a little while the new leader serves.
             let other = leader % 3 + 1;
@@ -237,15 +267,18 @@ async fn a_history_under_partitions_and_kills_has_no_anomaly() -> anyhow::Result
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
             net.heal()?;
+            rec.fault(format!("isolate leader {leader}"), Outcome::Ok);
             let victim = round % 3 + 1;
             c.kill(victim)?;
+            rec.fault(format!("kill {victim}"), Outcome::Invoke);
             tokio::time::sleep(Duration::from_millis(600)).await;
             c.spawn(victim)?;
+            rec.fault(format!("kill {victim}"), Outcome::Ok);
             round += 1;
         }
         anyhow::Ok(())
     };
-    let checked = run_and_check(&c, &q, until, nemesis).await;
+    let checked = run_and_check("partitions_and_kills", &c, &q, until, &rec, nemesis).await;
     net.heal()?;
     checked?;
     assert!(
@@ -263,7 +296,8 @@ async fn five_nodes_under_a_schedule_of_nemeses_have_no_anomaly() -> anyhow::Res
         .net
         .as_ref()
         .ok_or_else(|| anyhow::anyhow!("no namespaces"))?;
-    let until = Instant::now() + Duration::from_secs(26);
+    let rec = Recorder::new();
+    let until = Instant::now() + run_length(26);
     // Each fault alone for 2 s, then healed: halves (a different minority each time), the
     // shard leader cut off, a ring, a bridge, the leader paused, a node killed and restarted.
     let nemesis = async {
@@ -271,21 +305,37 @@ async fn five_nodes_under_a_schedule_of_nemeses_have_no_anomaly() -> anyhow::Res
         let mut step = 0usize;
         while Instant::now() + Duration::from_secs(4) < until {
             let mut paused = None;
-            match step % 6 {
-                0 => net.partition(&minorities[step / 6 % 3])?,
+            let fault = match step % 6 {
+                0 => {
+                    let minority = minorities[step / 6 % 3];
+                    net.partition(&minority)?;
+                    format!("halves {minority:?}")
+                }
                 1 => {
                     let leader = c.wait_leader(q.shard(), Duration::from_secs(15)).await?;
                     net.partition(&[leader])?;
+                    format!("isolate leader {leader}")
                 }
-                2 => net.ring()?,
-                3 => net.bridge_through(3)?,
+                2 => {
+                    net.ring()?;
+                    "ring".to_owned()
+                }
+                3 => {
+                    net.bridge_through(3)?;
+                    "bridge through 3".to_owned()
+                }
                 4 => {
                     let leader = c.wait_leader(q.shard(), Duration::from_secs(15)).await?;
                     c.signal(leader, "STOP")?;
                     paused = Some(leader);
+                    format!("pause {leader}")
                 }
-                _ => c.kill(step as u64 % 5 + 1)?,
-            }
+                _ => {
+                    c.kill(step as u64 % 5 + 1)?;
+                    format!("kill {}", step as u64 % 5 + 1)
+                }
+            };
+            rec.fault(fault.clone(), Outcome::Invoke);
             tokio::time::sleep(Duration::from_secs(2)).await;
             net.heal()?;
             if let Some(leader) = paused {
@@ -294,12 +344,13 @@ async fn five_nodes_under_a_schedule_of_nemeses_have_no_anomaly() -> anyhow::Res
             if step % 6 == 5 {
                 c.spawn(step as u64 % 5 + 1)?;
             }
+            rec.fault(fault, Outcome::Ok);
             tokio::time::sleep(Duration::from_millis(800)).await;
             step += 1;
         }
         anyhow::Ok(())
     };
-    let checked = run_and_check(&c, &q, until, nemesis).await;
+    let checked = run_and_check("five_nodes_schedule", &c, &q, until, &rec, nemesis).await;
     net.heal()?;
     checked
 }
@@ -333,7 +384,8 @@ async fn a_history_under_clock_skew_and_jumps_has_no_anomaly() -> anyhow::Result
         ahead > Duration::from_secs(900),
         "clock skew not applied: published at {at}, {ahead:?} ahead"
     );
-    let until = Instant::now() + Duration::from_secs(12);
+    let rec = Recorder::new();
+    let until = Instant::now() + run_length(12);
     // Every node's wall clock off by minutes, in both directions and jumping, while the
     // shard leader is killed so that leaders with different clocks take turns stamping.
     let nemesis = async {
@@ -343,35 +395,35 @@ async fn a_history_under_clock_skew_and_jumps_has_no_anomaly() -> anyhow::Result
             for (i, secs) in skews[round % 3].iter().enumerate() {
                 c.skew(i as u64 + 1, *secs)?;
             }
+            rec.fault(format!("clocks {:?}", skews[round % 3]), Outcome::Invoke);
             tokio::time::sleep(Duration::from_millis(1200)).await;
             let leader = c.wait_leader(q.shard(), Duration::from_secs(15)).await?;
             c.kill(leader)?;
             tokio::time::sleep(Duration::from_millis(700)).await;
             c.spawn(leader)?;
+            rec.fault(format!("clocks {:?}", skews[round % 3]), Outcome::Ok);
             round += 1;
         }
         anyhow::Ok(())
     };
-    run_and_check(&c, &q, until, nemesis).await
+    run_and_check("clock_skew", &c, &q, until, &rec, nemesis).await
 }
 
 /// Runs three idempotent publishers and an acking consumer until `until` while `nemesis`
 /// runs, heals, reads what is left, and checks the recorded history.
 async fn run_and_check(
+    name: &str,
     c: &Cluster,
     q: &Queue,
     until: Instant,
+    rec: &Recorder,
     nemesis: impl std::future::Future<Output = anyhow::Result<()>>,
 ) -> anyhow::Result<()> {
-    let rec = Recorder {
-        start: Instant::now(),
-        events: Mutex::new(Vec::new()),
-    };
     let (_, _, _, _, n) = tokio::join!(
-        publisher(c, q, &rec, 1, until),
-        publisher(c, q, &rec, 2, until),
-        publisher(c, q, &rec, 3, until),
-        consumer(c, q, &rec, until),
+        publisher(c, q, rec, 1, until),
+        publisher(c, q, rec, 2, until),
+        publisher(c, q, rec, 3, until),
+        consumer(c, q, rec, until),
         nemesis,
     );
     n?;
@@ -417,8 +469,14 @@ async fn run_and_check(
             break;
         }
     }
-    let history = rec.events.into_inner().unwrap_or_else(|e| e.into_inner());
+    let history = rec.events.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let report = jepsen_tests::check(&history, &fin);
+    // A campaign (scripts/chaos-campaign.sh) keeps every run's directory.
+    if let Ok(out) = std::env::var("ROOST_CHAOS_OUT") {
+        let dir = std::path::Path::new(&out).join(format!("{name}-{}", c.size()));
+        let line = jepsen_tests::run::write(&dir, &history, &fin, &report)?;
+        println!("{name}: {line} ({})", dir.display());
+    }
     let acked = history
         .iter()
         .filter(|e| e.outcome == Outcome::Ok && matches!(e.op, Op::Publish { .. }))
