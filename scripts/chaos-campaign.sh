@@ -11,6 +11,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 runs="${RUNS:-4}"
 secs="${SECS:-300}"
 out="${OUT:-$root/data/chaos-$(date -u +%Y%m%dT%H%M%SZ)}"
+# The same build directory as scripts/test.sh, so a campaign reuses the test build.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/roost-target}"
 "$root/scripts/deps.sh"
 python3 -c "import matplotlib" 2>/dev/null || python3 -m pip install -q matplotlib
 mkdir -p "$out"
