@@ -20,9 +20,12 @@ cd "$root"
 for r in $(seq 1 "$runs"); do
   echo "== run $r of $runs ($secs s each)"
   # A failing run (an anomaly) must not stop the campaign: its directory says what it found.
+  # The whole output (failure messages included) stays in the run's test.log.
+  mkdir -p "$out/run-$r"
   ROOST_CHAOS_SECS="$secs" ROOST_CHAOS_OUT="$out/run-$r" timeout $((secs * 12 + 900)) \
-    cargo test -p roost --test cluster chaos -- --test-threads 1 --nocapture 2>&1 \
-    | grep -E '^(test |[a-z_]+: (valid|INVALID))' || echo "run $r: some runs failed (see above)"
+    cargo test -p roost --test cluster chaos -- --test-threads 1 --nocapture \
+    >"$out/run-$r/test.log" 2>&1 || echo "run $r: some runs failed (see $out/run-$r/test.log)"
+  grep -E '^(test |[a-z_]+: (valid|INVALID))' "$out/run-$r/test.log" || true
 done
 for dir in "$out"/run-*/*/; do
   python3 "$root/jepsen-tests/scripts/plot.py" "$dir"
