@@ -21,10 +21,23 @@ const MAX_ERROR: usize = 4096;
 const DLQ_PAGE: (u32, u32) = (50, 1000);
 
 impl QueuesService {
-    /// Applies `command` in `shard`; a refusal becomes its status.
-    async fn apply(&self, queue: &QueueId, command: Command) -> Result<Response, Status> {
+    /// Applies `command` in the queue's shard; a refusal becomes its status.
+    pub(crate) async fn apply(
+        &self,
+        queue: &QueueId,
+        command: Command,
+    ) -> Result<Response, Status> {
         match self.node.write(queue.shard(), command).await {
             Ok(Response::Refused(e)) => Err(refused(&e)),
+            Ok(other) => Ok(other),
+            Err(e) => Err(failed(&e)),
+        }
+    }
+
+    /// Answers `query` in the queue's shard; a refusal becomes its status.
+    async fn query(&self, queue: &QueueId, query: Query) -> Result<QueryResult, Status> {
+        match self.node.read(queue.shard(), query).await {
+            Ok(QueryResult::Refused(e)) => Err(refused(&e)),
             Ok(other) => Ok(other),
             Err(e) => Err(failed(&e)),
         }
@@ -94,11 +107,9 @@ impl QueuesService {
             queue: queue.clone(),
             auth,
         };
-        match self.node.read(queue.shard(), query).await {
-            Ok(QueryResult::Info { queue }) => Ok(info(&queue)),
-            Ok(QueryResult::Refused(e)) => Err(refused(&e)),
-            Ok(other) => Err(unexpected(&other)),
-            Err(e) => Err(failed(&e)),
+        match self.query(&queue, query).await? {
+            QueryResult::Info { queue } => Ok(info(&queue)),
+            other => Err(unexpected(&other)),
         }
     }
 
@@ -204,19 +215,17 @@ impl QueuesService {
             after: req.cursor,
             limit: limit as usize,
         };
-        match self.node.read(queue.shard(), query).await {
-            Ok(QueryResult::DlqPage {
+        match self.query(&queue, query).await? {
+            QueryResult::DlqPage {
                 rows,
                 next_cursor,
                 has_more,
-            }) => Ok(pb::DeadLettersReply {
+            } => Ok(pb::DeadLettersReply {
                 messages: rows.into_iter().map(dead_letter).collect(),
                 next_cursor,
                 has_more,
             }),
-            Ok(QueryResult::Refused(e)) => Err(refused(&e)),
-            Ok(other) => Err(unexpected(&other)),
-            Err(e) => Err(failed(&e)),
+            other => Err(unexpected(&other)),
         }
     }
 

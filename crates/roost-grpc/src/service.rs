@@ -313,11 +313,9 @@ impl pb::queues_server::Queues for QueuesService {
             consumer: req.consumer_id,
             cursor: req.cursor,
         };
-        match self.node.write(queue.shard(), command).await {
-            Ok(Response::Acked { cursor }) => Ok(GrpcResponse::new(pb::AckReply { cursor })),
-            Ok(Response::Refused(e)) => Err(refused(&e)),
-            Ok(other) => Err(Status::internal(format!("unexpected response {other:?}"))),
-            Err(e) => Err(failed(&e)),
+        match self.apply(&queue, command).await? {
+            Response::Acked { cursor } => Ok(GrpcResponse::new(pb::AckReply { cursor })),
+            other => Err(Status::internal(format!("unexpected response {other:?}"))),
         }
     }
 

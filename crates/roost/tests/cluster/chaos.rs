@@ -237,10 +237,7 @@ async fn a_history_under_leader_pauses_has_no_anomaly() -> anyhow::Result<()> {
 async fn a_history_under_partitions_and_kills_has_no_anomaly() -> anyhow::Result<()> {
     let c = Cluster::start_isolated(3, 2).await?;
     let q = create(&c, 1, &["c"]).await?;
-    let net = c
-        .net
-        .as_ref()
-        .ok_or_else(|| anyhow::anyhow!("no namespaces"))?;
+    let net = c.net()?;
     let rec = Recorder::new();
     let until = Instant::now() + run_length(14);
     // Cut the queue's shard leader off from both followers (it keeps believing it leads
@@ -292,10 +289,7 @@ async fn a_history_under_partitions_and_kills_has_no_anomaly() -> anyhow::Result
 async fn five_nodes_under_a_schedule_of_nemeses_have_no_anomaly() -> anyhow::Result<()> {
     let c = Cluster::start_isolated(5, 2).await?;
     let q = create(&c, 1, &["c"]).await?;
-    let net = c
-        .net
-        .as_ref()
-        .ok_or_else(|| anyhow::anyhow!("no namespaces"))?;
+    let net = c.net()?;
     let rec = Recorder::new();
     let until = Instant::now() + run_length(26);
     // Each fault alone for 2 s, then healed: halves (a different minority each time), the

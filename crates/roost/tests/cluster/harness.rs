@@ -31,7 +31,7 @@ pub struct Cluster {
     pub nodes: Vec<NodeProc>,
     pub http: reqwest::Client,
     /// The nodes' namespaces, when each runs in its own.
-    pub net: Option<Net>,
+    net: Option<Net>,
     _dir: TempDir,
 }
 
@@ -210,6 +210,13 @@ impl Cluster {
             .ok_or_else(|| anyhow::anyhow!("node {id}'s clock is not skewable"))?;
         std::fs::write(clock, format!("{secs:+}s"))?;
         Ok(())
+    }
+
+    /// The nodes' namespaces; only for [`Cluster::start_isolated`].
+    pub fn net(&self) -> anyhow::Result<&Net> {
+        self.net
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("the nodes do not run in namespaces"))
     }
 
     /// How many nodes the cluster has.
