@@ -1,11 +1,14 @@
-//! Roost's client gRPC API: the queue operations of the HTTP edge over gRPC, with a
-//! bidirectional publish stream (many publishes in flight, each acknowledged with its seq) and
-//! a pull stream that follows the queue. [`status`] is the one mapping of failures to gRPC
-//! status codes.
+//! Roost's client gRPC API, the same operations as the HTTP edge: queues (with a bidirectional
+//! publish stream, many publishes in flight, each acknowledged with its seq, and a pull stream
+//! that follows the queue), async jobs (with a stream of a job's events) and work queues.
+//! [`status`] is the one mapping of failures to gRPC status codes.
 
+mod jobs;
 mod manage;
 mod service;
 mod status;
+mod work;
+mod workspace;
 
 /// Code generated from `proto/roost/client/v1/client.proto`.
 #[allow(missing_docs, clippy::all)]
@@ -18,20 +21,45 @@ use std::sync::Arc;
 use roost_node::Node;
 use tokio_util::sync::CancellationToken;
 
+pub use jobs::JobsService;
 pub use service::QueuesService;
+pub use work::WorkQueuesService;
+pub use workspace::Workspaces;
 
-/// Serves the client API on `listener` until `shutdown`; queues created over it get
-/// `retention`.
+/// What the client API takes from the node's configuration.
+#[derive(Clone)]
+pub struct Options {
+    /// Largest accepted payload (a message, a job's or task's JSON).
+    pub max_payload_bytes: usize,
+    /// Retention limits given to queues created over this API.
+    pub retention: roost_state::Retention,
+    /// How long finished jobs are kept.
+    pub job_ttl: roost_state::JobTtl,
+    /// Checks workspace tokens (jobs, work queues); `None` refuses them all.
+    pub tokens: Option<roost_auth::Verifier>,
+}
+
+/// Serves the client API on `listener` until `shutdown`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     node: Arc<Node>,
-    max_payload_bytes: usize,
-    retention: roost_state::Retention,
+    options: Options,
     shutdown: CancellationToken,
 ) -> Result<(), tonic::transport::Error> {
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    let ws = Workspaces::new(Arc::clone(&node), options.tokens);
+    let max_decoding = options.max_payload_bytes + 64 * 1024;
     tonic::transport::Server::builder()
-        .add_service(QueuesService::server(node, max_payload_bytes, retention))
+        .add_service(QueuesService::server(
+            node,
+            options.max_payload_bytes,
+            options.retention,
+        ))
+        .add_service(
+            JobsService::server(ws.clone(), options.job_ttl)
+                .max_decoding_message_size(max_decoding),
+        )
+        .add_service(WorkQueuesService::server(ws).max_decoding_message_size(max_decoding))
         .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
         .await
 }

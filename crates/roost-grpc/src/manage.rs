@@ -11,7 +11,7 @@ use tonic::Status;
 
 use crate::pb;
 use crate::service::{envelope, QueuesService};
-use crate::status::{failed, invalid, refused};
+use crate::status::{failed, invalid, refused, unexpected};
 
 /// Most consumers registered at create, and most names in one roster change (as over HTTP).
 const MAX_CONSUMERS: usize = 100;
@@ -294,9 +294,4 @@ fn dead_letter((row, e): (u64, DlqEntry)) -> pb::DeadLetter {
         dead_lettered_at_ms: e.dead_lettered_at_ms,
         dlq_cursor: row,
     }
-}
-
-/// A state-machine answer that does not fit the request: a server fault.
-fn unexpected<T: std::fmt::Debug>(r: &T) -> Status {
-    Status::internal(format!("internal: unexpected state machine response {r:?}"))
 }

@@ -15,6 +15,7 @@ use tonic::{Request, Response as GrpcResponse, Status, Streaming};
 
 use crate::pb;
 use crate::status::{as_error, failed, invalid, refused};
+use crate::workspace::idempotency;
 
 /// Publishes in flight on one publish stream.
 const STREAM_WINDOW: usize = 1024;
@@ -74,12 +75,8 @@ impl QueuesService {
             .ok()
             .filter(|p| serde_json::from_str::<&serde_json::value::RawValue>(p).is_ok())
             .ok_or_else(|| invalid("invalid_json", "payload must be a JSON document"))?;
-        let idempotency = (!req.idempotency_key.is_empty()).then(|| {
-            (
-                req.idempotency_key.clone(),
-                Sha256::digest(&req.payload).into(),
-            )
-        });
+        let idempotency =
+            idempotency(req.idempotency_key)?.map(|key| (key, Sha256::digest(&req.payload).into()));
         let command = Command::Publish {
             queue: queue.clone(),
             auth,
@@ -173,19 +170,22 @@ pub(crate) fn envelope(e: Envelope) -> pb::Envelope {
     }
 }
 
-/// The digest of the Bearer key in the call's metadata.
-fn auth<T>(req: &Request<T>) -> Result<[u8; 32], Status> {
-    let value = req
-        .metadata()
+/// The token in the call's `authorization: Bearer <token>` metadata.
+pub(crate) fn bearer<T>(req: &Request<T>) -> Option<&str> {
+    req.metadata()
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
-        .map(|(_, token)| token.trim().to_owned())
-        .ok_or_else(|| {
-            Status::unauthenticated("missing_api_key: send 'authorization: Bearer <queue_api_key>'")
-        })?;
-    Ok(Sha256::digest(value.as_bytes()).into())
+        .map(|(_, token)| token.trim())
+}
+
+/// The digest of the queue key in the call's metadata.
+fn auth<T>(req: &Request<T>) -> Result<[u8; 32], Status> {
+    let key = bearer(req).ok_or_else(|| {
+        Status::unauthenticated("missing_api_key: send 'authorization: Bearer <queue_api_key>'")
+    })?;
+    Ok(Sha256::digest(key.as_bytes()).into())
 }
 
 #[tonic::async_trait]

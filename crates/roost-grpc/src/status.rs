@@ -10,11 +10,22 @@ use crate::pb;
 fn command(e: &CommandError) -> (&'static str, Code) {
     match e {
         CommandError::QueueNotFound => ("queue_not_found", Code::NotFound),
-        CommandError::Unauthorized => ("invalid_api_key", Code::Unauthenticated),
+        CommandError::Unauthorized | CommandError::FormUnauthorized => {
+            ("invalid_api_key", Code::Unauthenticated)
+        }
+        CommandError::QueueExists => ("queue_exists", Code::AlreadyExists),
         CommandError::CursorPastHead { .. } => ("cursor_past_head", Code::FailedPrecondition),
-        CommandError::IdempotencyMismatch => ("idempotency_key_reused", Code::FailedPrecondition),
+        CommandError::WorkNotFound(_) => ("not_found", Code::NotFound),
+        CommandError::JobNotFound => ("job_not_found", Code::NotFound),
+        CommandError::StaleToken => ("stale_token", Code::FailedPrecondition),
+        CommandError::JobState(_) => ("job_state_conflict", Code::FailedPrecondition),
+        CommandError::AccountNotFound => ("account_not_found", Code::NotFound),
+        CommandError::QueueClaimed => ("queue_claimed", Code::FailedPrecondition),
+        CommandError::FormNotFound => ("form_not_found", Code::NotFound),
         CommandError::SeqOutOfRange { .. } => ("seq_out_of_range", Code::FailedPrecondition),
-        _ => ("invalid_request", Code::FailedPrecondition),
+        CommandError::DlqMessageNotFound => ("dlq_message_not_found", Code::NotFound),
+        CommandError::IdempotencyMismatch => ("idempotency_key_reused", Code::FailedPrecondition),
+        CommandError::Invalid(_) => ("invalid_request", Code::FailedPrecondition),
     }
 }
 
@@ -43,6 +54,16 @@ pub fn failed(e: &NodeError) -> Status {
 /// Bad input as a status.
 pub fn invalid(code: &str, message: &str) -> Status {
     Status::invalid_argument(format!("{code}: {message}"))
+}
+
+/// A field outside its limits as a status (the same field and reason as over HTTP).
+pub fn invalid_field(e: &roost_state::input::Invalid) -> Status {
+    invalid("invalid_field", &e.to_string())
+}
+
+/// A state-machine answer that does not fit the request: a server fault.
+pub fn unexpected<T: std::fmt::Debug>(r: &T) -> Status {
+    Status::internal(format!("internal: unexpected state machine response {r:?}"))
 }
 
 /// A status as an in-stream error (streams go on after one message fails).

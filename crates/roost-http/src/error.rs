@@ -72,6 +72,12 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<roost_state::input::Invalid> for ApiError {
+    fn from(e: roost_state::input::Invalid) -> Self {
+        ApiError::invalid_field(e.field, e.why)
+    }
+}
+
 impl From<CommandError> for ApiError {
     fn from(e: CommandError) -> Self {
         match e {

@@ -13,21 +13,19 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use rand::Rng;
 use roost_state::{
-    ids, Command, Job, JobSpec, JobStatus, JobTtl, Query, QueryResult, Response as Applied,
+    ids, input, Command, Job, JobSpec, JobStatus, JobTtl, Query, QueryResult, Response as Applied,
 };
 use serde::Deserialize;
 use serde_json::{json, value::RawValue, Value};
 
 use crate::jwt::Caller;
 use crate::queues::{limit_param, parse_param, unexpected};
-use crate::wire::{base_url, lease_token, time_field, timestamp};
+use crate::wire::{base_url, time_field, timestamp};
 use crate::workspace::{read, write};
 use crate::{body, ApiError, AppState};
 
 /// Lease handed out by a claim, extended by each heartbeat.
 const LEASE_MS: u64 = 30_000;
-/// Longest wait of a claim or `/wait`.
-const MAX_WAIT_SECS: u64 = 30;
 
 /// The `/jobs` routes.
 pub fn routes() -> Router<AppState> {
@@ -105,49 +103,15 @@ struct CreateBody {
 }
 
 fn spec_of(req: CreateBody) -> Result<JobSpec, ApiError> {
-    let t = req.job_type.trim();
-    if t.is_empty() || t.len() > 100 {
-        return Err(ApiError::invalid_field("type", "must be 1-100 characters"));
-    }
-    let max_retries = req.max_retries.unwrap_or(3);
-    if !(0..=10).contains(&max_retries) {
-        return Err(ApiError::invalid_field(
-            "maxRetries",
-            "must be between 0 and 10",
-        ));
-    }
-    let timeout = req.timeout_seconds.unwrap_or(300);
-    if !(10..=86_400).contains(&timeout) {
-        return Err(ApiError::invalid_field(
-            "timeoutSeconds",
-            "must be between 10 and 86400",
-        ));
-    }
-    let priority = req.priority.unwrap_or(0);
-    if !(-1000..=1000).contains(&priority) {
-        return Err(ApiError::invalid_field(
-            "priority",
-            "must be between -1000 and 1000",
-        ));
-    }
-    let run_at_ms = time_field("runAt", req.run_at.as_deref())?;
-    if let Some(w) = &req.webhook {
-        if !(w.starts_with("https://") || w.starts_with("http://")) || w.len() > 2048 {
-            return Err(ApiError::invalid_field("webhook", "must be an http(s) URL"));
-        }
-    }
-    let payload = req
-        .payload
-        .map_or_else(|| "{}".to_owned(), |p| p.get().to_owned());
-    Ok(JobSpec {
-        job_type: t.to_owned(),
-        payload,
-        max_retries: max_retries as u32,
-        timeout_secs: timeout as u32,
-        priority: priority as i32,
-        run_at_ms,
+    Ok(input::job_spec(input::NewJob {
+        job_type: req.job_type,
+        payload: req.payload.map(|p| p.get().to_owned()),
+        max_retries: req.max_retries,
+        timeout_secs: req.timeout_seconds,
+        priority: req.priority,
+        run_at_ms: time_field("runAt", req.run_at.as_deref())?,
         webhook: req.webhook,
-    })
+    })?)
 }
 
 async fn create(
@@ -312,14 +276,11 @@ async fn wait(
     Path(id): Path<String>,
     UrlQuery(p): UrlQuery<WaitParams>,
 ) -> Result<Response, ApiError> {
-    let secs: u64 =
-        parse_param("timeout", p.timeout.as_deref(), "invalid_timeout")?.unwrap_or(MAX_WAIT_SECS);
-    if secs > 300 {
-        return Err(ApiError::invalid_field(
-            "timeout",
-            "must be at most 300 seconds",
-        ));
-    }
+    let secs = input::job_wait(parse_param(
+        "timeout",
+        p.timeout.as_deref(),
+        "invalid_timeout",
+    )?)?;
     let deadline = Instant::now() + Duration::from_secs(secs);
     let shard = ids::workspace_shard(&c.workspace, s.node.shards());
     loop {
@@ -434,26 +395,9 @@ async fn claim(
 ) -> Result<Response, ApiError> {
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
     let req: ClaimBody = body::json(&bytes)?;
-    if req.worker_id.is_empty() || req.worker_id.len() > 128 {
-        return Err(ApiError::invalid_field(
-            "workerId",
-            "must be 1-128 characters",
-        ));
-    }
-    let limit = req.limit.unwrap_or(1);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::invalid_field(
-            "limit",
-            "must be between 1 and 100",
-        ));
-    }
-    let wait = req.wait.unwrap_or(0);
-    if wait > MAX_WAIT_SECS {
-        return Err(ApiError::invalid_field(
-            "wait",
-            "must be at most 30 seconds",
-        ));
-    }
+    input::worker_id(&req.worker_id)?;
+    let limit = input::claim_limit(req.limit)?;
+    let wait = input::claim_wait(req.wait)?;
     let deadline = Instant::now() + Duration::from_secs(wait);
     let shard = ids::workspace_shard(&c.workspace, s.node.shards());
     loop {
@@ -510,20 +454,11 @@ async fn heartbeat(
 ) -> Result<Response, ApiError> {
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
     let req: HeartbeatBody = body::json(&bytes)?;
-    let progress = match req.progress {
-        None => None,
-        Some(p) if (0..=100).contains(&p) => Some(p as u8),
-        Some(_) => {
-            return Err(ApiError::invalid_field(
-                "progress",
-                "must be between 0 and 100",
-            ))
-        }
-    };
+    let progress = input::progress(req.progress)?;
     let command = Command::Heartbeat {
         workspace: c.workspace.clone(),
         job: id,
-        token: lease_token(&req.token)?,
+        token: input::lease_token(&req.token)?,
         progress,
         lease_ms: LEASE_MS,
     };
@@ -565,7 +500,7 @@ async fn complete(
     let command = Command::CompleteJob {
         workspace: c.workspace.clone(),
         job: id,
-        token: lease_token(&req.token)?,
+        token: input::lease_token(&req.token)?,
         result,
     };
     let job = job_of(write(&s, &c.workspace, command).await?)?;
@@ -596,16 +531,11 @@ async fn fail(
 ) -> Result<Response, ApiError> {
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
     let req: FailBody = body::json(&bytes)?;
-    if req.error.len() > 4096 {
-        return Err(ApiError::invalid_field(
-            "error",
-            "must be at most 4096 bytes",
-        ));
-    }
+    input::error_text(&req.error)?;
     let command = Command::FailJob {
         workspace: c.workspace.clone(),
         job: id,
-        token: lease_token(&req.token)?,
+        token: input::lease_token(&req.token)?,
         error: req.error,
         retryable: req.retryable,
     };

@@ -1,82 +1,13 @@
-//! Workspace tokens: JWTs naming a subject, a workspace and teams, signed with HS256 (a shared
-//! secret) or RS256 (the operator's key pair; nodes only need the public key).
+//! The caller of a workspace-scoped endpoint, from its bearer token (checked by `roost-auth`).
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use serde::{Deserialize, Serialize};
+
+pub use roost_auth::{Claims, Verifier};
 
 use crate::auth::bearer_token;
 use crate::{ApiError, AppState};
-
-/// What a workspace token says.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Claims {
-    /// Who the token was issued to.
-    pub sub: String,
-    /// The workspace whose jobs, work queues and tasks it reaches.
-    pub workspace: String,
-    /// Teams it belongs to (work-queue stealing stays within a team).
-    #[serde(default)]
-    pub teams: Vec<String>,
-    /// Expiry, seconds since the epoch.
-    pub exp: u64,
-}
-
-/// How tokens are checked.
-#[derive(Clone)]
-pub struct Verifier {
-    /// The key checking signatures.
-    key: DecodingKey,
-    /// Algorithm and expiry rules.
-    validation: Validation,
-}
-
-/// A token configuration could not be used.
-#[derive(Debug, thiserror::Error)]
-#[error("invalid token key: {0}")]
-pub struct KeyError(#[from] jsonwebtoken::errors::Error);
-
-impl Verifier {
-    /// Checks HS256 tokens signed with `secret`.
-    pub fn hs256(secret: &[u8]) -> Self {
-        Verifier {
-            key: DecodingKey::from_secret(secret),
-            validation: Validation::new(Algorithm::HS256),
-        }
-    }
-
-    /// Checks RS256 tokens against a PEM public key.
-    pub fn rs256(public_pem: &[u8]) -> Result<Self, KeyError> {
-        Ok(Verifier {
-            key: DecodingKey::from_rsa_pem(public_pem)?,
-            validation: Validation::new(Algorithm::RS256),
-        })
-    }
-
-    fn verify(&self, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
-        jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map(|d| d.claims)
-    }
-}
-
-/// Signs an HS256 token for `claims` with `secret`.
-pub fn mint_hs256(secret: &[u8], claims: &Claims) -> Result<String, KeyError> {
-    Ok(jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        claims,
-        &EncodingKey::from_secret(secret),
-    )?)
-}
-
-/// Signs an RS256 token for `claims` with a PEM private key.
-pub fn mint_rs256(private_pem: &[u8], claims: &Claims) -> Result<String, KeyError> {
-    Ok(jsonwebtoken::encode(
-        &Header::new(Algorithm::RS256),
-        claims,
-        &EncodingKey::from_rsa_pem(private_pem)?,
-    )?)
-}
 
 /// The authenticated caller of a workspace-scoped endpoint.
 pub struct Caller(pub Claims);
@@ -99,60 +30,7 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(|| unauthorized("workspace tokens are not configured".into()))?;
         let token = bearer_token(&parts.headers)
             .ok_or_else(|| unauthorized("missing bearer token".into()))?;
-        let claims = verifier
-            .verify(token)
-            .map_err(|e| unauthorized(format!("token rejected: {e}")))?;
-        if claims.workspace.is_empty() || claims.workspace.len() > 128 {
-            return Err(unauthorized("token names no usable workspace".into()));
-        }
+        let claims = verifier.caller(token).map_err(|e| unauthorized(e.0))?;
         Ok(Caller(claims))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn claims(exp: u64) -> Claims {
-        Claims {
-            sub: "t".into(),
-            workspace: "ws".into(),
-            teams: vec!["eng".into()],
-            exp,
-        }
-    }
-
-    const FAR: u64 = 4_000_000_000;
-
-    #[test]
-    fn hs256_tokens_round_trip_and_other_secrets_or_expiry_fail() -> Result<(), KeyError> {
-        let token = mint_hs256(b"secret-one", &claims(FAR))?;
-        let ok = Verifier::hs256(b"secret-one")
-            .verify(&token)
-            .map_err(KeyError)?;
-        assert_eq!((ok.workspace.as_str(), ok.teams.len()), ("ws", 1));
-        assert!(Verifier::hs256(b"secret-two").verify(&token).is_err());
-        let expired = mint_hs256(b"secret-one", &claims(1))?;
-        assert!(Verifier::hs256(b"secret-one").verify(&expired).is_err());
-        Ok(())
-    }
-
-    #[test]
-    fn rs256_tokens_are_checked_with_the_public_key_only() -> Result<(), KeyError> {
-        // A key pair made for this test only.
-        let private = include_bytes!("testdata/rs256.key");
-        let public = include_bytes!("testdata/rs256.pub");
-        let token = mint_rs256(private, &claims(FAR))?;
-        assert_eq!(
-            Verifier::rs256(public)?
-                .verify(&token)
-                .map_err(KeyError)?
-                .sub,
-            "t"
-        );
-        // An HS256 token signed with the public key as a secret must not pass (alg confusion).
-        let forged = mint_hs256(public, &claims(FAR))?;
-        assert!(Verifier::rs256(public)?.verify(&forged).is_err());
-        Ok(())
     }
 }

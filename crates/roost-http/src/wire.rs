@@ -26,13 +26,6 @@ pub fn time_field(field: &str, raw: Option<&str>) -> Result<Option<u64>, ApiErro
     .transpose()
 }
 
-/// Parses a lease token as claims and dequeues hand it out (16 hex digits).
-pub fn lease_token(raw: &str) -> Result<u64, ApiError> {
-    u64::from_str_radix(raw, 16).map_err(|_| {
-        ApiError::invalid_field("token", "must be the token the claim or dequeue returned")
-    })
-}
-
 /// An envelope as pulls return it; the payload is embedded verbatim, never re-encoded.
 #[derive(Serialize)]
 pub struct EnvelopeJson<'a> {

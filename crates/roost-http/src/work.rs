@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use rand::Rng;
 use roost_state::{
-    ids, Command, Query, QueryResult, Response as Applied, Task, TaskStatus, WorkQueue,
+    ids, input, Command, Query, QueryResult, Response as Applied, Task, TaskStatus, WorkQueue,
 };
 use serde::Deserialize;
 use serde_json::{json, value::RawValue, Value};
@@ -18,7 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::jwt::Caller;
 use crate::queues::{idempotency_key, unexpected};
-use crate::wire::{lease_token, time_field, timestamp};
+use crate::wire::{time_field, timestamp};
 use crate::workspace::{read, write};
 use crate::{body, ApiError, AppState};
 
@@ -86,15 +86,7 @@ async fn create(
 ) -> Result<Response, ApiError> {
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
     let req: CreateBody = body::json(&bytes)?;
-    if req.name.trim().is_empty() || req.name.len() > 200 {
-        return Err(ApiError::invalid_field("name", "must be 1-200 characters"));
-    }
-    if req.team_id.trim().is_empty() || req.team_id.len() > 128 {
-        return Err(ApiError::invalid_field(
-            "teamId",
-            "must be 1-128 characters",
-        ));
-    }
+    input::work_queue(&req.name, &req.team_id)?;
     let shard = ids::workspace_shard(&c.workspace, s.node.shards());
     let command = Command::CreateWorkQueue {
         id: ids::work_queue_id(shard, rand::rng().random()),
@@ -193,16 +185,7 @@ async fn add_task(
 ) -> Result<Response, ApiError> {
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
     let req: TaskBody = body::json(&bytes)?;
-    if req.name.trim().is_empty() || req.name.len() > 500 {
-        return Err(ApiError::invalid_field("name", "must be 1-500 characters"));
-    }
-    let priority = req.priority.unwrap_or(3);
-    if !(1..=5).contains(&priority) {
-        return Err(ApiError::invalid_field(
-            "priority",
-            "must be between 1 and 5 (5 is the most urgent)",
-        ));
-    }
+    let priority = input::task(&req.name, req.priority)?;
     let deadline_ms = time_field("deadline", req.deadline.as_deref())?;
     let shard = ids::workspace_shard(&c.workspace, s.node.shards());
     let command = Command::AddTask {
@@ -210,7 +193,7 @@ async fn add_task(
         workspace: c.workspace.clone(),
         queue,
         name: req.name,
-        priority: priority as u8,
+        priority,
         payload: req
             .payload
             .map_or_else(|| "{}".to_owned(), |p| p.get().to_owned()),
@@ -287,12 +270,7 @@ async fn take(
 ) -> Result<Response, ApiError> {
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
     let req: AgentBody = body::json(&bytes)?;
-    if req.agent_id.is_empty() || req.agent_id.len() > 128 {
-        return Err(ApiError::invalid_field(
-            "agentId",
-            "must be 1-128 characters",
-        ));
-    }
+    input::agent_id(&req.agent_id)?;
     let command = Command::Dequeue {
         workspace: c.workspace.clone(),
         queue,
@@ -356,12 +334,14 @@ async fn finish(
             .result
             .map_or_else(|| "null".to_owned(), |r| r.get().to_owned()))
     } else {
-        Err(req.error.unwrap_or_default())
+        let error = req.error.unwrap_or_default();
+        input::error_text(&error)?;
+        Err(error)
     };
     let command = Command::FinishTask {
         workspace: c.workspace.clone(),
         task,
-        token: req.token.as_deref().map(lease_token).transpose()?,
+        token: req.token.as_deref().map(input::lease_token).transpose()?,
         outcome,
     };
     match write(&s, &c.workspace, command).await? {
@@ -404,7 +384,7 @@ async fn heartbeat(
     let token = req
         .token
         .as_deref()
-        .map(lease_token)
+        .map(input::lease_token)
         .transpose()?
         .ok_or_else(|| ApiError::invalid_field("token", "is required"))?;
     let command = Command::TaskHeartbeat {

@@ -12,6 +12,7 @@ pub mod command;
 pub mod error;
 pub mod form;
 pub mod ids;
+pub mod input;
 pub mod job;
 pub mod queue;
 pub mod shard;

@@ -112,10 +112,16 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         let grpc = tokio::net::TcpListener::bind(&config.grpc_addr)
             .await
             .with_context(|| format!("binding grpc_addr {}", config.grpc_addr))?;
-        let (node, max, stop) = (Arc::clone(&node), config.max_body_bytes, shutdown.clone());
-        let retention = config.limits().retention;
+        let (node, stop) = (Arc::clone(&node), shutdown.clone());
+        let limits = config.limits();
+        let options = roost_grpc::Options {
+            max_payload_bytes: config.max_body_bytes,
+            retention: limits.retention,
+            job_ttl: limits.job_ttl,
+            tokens: verifier.clone(),
+        };
         tokio::spawn(async move {
-            if let Err(e) = roost_grpc::serve(grpc, node, max, retention, stop).await {
+            if let Err(e) = roost_grpc::serve(grpc, node, options, stop).await {
                 tracing::error!(error = %e, "client gRPC listener failed");
             }
         });

@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
 use rand::RngCore;
-use roost_http::jwt::{self, Claims, Verifier};
+use roost_auth::{self as jwt, Claims, Verifier};
 
 use crate::config::{ServeArgs, ServerConfig};
 

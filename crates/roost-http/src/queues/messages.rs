@@ -22,9 +22,8 @@ const MAX_PULL: usize = 1000;
 const DEFAULT_PULL: usize = 10;
 /// Longest long poll, in seconds.
 const MAX_WAIT_SECS: u64 = 30;
-/// Longest accepted Idempotency-Key.
-const MAX_IDEMPOTENCY_KEY: usize = 255;
 
+/// The `Idempotency-Key` header, if any, checked.
 pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(v) = headers.get("idempotency-key") else {
         return Ok(None);
@@ -32,7 +31,10 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> 
     let bad = || {
         ApiError::bad_request(
             "invalid_idempotency_key",
-            format!("Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} visible ASCII characters"),
+            format!(
+                "Idempotency-Key must be 1-{} visible ASCII characters",
+                roost_state::input::MAX_IDEMPOTENCY_KEY
+            ),
             "Use a UUID or another unique string per logical message.",
         )
     };
@@ -42,7 +44,7 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> 
         .strip_prefix('"')
         .and_then(|x| x.strip_suffix('"'))
         .unwrap_or(s);
-    if s.is_empty() || s.len() > MAX_IDEMPOTENCY_KEY || !s.bytes().all(|b| b.is_ascii_graphic()) {
+    if !roost_state::input::is_valid_idempotency_key(s) {
         return Err(bad());
     }
     Ok(Some(s.to_owned()))

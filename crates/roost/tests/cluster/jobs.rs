@@ -9,9 +9,9 @@ use serde_json::{json, Value};
 
 use crate::harness::Cluster;
 
-const SECRET: &str = "[auth]\njwt_secret = \"a-test-secret-that-is-long-enough-0123456789\"";
+pub const SECRET: &str = "[auth]\njwt_secret = \"a-test-secret-that-is-long-enough-0123456789\"";
 
-fn token(c: &Cluster, workspace: &str) -> anyhow::Result<String> {
+pub fn token(c: &Cluster, workspace: &str) -> anyhow::Result<String> {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_roost"))
         .args(["token", "create", "--workspace", workspace, "--config"])
         .arg(&c.node(1).config)

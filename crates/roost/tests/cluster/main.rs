@@ -6,6 +6,7 @@ mod chaos;
 mod failover;
 mod forms;
 mod grpc;
+mod grpc_workspace;
 mod harness;
 mod jobs;
 mod netns;

@@ -1,0 +1,238 @@
+//! Limits on client input that both edges (HTTP and gRPC) check before anything reaches Raft, so
+//! a request refused over one is refused over the other with the same field and reason.
+
+use crate::JobSpec;
+
+/// A field outside its limits; the edges answer it as `invalid_field`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {why}")]
+pub struct Invalid {
+    /// The field as the HTTP API names it.
+    pub field: &'static str,
+    /// What its value must be.
+    pub why: &'static str,
+}
+
+fn invalid<T>(field: &'static str, why: &'static str) -> Result<T, Invalid> {
+    Err(Invalid { field, why })
+}
+
+/// Longest accepted error text of a failed job, task or nack.
+pub const MAX_ERROR_BYTES: usize = 4096;
+/// Longest a job claim may wait for work, in seconds.
+pub const MAX_CLAIM_WAIT_SECS: u64 = 30;
+/// Longest a wait for a job's end may last, in seconds.
+pub const MAX_JOB_WAIT_SECS: u64 = 300;
+
+/// Longest accepted idempotency key.
+pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// Whether `key` is a usable idempotency key: 1-255 visible ASCII characters.
+pub fn is_valid_idempotency_key(key: &str) -> bool {
+    !key.is_empty() && key.len() <= MAX_IDEMPOTENCY_KEY && key.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// A new job as a client asks for it; absent fields take their defaults.
+#[derive(Clone, Debug, Default)]
+pub struct NewJob {
+    /// The worker type.
+    pub job_type: String,
+    /// JSON handed to the worker (validated as JSON by the edge); `{}` when absent.
+    pub payload: Option<String>,
+    /// Retries after the first attempt (0-10, default 3).
+    pub max_retries: Option<i64>,
+    /// Seconds one attempt may run (10-86400, default 300).
+    pub timeout_secs: Option<i64>,
+    /// Higher runs first (-1000..=1000, default 0).
+    pub priority: Option<i64>,
+    /// Not before this time (ms since the epoch).
+    pub run_at_ms: Option<u64>,
+    /// Where to POST the outcome, an http(s) URL.
+    pub webhook: Option<String>,
+}
+
+/// Checks a new job and fills in its defaults.
+pub fn job_spec(job: NewJob) -> Result<JobSpec, Invalid> {
+    let t = job.job_type.trim();
+    if t.is_empty() || t.len() > 100 {
+        return invalid("type", "must be 1-100 characters");
+    }
+    let max_retries = job.max_retries.unwrap_or(3);
+    if !(0..=10).contains(&max_retries) {
+        return invalid("maxRetries", "must be between 0 and 10");
+    }
+    let timeout = job.timeout_secs.unwrap_or(300);
+    if !(10..=86_400).contains(&timeout) {
+        return invalid("timeoutSeconds", "must be between 10 and 86400");
+    }
+    let priority = job.priority.unwrap_or(0);
+    if !(-1000..=1000).contains(&priority) {
+        return invalid("priority", "must be between -1000 and 1000");
+    }
+    if let Some(w) = &job.webhook {
+        if !(w.starts_with("https://") || w.starts_with("http://")) || w.len() > 2048 {
+            return invalid("webhook", "must be an http(s) URL");
+        }
+    }
+    Ok(JobSpec {
+        job_type: t.to_owned(),
+        payload: job.payload.unwrap_or_else(|| "{}".to_owned()),
+        max_retries: max_retries as u32,
+        timeout_secs: timeout as u32,
+        priority: priority as i32,
+        run_at_ms: job.run_at_ms,
+        webhook: job.webhook,
+    })
+}
+
+/// Checks a worker's id.
+pub fn worker_id(id: &str) -> Result<(), Invalid> {
+    if id.is_empty() || id.len() > 128 {
+        return invalid("workerId", "must be 1-128 characters");
+    }
+    Ok(())
+}
+
+/// How many jobs one claim takes (1-100, default 1).
+pub fn claim_limit(limit: Option<u32>) -> Result<u32, Invalid> {
+    match limit.unwrap_or(1) {
+        n @ 1..=100 => Ok(n),
+        _ => invalid("limit", "must be between 1 and 100"),
+    }
+}
+
+/// How long a claim waits for work, in seconds (default 0).
+pub fn claim_wait(secs: Option<u64>) -> Result<u64, Invalid> {
+    match secs.unwrap_or(0) {
+        n if n <= MAX_CLAIM_WAIT_SECS => Ok(n),
+        _ => invalid("wait", "must be at most 30 seconds"),
+    }
+}
+
+/// How long a wait for a job's end lasts, in seconds (default 30).
+pub fn job_wait(secs: Option<u64>) -> Result<u64, Invalid> {
+    match secs.unwrap_or(MAX_CLAIM_WAIT_SECS) {
+        n if n <= MAX_JOB_WAIT_SECS => Ok(n),
+        _ => invalid("timeout", "must be at most 300 seconds"),
+    }
+}
+
+/// A heartbeat's progress, a percentage.
+pub fn progress(p: Option<i64>) -> Result<Option<u8>, Invalid> {
+    match p {
+        None => Ok(None),
+        Some(p @ 0..=100) => Ok(Some(p as u8)),
+        Some(_) => invalid("progress", "must be between 0 and 100"),
+    }
+}
+
+/// A failure's error text.
+pub fn error_text(e: &str) -> Result<(), Invalid> {
+    if e.len() > MAX_ERROR_BYTES {
+        return invalid("error", "must be at most 4096 bytes");
+    }
+    Ok(())
+}
+
+/// A new work queue's name and team.
+pub fn work_queue(name: &str, team: &str) -> Result<(), Invalid> {
+    if name.trim().is_empty() || name.len() > 200 {
+        return invalid("name", "must be 1-200 characters");
+    }
+    if team.trim().is_empty() || team.len() > 128 {
+        return invalid("teamId", "must be 1-128 characters");
+    }
+    Ok(())
+}
+
+/// A new task's name, and its priority (1-5, 5 the most urgent, default 3).
+pub fn task(name: &str, priority: Option<i64>) -> Result<u8, Invalid> {
+    if name.trim().is_empty() || name.len() > 500 {
+        return invalid("name", "must be 1-500 characters");
+    }
+    match priority.unwrap_or(3) {
+        p @ 1..=5 => Ok(p as u8),
+        _ => invalid("priority", "must be between 1 and 5 (5 is the most urgent)"),
+    }
+}
+
+/// An agent's id (dequeue, steal).
+pub fn agent_id(id: &str) -> Result<(), Invalid> {
+    if id.is_empty() || id.len() > 128 {
+        return invalid("agentId", "must be 1-128 characters");
+    }
+    Ok(())
+}
+
+/// A lease token as claims and dequeues hand it out (16 hex digits).
+pub fn lease_token(raw: &str) -> Result<u64, Invalid> {
+    u64::from_str_radix(raw, 16)
+        .or_else(|_| invalid("token", "must be the token the claim or dequeue returned"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_fill_in_and_limits_name_their_field() {
+        let spec = job_spec(NewJob {
+            job_type: " send ".into(),
+            ..NewJob::default()
+        });
+        assert_eq!(
+            spec.map(|s| (s.job_type, s.max_retries, s.timeout_secs, s.payload)),
+            Ok(("send".into(), 3, 300, "{}".into()))
+        );
+        let bad = |j: NewJob| job_spec(j).map_err(|e| e.field);
+        let base = || NewJob {
+            job_type: "t".into(),
+            ..NewJob::default()
+        };
+        assert_eq!(
+            bad(NewJob {
+                job_type: " ".into(),
+                ..base()
+            }),
+            Err("type")
+        );
+        assert_eq!(
+            bad(NewJob {
+                max_retries: Some(11),
+                ..base()
+            }),
+            Err("maxRetries")
+        );
+        assert_eq!(
+            bad(NewJob {
+                timeout_secs: Some(9),
+                ..base()
+            }),
+            Err("timeoutSeconds")
+        );
+        assert_eq!(
+            bad(NewJob {
+                priority: Some(1001),
+                ..base()
+            }),
+            Err("priority")
+        );
+        assert_eq!(
+            bad(NewJob {
+                webhook: Some("ftp://x".into()),
+                ..base()
+            }),
+            Err("webhook")
+        );
+        assert_eq!(claim_limit(None), Ok(1));
+        assert!(claim_limit(Some(0)).is_err() && claim_limit(Some(101)).is_err());
+        assert_eq!(claim_wait(Some(31)).map_err(|e| e.field), Err("wait"));
+        assert_eq!(job_wait(None), Ok(30));
+        assert_eq!(progress(Some(101)).map_err(|e| e.field), Err("progress"));
+        assert_eq!(task("t", None), Ok(3));
+        assert_eq!(task("t", Some(6)).map_err(|e| e.field), Err("priority"));
+        assert_eq!(work_queue("q", " ").map_err(|e| e.field), Err("teamId"));
+        assert_eq!(lease_token("00000000000000ff"), Ok(255));
+        assert_eq!(lease_token("zz").map_err(|e| e.field), Err("token"));
+    }
+}
