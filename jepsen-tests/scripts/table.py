@@ -15,6 +15,11 @@ NEMESES = {
     "partitions_and_kills": "nftables: shard leader cut off; kills between",
     "five_nodes_schedule": "halves, leader cut off, ring, bridge, pause, kill",
     "clock_skew": "wall clocks skewed and jumped (libfaketime); leader kills",
+    "jobs_combined": "at once: pause + kill + isolate (rotating roles), then heal",
+}
+QUEUE = "queue: 3 idempotent publishers + 1 acking consumer"
+WORKLOADS = {
+    "jobs_combined": "jobs: 2 enqueuers + 3 workers (claim, heartbeat, complete / fail)",
 }
 
 rows = collections.defaultdict(lambda: {"runs": 0, "ok": 0, "info": 0, "anomalies": 0, "invalid": 0})
@@ -30,5 +35,5 @@ for path in sorted(glob.glob(os.path.join(sys.argv[1], "run-*", "*", "results.js
 print("| workload | nemesis | nodes | runs | ops ok / indeterminate | anomalies |")
 print("|---|---|---|---|---|---|")
 for (kind, nodes), row in sorted(rows.items()):
-    print(f"| queue: 3 idempotent publishers + 1 acking consumer | {NEMESES.get(kind, kind)} | {nodes} | "
+    print(f"| {WORKLOADS.get(kind, QUEUE)} | {NEMESES.get(kind, kind)} | {nodes} | "
           f"{row['runs']} | {row['ok']:,} / {row['info']:,} | {row['anomalies']} |")

@@ -35,7 +35,7 @@ pub enum AnomalyKind {
     DlqNotExactlyOnce,
     /// Two completions of one job were accepted.
     JobCompletedTwice,
-    /// A completion with an outdated lease was accepted.
+    /// A completion or failure with an outdated lease was accepted.
     StaleCompletion,
     /// An acknowledged job is missing from the final state.
     LostJob,

@@ -91,6 +91,13 @@ pub enum Op {
         /// The attempt whose token was presented.
         attempt: u64,
     },
+    /// A worker failed `job`'s attempt (retryably) with the lease of `attempt`.
+    FailJob {
+        /// The job.
+        job: String,
+        /// The attempt whose token was presented.
+        attempt: u64,
+    },
 }
 
 /// One line of a history.

@@ -4,13 +4,13 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use crate::{FinalState, History, Report};
+use crate::{Event, FinalState, Report};
 
 /// Writes `history.jsonl` (one event per line), `final.json` and `results.json` into `dir`,
 /// creating it, and returns the one-line summary it also writes as `summary.txt`.
 pub fn write(
     dir: &Path,
-    history: &History,
+    history: &[Event],
     fin: &FinalState,
     report: &Report,
 ) -> anyhow::Result<String> {

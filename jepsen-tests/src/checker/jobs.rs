@@ -1,4 +1,5 @@
-//! Job anomalies: double completion, stale-token completion, lost jobs.
+//! Job anomalies: double completion, an attempt finished (completed or failed) with a stale
+//! token, lost jobs.
 
 use std::collections::BTreeMap;
 
@@ -7,13 +8,18 @@ use crate::{FinalState, Op, Outcome};
 
 pub(super) fn check(ops: &[Operation], fin: &FinalState, out: &mut Vec<Anomaly>) {
     let mut completions: BTreeMap<&str, Vec<(&Operation, u64)>> = BTreeMap::new();
+    let mut finishes: Vec<(&str, &Operation, u64)> = Vec::new();
     let mut claims: BTreeMap<&str, Vec<(&Operation, u64)>> = BTreeMap::new();
     for o in ops.iter().filter(|o| o.outcome == Outcome::Ok) {
         match &o.op {
-            Op::CompleteJob { job, attempt } => completions
-                .entry(job.as_str())
-                .or_default()
-                .push((o, *attempt)),
+            Op::CompleteJob { job, attempt } => {
+                completions
+                    .entry(job.as_str())
+                    .or_default()
+                    .push((o, *attempt));
+                finishes.push((job.as_str(), o, *attempt));
+            }
+            Op::FailJob { job, attempt } => finishes.push((job.as_str(), o, *attempt)),
             Op::ClaimJob { job, attempt } => {
                 claims.entry(job.as_str()).or_default().push((o, *attempt))
             }
@@ -35,20 +41,23 @@ pub(super) fn check(ops: &[Operation], fin: &FinalState, out: &mut Vec<Anomaly>)
                 message: format!("{job} completed {} times", done.len()),
             });
         }
-        for (c, attempt) in done {
-            // A newer claim that finished before this completion began made its token stale.
-            let newer = claims
-                .get(job)
-                .into_iter()
-                .flatten()
-                .find(|(claim, a)| *a > *attempt && claim.end < c.start);
-            if let Some((claim, a)) = newer {
-                out.push(Anomaly {
-                    kind: AnomalyKind::StaleCompletion,
-                    events: [claim.events(), c.events()].concat(),
-                    message: format!("{job} completed with attempt {attempt}'s token after attempt {a} was claimed"),
-                });
-            }
+    }
+    for (job, f, attempt) in finishes {
+        // A newer claim that finished before this completion (or failure) began made its
+        // token stale.
+        let newer = claims
+            .get(job)
+            .into_iter()
+            .flatten()
+            .find(|(claim, a)| *a > attempt && claim.end < f.start);
+        if let Some((claim, a)) = newer {
+            out.push(Anomaly {
+                kind: AnomalyKind::StaleCompletion,
+                events: [claim.events(), f.events()].concat(),
+                message: format!(
+                    "{job} finished with attempt {attempt}'s token after attempt {a} was claimed"
+                ),
+            });
         }
     }
 }

@@ -321,7 +321,16 @@ fn jobs_completed_twice_with_stale_tokens_or_lost_are_caught() {
             18,
         ),
     );
-    assert!(kinds(events, &fin).contains(&AnomalyKind::StaleCompletion));
+    assert!(kinds(events.clone(), &fin).contains(&AnomalyKind::StaleCompletion));
+    // The same stale token used to fail the attempt instead.
+    let failed: Vec<_> = events
+        .into_iter()
+        .map(|(p, o, op, t)| match op {
+            Op::CompleteJob { job, attempt } => (p, o, Op::FailJob { job, attempt }, t),
+            other => (p, o, other, t),
+        })
+        .collect();
+    assert!(kinds(failed, &fin).contains(&AnomalyKind::StaleCompletion));
 
     let (events, mut fin) = clean();
     fin.jobs.clear();

@@ -15,13 +15,13 @@ use crate::api::{create, Queue};
 use crate::harness::Cluster;
 
 /// Records events with a shared monotonic clock.
-struct Recorder {
+pub(crate) struct Recorder {
     start: Instant,
     events: Mutex<Vec<Event>>,
 }
 
 impl Recorder {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Recorder {
             start: Instant::now(),
             events: Mutex::new(Vec::new()),
@@ -29,11 +29,19 @@ impl Recorder {
     }
 
     /// A fault starts (`Invoke`) or is healed (`Ok`); process 0 is the nemesis.
-    fn fault(&self, fault: String, outcome: Outcome) {
+    pub(crate) fn fault(&self, fault: String, outcome: Outcome) {
         self.log(0, outcome, Op::Nemesis { fault });
     }
 
-    fn log(&self, process: u64, outcome: Outcome, op: Op) {
+    /// Everything recorded so far.
+    pub(crate) fn history(&self) -> Vec<Event> {
+        self.events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn log(&self, process: u64, outcome: Outcome, op: Op) {
         let time = self.start.elapsed().as_nanos() as u64;
         let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
         events.push(Event {
@@ -45,9 +53,26 @@ impl Recorder {
     }
 }
 
+/// Checks `history` against `fin`; a campaign (`scripts/chaos-campaign.sh`, which sets
+/// `ROOST_CHAOS_OUT`) also keeps the run's directory.
+pub(crate) fn check_and_keep(
+    name: &str,
+    nodes: u64,
+    history: &[Event],
+    fin: &FinalState,
+) -> anyhow::Result<jepsen_tests::Report> {
+    let report = jepsen_tests::check(history, fin);
+    if let Ok(out) = std::env::var("ROOST_CHAOS_OUT") {
+        let dir = std::path::Path::new(&out).join(format!("{name}-{nodes}"));
+        let line = jepsen_tests::run::write(&dir, history, fin, &report)?;
+        println!("{name}: {line} ({})", dir.display());
+    }
+    Ok(report)
+}
+
 /// How long a run lasts: `ROOST_CHAOS_SECS` when set (longer campaigns), else the short
 /// default that CI runs.
-fn run_length(default_secs: u64) -> Duration {
+pub(crate) fn run_length(default_secs: u64) -> Duration {
     let secs = std::env::var("ROOST_CHAOS_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -235,7 +260,7 @@ async fn a_history_under_leader_pauses_has_no_anomaly() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn a_history_under_partitions_and_kills_has_no_anomaly() -> anyhow::Result<()> {
-    let c = Cluster::start_isolated(3, 2).await?;
+    let c = Cluster::start_isolated(3, 2, "").await?;
     let q = create(&c, 1, &["c"]).await?;
     let net = c.net()?;
     let rec = Recorder::new();
@@ -287,7 +312,7 @@ async fn a_history_under_partitions_and_kills_has_no_anomaly() -> anyhow::Result
 
 #[tokio::test]
 async fn five_nodes_under_a_schedule_of_nemeses_have_no_anomaly() -> anyhow::Result<()> {
-    let c = Cluster::start_isolated(5, 2).await?;
+    let c = Cluster::start_isolated(5, 2, "").await?;
     let q = create(&c, 1, &["c"]).await?;
     let net = c.net()?;
     let rec = Recorder::new();
@@ -470,14 +495,8 @@ async fn run_and_check(
             break;
         }
     }
-    let history = rec.events.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let report = jepsen_tests::check(&history, &fin);
-    // A campaign (scripts/chaos-campaign.sh) keeps every run's directory.
-    if let Ok(out) = std::env::var("ROOST_CHAOS_OUT") {
-        let dir = std::path::Path::new(&out).join(format!("{name}-{}", c.size()));
-        let line = jepsen_tests::run::write(&dir, &history, &fin, &report)?;
-        println!("{name}: {line} ({})", dir.display());
-    }
+    let history = rec.history();
+    let report = check_and_keep(name, c.size(), &history, &fin)?;
     assert!(
         backwards.is_none(),
         "published_at ran backwards: {backwards:?}"

@@ -55,10 +55,10 @@ impl Cluster {
         Self::launch(n, shards, top_extra, raft_extra, None, false).await
     }
 
-    /// Like [`Cluster::start`], each node in a network namespace of its own (see
+    /// Like [`Cluster::start_with`], each node in a network namespace of its own (see
     /// [`crate::netns`]), so the test can partition them.
-    pub async fn start_isolated(n: u64, shards: u32) -> anyhow::Result<Cluster> {
-        Self::launch(n, shards, "", "", Some(Net::make(n)?), false).await
+    pub async fn start_isolated(n: u64, shards: u32, top_extra: &str) -> anyhow::Result<Cluster> {
+        Self::launch(n, shards, top_extra, "", Some(Net::make(n)?), false).await
     }
 
     /// Like [`Cluster::start`], with each node's wall clock under libfaketime so the test can
@@ -208,7 +208,10 @@ impl Cluster {
             .clock
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("node {id}'s clock is not skewable"))?;
-        std::fs::write(clock, format!("{secs:+}s"))?;
+        // Write then rename, so libfaketime never reads a half-written (empty) offset.
+        let next = clock.with_extension("next");
+        std::fs::write(&next, format!("{secs:+}s"))?;
+        std::fs::rename(&next, clock)?;
         Ok(())
     }
 

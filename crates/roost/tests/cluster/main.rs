@@ -3,6 +3,7 @@
 mod api;
 mod catch_up;
 mod chaos;
+mod chaos_jobs;
 mod failover;
 mod forms;
 mod grpc;
