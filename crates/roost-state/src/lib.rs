@@ -14,6 +14,7 @@ pub mod form;
 pub mod ids;
 pub mod input;
 pub mod job;
+pub mod mem;
 pub mod queue;
 pub mod shard;
 pub mod work;

@@ -157,7 +157,7 @@ fn pull_defaults_to_the_acked_cursor_and_never_advances() {
 #[test]
 fn the_first_layout_wins_and_only_in_the_metadata_group() {
     let mut meta = ShardState::new(crate::META_GROUP);
-    let mem = Mem::default();
+    let mem = crate::mem::MemStore::default();
     let init = |state: &mut ShardState, shards| {
         state
             .apply(1, &Command::InitLayout { shards }, &mem)

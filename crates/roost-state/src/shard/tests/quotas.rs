@@ -6,7 +6,7 @@ use super::*;
 fn charges_count_monthly_and_refuse_over_the_limit() {
     let mut meta = Harness {
         state: ShardState::new(crate::META_GROUP),
-        mem: Mem::default(),
+        mem: crate::mem::MemStore::default(),
     };
     let limits = crate::PlanLimits { free: 2, pro: 3 };
     let charge = |h: &mut Harness, t: u64, payer: crate::Payer| match h
