@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs build dependencies, then checks formatting and runs every test of the workspace.
+# Installs build dependencies, then checks formatting and runs every test of the workspace
+# and of the deterministic simulation (crates/roost-sim).
 # Build output goes to $CARGO_TARGET_DIR (default ~/.cache/roost-target, outside the clone, so
 # repeated runs on one machine reuse the RocksDB build).
 set -euo pipefail
@@ -12,3 +13,12 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo build --workspace --all-targets
 cargo test --workspace --no-fail-fast
+# The deterministic simulation is a workspace of its own, built with `--cfg tokio_unstable`
+# (seeded schedulers: a seed replays exactly) in a build directory of its own.
+(
+  cd crates/roost-sim
+  export CARGO_TARGET_DIR="$CARGO_TARGET_DIR/sim" RUSTFLAGS="--cfg tokio_unstable"
+  cargo fmt -- --check
+  cargo clippy --all-targets -- -D warnings
+  cargo test
+)

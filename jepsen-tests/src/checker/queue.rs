@@ -99,9 +99,17 @@ pub(super) fn check(ops: &[Operation], fin: &FinalState, out: &mut Vec<Anomaly>)
             format!("{value} stored at seqs {seqs:?}"),
         ));
     }
-    // Real-time order: finished-before-started implies a lower seq. Sorted by completion with
-    // a running maximum, each publish is compared with the highest seq acknowledged before it
-    // began (O(n log n)).
+    // Real-time order: finished-before-started implies a lower seq. A publish retried under
+    // its key began with its first attempt (any attempt may be the one that took effect).
+    // Sorted by completion with a running maximum, each publish is compared with the highest
+    // seq acknowledged before it began (O(n log n)).
+    let mut began: BTreeMap<&str, u64> = BTreeMap::new();
+    for o in ops {
+        if let Op::Publish { key, .. } = &o.op {
+            let start = began.entry(key.as_str()).or_insert(o.start);
+            *start = (*start).min(o.start);
+        }
+    }
     let mut sorted: Vec<&(&Operation, &str, &str, u64)> = publishes.iter().collect();
     sorted.sort_by_key(|p| p.0.end);
     let mut prefix_max: Vec<usize> = Vec::with_capacity(sorted.len());
@@ -113,7 +121,8 @@ pub(super) fn check(ops: &[Operation], fin: &FinalState, out: &mut Vec<Anomaly>)
         prefix_max.push(best);
     }
     for b in &publishes {
-        let before = sorted.partition_point(|a| a.0.end < b.0.start);
+        let start = began.get(b.1).copied().unwrap_or(b.0.start);
+        let before = sorted.partition_point(|a| a.0.end < start);
         if before == 0 {
             continue;
         }

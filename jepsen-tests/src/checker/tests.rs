@@ -222,6 +222,32 @@ fn seq_order_against_real_time_is_caught() {
 }
 
 #[test]
+fn a_retried_publish_began_with_its_first_attempt() {
+    use Outcome::*;
+    let (mut events, fin) = clean();
+    // "b" was first sent at 0 (outcome unknown: it took effect as seq 2 before "a" finished);
+    // its retry at 3 is answered with seq 2 again. Not a real-time violation ...
+    events.insert(0, (2, Invoke, publish("b", None), 0));
+    events.insert(1, (2, Info, publish("b", None), 0));
+    let fin = FinalState {
+        messages: [(1, "b"), (2, "a")]
+            .into_iter()
+            .map(|(s, v)| (s, v.to_owned()))
+            .collect(),
+        ..fin
+    };
+    events[3].2 = publish("a", Some(2));
+    events[5].2 = publish("b", Some(1));
+    let found = kinds(events.clone(), &fin);
+    assert!(!found.contains(&AnomalyKind::RealTimeOrder), "{found:?}");
+    // ... but it is when the earlier attempt was of another key.
+    events[0].2 = publish("x", None);
+    events[1].2 = publish("x", None);
+    let found = kinds(events, &fin);
+    assert!(found.contains(&AnomalyKind::RealTimeOrder), "{found:?}");
+}
+
+#[test]
 fn a_cursor_moving_back_is_caught() {
     let (mut events, fin) = clean();
     events[9].2 = Op::Ack {
