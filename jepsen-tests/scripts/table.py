@@ -17,7 +17,7 @@ NEMESES = {
     "clock_skew": "wall clocks skewed and jumped (libfaketime); leader kills",
     "jobs_combined": "at once: pause + kill + isolate (rotating roles), then heal",
 }
-QUEUE = "queue: 3 idempotent publishers + 1 acking consumer"
+QUEUE = "queue: 3 idempotent publishers + 1 acking consumer (nack → DLQ → replay)"
 WORKLOADS = {
     "jobs_combined": "jobs: 2 enqueuers + 3 workers (claim, heartbeat, complete / fail)",
 }

@@ -171,6 +171,12 @@ async fn consumer(c: &Cluster, q: &Queue, rec: &Recorder, until: Instant) {
             })
             .unwrap_or_default();
         let start = v["cursor"].as_u64().unwrap_or(cursor);
+        let ids: Vec<String> = v["messages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|m| m["id"].as_str().unwrap_or_default().to_owned())
+            .collect();
         rec.log(
             process,
             Outcome::Ok,
@@ -184,6 +190,12 @@ async fn consumer(c: &Cluster, q: &Queue, rec: &Recorder, until: Instant) {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
+        // Every 25th message fails for good: dead-lettered, then replayed as a new envelope.
+        for ((seq, value), id) in messages.iter().zip(&ids) {
+            if seq % 25 == 0 {
+                dead_letter_and_replay(c, q, rec, node, *seq, id, value).await;
+            }
+        }
         let ack = |stored| Op::Ack {
             consumer: "c".into(),
             cursor: last,
@@ -211,6 +223,86 @@ async fn consumer(c: &Cluster, q: &Queue, rec: &Recorder, until: Instant) {
             }
         }
     }
+}
+
+/// Nacks `seq` into the dead-letter queue, then replays it, recording both.
+async fn dead_letter_and_replay(
+    c: &Cluster,
+    q: &Queue,
+    rec: &Recorder,
+    node: u64,
+    seq: u64,
+    id: &str,
+    value: &str,
+) {
+    let process = 100;
+    let post = |path: &str, body: Value| {
+        c.http
+            .post(format!("{}/q/{}/{path}", c.url(node), q.id))
+            .bearer_auth(&q.key)
+            .json(&body)
+            .timeout(Duration::from_secs(5))
+            .send()
+    };
+    let outcome = |r: &reqwest::Result<reqwest::Response>| match r {
+        Ok(r) if r.status() == 200 => Outcome::Ok,
+        Ok(r) if r.status().is_client_error() => Outcome::Fail,
+        _ => Outcome::Info,
+    };
+    let dead = || Op::DeadLetter {
+        value: value.to_owned(),
+    };
+    rec.log(process, Outcome::Invoke, dead());
+    let body = json!({"consumer_id": "c", "seq": seq, "error": "chaos", "dead_letter": true});
+    let r = post("nack", body).await;
+    let moved = outcome(&r);
+    rec.log(process, moved, dead());
+    if moved != Outcome::Ok {
+        return;
+    }
+    let replay = |seq| Op::Replay {
+        value: value.to_owned(),
+        seq,
+    };
+    rec.log(process, Outcome::Invoke, replay(None));
+    let r = post("dlq/replay", json!({ "dlq_msg_id": id })).await;
+    match (outcome(&r), r) {
+        (Outcome::Ok, Ok(r)) => {
+            let v: Value = r.json().await.unwrap_or(Value::Null);
+            rec.log(process, Outcome::Ok, replay(v["replayed"]["seq"].as_u64()));
+        }
+        // A 404 when an earlier round already replayed it (the consumer pulls a batch again
+        // after an ack whose outcome it did not learn): nothing happened.
+        (other, _) => rec.log(process, other, replay(None)),
+    }
+}
+
+/// The dead letters left in the queue's DLQ, one value per row.
+async fn dead_letters(c: &Cluster, q: &Queue) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut cursor = 0;
+    for _ in 0..100 {
+        let v: Value = c
+            .http
+            .get(format!(
+                "{}/q/{}/dlq?cursor={cursor}&limit=1000",
+                c.url(1),
+                q.id
+            ))
+            .bearer_auth(&q.key)
+            .send()
+            .await?
+            .json()
+            .await?;
+        for m in v["messages"].as_array().into_iter().flatten() {
+            out.push(m["payload"]["v"].as_str().unwrap_or_default().to_owned());
+        }
+        cursor = v["next_cursor"].as_u64().unwrap_or(cursor);
+        if !v["has_more"].as_bool().unwrap_or(false) {
+            break;
+        }
+    }
+    Ok(out)
 }
 
 #[tokio::test]
@@ -479,8 +571,11 @@ async fn run_and_check(
         let ms = v["messages"].as_array().cloned().unwrap_or_default();
         for m in &ms {
             let seq = m["seq"].as_u64().unwrap_or(0);
-            fin.messages
-                .insert(seq, m["payload"]["v"].as_str().unwrap_or("").to_owned());
+            let value = m["payload"]["v"].as_str().unwrap_or("").to_owned();
+            if m["source"] == "dlq-replay" {
+                fin.replays.insert(seq, value.clone());
+            }
+            fin.messages.insert(seq, value);
             // RFC 3339 UTC with milliseconds: text order is time order.
             let at = m["published_at"].as_str().unwrap_or("").to_owned();
             if let Some((before, prev)) = &last_published {
@@ -495,6 +590,7 @@ async fn run_and_check(
             break;
         }
     }
+    fin.dlq = dead_letters(c, q).await?;
     let history = rec.history();
     let report = check_and_keep(name, c.size(), &history, &fin)?;
     assert!(
