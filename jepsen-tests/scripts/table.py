@@ -16,10 +16,12 @@ NEMESES = {
     "five_nodes_schedule": "halves, leader cut off, ring, bridge, pause, kill",
     "clock_skew": "wall clocks skewed and jumped (libfaketime); leader kills",
     "jobs_combined": "at once: pause + kill + isolate (rotating roles), then heal",
+    "work_combined": "at once: pause + kill + isolate (rotating roles), then heal",
 }
 QUEUE = "queue: 3 idempotent publishers + 1 acking consumer (nack → DLQ → replay)"
 WORKLOADS = {
     "jobs_combined": "jobs: 2 enqueuers + 3 workers (claim, heartbeat, complete / fail)",
+    "work_combined": "work queues: 1 adder + 3 agents (dequeue or steal, complete)",
 }
 
 rows = collections.defaultdict(lambda: {"runs": 0, "ok": 0, "info": 0, "anomalies": 0, "invalid": 0})

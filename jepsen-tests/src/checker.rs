@@ -2,6 +2,7 @@
 
 mod jobs;
 mod queue;
+mod tasks;
 
 #[cfg(test)]
 mod tests;
@@ -39,6 +40,13 @@ pub enum AnomalyKind {
     StaleCompletion,
     /// An acknowledged job is missing from the final state.
     LostJob,
+    /// Two completions of one work-queue task were accepted.
+    TaskCompletedTwice,
+    /// A task's completion was accepted with the token of an assignment that a later one
+    /// (a steal, or a new dequeue after the lease lapsed) had already replaced.
+    StaleTaskCompletion,
+    /// An acknowledged task is missing from the final state.
+    LostTask,
 }
 
 /// One anomaly, with the history lines involved.
@@ -126,6 +134,7 @@ pub fn check(history: &[Event], final_state: &FinalState) -> Report {
     let mut anomalies = Vec::new();
     queue::check(&ops, final_state, &mut anomalies);
     jobs::check(&ops, final_state, &mut anomalies);
+    tasks::check(&ops, final_state, &mut anomalies);
     anomalies.sort_by(|a, b| (a.kind, &a.events).cmp(&(b.kind, &b.events)));
     let mut counts = BTreeMap::new();
     for a in &anomalies {

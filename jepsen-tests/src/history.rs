@@ -91,6 +91,25 @@ pub enum Op {
         /// The attempt whose token was presented.
         attempt: u64,
     },
+    /// Add work-queue task `task` (its id on ok).
+    AddTask {
+        /// The task's id.
+        task: String,
+    },
+    /// An agent was handed `task` (dequeue or steal) with lease `token`.
+    TakeTask {
+        /// The task.
+        task: String,
+        /// The assignment's fencing token.
+        token: String,
+    },
+    /// An agent completed `task` presenting `token`.
+    CompleteTask {
+        /// The task.
+        task: String,
+        /// The token presented.
+        token: String,
+    },
     /// A worker failed `job`'s attempt (retryably) with the lease of `attempt`.
     FailJob {
         /// The job.
@@ -136,6 +155,9 @@ pub struct FinalState {
     /// Every job's final status.
     #[serde(default)]
     pub jobs: BTreeMap<String, String>,
+    /// Every work-queue task's final status.
+    #[serde(default)]
+    pub tasks: BTreeMap<String, String>,
 }
 
 /// Reads a JSON-lines history.

@@ -165,6 +165,7 @@ fn clean() -> (Vec<(u64, Outcome, Op, u64)>, FinalState) {
         jobs: [("j".to_owned(), "completed".to_owned())]
             .into_iter()
             .collect(),
+        tasks: Default::default(),
     };
     (events, fin)
 }
@@ -372,4 +373,79 @@ fn histories_round_trip_as_json_lines() -> anyhow::Result<()> {
         .collect::<Result<_, _>>()?;
     assert_eq!(crate::history::parse(&text)?, history(events));
     Ok(())
+}
+
+/// A clean work-queue history: a task added, taken, completed.
+fn task_history() -> (Vec<(u64, Outcome, Op, u64)>, FinalState) {
+    use Outcome::*;
+    let add = || Op::AddTask { task: "t".into() };
+    let take = |token: &str| Op::TakeTask {
+        task: "t".into(),
+        token: token.into(),
+    };
+    let done = |token: &str| Op::CompleteTask {
+        task: "t".into(),
+        token: token.into(),
+    };
+    let events = vec![
+        (1, Invoke, add(), 1),
+        (1, Ok, add(), 2),
+        (2, Invoke, take(""), 3),
+        (2, Ok, take("a1"), 4),
+        (2, Invoke, done("a1"), 5),
+        (2, Ok, done("a1"), 6),
+    ];
+    let fin = FinalState {
+        tasks: [("t".to_owned(), "completed".to_owned())].into(),
+        ..FinalState::default()
+    };
+    (events, fin)
+}
+
+#[test]
+fn task_anomalies_are_caught() {
+    use Outcome::*;
+    let (events, fin) = task_history();
+    assert!(kinds(events.clone(), &fin).is_empty());
+
+    let mut twice = events.clone();
+    twice.push((
+        3,
+        Invoke,
+        Op::CompleteTask {
+            task: "t".into(),
+            token: "a1".into(),
+        },
+        7,
+    ));
+    twice.push((
+        3,
+        Ok,
+        Op::CompleteTask {
+            task: "t".into(),
+            token: "a1".into(),
+        },
+        8,
+    ));
+    assert!(kinds(twice, &fin).contains(&AnomalyKind::TaskCompletedTwice));
+
+    // Stolen (token b2) before the first holder's completion began: a1 is stale.
+    let steal = |token: &str| Op::TakeTask {
+        task: "t".into(),
+        token: token.into(),
+    };
+    let mut stale = events.clone();
+    stale.insert(4, (3, Invoke, steal(""), 5));
+    stale.insert(5, (3, Ok, steal("b2"), 5));
+    for e in stale
+        .iter_mut()
+        .filter(|e| e.0 == 2 && matches!(e.2, Op::CompleteTask { .. }))
+    {
+        e.3 += 10;
+    }
+    assert!(kinds(stale, &fin).contains(&AnomalyKind::StaleTaskCompletion));
+
+    let mut lost = fin.clone();
+    lost.tasks.clear();
+    assert!(kinds(events, &lost).contains(&AnomalyKind::LostTask));
 }

@@ -17,7 +17,7 @@ use crate::jobs::{token, SECRET};
 const WORKSPACE: &str = "ws-chaos";
 
 /// How a request ended, as a history outcome: `unavailable` promises nothing happened.
-async fn outcome_of(r: reqwest::Response) -> Outcome {
+pub(crate) async fn outcome_of(r: reqwest::Response) -> Outcome {
     let body = r.text().await.unwrap_or_default();
     if body.contains("\"code\":\"unavailable\"") {
         Outcome::Fail
@@ -208,54 +208,64 @@ async fn final_jobs(c: &Cluster, tok: &str) -> anyhow::Result<FinalState> {
     Ok(fin)
 }
 
+/// Until `until`, each round strikes up to three of three nodes at once for 2 s (rotating
+/// roles around the leader of `shard`: pause the leader + kill a follower; kill a follower +
+/// cut the leader off; pause one follower + kill the leader + cut the other off), then heals
+/// all of it.
+pub(crate) async fn combined_nemesis(
+    c: &Cluster,
+    shard: u64,
+    until: Instant,
+    rec: &Recorder,
+) -> anyhow::Result<()> {
+    let net = c.net()?;
+    let mut round = 0u64;
+    while Instant::now() + Duration::from_secs(4) < until {
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        let leader = c.wait_leader(shard, Duration::from_secs(15)).await?;
+        let (a, b) = (leader % 3 + 1, (leader + 1) % 3 + 1);
+        let (pause, kill, cut): (Option<u64>, Option<u64>, Option<u64>) = match round % 3 {
+            0 => (Some(leader), Some(a), None),
+            1 => (None, Some(a), Some(leader)),
+            _ => (Some(b), Some(leader), Some(a)),
+        };
+        let mut faults = Vec::new();
+        if let Some(p) = pause {
+            c.signal(p, "STOP")?;
+            faults.push(format!("pause {p}"));
+        }
+        if let Some(k) = kill {
+            c.kill(k)?;
+            faults.push(format!("kill {k}"));
+        }
+        if let Some(x) = cut {
+            net.partition(&[x])?;
+            faults.push(format!("isolate {x}"));
+        }
+        let fault = faults.join(" + ");
+        rec.fault(fault.clone(), Outcome::Invoke);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        net.heal()?;
+        if let Some(k) = kill {
+            c.spawn(k)?;
+        }
+        if let Some(p) = pause {
+            c.signal(p, "CONT")?;
+        }
+        rec.fault(fault, Outcome::Ok);
+        round += 1;
+    }
+    Ok(())
+}
+
 #[tokio::test]
 async fn jobs_under_combined_nemeses_have_no_anomaly() -> anyhow::Result<()> {
     let c = Cluster::start_isolated(3, 2, SECRET).await?;
     let tok = token(&c, WORKSPACE)?;
     let shard = u64::from(roost_state::ids::workspace_shard(WORKSPACE, 2));
-    let net = c.net()?;
     let rec = Recorder::new();
     let until = Instant::now() + run_length(12);
-    // Each round strikes up to three nodes at once, then heals all of it.
-    let nemesis = async {
-        let mut round = 0u64;
-        while Instant::now() + Duration::from_secs(4) < until {
-            tokio::time::sleep(Duration::from_millis(1000)).await;
-            let leader = c.wait_leader(shard, Duration::from_secs(15)).await?;
-            let (a, b) = (leader % 3 + 1, (leader + 1) % 3 + 1);
-            let (pause, kill, cut): (Option<u64>, Option<u64>, Option<u64>) = match round % 3 {
-                0 => (Some(leader), Some(a), None),
-                1 => (None, Some(a), Some(leader)),
-                _ => (Some(b), Some(leader), Some(a)),
-            };
-            let mut faults = Vec::new();
-            if let Some(p) = pause {
-                c.signal(p, "STOP")?;
-                faults.push(format!("pause {p}"));
-            }
-            if let Some(k) = kill {
-                c.kill(k)?;
-                faults.push(format!("kill {k}"));
-            }
-            if let Some(x) = cut {
-                net.partition(&[x])?;
-                faults.push(format!("isolate {x}"));
-            }
-            let fault = faults.join(" + ");
-            rec.fault(fault.clone(), Outcome::Invoke);
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            net.heal()?;
-            if let Some(k) = kill {
-                c.spawn(k)?;
-            }
-            if let Some(p) = pause {
-                c.signal(p, "CONT")?;
-            }
-            rec.fault(fault, Outcome::Ok);
-            round += 1;
-        }
-        anyhow::Ok(())
-    };
+    let nemesis = combined_nemesis(&c, shard, until, &rec);
     let (_, _, _, _, _, n) = tokio::join!(
         enqueuer(&c, &tok, &rec, 1, until),
         enqueuer(&c, &tok, &rec, 2, until),
@@ -264,23 +274,14 @@ async fn jobs_under_combined_nemeses_have_no_anomaly() -> anyhow::Result<()> {
         worker(&c, &tok, &rec, 13, until),
         nemesis,
     );
-    let healed = net.heal();
     n?;
-    healed?;
-    c.wait_ready(Duration::from_secs(30)).await?;
-    c.wait_leader(shard, Duration::from_secs(30)).await?;
+    settle(&c, shard).await?;
     let fin = final_jobs(&c, &tok).await?;
     let history = rec.history();
     let report = check_and_keep("jobs_combined", c.size(), &history, &fin)?;
-    let done = |f: fn(&Op) -> bool| {
-        history
-            .iter()
-            .filter(|e| e.outcome == Outcome::Ok && f(&e.op))
-            .count()
-    };
     let (enqueued, completed) = (
-        done(|op| matches!(op, Op::EnqueueJob { .. })),
-        done(|op| matches!(op, Op::CompleteJob { .. })),
+        count_ok(&history, |op| matches!(op, Op::EnqueueJob { .. })),
+        count_ok(&history, |op| matches!(op, Op::CompleteJob { .. })),
     );
     assert!(
         enqueued > 20 && completed > 10,
@@ -288,4 +289,21 @@ async fn jobs_under_combined_nemeses_have_no_anomaly() -> anyhow::Result<()> {
     );
     assert!(report.valid, "anomalies: {:#?}", report.anomalies);
     Ok(())
+}
+
+/// After a run: heals the network, then waits until every node serves and `shard` has a
+/// leader, so the final read sees the whole group.
+pub(crate) async fn settle(c: &Cluster, shard: u64) -> anyhow::Result<()> {
+    c.net()?.heal()?;
+    c.wait_ready(Duration::from_secs(30)).await?;
+    c.wait_leader(shard, Duration::from_secs(30)).await?;
+    Ok(())
+}
+
+/// How many operations matching `f` completed ok in `history`.
+pub(crate) fn count_ok(history: &[jepsen_tests::Event], f: fn(&Op) -> bool) -> usize {
+    history
+        .iter()
+        .filter(|e| e.outcome == Outcome::Ok && f(&e.op))
+        .count()
 }

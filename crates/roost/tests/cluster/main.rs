@@ -4,6 +4,7 @@ mod api;
 mod catch_up;
 mod chaos;
 mod chaos_jobs;
+mod chaos_work;
 mod failover;
 mod forms;
 mod grpc;
