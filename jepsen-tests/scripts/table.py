@@ -17,6 +17,7 @@ NEMESES = {
     "clock_skew": "wall clocks skewed and jumped (libfaketime); leader kills",
     "jobs_combined": "at once: pause + kill + isolate (rotating roles), then heal",
     "work_combined": "at once: pause + kill + isolate (rotating roles), then heal",
+    "queue_combined": "at once: pause + kill + isolate (rotating roles), then heal",
 }
 QUEUE = "queue: 3 idempotent publishers + 1 acking consumer (nack → DLQ → replay)"
 WORKLOADS = {

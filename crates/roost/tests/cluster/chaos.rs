@@ -403,6 +403,18 @@ async fn a_history_under_partitions_and_kills_has_no_anomaly() -> anyhow::Result
 }
 
 #[tokio::test]
+async fn a_history_under_combined_nemeses_has_no_anomaly() -> anyhow::Result<()> {
+    let c = Cluster::start_isolated(3, 2, "").await?;
+    let q = create(&c, 1, &["c"]).await?;
+    let rec = Recorder::new();
+    let until = Instant::now() + run_length(12);
+    let nemesis = crate::chaos_jobs::combined_nemesis(&c, q.shard(), until, &rec);
+    let checked = run_and_check("queue_combined", &c, &q, until, &rec, nemesis).await;
+    c.net()?.heal()?;
+    checked
+}
+
+#[tokio::test]
 async fn five_nodes_under_a_schedule_of_nemeses_have_no_anomaly() -> anyhow::Result<()> {
     let c = Cluster::start_isolated(5, 2, "").await?;
     let q = create(&c, 1, &["c"]).await?;
