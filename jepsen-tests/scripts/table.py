@@ -13,7 +13,7 @@ NEMESES = {
     "kill_and_restart": "SIGKILL + restart, each node in turn",
     "leader_pauses": "SIGSTOP/SIGCONT of the shard leader",
     "partitions_and_kills": "nftables: shard leader cut off; kills between",
-    "five_nodes_schedule": "halves, leader cut off, ring, bridge, pause, kill",
+    "five_nodes_schedule": "halves, leader cut off, ring, bridge, pause, kill, clock skew",
     "clock_skew": "wall clocks skewed and jumped (libfaketime); leader kills",
     "jobs_combined": "at once: pause + kill + isolate (rotating roles), then heal",
     "work_combined": "at once: pause + kill + isolate (rotating roles), then heal",

@@ -61,6 +61,11 @@ impl Cluster {
         Self::launch(n, shards, top_extra, "", Some(Net::make(n)?), false).await
     }
 
+    /// Like [`Cluster::start_isolated`] and [`Cluster::start_skewable`] at once.
+    pub async fn start_isolated_skewable(n: u64, shards: u32) -> anyhow::Result<Cluster> {
+        Self::launch(n, shards, "", "", Some(Net::make(n)?), true).await
+    }
+
     /// Like [`Cluster::start`], with each node's wall clock under libfaketime so the test can
     /// skew and jump it ([`Cluster::skew`]); monotonic clocks are left alone, as a real clock
     /// step leaves them.

@@ -3,6 +3,7 @@
 mod api;
 mod catch_up;
 mod chaos;
+mod chaos_five;
 mod chaos_jobs;
 mod chaos_work;
 mod failover;
