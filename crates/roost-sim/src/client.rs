@@ -61,7 +61,7 @@ impl Recorder {
 }
 
 /// Sends `rpc` to node `n`; `None` when the outcome is unknown (no answer in time).
-async fn ask(n: NodeId, rpc: Rpc) -> Option<Reply> {
+pub(crate) async fn ask(n: NodeId, rpc: Rpc) -> Option<Reply> {
     net::call(&net::host(n), &rpc, CLIENT_TIMEOUT).await.ok()
 }
 

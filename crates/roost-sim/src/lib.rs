@@ -1,18 +1,19 @@
 //! Deterministic simulation of a Roost shard group: the real openraft and the real state
 //! machine (`roost-state`), with in-memory storage behind openraft's storage traits
 //! ([`store`]), on turmoil's simulated network ([`net`]), driven by a seeded schedule of
-//! partitions, crashes with restarts, and lossy links ([`sim`]). Clients record a Jepsen-style
-//! history ([`client`]) that `jepsen-tests`' checker judges against the final state. Everything
+//! partitions, crashes with restarts, and lossy links ([`sim`]). Clients (the queue workload in
+//! [`client`], the jobs workload in [`jobs`]) record a Jepsen-style history that `jepsen-tests`' checker judges against the final state. Everything
 //! random comes from the seed, so a failing seed replays exactly.
 
 pub mod client;
+pub mod jobs;
 pub mod net;
 pub mod node;
 pub mod runtime;
 pub mod sim;
 pub mod store;
 
-pub use sim::{run, Plan, Run, SimError};
+pub use sim::{run, Plan, Run, SimError, Workload};
 
 use std::io::Cursor;
 

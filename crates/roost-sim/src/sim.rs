@@ -10,13 +10,24 @@ use rand::{Rng, SeedableRng};
 
 use crate::client::{self, Recorder};
 use crate::net::host;
-use crate::node;
 use crate::store::Disk;
 use crate::NodeId;
+use crate::{jobs, node};
+
+/// What the clients do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// Idempotent publishers and an acking consumer on one queue.
+    Queue,
+    /// Job enqueuers and workers.
+    Jobs,
+}
 
 /// What to simulate.
 #[derive(Clone, Debug)]
 pub struct Plan {
+    /// The clients' workload.
+    pub workload: Workload,
     /// Nodes in the group (3 or 5).
     pub nodes: u64,
     /// Simulated time the clients work and the faults strike.
@@ -31,6 +42,7 @@ pub struct Plan {
 impl Default for Plan {
     fn default() -> Self {
         Plan {
+            workload: Workload::Queue,
             nodes: 3,
             work_for: Duration::from_secs(20),
             faults: true,
@@ -124,30 +136,44 @@ pub fn run(seed: u64, plan: &Plan) -> Result<Run, SimError> {
     }
     let rec = Recorder::default();
     let outcome: Arc<Mutex<Option<Result<FinalState, &'static str>>>> = Arc::default();
-    let (client_rec, client_out, work_for) = (rec.clone(), Arc::clone(&outcome), plan.work_for);
+    let (client_rec, client_out) = (rec.clone(), Arc::clone(&outcome));
+    let (work_for, workload) = (plan.work_for, plan.workload);
     sim.client("client", async move {
         let result = async {
-            if !client::create_queue(nodes).await {
-                return Err("create the queue");
-            }
             let mut tasks = Vec::new();
-            for p in 1..=3 {
-                let rec = client_rec.clone();
-                tasks.push(tokio::spawn(client::publisher(rec, p, nodes, work_for)));
+            match workload {
+                Workload::Queue => {
+                    if !client::create_queue(nodes).await {
+                        return Err("create the queue");
+                    }
+                    for p in 1..=3 {
+                        let rec = client_rec.clone();
+                        tasks.push(tokio::spawn(client::publisher(rec, p, nodes, work_for)));
+                    }
+                    let rec = client_rec.clone();
+                    tasks.push(tokio::spawn(client::consumer(rec, nodes, work_for)));
+                }
+                Workload::Jobs => {
+                    for p in 1..=2 {
+                        let rec = client_rec.clone();
+                        tasks.push(tokio::spawn(jobs::enqueuer(rec, p, nodes, work_for)));
+                    }
+                    for p in 11..=13 {
+                        let rec = client_rec.clone();
+                        tasks.push(tokio::spawn(jobs::worker(rec, p, nodes, work_for)));
+                    }
+                }
             }
-            tasks.push(tokio::spawn(client::consumer(
-                client_rec.clone(),
-                nodes,
-                work_for,
-            )));
             for t in tasks {
                 let _ = t.await;
             }
             // The schedule heals everything at `work_for`; give the group time to settle.
             tokio::time::sleep(Duration::from_secs(3)).await;
-            client::final_state(nodes)
-                .await
-                .ok_or("read the final state")
+            let fin = match workload {
+                Workload::Queue => client::final_state(nodes).await,
+                Workload::Jobs => jobs::final_jobs(nodes).await,
+            };
+            fin.ok_or("read the final state")
         }
         .await;
         *client_out.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);

@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use roost_sim::{run, Plan};
+use jepsen_tests::{Op, Outcome};
+use roost_sim::{run, Plan, Workload};
 
 fn seeds() -> Vec<u64> {
     if let Some(seed) = std::env::var("ROOST_SIM_SEED")
@@ -16,15 +17,22 @@ fn seeds() -> Vec<u64> {
     let n = std::env::var("ROOST_SIM_SEEDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(6);
+        .unwrap_or(4);
     (1..=n).collect()
 }
 
 #[test]
 fn seeds_under_partitions_crashes_and_loss_have_no_anomaly() -> anyhow::Result<()> {
+    let runs = [
+        (Workload::Queue, 3),
+        (Workload::Queue, 5),
+        (Workload::Jobs, 3),
+        (Workload::Jobs, 5),
+    ];
     for seed in seeds() {
-        for nodes in [3, 5] {
+        for (workload, nodes) in runs {
             let plan = Plan {
+                workload,
                 nodes,
                 ..Plan::default()
             };
@@ -33,25 +41,25 @@ fn seeds_under_partitions_crashes_and_loss_have_no_anomaly() -> anyhow::Result<(
                 .history
                 .iter()
                 .filter(|e| {
-                    e.outcome == jepsen_tests::Outcome::Ok
-                        && matches!(e.op, jepsen_tests::Op::Publish { .. })
+                    e.outcome == Outcome::Ok
+                        && matches!(e.op, Op::Publish { .. } | Op::CompleteJob { .. })
                 })
                 .count();
             println!(
-                "seed {seed}, {nodes} nodes: {} events, {acked} publishes acknowledged, {} faults, {} anomalies",
+                "seed {seed}, {workload:?}, {nodes} nodes: {} events, {acked} publishes or completions acknowledged, {} faults, {} anomalies",
                 r.history.len(),
                 r.faults.len(),
                 r.report.anomalies.len()
             );
             assert!(
                 r.report.valid,
-                "seed {seed} ({nodes} nodes) found anomalies (replay: ROOST_SIM_SEED={seed}): {:#?}\nfaults: {:?}",
+                "seed {seed} ({workload:?}, {nodes} nodes) found anomalies (replay: ROOST_SIM_SEED={seed}): {:#?}\nfaults: {:?}",
                 r.report.anomalies,
                 r.faults
             );
             assert!(
                 acked > 20 && !r.faults.is_empty(),
-                "seed {seed}: too little happened ({acked} publishes, {} faults)",
+                "seed {seed}: too little happened ({acked} acknowledged, {} faults)",
                 r.faults.len()
             );
         }
