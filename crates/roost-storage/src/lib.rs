@@ -11,6 +11,7 @@ mod error;
 pub mod keys;
 mod log_store;
 mod lookup;
+mod recent;
 mod state_machine;
 mod syncer;
 

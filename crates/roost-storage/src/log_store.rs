@@ -2,7 +2,7 @@
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{OptionalSend, RaftLogReader, StorageIOError};
@@ -12,6 +12,7 @@ use roost_types::{Entry, LogId, StorageError, TypeConfig, Vote};
 
 use crate::codec::{decode, encode};
 use crate::error::io;
+use crate::recent::Recent;
 use crate::syncer::Syncer;
 use crate::{keys, Error};
 
@@ -24,11 +25,24 @@ pub struct LogStore {
     group: GroupId,
     /// Acknowledges appends once the WAL is synced.
     syncer: Syncer,
+    /// The newest entries, which openraft reads back at once; clones share them.
+    recent: Arc<Mutex<Recent>>,
 }
 
 impl LogStore {
     pub(crate) fn new(db: Arc<DB>, group: GroupId, syncer: Syncer) -> Self {
-        LogStore { db, group, syncer }
+        LogStore {
+            db,
+            group,
+            syncer,
+            recent: Arc::default(),
+        }
+    }
+
+    /// The in-memory newest entries (a panicked holder left them consistent: every change
+    /// completes under the lock).
+    fn recent(&self) -> MutexGuard<'_, Recent> {
+        self.recent.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn cf(&self) -> Result<&ColumnFamily, Error> {
@@ -114,7 +128,11 @@ impl RaftLogReader<TypeConfig> for LogStore {
             Bound::Excluded(s) => s.saturating_add(1),
             Bound::Unbounded => 0,
         };
-        self.read_range(start, range.end_bound().cloned())
+        let end = range.end_bound().cloned();
+        if let Some(entries) = self.recent().get(start, end) {
+            return Ok(entries);
+        }
+        self.read_range(start, end)
             .map_err(|e| io(StorageIOError::read_logs, &e))
     }
 }
@@ -162,22 +180,25 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     {
         // Written now so the entries are readable at once; durable (and acknowledged) only
         // after the syncer's next WAL sync.
+        let entries: Vec<Entry> = entries.into_iter().collect();
         self.write(false, |batch, cf| {
-            for entry in entries {
+            for entry in &entries {
                 batch.put_cf(
                     cf,
                     keys::log(self.group, entry.log_id.index),
-                    encode(&entry)?,
+                    encode(entry)?,
                 );
             }
             Ok(())
         })
         .map_err(|e| io(StorageIOError::write_logs, &e))?;
+        self.recent().append(&entries);
         self.syncer.after_sync(callback);
         Ok(())
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        self.recent().truncate(log_id.index);
         self.write(true, |batch, cf| {
             let end = keys::log(self.group, u64::MAX);
             batch.delete_range_cf(cf, keys::log(self.group, log_id.index), end.clone());
@@ -188,6 +209,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        self.recent().purge(log_id.index);
         // Synced: applied state written without sync before this point becomes durable with
         // the same WAL sync, so purged entries are never needed again after a power loss.
         self.write(true, |batch, cf| {
