@@ -19,6 +19,8 @@ use crate::{Event, FinalState, Op, Outcome};
 pub enum AnomalyKind {
     /// An acknowledged publish is missing from the final state.
     LostPublish,
+    /// A publish the server said certainly failed (every attempt of it) took effect.
+    FailedPublishApplied,
     /// One logical message stored under two seqs.
     DuplicatePublish,
     /// One seq acknowledged for two different messages.

@@ -31,7 +31,11 @@ pub struct Verifier {
 /// A token configuration could not be used.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid token key: {0}")]
-pub struct KeyError(#[from] jsonwebtoken::errors::Error);
+pub struct KeyError(
+    /// What the JWT library said about the key.
+    #[from]
+    jsonwebtoken::errors::Error,
+);
 
 impl Verifier {
     /// Checks HS256 tokens signed with `secret`.
@@ -69,7 +73,10 @@ impl Verifier {
 /// Why a token was not accepted (the edges answer it as `invalid_token`).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct Rejected(pub String);
+pub struct Rejected(
+    /// Why, for the caller.
+    pub String,
+);
 
 /// Signs an HS256 token for `claims` with `secret`.
 pub fn mint_hs256(secret: &[u8], claims: &Claims) -> Result<String, KeyError> {

@@ -11,7 +11,7 @@ use tonic::{Request, Response as GrpcResponse, Status};
 
 use crate::pb;
 use crate::status::{invalid, invalid_field, unexpected};
-use crate::workspace::{idempotency, json_doc, Workspaces};
+use crate::workspace::{idempotency, Workspaces};
 
 /// Lease handed out by a claim, extended by each heartbeat (as over HTTP).
 const LEASE_MS: u64 = 30_000;
@@ -102,11 +102,15 @@ impl pb::jobs_server::Jobs for JobsService {
         let req = req.into_inner();
         let spec = input::job_spec(input::NewJob {
             job_type: req.r#type,
-            payload: Some(json_doc("payload", req.payload, "{}")?),
+            payload: Some(self.ws.json_doc("payload", req.payload, "{}")?),
             max_retries: req.max_retries,
             timeout_secs: req.timeout_seconds,
             priority: req.priority,
-            run_at_ms: req.run_at_ms,
+            run_at_ms: req
+                .run_at_ms
+                .map(|ms| input::time_ms("runAt", ms))
+                .transpose()
+                .map_err(|e| invalid_field(&e))?,
             webhook: (!req.webhook.is_empty()).then_some(req.webhook),
         })
         .map_err(|e| invalid_field(&e))?;
@@ -261,9 +265,11 @@ impl pb::jobs_server::Jobs for JobsService {
                         return;
                     }
                     let shard = ws.shard(&c.workspace);
-                    ws.node
-                        .applied_changed(shard, Duration::from_secs(15))
-                        .await;
+                    // Stop at once when the client goes away.
+                    tokio::select! {
+                        _ = ws.node.applied_changed(shard, Duration::from_secs(15)) => {}
+                        _ = tx.closed() => return,
+                    }
                 }
             }
         });
@@ -356,7 +362,7 @@ impl pb::jobs_server::Jobs for JobsService {
             workspace: c.workspace.clone(),
             job: req.job_id,
             token: token(&req.token)?,
-            result: json_doc("result", req.result, "null")?,
+            result: self.ws.json_doc("result", req.result, "null")?,
         };
         Ok(GrpcResponse::new(
             self.job_command(&c.workspace, command).await?,

@@ -47,7 +47,7 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> Result<(), tonic::transport::Error> {
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    let ws = Workspaces::new(Arc::clone(&node), options.tokens);
+    let ws = Workspaces::new(Arc::clone(&node), options.tokens, options.max_payload_bytes);
     let max_decoding = options.max_payload_bytes + 64 * 1024;
     tonic::transport::Server::builder()
         .add_service(QueuesService::server(

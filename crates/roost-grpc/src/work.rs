@@ -10,7 +10,7 @@ use tonic::{Request, Response as GrpcResponse, Status};
 
 use crate::pb;
 use crate::status::{invalid, invalid_field, unexpected};
-use crate::workspace::{idempotency, json_doc, Workspaces};
+use crate::workspace::{idempotency, Workspaces};
 
 /// Lease of a dequeued task, extended by heartbeats (as over HTTP).
 const LEASE_MS: u64 = 300_000;
@@ -70,13 +70,15 @@ impl WorkQueuesService {
         let c = self.ws.caller(&req)?;
         let req = req.into_inner();
         let outcome = if ok {
-            Ok(json_doc("result", req.result, "null")?)
+            Ok(self.ws.json_doc("result", req.result, "null")?)
         } else {
             input::error_text(&req.error).map_err(|e| invalid_field(&e))?;
             Err(req.error)
         };
-        let token = (!req.token.is_empty())
-            .then(|| input::lease_token(&req.token))
+        let token = req
+            .token
+            .as_deref()
+            .map(input::lease_token)
             .transpose()
             .map_err(|e| invalid_field(&e))?;
         let command = Command::FinishTask {
@@ -225,8 +227,12 @@ impl pb::work_queues_server::WorkQueues for WorkQueuesService {
             queue: req.work_queue_id,
             name: req.name,
             priority,
-            payload: json_doc("payload", req.payload, "{}")?,
-            deadline_ms: req.deadline_ms,
+            payload: self.ws.json_doc("payload", req.payload, "{}")?,
+            deadline_ms: req
+                .deadline_ms
+                .map(|ms| input::time_ms("deadline", ms))
+                .transpose()
+                .map_err(|e| invalid_field(&e))?,
             idempotency: idempotency(req.idempotency_key)?,
         };
         Ok(GrpcResponse::new(

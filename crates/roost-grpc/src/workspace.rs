@@ -18,12 +18,19 @@ pub struct Workspaces {
     pub(crate) node: Arc<Node>,
     /// Checks workspace tokens; `None` refuses every call (no key configured).
     tokens: Option<Verifier>,
+    /// Largest JSON document (payload, result) accepted, as over HTTP.
+    max_payload: usize,
 }
 
 impl Workspaces {
-    /// Workspace calls through `node`, checked by `tokens`.
-    pub fn new(node: Arc<Node>, tokens: Option<Verifier>) -> Self {
-        Workspaces { node, tokens }
+    /// Workspace calls through `node`, checked by `tokens`, with documents of at most
+    /// `max_payload` bytes.
+    pub fn new(node: Arc<Node>, tokens: Option<Verifier>, max_payload: usize) -> Self {
+        Workspaces {
+            node,
+            tokens,
+            max_payload,
+        }
     }
 
     /// The caller's claims, from the `authorization: Bearer <jwt>` metadata.
@@ -65,15 +72,29 @@ impl Workspaces {
     }
 }
 
-/// A JSON document sent as bytes: `empty` when none was sent, else it must parse.
-pub(crate) fn json_doc(field: &str, bytes: Vec<u8>, empty: &str) -> Result<String, Status> {
-    if bytes.is_empty() {
-        return Ok(empty.to_owned());
+impl Workspaces {
+    /// A JSON document sent as bytes: `empty` when none was sent, else it must parse and fit
+    /// the size limit.
+    pub(crate) fn json_doc(
+        &self,
+        field: &str,
+        bytes: Vec<u8>,
+        empty: &str,
+    ) -> Result<String, Status> {
+        if bytes.is_empty() {
+            return Ok(empty.to_owned());
+        }
+        if bytes.len() > self.max_payload {
+            return Err(invalid(
+                "payload_too_large",
+                &format!("{field} exceeds the size limit"),
+            ));
+        }
+        String::from_utf8(bytes)
+            .ok()
+            .filter(|s| serde_json::from_str::<&serde_json::value::RawValue>(s).is_ok())
+            .ok_or_else(|| invalid("invalid_json", &format!("{field} must be a JSON document")))
     }
-    String::from_utf8(bytes)
-        .ok()
-        .filter(|s| serde_json::from_str::<&serde_json::value::RawValue>(s).is_ok())
-        .ok_or_else(|| invalid("invalid_json", &format!("{field} must be a JSON document")))
 }
 
 /// An optional idempotency key: empty means none.

@@ -356,7 +356,11 @@ async fn events(
                 if job.status.is_final() {
                     return;
                 }
-                s.node.applied_changed(shard, Duration::from_secs(15)).await;
+                // Stop at once when the client goes away.
+                tokio::select! {
+                    _ = s.node.applied_changed(shard, Duration::from_secs(15)) => {}
+                    _ = tx.closed() => return,
+                }
             }
         }
     });

@@ -11,6 +11,9 @@ use crate::ApiError;
 
 /// RFC 3339 with milliseconds, UTC.
 pub fn timestamp(ms: u64) -> String {
+    // RFC 3339 ends with year 9999 (the formatter panics past it); clients cannot name later
+    // times (`roost_state::input::time_ms`), and no clock reaches them.
+    let ms = ms.min(roost_state::input::MAX_TIME_MS);
     humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
 }
 

@@ -22,7 +22,7 @@ const MAX_BYTES: usize = 2 * 1024 * 1024;
 pub enum Proposed {
     /// Applied; the state machine's answer.
     Applied(Box<Response>),
-    /// Not proposed, or truncated before it committed (leadership moved): safe to retry.
+    /// Certainly not proposed (this node did not lead): safe to retry elsewhere.
     NotCommitted(String),
     /// Raft failed in a way that leaves the outcome unknown.
     Unknown(String),
@@ -67,6 +67,16 @@ impl Proposer {
                 }
                 let (commands, replies): (Vec<_>, Vec<_>) =
                     batch.into_iter().map(|p| (p.command, p.reply)).unzip();
+                // Only a node that does not lead proves a write was never proposed: openraft
+                // also answers `ForwardToLeader` for an entry it appended and then truncated
+                // for a newer leader's log, and such an entry can still commit through another
+                // node that holds it.
+                if !raft.metrics().borrow().state.is_leader() {
+                    for reply in replies {
+                        let _ = reply.send(Proposed::NotCommitted("not the leader".into()));
+                    }
+                    continue;
+                }
                 let proposal = Batch {
                     stamped_ms: now_ms(),
                     commands,
@@ -87,10 +97,10 @@ impl Proposer {
                             u64,
                             ClientWriteError<u64, roost_types::Node>,
                         >| match e {
-                            // Openraft answers this only when the entry was never proposed here or
-                            // was truncated from the log: it will not commit.
+                            // Leadership moved after the check above: the entry may have been
+                            // appended, replicated and truncated here, and still commit.
                             RaftError::APIError(ClientWriteError::ForwardToLeader(_)) => {
-                                Proposed::NotCommitted(
+                                Proposed::Unknown(
                                     "leadership changed before the write committed".into(),
                                 )
                             }

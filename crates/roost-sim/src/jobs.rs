@@ -12,11 +12,14 @@ use roost_state::{ids, Command, JobSpec, JobTtl, Query, QueryResult, Response};
 use crate::client::{ask, Recorder};
 use crate::net::{ClientError, Reply, Rpc};
 use crate::node::GROUP;
+use crate::runtime;
 
 /// The workspace of every job.
 const WORKSPACE: &str = "ws-sim";
 /// A claim's lease: longer than any run, so only crashes and partitions interfere.
 const LEASE_MS: u64 = 600_000;
+/// Retries of an enqueue whose outcome is unknown, under the same key.
+const RETRIES: u64 = 3;
 
 /// How a write ended, for the history.
 fn outcome(reply: &Option<Reply>) -> Outcome {
@@ -31,45 +34,58 @@ fn outcome(reply: &Option<Reply>) -> Outcome {
 
 /// Enqueues jobs until `until`, round-robin over the nodes.
 pub async fn enqueuer(rec: Recorder, process: u64, nodes: u64, until: Duration) {
-    let mut rng = StdRng::seed_from_u64(process);
+    let mut rng = StdRng::seed_from_u64(runtime::draw() ^ process);
     let mut n = 0;
     while turmoil::sim_elapsed().unwrap_or_default() < until {
         let blank = || Op::EnqueueJob { job: String::new() };
-        rec.log(process, Outcome::Invoke, blank());
-        let command = Command::CreateJob {
-            id: ids::job_id(GROUP, rng.random()),
-            workspace: WORKSPACE.into(),
-            spec: JobSpec {
-                job_type: "t".into(),
-                payload: "{}".into(),
-                max_retries: 10,
-                timeout_secs: 600,
-                priority: 0,
-                run_at_ms: None,
-                webhook: None,
-            },
-            idempotency: Some(format!("job-{process}-{n}")),
-            ttl: JobTtl {
-                completed_ms: 86_400_000,
-                failed_ms: 86_400_000,
-                cancelled_ms: 86_400_000,
-            },
-        };
-        let reply = ask((process + n) % nodes + 1, Rpc::Write(command)).await;
-        match (outcome(&reply), reply) {
-            (Outcome::Ok, Some(Reply::Written(Ok(Response::JobState { job, .. })))) => {
-                rec.log(process, Outcome::Ok, Op::EnqueueJob { job: job.id });
+        let (id, key) = (
+            ids::job_id(GROUP, rng.random()),
+            format!("job-{process}-{n}"),
+        );
+        // An unknown or refused outcome is retried under the same key.
+        for attempt in 0..=RETRIES {
+            rec.log(process, Outcome::Invoke, blank());
+            let command = Command::CreateJob {
+                id: id.clone(),
+                workspace: WORKSPACE.into(),
+                spec: spec(),
+                idempotency: Some(key.clone()),
+                ttl: JobTtl {
+                    completed_ms: 86_400_000,
+                    failed_ms: 86_400_000,
+                    cancelled_ms: 86_400_000,
+                },
+            };
+            let reply = ask((process + n + attempt) % nodes + 1, Rpc::Write(command)).await;
+            match (outcome(&reply), reply) {
+                (Outcome::Ok, Some(Reply::Written(Ok(Response::JobState { job, .. })))) => {
+                    rec.log(process, Outcome::Ok, Op::EnqueueJob { job: job.id });
+                    break;
+                }
+                (other, _) => rec.log(process, other, blank()),
             }
-            (other, _) => rec.log(process, other, blank()),
         }
         n += 1;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
+/// What every job asks for.
+fn spec() -> JobSpec {
+    JobSpec {
+        job_type: "t".into(),
+        payload: "{}".into(),
+        max_retries: 10,
+        timeout_secs: 600,
+        priority: 0,
+        run_at_ms: None,
+        webhook: None,
+    }
+}
+
 /// Claims and finishes jobs until `until`.
 pub async fn worker(rec: Recorder, process: u64, nodes: u64, until: Duration) {
-    let mut rng = StdRng::seed_from_u64(process);
+    let mut rng = StdRng::seed_from_u64(runtime::draw() ^ process);
     let (mut node, mut n) = (process % nodes + 1, 0u64);
     while turmoil::sim_elapsed().unwrap_or_default() < until {
         let claim = |job: &str, attempt| Op::ClaimJob {

@@ -1,8 +1,8 @@
 //! Deterministic simulation of a Roost shard group: the real openraft and the real state
 //! machine (`roost-state`), with in-memory storage behind openraft's storage traits
 //! ([`store`]), on turmoil's simulated network ([`net`]), driven by a seeded schedule of
-//! partitions, crashes with restarts, and lossy links ([`sim`]). Clients (the queue workload in
-//! [`client`], the jobs workload in [`jobs`]) record a Jepsen-style history that `jepsen-tests`' checker judges against the final state. Everything
+//! partitions, crashes with restarts, and lossy links ([`sim`]). Clients (the queue workload
+//! in [`client`], the jobs workload in [`jobs`]) record a Jepsen-style history that `jepsen-tests`' checker judges against the final state. Everything
 //! random comes from the seed, so a failing seed replays exactly.
 
 pub mod client;
@@ -14,6 +14,10 @@ pub mod sim;
 pub mod store;
 
 pub use sim::{run, Plan, Run, SimError, Workload};
+
+// Without the flag tokio's schedulers draw unseeded random numbers and seeds stop replaying.
+#[cfg(not(tokio_unstable))]
+compile_error!("build roost-sim with `--cfg tokio_unstable` (its .cargo/config.toml sets it)");
 
 use std::io::Cursor;
 

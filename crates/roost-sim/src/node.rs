@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
+use openraft::error::{CheckIsLeaderError, RaftError};
 use roost_state::{Batch, Command, GroupId, Query, QueryResult, Response};
 use turmoil::net::TcpListener;
 
@@ -37,7 +37,7 @@ fn now_ms() -> u64 {
 }
 
 /// Runs node `id` of `members` on `disk` until the host is crashed: node 1 initializes the
-/// cluster on its first start.
+/// cluster on its first start. (The boxed error is the shape turmoil wants of a host.)
 pub async fn run(
     id: NodeId,
     members: Vec<NodeId>,
@@ -88,6 +88,11 @@ async fn answer(raft: &Raft, machine: &Machine, rpc: Rpc) -> Reply {
 
 /// Proposes `command`, stamped with this node's clock, if this node leads.
 async fn write(raft: &Raft, command: Command) -> Result<Response, ClientError> {
+    // As Roost's proposer: only a node that does not lead proves the write was never
+    // proposed; `ForwardToLeader` after proposing may come for an entry that still commits.
+    if !raft.metrics().borrow().state.is_leader() {
+        return Err(ClientError::NotLeader);
+    }
     let batch = Batch {
         stamped_ms: now_ms(),
         commands: vec![command],
@@ -98,9 +103,6 @@ async fn write(raft: &Raft, command: Command) -> Result<Response, ClientError> {
             .into_iter()
             .next()
             .ok_or_else(|| ClientError::Unknown("no response".into())),
-        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {
-            Err(ClientError::NotLeader)
-        }
         Err(e) => Err(ClientError::Unknown(e.to_string())),
     }
 }

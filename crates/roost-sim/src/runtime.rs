@@ -22,6 +22,11 @@ pub fn seed(seed: u64) {
     RNG.with(|r| *r.borrow_mut() = StdRng::seed_from_u64(seed));
 }
 
+/// A number from the seeded generator (for clients' own generators).
+pub fn draw() -> u64 {
+    RNG.with(|r| r.borrow_mut().next_u64())
+}
+
 /// A handle on the seeded generator.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SimRng;

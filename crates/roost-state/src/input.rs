@@ -23,6 +23,10 @@ pub const MAX_ERROR_BYTES: usize = 4096;
 pub const MAX_CLAIM_WAIT_SECS: u64 = 30;
 /// Longest a wait for a job's end may last, in seconds.
 pub const MAX_JOB_WAIT_SECS: u64 = 300;
+/// How long a wait for a job's end lasts when the client names no time, in seconds.
+const DEFAULT_JOB_WAIT_SECS: u64 = 30;
+/// The latest time a client may name (9999-12-31T23:59:59.999Z): RFC 3339 ends there.
+pub const MAX_TIME_MS: u64 = 253_402_300_799_999;
 
 /// Longest accepted idempotency key.
 pub const MAX_IDEMPOTENCY_KEY: usize = 255;
@@ -111,10 +115,18 @@ pub fn claim_wait(secs: Option<u64>) -> Result<u64, Invalid> {
 
 /// How long a wait for a job's end lasts, in seconds (default 30).
 pub fn job_wait(secs: Option<u64>) -> Result<u64, Invalid> {
-    match secs.unwrap_or(MAX_CLAIM_WAIT_SECS) {
+    match secs.unwrap_or(DEFAULT_JOB_WAIT_SECS) {
         n if n <= MAX_JOB_WAIT_SECS => Ok(n),
         _ => invalid("timeout", "must be at most 300 seconds"),
     }
+}
+
+/// A time a client names (`runAt`, `deadline`), in ms since the epoch.
+pub fn time_ms(field: &'static str, ms: u64) -> Result<u64, Invalid> {
+    if ms > MAX_TIME_MS {
+        return invalid(field, "must be at most 9999-12-31T23:59:59.999Z");
+    }
+    Ok(ms)
 }
 
 /// A heartbeat's progress, a percentage.
@@ -234,5 +246,10 @@ mod tests {
         assert_eq!(work_queue("q", " ").map_err(|e| e.field), Err("teamId"));
         assert_eq!(lease_token("00000000000000ff"), Ok(255));
         assert_eq!(lease_token("zz").map_err(|e| e.field), Err("token"));
+        assert_eq!(time_ms("runAt", MAX_TIME_MS), Ok(MAX_TIME_MS));
+        assert_eq!(
+            time_ms("runAt", MAX_TIME_MS + 1).map_err(|e| e.field),
+            Err("runAt")
+        );
     }
 }

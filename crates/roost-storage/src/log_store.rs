@@ -180,19 +180,17 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     {
         // Written now so the entries are readable at once; durable (and acknowledged) only
         // after the syncer's next WAL sync.
-        let entries: Vec<Entry> = entries.into_iter().collect();
+        let mut written = Vec::new();
         self.write(false, |batch, cf| {
-            for entry in &entries {
-                batch.put_cf(
-                    cf,
-                    keys::log(self.group, entry.log_id.index),
-                    encode(entry)?,
-                );
+            for entry in entries {
+                let bytes = encode(&entry)?;
+                batch.put_cf(cf, keys::log(self.group, entry.log_id.index), &bytes);
+                written.push((entry, bytes.len()));
             }
             Ok(())
         })
         .map_err(|e| io(StorageIOError::write_logs, &e))?;
-        self.recent().append(&entries);
+        self.recent().append(written);
         self.syncer.after_sync(callback);
         Ok(())
     }

@@ -6,11 +6,9 @@
 use std::collections::VecDeque;
 use std::ops::Bound;
 
-use openraft::EntryPayload;
-use roost_state::Batch;
 use roost_types::Entry;
 
-/// Most bytes (by [`Batch::weight`]) kept per group.
+/// Most bytes (encoded) kept per group.
 const MAX_BYTES: usize = 4 << 20;
 /// Most entries kept per group.
 const MAX_ENTRIES: usize = 4096;
@@ -18,37 +16,30 @@ const MAX_ENTRIES: usize = 4096;
 /// Contiguous entries, oldest first, ending with the newest appended.
 #[derive(Debug, Default)]
 pub(crate) struct Recent {
-    /// The entries; indexes increase by one.
-    entries: VecDeque<Entry>,
-    /// Their weight.
+    /// The entries with their encoded sizes; indexes increase by one.
+    entries: VecDeque<(Entry, usize)>,
+    /// The sum of their encoded sizes.
     bytes: usize,
 }
 
-fn weight(e: &Entry) -> usize {
-    match &e.payload {
-        EntryPayload::Normal(b) => 64 + b.commands.iter().map(Batch::weight).sum::<usize>(),
-        _ => 64,
-    }
-}
-
 impl Recent {
-    /// Records entries just written to the log (in index order).
-    pub(crate) fn append(&mut self, entries: &[Entry]) {
-        for e in entries {
+    /// Records entries just written to the log (in index order), with their encoded sizes.
+    pub(crate) fn append(&mut self, entries: Vec<(Entry, usize)>) {
+        for (e, size) in entries {
             let follows = self
                 .entries
                 .back()
-                .is_none_or(|last| last.log_id.index + 1 == e.log_id.index);
+                .is_none_or(|(last, _)| last.log_id.index + 1 == e.log_id.index);
             if !follows {
                 self.entries.clear();
                 self.bytes = 0;
             }
-            self.bytes += weight(e);
-            self.entries.push_back(e.clone());
+            self.bytes += size;
+            self.entries.push_back((e, size));
         }
         while self.entries.len() > MAX_ENTRIES || self.bytes > MAX_BYTES {
             match self.entries.pop_front() {
-                Some(old) => self.bytes -= weight(&old),
+                Some((_, size)) => self.bytes -= size,
                 None => break,
             }
         }
@@ -56,9 +47,13 @@ impl Recent {
 
     /// Forgets entries from `index` on (the log was truncated there).
     pub(crate) fn truncate(&mut self, index: u64) {
-        while self.entries.back().is_some_and(|e| e.log_id.index >= index) {
-            if let Some(gone) = self.entries.pop_back() {
-                self.bytes -= weight(&gone);
+        while self
+            .entries
+            .back()
+            .is_some_and(|(e, _)| e.log_id.index >= index)
+        {
+            if let Some((_, size)) = self.entries.pop_back() {
+                self.bytes -= size;
             }
         }
     }
@@ -68,10 +63,10 @@ impl Recent {
         while self
             .entries
             .front()
-            .is_some_and(|e| e.log_id.index <= index)
+            .is_some_and(|(e, _)| e.log_id.index <= index)
         {
-            if let Some(gone) = self.entries.pop_front() {
-                self.bytes -= weight(&gone);
+            if let Some((_, size)) = self.entries.pop_front() {
+                self.bytes -= size;
             }
         }
     }
@@ -79,8 +74,8 @@ impl Recent {
     /// The entries from `start` to `end` if every one of them is here (the newest entry here
     /// is the log's newest, so an unbounded end means "up to it").
     pub(crate) fn get(&self, start: u64, end: Bound<u64>) -> Option<Vec<Entry>> {
-        let first = self.entries.front()?.log_id.index;
-        let last = self.entries.back()?.log_id.index;
+        let first = self.entries.front()?.0.log_id.index;
+        let last = self.entries.back()?.0.log_id.index;
         let end = match end {
             Bound::Included(e) => e,
             Bound::Excluded(e) => e.checked_sub(1)?,
@@ -90,20 +85,26 @@ impl Recent {
             return None;
         }
         let (from, to) = ((start - first) as usize, (end - first) as usize);
-        Some(self.entries.range(from..=to).cloned().collect())
+        Some(
+            self.entries
+                .range(from..=to)
+                .map(|(e, _)| e.clone())
+                .collect(),
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use openraft::{CommittedLeaderId, LogId};
+    use openraft::{CommittedLeaderId, EntryPayload, LogId};
 
-    fn entry(index: u64) -> Entry {
-        Entry {
+    fn entry(index: u64) -> (Entry, usize) {
+        let e = Entry {
             log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
             payload: EntryPayload::Blank,
-        }
+        };
+        (e, 100)
     }
 
     fn indexes(v: Option<Vec<Entry>>) -> Option<Vec<u64>> {
@@ -113,7 +114,7 @@ mod tests {
     #[test]
     fn serves_only_ranges_it_holds_whole() {
         let mut r = Recent::default();
-        r.append(&(5..=9).map(entry).collect::<Vec<_>>());
+        r.append((5..=9).map(entry).collect());
         assert_eq!(indexes(r.get(6, Bound::Included(8))), Some(vec![6, 7, 8]));
         assert_eq!(indexes(r.get(7, Bound::Unbounded)), Some(vec![7, 8, 9]));
         assert_eq!(indexes(r.get(4, Bound::Included(6))), None, "4 is not here");
@@ -125,10 +126,10 @@ mod tests {
         r.truncate(8);
         assert_eq!(indexes(r.get(5, Bound::Unbounded)), Some(vec![5, 6, 7]));
         // A gap (entries appended after a truncation elsewhere) starts over.
-        r.append(&[entry(20)]);
+        r.append(vec![entry(20)]);
         assert_eq!(indexes(r.get(5, Bound::Included(7))), None);
         assert_eq!(indexes(r.get(20, Bound::Excluded(21))), Some(vec![20]));
-        r.append(&(21..=30).map(entry).collect::<Vec<_>>());
+        r.append((21..=30).map(entry).collect());
         r.purge(25);
         assert_eq!(indexes(r.get(25, Bound::Included(26))), None);
         assert_eq!(indexes(r.get(26, Bound::Included(27))), Some(vec![26, 27]));
@@ -137,9 +138,14 @@ mod tests {
     #[test]
     fn keeps_at_most_its_bound() {
         let mut r = Recent::default();
-        let many: Vec<Entry> = (1..=(MAX_ENTRIES as u64 + 10)).map(entry).collect();
-        r.append(&many);
+        r.append((1..=(MAX_ENTRIES as u64 + 10)).map(entry).collect());
         assert_eq!(r.entries.len(), MAX_ENTRIES);
-        assert_eq!(r.entries.front().map(|e| e.log_id.index), Some(11));
+        assert_eq!(r.entries.front().map(|e| e.0.log_id.index), Some(11));
+        // Big entries: the byte bound holds first.
+        let mut r = Recent::default();
+        let big = |i| (entry(i).0, MAX_BYTES / 2);
+        r.append((1..=5).map(big).collect());
+        assert_eq!(r.entries.len(), 2);
+        assert_eq!(r.bytes, MAX_BYTES);
     }
 }

@@ -51,6 +51,34 @@ pub(super) fn check(ops: &[Operation], fin: &FinalState, out: &mut Vec<Anomaly>)
             ));
         }
     }
+    // Refused or "unavailable" promises nothing happened: a value whose every attempt failed
+    // must never show up.
+    let mut fates: BTreeMap<&str, (bool, Vec<&Operation>)> = BTreeMap::new();
+    for o in ops {
+        if let Op::Publish { value, .. } = &o.op {
+            let fate = fates.entry(value.as_str()).or_insert((true, Vec::new()));
+            fate.0 &= o.outcome == Outcome::Fail;
+            fate.1.push(o);
+        }
+    }
+    let pulled: BTreeSet<&str> = ops
+        .iter()
+        .filter(|o| o.outcome == Outcome::Ok)
+        .flat_map(|o| match &o.op {
+            Op::Pull { messages, .. } => messages.iter().map(|(_, v)| v.as_str()).collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    let stored: BTreeSet<&str> = fin.messages.values().map(String::as_str).collect();
+    for (value, (all_failed, attempts)) in &fates {
+        if *all_failed && (stored.contains(value) || pulled.contains(value)) {
+            out.push(anomaly(
+                AnomalyKind::FailedPublishApplied,
+                attempts.iter().flat_map(|o| o.events()).collect(),
+                format!("{value} was refused or reported unavailable, yet it was published"),
+            ));
+        }
+    }
     // One seq for two messages; one key under two seqs.
     let mut by_seq: BTreeMap<u64, Vec<&(&Operation, &str, &str, u64)>> = BTreeMap::new();
     let mut by_key: BTreeMap<&str, Vec<&(&Operation, &str, &str, u64)>> = BTreeMap::new();

@@ -223,6 +223,18 @@ fn seq_order_against_real_time_is_caught() {
 }
 
 #[test]
+fn a_failed_publish_that_took_effect_is_caught() {
+    use Outcome::*;
+    let (mut events, fin) = clean();
+    events.push((7, Invoke, publish("c", None), 30));
+    events.push((7, Fail, publish("c", None), 31));
+    assert!(kinds(events.clone(), &fin).is_empty());
+    let mut fin = fin;
+    fin.messages.insert(4, "c".into());
+    assert!(kinds(events, &fin).contains(&AnomalyKind::FailedPublishApplied));
+}
+
+#[test]
 fn a_retried_publish_began_with_its_first_attempt() {
     use Outcome::*;
     let (mut events, fin) = clean();

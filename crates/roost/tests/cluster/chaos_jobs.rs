@@ -48,8 +48,18 @@ async fn enqueuer(c: &Cluster, tok: &str, rec: &Recorder, process: u64, until: I
         match r {
             Ok(r) if r.status() == 202 => {
                 let v: Value = r.json().await.unwrap_or(Value::Null);
-                let job = v["id"].as_str().unwrap_or_default().to_owned();
-                rec.log(process, Outcome::Ok, Op::EnqueueJob { job });
+                // An answer without the id (a cut connection mid-body) teaches nothing.
+                match v["id"].as_str() {
+                    Some(job) => {
+                        let job = job.to_owned();
+                        rec.log(process, Outcome::Ok, Op::EnqueueJob { job });
+                    }
+                    None => rec.log(
+                        process,
+                        Outcome::Info,
+                        Op::EnqueueJob { job: String::new() },
+                    ),
+                }
             }
             Ok(r) => {
                 let outcome = outcome_of(r).await;

@@ -65,8 +65,20 @@ async fn adder(c: &Cluster, tok: &str, rec: &Recorder, queues: &[String], until:
         match r {
             Ok(r) if r.status() == 201 || r.status() == 200 => {
                 let v: Value = r.json().await.unwrap_or(Value::Null);
-                let task = v["task"]["id"].as_str().unwrap_or_default().to_owned();
-                rec.log(process, Outcome::Ok, Op::AddTask { task });
+                // An answer without the id (a cut connection mid-body) teaches nothing.
+                match v["task"]["id"].as_str() {
+                    Some(task) => {
+                        let task = task.to_owned();
+                        rec.log(process, Outcome::Ok, Op::AddTask { task });
+                    }
+                    None => rec.log(
+                        process,
+                        Outcome::Info,
+                        Op::AddTask {
+                            task: String::new(),
+                        },
+                    ),
+                }
             }
             Ok(r) => {
                 let outcome = outcome_of(r).await;

@@ -62,6 +62,24 @@ async fn a_job_lives_its_life_over_grpc() -> anyhow::Result<()> {
         Code::InvalidArgument,
         "invalid_field",
     );
+    let far = pb::CreateJobRequest {
+        run_at_ms: Some(u64::MAX),
+        ..job("email")
+    };
+    refused(
+        client.create_job(authed(far, &tok)?).await,
+        Code::InvalidArgument,
+        "invalid_field",
+    );
+    let huge = pb::CreateJobRequest {
+        payload: format!("\"{}\"", "x".repeat(300 * 1024)).into_bytes(),
+        ..job("email")
+    };
+    refused(
+        client.create_job(authed(huge, &tok)?).await,
+        Code::InvalidArgument,
+        "payload_too_large",
+    );
     let not_json = pb::CreateJobRequest {
         payload: b"{nope".to_vec(),
         ..job("email")
@@ -346,10 +364,17 @@ async fn work_queues_hand_out_steal_and_fence_tasks_over_grpc() -> anyhow::Resul
     // Fencing: only the current token heartbeats or finishes.
     let finish = |id: &str, token: &str| pb::FinishTaskRequest {
         task_id: id.into(),
-        token: token.into(),
+        token: Some(token.into()),
         result: br#"{"merged":true}"#.to_vec(),
         ..Default::default()
     };
+    refused(
+        client
+            .complete_task(authed(finish(&first.id, ""), &tok)?)
+            .await,
+        Code::InvalidArgument,
+        "invalid_field",
+    );
     refused(
         client
             .complete_task(authed(finish(&first.id, "00000000000000aa"), &tok)?)
