@@ -107,9 +107,12 @@ impl Cluster {
             let id = i as u64 + 1;
             let data = dir.path().join(format!("node{id}"));
             let config = dir.path().join(format!("node{id}.toml"));
-            let text = format!(
+            let mut text = format!(
                 "node_id = {id}\ndata_dir = {data:?}\nhttp_addr = \"{host}:{http}\"\npeer_addr = \"{host}:{peer}\"\ngrpc_addr = \"{host}:{grpc}\"\nshards = {shards}\nrequest_timeout_ms = 10000\n{top_extra}\n{members}\n[raft]\n{raft_extra}\n"
             );
+            if net.is_some() {
+                text = from_reference(n, id, &text)?;
+            }
             std::fs::write(&config, text)?;
             nodes.push(NodeProc {
                 id,
@@ -332,6 +335,51 @@ fn faketime_library() -> anyhow::Result<PathBuf> {
     lib.ok_or_else(|| anyhow::anyhow!("libfaketime not installed (scripts/deps.sh installs it)"))
 }
 
+/// Node `id`'s reference configuration (`cluster-config/local-3` or `five`) with `ours` laid
+/// over it: the namespaces' addresses, the data directory and the test's settings replace
+/// the reference's, everything else (auth, limits) comes from the reference.
+fn from_reference(n: u64, id: u64, ours: &str) -> anyhow::Result<String> {
+    let folder = match n {
+        3 => "local-3",
+        5 => "five",
+        _ => bail!("no reference configuration for {n} nodes"),
+    };
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../cluster-config")
+        .join(folder)
+        .join(format!("node{id}.toml"));
+    let mut base: toml::Table = toml::from_str(&std::fs::read_to_string(&path)?)?;
+    let over: toml::Table = toml::from_str(ours)?;
+    overlay(&mut base, over);
+    Ok(toml::to_string(&base)?)
+}
+
+/// Lays `over` onto `base`: tables merge key by key, anything else is replaced.
+fn overlay(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => overlay(b, o),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[test]
+fn namespace_configs_start_from_the_reference_ones() -> anyhow::Result<()> {
+    let ours = "node_id = 2\nhttp_addr = \"10.1.2.2:7080\"\n[[members]]\nid = 1\npeer_addr = \"10.1.2.1:7180\"\nhttp_addr = \"10.1.2.1:7080\"\n[raft]\nheartbeat_ms = 50\n";
+    let merged: toml::Table = toml::from_str(&from_reference(3, 2, ours)?)?;
+    // Ours replace the reference's ...
+    assert_eq!(merged["http_addr"].as_str(), Some("10.1.2.2:7080"));
+    assert_eq!(merged["members"].as_array().map(Vec::len), Some(1));
+    // ... and what we do not set comes from cluster-config/local-3/node2.toml.
+    assert_eq!(merged["peer_addr"].as_str(), Some("127.0.0.1:7182"));
+    assert!(merged["auth"]["jwt_secret"].as_str().is_some());
+    assert!(from_reference(4, 1, ours).is_err());
+    Ok(())
 }
