@@ -14,10 +14,11 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo build --workspace --all-targets
 cargo test --workspace --no-fail-fast
 # The deterministic simulation is a workspace of its own, built with `--cfg tokio_unstable`
-# (seeded schedulers: a seed replays exactly) in a build directory of its own.
+# (seeded schedulers: a seed replays exactly; its .cargo/config.toml sets the flag) in a build
+# directory of its own.
 (
   cd crates/roost-sim
-  export CARGO_TARGET_DIR="$CARGO_TARGET_DIR/sim" RUSTFLAGS="--cfg tokio_unstable"
+  export CARGO_TARGET_DIR="$CARGO_TARGET_DIR/sim"
   cargo fmt -- --check
   cargo clippy --all-targets -- -D warnings
   cargo test
