@@ -10,7 +10,7 @@ import os
 import sys
 
 NEMESES = {
-    "kill_and_restart": "SIGKILL + restart, each node in turn",
+    "kill_and_restart": "SIGKILL + restart, each node in turn and a majority at once",
     "leader_pauses": "SIGSTOP/SIGCONT of the shard leader",
     "partitions_and_kills": "nftables: shard leader cut off; kills between",
     "five_nodes_schedule": "halves, leader cut off, ring, bridge, pause, kill, clock skew",
@@ -21,7 +21,7 @@ NEMESES = {
 }
 QUEUE = "queue: 3 idempotent publishers + 1 acking consumer (nack → DLQ → replay)"
 WORKLOADS = {
-    "jobs_combined": "jobs: 2 enqueuers + 3 workers (claim, heartbeat, complete / fail)",
+    "jobs_combined": "jobs: 2 enqueuers (cancel every 4th) + 3 workers (claim, heartbeat, complete / fail)",
     "work_combined": "work queues: 1 adder + 3 agents (dequeue or steal, complete)",
 }
 

@@ -42,6 +42,8 @@ pub enum AnomalyKind {
     StaleCompletion,
     /// An acknowledged job is missing from the final state.
     LostJob,
+    /// A job cancelled while pending (final) was also completed.
+    CancelledJobCompleted,
     /// Two completions of one work-queue task were accepted.
     TaskCompletedTwice,
     /// A task's completion was accepted with the token of an assignment that a later one

@@ -91,6 +91,15 @@ pub enum Op {
         /// The attempt whose token was presented.
         attempt: u64,
     },
+    /// Cancel `job`; on ok, whether it was still pending and is now cancelled for good (else
+    /// cancellation was only requested of its running worker).
+    CancelJob {
+        /// The job.
+        job: String,
+        /// It ended cancelled at once.
+        #[serde(default)]
+        cancelled: bool,
+    },
     /// Add work-queue task `task` (its id on ok).
     AddTask {
         /// The task's id.

@@ -415,6 +415,23 @@ fn task_history() -> (Vec<(u64, Outcome, Op, u64)>, FinalState) {
 }
 
 #[test]
+fn a_job_cancelled_while_pending_and_completed_is_caught() {
+    use Outcome::*;
+    let (mut events, fin) = clean();
+    let cancel = |cancelled| Op::CancelJob {
+        job: "j".into(),
+        cancelled,
+    };
+    // Cancellation merely requested (the job was running): completing it is fine.
+    events.push((8, Invoke, cancel(false), 30));
+    events.push((8, Ok, cancel(false), 31));
+    assert!(kinds(events.clone(), &fin).is_empty());
+    events.push((8, Invoke, cancel(true), 32));
+    events.push((8, Ok, cancel(true), 33));
+    assert!(kinds(events, &fin).contains(&AnomalyKind::CancelledJobCompleted));
+}
+
+#[test]
 fn task_anomalies_are_caught() {
     use Outcome::*;
     let (events, fin) = task_history();

@@ -311,16 +311,28 @@ async fn a_history_under_kill_and_restart_has_no_anomaly() -> anyhow::Result<()>
     let q = create(&c, 1, &["c"]).await?;
     let rec = Recorder::new();
     let until = Instant::now() + run_length(8);
+    // Each node in turn, and every third round a majority (two of three) at once.
     let nemesis = async {
-        let mut victim = 1;
+        let (mut victim, mut round) = (1, 0);
         while Instant::now() + Duration::from_secs(2) < until {
             tokio::time::sleep(Duration::from_millis(1200)).await;
-            c.kill(victim)?;
-            rec.fault(format!("kill {victim}"), Outcome::Invoke);
+            let victims = if round % 3 == 2 {
+                vec![victim, victim % 3 + 1]
+            } else {
+                vec![victim]
+            };
+            for v in &victims {
+                c.kill(*v)?;
+            }
+            let fault = format!("kill {victims:?}");
+            rec.fault(fault.clone(), Outcome::Invoke);
             tokio::time::sleep(Duration::from_millis(800)).await;
-            c.spawn(victim)?;
-            rec.fault(format!("kill {victim}"), Outcome::Ok);
+            for v in &victims {
+                c.spawn(*v)?;
+            }
+            rec.fault(fault, Outcome::Ok);
             victim = victim % 3 + 1;
+            round += 1;
         }
         anyhow::Ok(())
     };

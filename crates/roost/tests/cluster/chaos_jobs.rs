@@ -52,7 +52,11 @@ async fn enqueuer(c: &Cluster, tok: &str, rec: &Recorder, process: u64, until: I
                 match v["id"].as_str() {
                     Some(job) => {
                         let job = job.to_owned();
-                        rec.log(process, Outcome::Ok, Op::EnqueueJob { job });
+                        rec.log(process, Outcome::Ok, Op::EnqueueJob { job: job.clone() });
+                        // Every fourth job is cancelled at once, racing the workers' claims.
+                        if n % 4 == 3 {
+                            cancel(c, tok, rec, process, node, &job).await;
+                        }
                     }
                     None => rec.log(
                         process,
@@ -72,6 +76,36 @@ async fn enqueuer(c: &Cluster, tok: &str, rec: &Recorder, process: u64, until: I
             ),
         }
         n += 1;
+    }
+}
+
+/// Cancels `job`: for good when still pending, else only asking its worker to stop.
+async fn cancel(c: &Cluster, tok: &str, rec: &Recorder, process: u64, node: u64, job: &str) {
+    let op = |cancelled| Op::CancelJob {
+        job: job.to_owned(),
+        cancelled,
+    };
+    rec.log(process, Outcome::Invoke, op(false));
+    let r = c
+        .http
+        .delete(format!("{}/jobs/{job}", c.url(node)))
+        .bearer_auth(tok)
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await;
+    match r {
+        Ok(r) if r.status() == 200 || r.status() == 202 => {
+            let v: Value = r.json().await.unwrap_or(Value::Null);
+            let cancelled = v["job"]["status"] == "cancelled";
+            rec.log(process, Outcome::Ok, op(cancelled));
+        }
+        // Refused: already finished, so nothing changed.
+        Ok(r) if r.status().is_client_error() => rec.log(process, Outcome::Fail, op(false)),
+        Ok(r) => {
+            let outcome = outcome_of(r).await;
+            rec.log(process, outcome, op(false));
+        }
+        Err(_) => rec.log(process, Outcome::Info, op(false)),
     }
 }
 
