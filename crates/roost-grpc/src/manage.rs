@@ -15,8 +15,6 @@ use crate::status::{failed, invalid, refused, unexpected};
 
 /// Most consumers registered at create, and most names in one roster change (as over HTTP).
 const MAX_CONSUMERS: usize = 100;
-/// Longest accepted nack error text (as over HTTP).
-const MAX_ERROR: usize = 4096;
 /// Dead letters per page when the request names no limit, and the most it may name.
 const DLQ_PAGE: (u32, u32) = (50, 1000);
 
@@ -172,7 +170,7 @@ impl QueuesService {
     ) -> Result<pb::NackReply, Status> {
         let queue = self.queue(&req.queue_id)?;
         let consumer = consumer_ids(vec![req.consumer_id])?.remove(0);
-        if req.error.len() > MAX_ERROR {
+        if req.error.len() > roost_state::input::MAX_ERROR_BYTES {
             return Err(invalid("invalid_error", "error must be at most 4096 bytes"));
         }
         let command = Command::Nack {

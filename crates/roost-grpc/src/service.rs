@@ -15,7 +15,7 @@ use tonic::{Request, Response as GrpcResponse, Status, Streaming};
 
 use crate::pb;
 use crate::status::{as_error, failed, invalid, refused};
-use crate::workspace::idempotency;
+use crate::workspace::{idempotency, json_text};
 
 /// Publishes in flight on one publish stream.
 const STREAM_WINDOW: usize = 1024;
@@ -65,16 +65,7 @@ impl QueuesService {
         req: pb::PublishRequest,
     ) -> Result<pb::PublishReply, Status> {
         let queue = self.queue(&req.queue_id)?;
-        if req.payload.len() > self.max_payload {
-            return Err(invalid(
-                "payload_too_large",
-                "payload exceeds the size limit",
-            ));
-        }
-        let payload = std::str::from_utf8(&req.payload)
-            .ok()
-            .filter(|p| serde_json::from_str::<&serde_json::value::RawValue>(p).is_ok())
-            .ok_or_else(|| invalid("invalid_json", "payload must be a JSON document"))?;
+        let payload = json_text("payload", &req.payload, self.max_payload)?;
         let idempotency =
             idempotency(req.idempotency_key)?.map(|key| (key, Sha256::digest(&req.payload).into()));
         let command = Command::Publish {

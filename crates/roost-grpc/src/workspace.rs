@@ -84,17 +84,22 @@ impl Workspaces {
         if bytes.is_empty() {
             return Ok(empty.to_owned());
         }
-        if bytes.len() > self.max_payload {
-            return Err(invalid(
-                "payload_too_large",
-                &format!("{field} exceeds the size limit"),
-            ));
-        }
-        String::from_utf8(bytes)
-            .ok()
-            .filter(|s| serde_json::from_str::<&serde_json::value::RawValue>(s).is_ok())
-            .ok_or_else(|| invalid("invalid_json", &format!("{field} must be a JSON document")))
+        json_text(field, &bytes, self.max_payload).map(str::to_owned)
     }
+}
+
+/// `bytes` as a JSON document of at most `max` bytes (a message, a job's or task's JSON).
+pub(crate) fn json_text<'a>(field: &str, bytes: &'a [u8], max: usize) -> Result<&'a str, Status> {
+    if bytes.len() > max {
+        return Err(invalid(
+            "payload_too_large",
+            &format!("{field} exceeds the size limit"),
+        ));
+    }
+    std::str::from_utf8(bytes)
+        .ok()
+        .filter(|s| serde_json::from_str::<&serde_json::value::RawValue>(s).is_ok())
+        .ok_or_else(|| invalid("invalid_json", &format!("{field} must be a JSON document")))
 }
 
 /// An optional idempotency key: empty means none.

@@ -13,9 +13,7 @@ use super::messages::{limit_param, parse_param};
 use super::{unexpected, QueueReq};
 use crate::wire::{consumer_id, timestamp, EnvelopeJson};
 use crate::{body, ApiError, AppState};
-
-/// Longest accepted nack error text.
-const MAX_ERROR: usize = 4096;
+use roost_state::input::MAX_ERROR_BYTES;
 
 /// Body of `POST /q/{id}/nack`.
 #[derive(Deserialize)]
@@ -38,10 +36,10 @@ pub(super) async fn nack(
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
     let req: NackBody = body::json(&bytes)?;
     let consumer = consumer_id(&req.consumer_id)?;
-    if req.error.len() > MAX_ERROR {
+    if req.error.len() > MAX_ERROR_BYTES {
         return Err(ApiError::bad_request(
             "invalid_error",
-            format!("error must be at most {MAX_ERROR} bytes"),
+            format!("error must be at most {MAX_ERROR_BYTES} bytes"),
             "Send a shorter error description.",
         ));
     }

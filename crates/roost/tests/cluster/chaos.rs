@@ -80,6 +80,16 @@ pub(crate) fn run_length(default_secs: u64) -> Duration {
     Duration::from_secs(secs)
 }
 
+/// How a request ended, as a history outcome: `unavailable` promises nothing happened.
+pub(crate) async fn outcome_of(r: reqwest::Response) -> Outcome {
+    let body = r.text().await.unwrap_or_default();
+    if body.contains("\"code\":\"unavailable\"") {
+        Outcome::Fail
+    } else {
+        Outcome::Info
+    }
+}
+
 async fn publisher(c: &Cluster, q: &Queue, rec: &Recorder, process: u64, until: Instant) {
     let mut n = 0;
     while Instant::now() < until {
@@ -106,15 +116,8 @@ async fn publisher(c: &Cluster, q: &Queue, rec: &Recorder, process: u64, until: 
                 let v: Value = r.json().await.unwrap_or(Value::Null);
                 rec.log(process, Outcome::Ok, op(v["seq"].as_u64()));
             }
-            // "unavailable" promises nothing happened: a definite failure. Anything else
-            // (outcome_unknown, a dropped connection) is indeterminate.
             Ok(r) if r.status() == 503 => {
-                let body = r.text().await.unwrap_or_default();
-                let outcome = if body.contains("\"code\":\"unavailable\"") {
-                    Outcome::Fail
-                } else {
-                    Outcome::Info
-                };
+                let outcome = outcome_of(r).await;
                 rec.log(process, outcome, op(None));
             }
             _ => rec.log(process, Outcome::Info, op(None)),
@@ -282,18 +285,8 @@ async fn dead_letters(c: &Cluster, q: &Queue) -> anyhow::Result<Vec<String>> {
     let mut out = Vec::new();
     let mut cursor = 0;
     for _ in 0..100 {
-        let v: Value = c
-            .http
-            .get(format!(
-                "{}/q/{}/dlq?cursor={cursor}&limit=1000",
-                c.url(1),
-                q.id
-            ))
-            .bearer_auth(&q.key)
-            .send()
-            .await?
-            .json()
-            .await?;
+        let path = format!("/q/{}/dlq?cursor={cursor}&limit=1000", q.id);
+        let v = c.get_json(1, &path, &q.key).await?;
         for m in v["messages"].as_array().into_iter().flatten() {
             out.push(m["payload"]["v"].as_str().unwrap_or_default().to_owned());
         }
@@ -515,18 +508,11 @@ pub(crate) async fn run_and_check(
     let mut last_published: Option<(u64, String)> = None;
     let mut backwards: Option<String> = None;
     for _ in 0..1000 {
-        let v: Value = c
-            .http
-            .get(format!(
-                "{}/q/{}/pull?consumer_id=_dash_check&cursor={cursor}&limit=1000",
-                c.url(1),
-                q.id
-            ))
-            .bearer_auth(&q.key)
-            .send()
-            .await?
-            .json()
-            .await?;
+        let path = format!(
+            "/q/{}/pull?consumer_id=_dash_check&cursor={cursor}&limit=1000",
+            q.id
+        );
+        let v = c.get_json(1, &path, &q.key).await?;
         fin.floor = v["floor"].as_u64().unwrap_or(0);
         let ms = v["messages"].as_array().cloned().unwrap_or_default();
         for m in &ms {

@@ -9,22 +9,12 @@ use std::time::{Duration, Instant};
 use jepsen_tests::{FinalState, Op, Outcome};
 use serde_json::{json, Value};
 
-use crate::chaos::{check_and_keep, run_length, Recorder};
+use crate::chaos::{check_and_keep, outcome_of, run_length, Recorder};
 use crate::harness::Cluster;
 use crate::jobs::{token, SECRET};
 
 /// The workspace whose jobs the run uses.
 const WORKSPACE: &str = "ws-chaos";
-
-/// How a request ended, as a history outcome: `unavailable` promises nothing happened.
-pub(crate) async fn outcome_of(r: reqwest::Response) -> Outcome {
-    let body = r.text().await.unwrap_or_default();
-    if body.contains("\"code\":\"unavailable\"") {
-        Outcome::Fail
-    } else {
-        Outcome::Info
-    }
-}
 
 async fn enqueuer(c: &Cluster, tok: &str, rec: &Recorder, process: u64, until: Instant) {
     let mut n = 0;
@@ -231,13 +221,8 @@ async fn final_jobs(c: &Cluster, tok: &str) -> anyhow::Result<FinalState> {
     let mut fin = FinalState::default();
     let mut cursor = 0;
     for _ in 0..1000 {
-        let v: Value = c
-            .http
-            .get(format!("{}/jobs?limit=200&cursor={cursor}", c.url(1)))
-            .bearer_auth(tok)
-            .send()
-            .await?
-            .json()
+        let v = c
+            .get_json(1, &format!("/jobs?limit=200&cursor={cursor}"), tok)
             .await?;
         for j in v["jobs"].as_array().into_iter().flatten() {
             let id = j["id"].as_str().unwrap_or_default().to_owned();

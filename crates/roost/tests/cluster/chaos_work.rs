@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use jepsen_tests::{FinalState, Op, Outcome};
 use serde_json::{json, Value};
 
-use crate::chaos::{check_and_keep, run_length, Recorder};
-use crate::chaos_jobs::{combined_nemesis, count_ok, outcome_of, settle};
+use crate::chaos::{check_and_keep, outcome_of, run_length, Recorder};
+use crate::chaos_jobs::{combined_nemesis, count_ok, settle};
 use crate::harness::Cluster;
 use crate::jobs::{token, SECRET};
 
@@ -200,13 +200,8 @@ async fn agent(c: &Cluster, tok: &str, rec: &Recorder, process: u64, queue: &str
 async fn final_tasks(c: &Cluster, tok: &str, queues: &[String]) -> anyhow::Result<FinalState> {
     let mut fin = FinalState::default();
     for q in queues {
-        let v: Value = c
-            .http
-            .get(format!("{}/work-queues/{q}/tasks", c.url(1)))
-            .bearer_auth(tok)
-            .send()
-            .await?
-            .json()
+        let v = c
+            .get_json(1, &format!("/work-queues/{q}/tasks"), tok)
             .await?;
         for t in v["tasks"].as_array().into_iter().flatten() {
             let id = t["id"].as_str().unwrap_or_default().to_owned();

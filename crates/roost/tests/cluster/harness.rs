@@ -287,6 +287,18 @@ impl Cluster {
             .await?)
     }
 
+    /// GETs `path` from node `id` with a bearer key or token, as JSON.
+    pub async fn get_json(&self, id: u64, path: &str, bearer: &str) -> anyhow::Result<Value> {
+        Ok(self
+            .http
+            .get(format!("{}{path}", self.url(id)))
+            .bearer_auth(bearer)
+            .send()
+            .await?
+            .json()
+            .await?)
+    }
+
     /// The leader of `group` as node `id` sees it.
     pub async fn leader_of(&self, id: u64, group: u64) -> anyhow::Result<Option<u64>> {
         let s = self.status(id).await?;
