@@ -1,13 +1,27 @@
 #!/usr/bin/env bash
-# Installs what building Roost needs on Debian (run as root): a C/C++ toolchain and libclang for
-# RocksDB, protoc for the gRPC definitions, curl for the scripts, iproute2, nftables and
-# libfaketime for the chaos tests, and Rust when it is missing.
+# Installs what building and testing Roost needs on Debian (run as root), checking for what the
+# build really uses rather than for files that merely look like it:
+# - a C and a C++ compiler for RocksDB, and `libclang.so` itself for bindgen (clang-sys loads
+#   exactly `libclang.so` or `libclang-<version>.so`; the `libclang-cpp.so.N` that Debian
+#   preinstalls is a different library and does not count);
+# - protoc for the gRPC definitions, curl for the scripts;
+# - iproute2, nftables and libfaketime for the chaos tests, python3 with venv for the manifest
+#   checks of the test command;
+# - Rust, when it is missing.
 set -euo pipefail
 need=()
+has_libclang() {
+  local f
+  for f in /usr/lib/llvm-*/lib/libclang.so /usr/lib/llvm-*/lib/libclang-*.so \
+    /usr/lib/*-linux-gnu/libclang.so /usr/lib/*-linux-gnu/libclang-*.so; do
+    [ -e "$f" ] && return 0
+  done
+  return 1
+}
 command -v cc >/dev/null 2>&1 || need+=(build-essential)
 command -v c++ >/dev/null 2>&1 || need+=(g++)
 command -v clang >/dev/null 2>&1 || need+=(clang)
-[ -n "$(ls /usr/lib/llvm-*/lib/libclang*.so* 2>/dev/null | head -n1)" ] || need+=(libclang-dev)
+has_libclang || need+=(libclang-dev)
 command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
 command -v curl >/dev/null 2>&1 || need+=(curl ca-certificates)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
@@ -16,11 +30,15 @@ command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v nft >/dev/null 2>&1 || need+=(nftables)
 # The clock-skew chaos test runs nodes under libfaketime.
 [ -n "$(ls /usr/lib/*/faketime/libfaketimeMT.so.1 2>/dev/null | head -n1)" ] || need+=(libfaketime)
+# The test command validates deploy/ with schema validators from PyPI, in a venv.
+{ command -v python3 >/dev/null 2>&1 && python3 -m venv --help >/dev/null 2>&1; } \
+  || need+=(python3 python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+has_libclang || { echo "deps.sh: libclang.so still missing after installing libclang-dev" >&2; exit 1; }
 if ! command -v cargo >/dev/null 2>&1; then
   if [ -x "$HOME/.cargo/bin/cargo" ]; then
     :

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs build dependencies, then checks formatting and runs every test of the workspace
-# and of the deterministic simulation (crates/roost-sim).
+# Installs build dependencies, validates the manifests in deploy/, then checks formatting and
+# runs every test of the workspace and of the deterministic simulation (crates/roost-sim).
 # Build output goes to $CARGO_TARGET_DIR (default ~/.cache/roost-target, outside the clone, so
 # repeated runs on one machine reuse the RocksDB build).
 set -euo pipefail
@@ -9,6 +9,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 export PATH="$HOME/.cargo/bin:$PATH"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/roost-target}"
 cd "$root"
+./scripts/check-deploy.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo build --workspace --all-targets
