@@ -51,6 +51,10 @@ pub enum AnomalyKind {
     StaleTaskCompletion,
     /// An acknowledged task is missing from the final state.
     LostTask,
+    /// The final state holds something no operation could have put there: a message nobody
+    /// published, a replay nobody asked for, a dead letter nobody nacked (Jepsen's
+    /// "unexpected").
+    UnexpectedMessage,
 }
 
 /// One anomaly, with the history lines involved.

@@ -12,6 +12,8 @@ use figment::Figment;
 use roost_node::{Member, NodeConfig, RaftTuning};
 use serde::{Deserialize, Serialize};
 
+use crate::secrets;
+
 /// Flags of `roost serve`; each overrides the config file and environment.
 #[derive(clap::Args, Debug, Default)]
 pub struct ServeArgs {
@@ -188,28 +190,38 @@ impl Default for ServerConfig {
     }
 }
 
-/// Top-level fields, for picking configuration out of the environment.
-const FIELDS: &[&str] = &[
-    "node_id",
-    "data_dir",
-    "http_addr",
-    "peer_addr",
-    "grpc_addr",
-    "shards",
-    "members",
-    "request_timeout_ms",
-    "tick_interval_ms",
-    "retention_max_age_secs",
-    "retention_max_messages",
-    "form_submissions_per_minute",
-    "max_body_bytes",
-    "log_format",
-    "raft",
-    "quotas",
-    "auth",
-    "job_ttl_secs",
-    "webhooks",
-];
+/// The top-level fields, for picking configuration out of the environment: read off the
+/// defaults, so a new field is configurable by environment as soon as it exists.
+fn fields() -> Vec<String> {
+    match serde_json::to_value(ServerConfig::default()) {
+        Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The prefix of every environment variable that configures a node.
+const ENV_PREFIX: &str = "ROOST_";
+
+/// The environment variable that sets the field at `path` (`raft.heartbeat_ms` is
+/// `ROOST_RAFT__HEARTBEAT_MS`).
+fn env_var(path: &str) -> String {
+    format!(
+        "{ENV_PREFIX}{}",
+        path.replace('.', "__").to_ascii_uppercase()
+    )
+}
+
+/// Where a value came from, for error messages: ` (from ROOST_SHARDS)`, ` (from FILE)`.
+fn origin(metadata: Option<&figment::Metadata>, path: &str) -> String {
+    match metadata {
+        Some(m) if m.name.contains("environment variable") => format!(" (from {})", env_var(path)),
+        Some(m) => match &m.source {
+            Some(source) => format!(" (from {source})"),
+            None => String::new(),
+        },
+        None => String::new(),
+    }
+}
 
 /// One line per problem, each naming the field and where its value came from.
 fn describe(errors: figment::Error) -> anyhow::Error {
@@ -218,17 +230,38 @@ fn describe(errors: figment::Error) -> anyhow::Error {
         .map(|e| {
             let mut field = e.path.join(".");
             if let figment::error::Kind::UnknownField(name, _) = &e.kind {
-                field = name.clone();
+                field = if field.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{field}.{name}")
+                };
             }
-            let source = e
-                .metadata
-                .as_ref()
-                .map(|m| format!(" (from {})", m.name))
-                .unwrap_or_default();
-            format!("{field}: {}{source}", e.kind)
+            let from = origin(e.metadata.as_ref(), &field);
+            format!("{field}: {}{from}", e.kind)
         })
         .collect();
     anyhow::anyhow!("invalid configuration: {}", lines.join("; "))
+}
+
+/// A field whose value is refused, and why.
+#[derive(Debug)]
+struct Invalid {
+    field: String,
+    reason: String,
+}
+
+fn invalid(field: &str, reason: impl Into<String>) -> Invalid {
+    Invalid {
+        field: field.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+/// The key bytes of a Standard Webhooks secret (`whsec_` + base64).
+fn decode_webhook_secret(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    use base64::Engine;
+    let b64 = text.strip_prefix("whsec_").unwrap_or(text);
+    base64::engine::general_purpose::STANDARD.decode(b64)
 }
 
 impl ServerConfig {
@@ -242,51 +275,60 @@ impl ServerConfig {
             figment = figment.merge(Toml::file(path));
         }
         // Only variables naming a field are configuration; others (ROOST_BIN, …) are not ours.
-        let env = Env::prefixed("ROOST_")
-            .split("__")
-            .filter(|key| FIELDS.contains(&key.as_str().split('.').next().unwrap_or_default()));
+        // figment hands the filter the variable's own case (`GRPC_ADDR`), hence the uncased
+        // comparison.
+        let fields = fields();
+        let env = Env::prefixed(ENV_PREFIX).split("__").filter(move |key| {
+            let top = key.as_str().split('.').next().unwrap_or_default();
+            fields.iter().any(|f| f.eq_ignore_ascii_case(top))
+        });
         figment = figment.merge(env);
         let mut config: ServerConfig = figment.extract().map_err(describe)?;
+        let mut flags = Vec::new();
         if let Some(v) = &args.data_dir {
             config.data_dir = v.clone();
+            flags.push(("data_dir", "--data-dir"));
         }
         if let Some(v) = &args.http_addr {
             config.http_addr = v.clone();
+            flags.push(("http_addr", "--http-addr"));
         }
         if let Some(v) = &args.peer_addr {
             config.peer_addr = v.clone();
+            flags.push(("peer_addr", "--peer-addr"));
         }
         if let Some(v) = args.node_id {
             config.node_id = v;
+            flags.push(("node_id", "--node-id"));
         }
-        config.validate()?;
+        config.validate().map_err(|e| {
+            let from = match flags.iter().find(|(field, _)| *field == e.field) {
+                Some((_, flag)) => format!(" (from {flag})"),
+                None => origin(figment.find_metadata(&e.field), &e.field),
+            };
+            anyhow::anyhow!("invalid configuration: {}: {}{from}", e.field, e.reason)
+        })?;
         Ok(config)
     }
 
-    fn validate(&self) -> anyhow::Result<()> {
+    fn validate(&self) -> Result<(), Invalid> {
+        let address = |field: &str, addr: &str| {
+            addr.parse::<SocketAddr>()
+                .map(drop)
+                .map_err(|_| invalid(field, format!("{addr:?} is not an ip:port address")))
+        };
         if !self.grpc_addr.is_empty() {
-            self.grpc_addr.parse::<SocketAddr>().with_context(|| {
-                format!(
-                    "invalid configuration: grpc_addr: {:?} is not an ip:port address",
-                    self.grpc_addr
-                )
-            })?;
+            address("grpc_addr", &self.grpc_addr)?;
         }
-        for (field, addr) in [
-            ("http_addr", &self.http_addr),
-            ("peer_addr", &self.peer_addr),
-        ] {
-            addr.parse::<SocketAddr>().with_context(|| {
-                format!("invalid configuration: {field}: {addr:?} is not an ip:port address")
-            })?;
-        }
+        address("http_addr", &self.http_addr)?;
+        address("peer_addr", &self.peer_addr)?;
         // Every message travels inside Raft entries between peers; 16 MiB keeps one entry well
         // under the peer message limit and replication batches quick.
         if !(1..=16 * 1024 * 1024).contains(&self.max_body_bytes) {
-            bail!("invalid configuration: max_body_bytes: must be between 1 and 16 MiB");
+            return Err(invalid("max_body_bytes", "must be between 1 and 16 MiB"));
         }
         if self.request_timeout_ms == 0 {
-            bail!("invalid configuration: request_timeout_ms: must be positive");
+            return Err(invalid("request_timeout_ms", "must be positive"));
         }
         if self
             .auth
@@ -294,7 +336,7 @@ impl ServerConfig {
             .as_deref()
             .is_some_and(|k| k.len() < 32)
         {
-            bail!("invalid configuration: auth.jwt_secret: must be at least 32 characters");
+            return Err(invalid("auth.jwt_secret", "must be at least 32 characters"));
         }
         if self
             .quotas
@@ -302,39 +344,46 @@ impl ServerConfig {
             .as_deref()
             .is_some_and(|k| k.len() < 16)
         {
-            bail!("invalid configuration: quotas.operator_key: must be at least 16 characters");
+            return Err(invalid(
+                "quotas.operator_key",
+                "must be at least 16 characters",
+            ));
         }
-        if self.webhooks.secret.is_some() {
-            self.webhook_secret()?;
+        if let Some(secret) = &self.webhooks.secret {
+            decode_webhook_secret(secret)
+                .map_err(|_| invalid("webhooks.secret", "must be whsec_ followed by base64"))?;
         }
         if self.tick_interval_ms < 10 {
-            bail!("invalid configuration: tick_interval_ms: must be at least 10");
+            return Err(invalid("tick_interval_ms", "must be at least 10"));
         }
         if !["text", "json"].contains(&self.log_format.as_str()) {
-            bail!("invalid configuration: log_format: must be \"text\" or \"json\"");
+            return Err(invalid("log_format", "must be \"text\" or \"json\""));
         }
         let mut seen = std::collections::BTreeSet::new();
         for m in &self.members {
             if !seen.insert(m.id) {
-                bail!(
-                    "invalid configuration: members: node id {} listed twice",
-                    m.id
-                );
+                return Err(invalid("members", format!("node id {} listed twice", m.id)));
             }
         }
         // Validation must not create files: check the node settings with a placeholder key.
-        self.node_config_with(Vec::new())?
+        self.node_config_with(Vec::new())
             .validate()
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            .map_err(|e| match e {
+                roost_node::NodeError::Config(text) => match text.split_once(": ") {
+                    Some((field, reason)) => invalid(field, reason),
+                    None => invalid("", text),
+                },
+                other => invalid("", other.to_string()),
+            })?;
         Ok(())
     }
 
     /// The node's configuration.
     pub fn node_config(&self) -> anyhow::Result<NodeConfig> {
-        self.node_config_with(self.webhook_secret()?)
+        Ok(self.node_config_with(self.webhook_secret()?))
     }
 
-    fn node_config_with(&self, webhook_secret: Vec<u8>) -> anyhow::Result<NodeConfig> {
+    fn node_config_with(&self, webhook_secret: Vec<u8>) -> NodeConfig {
         let members: BTreeMap<u64, Member> = if self.members.is_empty() {
             BTreeMap::from([(
                 self.node_id,
@@ -357,7 +406,7 @@ impl ServerConfig {
                 })
                 .collect()
         };
-        Ok(NodeConfig {
+        NodeConfig {
             id: self.node_id,
             data_dir: self.data_dir.clone(),
             peer_listen: self.peer_addr.clone(),
@@ -370,30 +419,28 @@ impl ServerConfig {
                 secret: webhook_secret,
                 allow_private: self.webhooks.allow_private_addresses,
             },
-        })
+        }
+    }
+
+    /// Where a generated webhook signing secret is kept.
+    pub fn webhook_secret_file(&self) -> PathBuf {
+        self.data_dir.join("webhook.secret")
     }
 
     /// The webhook signing key: the configured `whsec_…` secret, or one generated into the data
     /// dir on first use.
     pub fn webhook_secret(&self) -> anyhow::Result<Vec<u8>> {
-        use base64::Engine;
         let text = match &self.webhooks.secret {
             Some(s) => s.clone(),
-            None => {
-                let path = self.data_dir.join("webhook.secret");
-                if !path.exists() {
-                    let mut bytes = [0u8; 32];
-                    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
-                    std::fs::create_dir_all(&self.data_dir)?;
-                    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
-                    std::fs::write(&path, format!("whsec_{encoded}"))?;
-                }
-                std::fs::read_to_string(&path)?.trim().to_owned()
-            }
+            None => secrets::read_or_create(&self.webhook_secret_file(), || {
+                use base64::Engine;
+                let mut bytes = [0u8; 32];
+                rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+                let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+                format!("whsec_{encoded}")
+            })?,
         };
-        let b64 = text.strip_prefix("whsec_").unwrap_or(&text);
-        base64::engine::general_purpose::STANDARD
-            .decode(b64)
+        decode_webhook_secret(&text)
             .context("invalid configuration: webhooks.secret: must be whsec_ followed by base64")
     }
 
@@ -431,6 +478,22 @@ impl ServerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use figment::Jail;
+    use serde_json::{json, Value};
+
+    /// Runs `f` in a jail: a process-wide lock, a temporary working directory and environment
+    /// variables that are removed afterwards, so tests that read the environment never see
+    /// each other's variables and nothing is written into the source tree.
+    // The closure's error type is figment's, as `Jail::expect_with` requires.
+    #[allow(clippy::result_large_err)]
+    fn jailed(f: impl FnOnce(&mut Jail) -> anyhow::Result<()>) {
+        Jail::expect_with(|jail| {
+            if let Err(e) = f(jail) {
+                panic!("{e:#}");
+            }
+            Ok(())
+        });
+    }
 
     fn load_toml(text: &str) -> anyhow::Result<ServerConfig> {
         let dir = tempfile::tempdir()?;
@@ -442,59 +505,193 @@ mod tests {
         })
     }
 
+    fn load_env(jail: &mut Jail, vars: &[(&str, &str)]) -> anyhow::Result<ServerConfig> {
+        jail.clear_env();
+        for (k, v) in vars {
+            jail.set_env(k, v);
+        }
+        ServerConfig::load(&ServeArgs::default())
+    }
+
     #[test]
-    fn defaults_make_a_one_node_cluster() -> anyhow::Result<()> {
-        let c = ServerConfig::load(&ServeArgs::default())?;
-        let n = c.node_config()?;
-        assert_eq!(n.members.len(), 1);
-        assert_eq!(c.http_addr, "127.0.0.1:7070");
-        Ok(())
+    fn defaults_make_a_one_node_cluster() {
+        jailed(|_| {
+            let c = ServerConfig::load(&ServeArgs::default())?;
+            let n = c.node_config()?;
+            assert_eq!(n.members.len(), 1);
+            assert_eq!(c.http_addr, "127.0.0.1:7070");
+            Ok(())
+        });
     }
 
     #[test]
     fn invalid_fields_are_named() {
-        for (text, field) in [
-            ("shards = 0", "shards"),
-            ("max_body_bytes = 1073741824", "max_body_bytes"),
-            ("http_addr = \"nowhere\"", "http_addr"),
-            ("node_id = \"x\"", "node_id"),
-            ("bogus = 1", "bogus"),
-            ("node_id = 9\n[[members]]\nid = 1\npeer_addr = \"127.0.0.1:1\"\nhttp_addr = \"127.0.0.1:2\"", "node_id"),
-            ("[raft]\nheartbeat_ms = 500\nelection_min_ms = 100", "election_min_ms"),
-        ] {
-            let err = format!("{:#}", load_toml(text).expect_err(text));
-            assert!(err.contains(field), "{text}: {err}");
-        }
+        jailed(|_| {
+            for (text, field) in [
+                ("shards = 0", "shards"),
+                ("max_body_bytes = 1073741824", "max_body_bytes"),
+                ("http_addr = \"nowhere\"", "http_addr"),
+                ("node_id = \"x\"", "node_id"),
+                ("bogus = 1", "bogus"),
+                ("[raft]\nbogus = 1", "raft.bogus"),
+                ("node_id = 9\n[[members]]\nid = 1\npeer_addr = \"127.0.0.1:1\"\nhttp_addr = \"127.0.0.1:2\"", "node_id"),
+                ("[raft]\nheartbeat_ms = 500\nelection_min_ms = 100", "election_min_ms"),
+            ] {
+                let err = format!("{:#}", load_toml(text).expect_err(text));
+                assert!(err.contains(field), "{text}: {err}");
+                assert!(err.contains("c.toml"), "{text}: names no file: {err}");
+            }
+            Ok(())
+        });
     }
 
     #[test]
-    fn unrelated_environment_variables_are_ignored() -> anyhow::Result<()> {
-        // Runs in this test's own process: set a variable that is not a field.
-        std::env::set_var("ROOST_NOT_A_FIELD", "1");
-        let loaded = ServerConfig::load(&ServeArgs::default());
-        std::env::remove_var("ROOST_NOT_A_FIELD");
-        loaded?;
-        Ok(())
+    fn environment_overrides_each_kind_of_field() {
+        jailed(|jail| {
+            let c = load_env(
+                jail,
+                &[
+                    ("ROOST_SHARDS", "2"),
+                    ("ROOST_GRPC_ADDR", "127.0.0.1:25002"),
+                    ("ROOST_DATA_DIR", "/var/lib/roost"),
+                    ("ROOST_NODE_ID", "2"),
+                    (
+                        "ROOST_MEMBERS",
+                        "[{id=1,peer_addr=\"roost1:7170\",http_addr=\"roost1:7070\"}, \
+                          {id=2,peer_addr=\"roost2:7170\",http_addr=\"roost2:7070\"}]",
+                    ),
+                    ("ROOST_RAFT__HEARTBEAT_MS", "50"),
+                    ("ROOST_JOB_TTL_SECS", "{completed=5,failed=6,cancelled=7}"),
+                    ("ROOST_QUOTAS__ENABLED", "true"),
+                    ("ROOST_LOG_FORMAT", "json"),
+                ],
+            )?;
+            assert_eq!(c.shards, 2);
+            assert_eq!(c.grpc_addr, "127.0.0.1:25002");
+            assert_eq!(c.data_dir, PathBuf::from("/var/lib/roost"));
+            assert_eq!(c.node_id, 2);
+            let members: Vec<_> = c.members.iter().map(|m| (m.id, &*m.peer_addr)).collect();
+            assert_eq!(members, [(1, "roost1:7170"), (2, "roost2:7170")]);
+            assert_eq!(c.members[1].http_addr, "roost2:7070");
+            assert_eq!(c.raft.heartbeat_ms, 50);
+            assert_eq!(
+                c.raft.election_min_ms,
+                RaftTuning::default().election_min_ms
+            );
+            assert_eq!(
+                (
+                    c.job_ttl_secs.completed,
+                    c.job_ttl_secs.failed,
+                    c.job_ttl_secs.cancelled
+                ),
+                (5, 6, 7)
+            );
+            assert!(c.quotas.enabled);
+            assert_eq!(c.log_format, "json");
+            // A flag still wins over the environment.
+            jail.set_env("ROOST_HTTP_ADDR", "127.0.0.1:1");
+            let flagged = ServerConfig::load(&ServeArgs {
+                http_addr: Some("127.0.0.1:2".into()),
+                ..Default::default()
+            })?;
+            assert_eq!(flagged.http_addr, "127.0.0.1:2");
+            Ok(())
+        });
     }
 
+    /// Every number and switch in the configuration, nested or not, changed through its
+    /// variable: none is silently dropped.
     #[test]
-    fn cluster_configs_in_the_repo_are_valid() -> anyhow::Result<()> {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../cluster-config");
-        let mut checked = 0;
-        for dir in ["single", "local-3", "five"] {
-            for entry in std::fs::read_dir(root.join(dir))? {
-                let path = entry?.path();
-                if path.extension().is_some_and(|e| e == "toml") {
-                    ServerConfig::load(&ServeArgs {
-                        config: Some(path.clone()),
-                        ..Default::default()
-                    })
-                    .with_context(|| path.display().to_string())?;
-                    checked += 1;
+    fn environment_reaches_every_number_and_switch() {
+        fn leaves(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
+            match v {
+                Value::Object(map) => {
+                    for (k, v) in map {
+                        let path = if prefix.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{prefix}.{k}")
+                        };
+                        leaves(&path, v, out);
+                    }
                 }
+                Value::Number(n) => {
+                    out.push((prefix.to_owned(), json!(n.as_u64().unwrap_or(0) + 1)))
+                }
+                Value::Bool(b) => out.push((prefix.to_owned(), json!(!b))),
+                _ => {}
             }
         }
-        assert!(checked >= 9, "only {checked} configs found");
-        Ok(())
+        jailed(|jail| {
+            let mut changed = Vec::new();
+            leaves(
+                "",
+                &serde_json::to_value(ServerConfig::default())?,
+                &mut changed,
+            );
+            assert!(changed.len() >= 20, "only {} leaves", changed.len());
+            for (path, value) in changed {
+                let var = env_var(&path);
+                let loaded = load_env(jail, &[(&var, &value.to_string())])
+                    .with_context(|| format!("{var}={value}"))?;
+                let got = serde_json::to_value(loaded)?
+                    .pointer(&format!("/{}", path.replace('.', "/")))
+                    .cloned();
+                assert_eq!(got, Some(value.clone()), "{var}={value} was not applied");
+            }
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn invalid_environment_values_are_refused_naming_the_variable() {
+        jailed(|jail| {
+            for (var, value) in [
+                ("ROOST_SHARDS", "many"),
+                ("ROOST_SHARDS", "0"),
+                ("ROOST_GRPC_ADDR", "nowhere"),
+                ("ROOST_RAFT__HEARTBEAT_MS", "soon"),
+                ("ROOST_RAFT__SNAPSHOT_AFTER_ENTRIES", "0"),
+                ("ROOST_MEMBERS", "[{id=1}]"),
+                ("ROOST_RAFT__BOGUS", "1"),
+            ] {
+                let err = load_env(jail, &[(var, value)]).expect_err(var);
+                let err = format!("{err:#}");
+                assert!(err.contains(var), "{var}={value}: {err}");
+            }
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unrelated_environment_variables_are_ignored() {
+        jailed(|jail| {
+            load_env(jail, &[("ROOST_NOT_A_FIELD", "1"), ("ROOST_BIN", "/x")])?;
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn cluster_configs_in_the_repo_are_valid() {
+        jailed(|_| {
+            let root =
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../cluster-config");
+            let mut checked = 0;
+            for dir in ["single", "local-3", "five"] {
+                for entry in std::fs::read_dir(root.join(dir))? {
+                    let path = entry?.path();
+                    if path.extension().is_some_and(|e| e == "toml") {
+                        ServerConfig::load(&ServeArgs {
+                            config: Some(path.clone()),
+                            ..Default::default()
+                        })
+                        .with_context(|| path.display().to_string())?;
+                        checked += 1;
+                    }
+                }
+            }
+            assert!(checked >= 9, "only {checked} configs found");
+            Ok(())
+        });
     }
 }

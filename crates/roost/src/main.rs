@@ -1,6 +1,7 @@
 //! The `roost` binary: `roost serve` runs a node, `roost bench` runs the load generator.
 
 mod config;
+mod secrets;
 mod tokens;
 mod worker;
 
@@ -77,6 +78,7 @@ fn init_tracing(format: &str) {
 
 async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
+    secrets::private_dir(&config.data_dir)?;
     let node_config = config.node_config()?;
     let http = tokio::net::TcpListener::bind(&config.http_addr)
         .await
@@ -94,16 +96,19 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     );
     tokio::spawn(wait_for_signal(shutdown.clone()));
     if config.webhooks.secret.is_none() {
-        let secret =
-            std::fs::read_to_string(config.data_dir.join("webhook.secret")).unwrap_or_default();
-        tracing::info!(secret = %secret.trim(), "job webhooks are signed with this secret (set [webhooks] secret to choose one)");
+        let file = config.webhook_secret_file();
+        tracing::info!(file = %file.display(), "job webhooks are signed with the secret in this file (set [webhooks] secret to choose one)");
     }
     let keys = tokens::Keys::load(&config)?;
     let verifier = keys.as_ref().map(tokens::Keys::verifier).transpose()?;
     match &keys {
         Some(keys) if config.auth.jwt_secret.is_none() && config.auth.jwt_public_key_file.is_none() => {
+            // A fresh token at every start, in a file only this user can read: never in the log,
+            // which is shipped and kept where the secret must not be.
             let token = keys.mint(&tokens::claims("default", "default", Vec::new(), 30 * 24 * 3600))?;
-            tracing::info!(%token, "workspace token for workspace \"default\" (valid 30 days); mint others with `roost token create`");
+            let file = config.data_dir.join(tokens::DEFAULT_TOKEN_FILE);
+            secrets::write(&file, &token)?;
+            tracing::info!(file = %file.display(), "a token for workspace \"default\" (valid 30 days) is in this file; mint others with `roost token create`");
         }
         Some(_) => {}
         None => tracing::warn!("no [auth] key configured for this multi-node cluster: the jobs API refuses every request"),

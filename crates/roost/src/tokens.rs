@@ -8,6 +8,7 @@ use rand::RngCore;
 use roost_auth::{self as jwt, Claims, Verifier};
 
 use crate::config::{ServeArgs, ServerConfig};
+use crate::secrets;
 
 /// Options of `roost token create`.
 #[derive(clap::Args, Debug)]
@@ -42,6 +43,9 @@ pub enum Keys {
     },
 }
 
+/// Where a one-node cluster keeps the token for workspace `default` it mints at every start.
+pub const DEFAULT_TOKEN_FILE: &str = "default-workspace.token";
+
 fn secret_file(data_dir: &Path) -> PathBuf {
     data_dir.join("jwt.secret")
 }
@@ -65,17 +69,12 @@ impl Keys {
         if config.members.len() > 1 {
             return Ok(None);
         }
-        let path = secret_file(&config.data_dir);
-        if !path.exists() {
-            std::fs::create_dir_all(&config.data_dir)?;
+        let secret = secrets::read_or_create(&secret_file(&config.data_dir), || {
             let mut bytes = [0u8; 32];
             rand::rng().fill_bytes(&mut bytes);
-            std::fs::write(&path, hex::encode(bytes))
-                .with_context(|| format!("writing {}", path.display()))?;
-        }
-        let secret = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        Ok(Some(Keys::Secret(secret.trim().as_bytes().to_vec())))
+            hex::encode(bytes)
+        })?;
+        Ok(Some(Keys::Secret(secret.into_bytes())))
     }
 
     /// The verifier for the HTTP edge.

@@ -79,6 +79,7 @@ pub(super) fn check(ops: &[Operation], fin: &FinalState, out: &mut Vec<Anomaly>)
             ));
         }
     }
+    unexpected(ops, fin, &attempted, out);
     // One seq for two messages; one key under two seqs.
     let mut by_seq: BTreeMap<u64, Vec<&(&Operation, &str, &str, u64)>> = BTreeMap::new();
     let mut by_key: BTreeMap<&str, Vec<&(&Operation, &str, &str, u64)>> = BTreeMap::new();
@@ -302,6 +303,63 @@ pub(super) fn check(ops: &[Operation], fin: &FinalState, out: &mut Vec<Anomaly>)
                 format!(
                     "{value} replayed {ok}..={maybe} times but {copies} replayed envelopes exist"
                 ),
+            ));
+        }
+    }
+}
+
+/// Everything in the final state must come from an operation that may have made it: a message
+/// from a publish of its value (any outcome but certain failure is checked above), a replayed
+/// envelope from a replay of its value, a dead letter from a nack of its value.
+fn unexpected(
+    ops: &[Operation],
+    fin: &FinalState,
+    attempted: &BTreeSet<&str>,
+    out: &mut Vec<Anomaly>,
+) {
+    let mut dead_lettered = BTreeSet::new();
+    let mut replay_asked = BTreeSet::new();
+    for o in ops.iter().filter(|o| o.outcome != Outcome::Fail) {
+        match &o.op {
+            Op::DeadLetter { value } => dead_lettered.insert(value.as_str()),
+            Op::Replay { value, .. } => replay_asked.insert(value.as_str()),
+            _ => false,
+        };
+    }
+    for (seq, value) in &fin.messages {
+        let (explained, what) = match fin.replays.get(seq) {
+            Some(replayed) => (
+                replayed == value && replay_asked.contains(value.as_str()),
+                "a replay nobody asked for",
+            ),
+            None => (
+                attempted.contains(value.as_str()),
+                "a message nobody published",
+            ),
+        };
+        if !explained {
+            out.push(anomaly(
+                AnomalyKind::UnexpectedMessage,
+                Vec::new(),
+                format!("the queue holds seq {seq} = {value}, {what}"),
+            ));
+        }
+    }
+    for (seq, value) in &fin.replays {
+        if !fin.messages.contains_key(seq) && !replay_asked.contains(value.as_str()) {
+            out.push(anomaly(
+                AnomalyKind::UnexpectedMessage,
+                Vec::new(),
+                format!("the replays hold seq {seq} = {value}, a replay nobody asked for"),
+            ));
+        }
+    }
+    for value in &fin.dlq {
+        if !dead_lettered.contains(value.as_str()) {
+            out.push(anomaly(
+                AnomalyKind::UnexpectedMessage,
+                Vec::new(),
+                format!("the DLQ holds {value}, which nobody dead-lettered"),
             ));
         }
     }

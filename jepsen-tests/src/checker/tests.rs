@@ -478,3 +478,38 @@ fn task_anomalies_are_caught() {
     lost.tasks.clear();
     assert!(kinds(events, &lost).contains(&AnomalyKind::LostTask));
 }
+
+#[test]
+fn messages_nobody_sent_are_caught() {
+    let unexpected = |fin: &FinalState| {
+        let (events, _) = clean();
+        kinds(events, fin)
+            .into_iter()
+            .filter(|k| *k == AnomalyKind::UnexpectedMessage)
+            .count()
+    };
+    let (_, fin) = clean();
+    assert_eq!(unexpected(&fin), 0);
+
+    // A message under the next seq with a value no publisher ever sent.
+    let mut invented = fin.clone();
+    invented.messages.insert(4, "p9-999".into());
+    assert_eq!(unexpected(&invented), 1);
+
+    // The publish that timed out may exist; a replay nobody asked for may not.
+    let mut maybe = fin.clone();
+    maybe.messages.insert(4, "maybe".into());
+    assert_eq!(unexpected(&maybe), 0);
+    let mut replay = fin.clone();
+    replay.messages.insert(4, "b".into());
+    replay.replays.insert(4, "b".into());
+    assert_eq!(unexpected(&replay), 1);
+    let mut gone = fin.clone();
+    gone.replays.insert(9, "p9-999".into());
+    assert_eq!(unexpected(&gone), 1);
+
+    // A dead letter nobody nacked.
+    let mut dlq = fin.clone();
+    dlq.dlq.push("b".into());
+    assert_eq!(unexpected(&dlq), 1);
+}

@@ -3,7 +3,7 @@
 
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -159,7 +159,7 @@ impl Cluster {
             .args(["serve", "--config"])
             .arg(&node.config)
             .env("RUST_LOG", "info,openraft=warn")
-            .stdout(Stdio::null())
+            .stdout(log.try_clone()?)
             .stderr(log);
         if let Some(clock) = &node.clock {
             if !clock.exists() {
@@ -339,6 +339,39 @@ impl Drop for Cluster {
 }
 
 /// libfaketime's multi-threaded library, wherever Debian put it for this architecture.
+/// Runs the README's quickstart (its first `sh` block after "## Quickstart") with curl against
+/// `base` instead of `http://127.0.0.1:7070`, and checks what it prints.
+pub fn readme_quickstart(base: &str) -> anyhow::Result<()> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))?;
+    let section = readme
+        .split("## Quickstart")
+        .nth(1)
+        .context("README has a Quickstart section")?;
+    let script = section
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .context("Quickstart has a sh block")?
+        .replace("http://127.0.0.1:7070", base);
+    let out = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    anyhow::ensure!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for expected in [
+        "\"seq\":1",
+        "\"payload\":{\"hello\":\"world\"}",
+        "\"ok\":true",
+    ] {
+        anyhow::ensure!(stdout.contains(expected), "no {expected} in: {stdout}");
+    }
+    Ok(())
+}
+
 fn faketime_library() -> anyhow::Result<PathBuf> {
     let lib = std::fs::read_dir("/usr/lib")?
         .filter_map(Result::ok)

@@ -1,4 +1,5 @@
-//! Real clusters of `roost` processes on loopback: replication, forwarding, failover, catch-up.
+//! Real clusters of `roost` processes on loopback (or in network namespaces): replication,
+//! forwarding, failover, catch-up, chaos, and the container deployments of `deploy/`.
 
 mod api;
 mod catch_up;
@@ -6,6 +7,7 @@ mod chaos;
 mod chaos_five;
 mod chaos_jobs;
 mod chaos_work;
+mod deploy;
 mod failover;
 mod forms;
 mod grpc;

@@ -93,6 +93,27 @@ impl Net {
         format!("{}.{id}", self.prefix)
     }
 
+    /// Makes `names` resolve inside every namespace, as a container network's DNS would: each
+    /// `(id, name)` to node `id`'s address. `ip netns exec` binds `/etc/netns/<ns>/hosts` over
+    /// `/etc/hosts` for the processes it starts.
+    pub fn hosts(&self, names: &[(u64, String)]) -> anyhow::Result<()> {
+        let mut text = String::from("127.0.0.1 localhost\n");
+        for (id, name) in names {
+            text.push_str(&format!("{} {name}\n", self.ip(*id)));
+        }
+        for id in 1..=self.n {
+            let dir = self.etc(id);
+            std::fs::create_dir_all(&dir)?;
+            std::fs::write(format!("{dir}/hosts"), &text)?;
+        }
+        Ok(())
+    }
+
+    /// Files `ip netns exec` binds over `/etc` in the namespace of node `id`.
+    fn etc(&self, id: u64) -> String {
+        format!("/etc/netns/{}", self.ns(id))
+    }
+
     /// Drops every packet between the nodes of `side` and all other nodes (both ways); the
     /// test itself still reaches everyone.
     pub fn partition(&self, side: &[u64]) -> anyhow::Result<()> {
@@ -173,6 +194,7 @@ impl Drop for Net {
         for id in 1..=self.n {
             // Deleting a namespace deletes its end of the veth pair, and with it the host end.
             let _ = run(&["ip", "netns", "delete", &self.ns(id)]);
+            let _ = std::fs::remove_dir_all(self.etc(id));
         }
         let _ = run(&["ip", "link", "delete", &self.bridge()]);
     }

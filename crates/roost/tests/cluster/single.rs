@@ -214,33 +214,7 @@ async fn quickstart_and_bad_input() -> anyhow::Result<()> {
 #[tokio::test]
 async fn readme_quickstart_works_as_written() -> anyhow::Result<()> {
     let c = Cluster::start(1, 2, "").await?;
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))?;
-    let section = readme
-        .split("## Quickstart")
-        .nth(1)
-        .context("README has a Quickstart section")?;
-    let script = section
-        .split("```sh\n")
-        .nth(1)
-        .and_then(|s| s.split("```").next())
-        .context("Quickstart has a sh block")?
-        .replace("http://127.0.0.1:7070", c.url(1));
-    let out = std::process::Command::new("bash")
-        .args(["-euo", "pipefail", "-c", &script])
-        .output()?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains("\"seq\":1"), "{stdout}");
-    assert!(
-        stdout.contains("\"payload\":{\"hello\":\"world\"}"),
-        "{stdout}"
-    );
-    assert!(stdout.contains("\"ok\":true"), "{stdout}");
-    Ok(())
+    crate::harness::readme_quickstart(c.url(1))
 }
 
 #[tokio::test]
@@ -283,5 +257,45 @@ async fn the_seed_documents_curls_work_with_only_the_base_url_changed() -> anyho
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("seed curls: all passed"), "{stdout}");
+    Ok(())
+}
+
+/// The secrets a one-node cluster generates stay out of its log and away from other users: the
+/// data dir is `0700`, each secret file `0600`, and the log names only their paths.
+#[tokio::test]
+async fn generated_secrets_are_private_files_never_logged() -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let c = Cluster::start(1, 1, "").await?;
+    let node = c.node(1);
+    let mode = |p: &std::path::Path| -> anyhow::Result<u32> {
+        Ok(std::fs::metadata(p)
+            .with_context(|| p.display().to_string())?
+            .permissions()
+            .mode()
+            & 0o777)
+    };
+    assert_eq!(mode(&node.data)?, 0o700);
+    let log = std::fs::read_to_string(node.data.with_extension("log"))?;
+    for name in ["jwt.secret", "webhook.secret", "default-workspace.token"] {
+        let path = node.data.join(name);
+        assert_eq!(mode(&path)?, 0o600, "{name}");
+        let secret = std::fs::read_to_string(&path)?;
+        let secret = secret.trim();
+        assert!(secret.len() >= 32, "{name}: {secret:?}");
+        assert!(!log.contains(secret), "{name} is in the log:\n{log}");
+        // The base64 half of `whsec_…` alone is the key.
+        let key = secret.strip_prefix("whsec_").unwrap_or(secret);
+        assert!(!log.contains(key), "{name}'s key is in the log:\n{log}");
+    }
+    assert!(log.contains("default-workspace.token"), "{log}");
+    // The token in the file is the one the node accepts.
+    let token = std::fs::read_to_string(node.data.join("default-workspace.token"))?;
+    let r = c
+        .http
+        .get(format!("{}/jobs", c.url(1)))
+        .bearer_auth(token.trim())
+        .send()
+        .await?;
+    assert_eq!(r.status(), 200);
     Ok(())
 }
