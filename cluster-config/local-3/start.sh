@@ -3,6 +3,8 @@
 # that all of its groups have a leader. Records the pids it started in $DATA_DIR/pids.
 #   ROOST_BIN  the roost binary (default: build target/release/roost)
 #   DATA_DIR   where node data, logs and pids go (default: <repo>/data/local-3)
+#   TLS=1      peers speak mutual TLS, with a development CA and node certificates that
+#              `roost certs` makes into $DATA_DIR/certs on the first start
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -16,8 +18,17 @@ if [ -s "$data/pids" ]; then
   echo "pids file $data/pids exists: run stop.sh first" >&2
   exit 1
 fi
+certs="$data/certs"
+if [ "${TLS:-0}" = 1 ] && [ ! -f "$certs/ca.pem" ]; then
+  "$ROOST_BIN" certs --out "$certs" --node 1=127.0.0.1 --node 2=127.0.0.1 --node 3=127.0.0.1 >/dev/null
+fi
 for n in 1 2 3; do
-  "$ROOST_BIN" serve --config "$here/node$n.toml" --data-dir "$data/node$n" \
+  tls=()
+  if [ "${TLS:-0}" = 1 ]; then
+    tls=(ROOST_PEER_TLS__CERT_FILE="$certs/node$n.pem" ROOST_PEER_TLS__KEY_FILE="$certs/node$n.key"
+      ROOST_PEER_TLS__CA_FILE="$certs/ca.pem")
+  fi
+  env "${tls[@]}" "$ROOST_BIN" serve --config "$here/node$n.toml" --data-dir "$data/node$n" \
     >>"$data/node$n.log" 2>&1 &
   echo $! >>"$data/pids"
 done

@@ -15,12 +15,17 @@ use openraft::raft::{
 };
 use roost_state::{Command, GroupId, Query, QueryResult, Response};
 use roost_types::{Node, NodeId, TypeConfig};
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::convert::{self, Malformed};
 use crate::forwarder::{outcome, Forwarder};
 use crate::pb::peer_client::PeerClient;
+use crate::security::{ClusterId, PeerTls, Stamp};
 use crate::{pb, ForwardError};
+
+/// A client of one peer: its channel, every request stamped with this node's cluster id.
+pub(crate) type Client = PeerClient<InterceptedService<Channel, Stamp>>;
 
 /// Largest peer message accepted, both ways. One entry of the largest allowed client body
 /// must fit with room to spare.
@@ -31,8 +36,12 @@ pub(crate) const MAX_MESSAGE_BYTES: usize = 128 * 1024 * 1024;
 pub(crate) const TARGET_APPEND_BYTES: usize = 4 * 1024 * 1024;
 
 /// Channels to peers, keyed by node id. Clones share the channels.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct PeerClients {
+    /// Mutual TLS to every peer, when configured.
+    tls: Option<PeerTls>,
+    /// The cluster id every request carries.
+    cluster: ClusterId,
     /// One channel per peer; tonic multiplexes every group's RPCs over it.
     channels: Arc<Mutex<HashMap<NodeId, (String, Channel)>>>,
     /// One batching task per (leader, group) that commands are forwarded to.
@@ -55,13 +64,18 @@ fn malformed<E: std::error::Error>(e: Malformed) -> RPCError<NodeId, Node, E> {
 }
 
 impl PeerClients {
-    /// No channels yet; they are made on first use.
-    pub fn new() -> Self {
-        Self::default()
+    /// No channels yet; they are made on first use, over TLS when `tls` is given.
+    pub fn new(tls: Option<PeerTls>, cluster: ClusterId) -> Self {
+        PeerClients {
+            tls,
+            cluster,
+            channels: Arc::default(),
+            forwarders: Arc::default(),
+        }
     }
 
     /// The client for `node` at `addr`, reusing its channel while the address is unchanged.
-    fn client(&self, node: NodeId, addr: &str) -> Result<PeerClient<Channel>, tonic::Status> {
+    fn client(&self, node: NodeId, addr: &str) -> Result<Client, tonic::Status> {
         let mut channels = self
             .channels
             .lock()
@@ -69,7 +83,8 @@ impl PeerClients {
         let channel = match channels.get(&node) {
             Some((a, ch)) if a == addr => ch.clone(),
             _ => {
-                let endpoint = Endpoint::from_shared(format!("http://{addr}"))
+                let scheme = if self.tls.is_some() { "https" } else { "http" };
+                let mut endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))
                     .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?
                     .tcp_nodelay(true)
                     .connect_timeout(Duration::from_secs(1))
@@ -77,14 +92,21 @@ impl PeerClients {
                     .keep_alive_timeout(Duration::from_secs(5))
                     .initial_connection_window_size(16 * 1024 * 1024)
                     .initial_stream_window_size(4 * 1024 * 1024);
+                if let Some(tls) = &self.tls {
+                    endpoint = endpoint
+                        .tls_config(tls.client_config())
+                        .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?;
+                }
                 let ch = endpoint.connect_lazy();
                 channels.insert(node, (addr.to_owned(), ch.clone()));
                 ch
             }
         };
-        Ok(PeerClient::new(channel)
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES))
+        Ok(
+            PeerClient::with_interceptor(channel, Stamp(self.cluster.clone()))
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        )
     }
 
     /// The network factory of one group.
@@ -218,7 +240,7 @@ impl PeerConnection {
     async fn call<T, F, Fut, E>(&self, f: F) -> Result<T, RPCError<NodeId, Node, E>>
     where
         E: std::error::Error,
-        F: FnOnce(PeerClient<Channel>) -> Fut,
+        F: FnOnce(Client) -> Fut,
         Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
         let client = self
@@ -228,7 +250,12 @@ impl PeerConnection {
         f(client)
             .await
             .map(tonic::Response::into_inner)
-            .map_err(rpc_status)
+            .map_err(|status| {
+                self.clients
+                    .cluster
+                    .refused_by(self.target, &self.addr, &status);
+                rpc_status(status)
+            })
     }
 }
 

@@ -13,9 +13,8 @@ use std::time::Duration;
 use roost_state::GroupId;
 use roost_types::NodeId;
 use tokio::sync::{mpsc, oneshot, Semaphore};
-use tonic::transport::Channel;
 
-use crate::pb::peer_client::PeerClient;
+use crate::client::Client;
 use crate::{pb, ForwardError};
 
 /// Most commands in one batch.
@@ -46,12 +45,7 @@ pub(crate) struct Forwarder {
 
 impl Forwarder {
     /// Starts the batching task sending `group`'s commands to `node` through `client`.
-    pub(crate) fn start(
-        node: NodeId,
-        addr: String,
-        group: GroupId,
-        client: PeerClient<Channel>,
-    ) -> Self {
+    pub(crate) fn start(node: NodeId, addr: String, group: GroupId, client: Client) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(run(node, group, client, rx));
         Forwarder { addr, tx }
@@ -83,7 +77,7 @@ impl Forwarder {
 async fn run(
     node: NodeId,
     group: GroupId,
-    client: PeerClient<Channel>,
+    client: Client,
     mut rx: mpsc::UnboundedReceiver<Pending>,
 ) {
     let slots = Arc::new(Semaphore::new(IN_FLIGHT));

@@ -3,12 +3,14 @@
 //! This crate alone converts openraft's types to and from protobuf ([`convert`]). A node keeps one
 //! HTTP/2 channel per peer ([`PeerClients`]); every group's [`GroupNetwork`] multiplexes its
 //! RPCs over it, tagged with the group id. [`PeerService`] is the receiving side and hands each
-//! RPC to the node through [`PeerHandler`].
+//! RPC to the node through [`PeerHandler`]. Both sides speak mutual TLS when configured and
+//! carry the cluster's id ([`security`]).
 
 mod client;
 mod convert;
 mod error;
 mod forwarder;
+pub mod security;
 mod server;
 
 /// Code generated from `proto/roost/peer/v1/peer.proto`.
@@ -19,4 +21,5 @@ pub mod pb {
 
 pub use client::{GroupNetwork, PeerClients, PeerConnection};
 pub use error::ForwardError;
+pub use security::{ClusterId, PeerTls};
 pub use server::{PeerHandler, PeerService};

@@ -6,10 +6,12 @@ use std::sync::Arc;
 use openraft::error::{InstallSnapshotError, RaftError};
 use roost_state::{Command, GroupId, Query, QueryResult, Response};
 use roost_types::Raft;
+use tonic::service::interceptor::InterceptedService;
 use tonic::{Request as GrpcRequest, Response as GrpcResponse, Status};
 
 use crate::client::MAX_MESSAGE_BYTES;
 use crate::convert::{self, Malformed};
+use crate::security::{Admit, ClusterId};
 use crate::{pb, ForwardError};
 
 /// What the node provides to serve peers.
@@ -37,11 +39,15 @@ pub struct PeerService<H> {
 }
 
 impl<H: PeerHandler> PeerService<H> {
-    /// A tonic service serving `handler`'s groups.
-    pub fn server(handler: Arc<H>) -> pb::peer_server::PeerServer<Self> {
-        pb::peer_server::PeerServer::new(PeerService { handler })
+    /// A tonic service serving `handler`'s groups to members of `cluster` only.
+    pub fn server(
+        handler: Arc<H>,
+        cluster: ClusterId,
+    ) -> InterceptedService<pb::peer_server::PeerServer<Self>, Admit> {
+        let server = pb::peer_server::PeerServer::new(PeerService { handler })
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        InterceptedService::new(server, Admit(cluster))
     }
 
     fn raft(&self, group: GroupId) -> Result<roost_types::Raft, Status> {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use roost_network::{ForwardError, PeerClients, PeerHandler, PeerService};
+use roost_network::{ClusterId, ForwardError, PeerClients, PeerHandler, PeerService};
 use roost_state::{Command, GroupId, Query, QueryResult, QueueId, Response};
 use roost_types::Raft;
 
@@ -59,13 +59,14 @@ async fn concurrent_forwards_share_batches_and_keep_their_own_answers() -> anyho
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?.to_string();
     let incoming = tonic::transport::server::TcpIncoming::from(listener);
+    let cluster = ClusterId::new(Some("test".into()), |_| Ok(())).map_err(anyhow::Error::msg)?;
     let server = tokio::spawn(
         tonic::transport::Server::builder()
-            .add_service(PeerService::server(Arc::new(EchoLeader)))
+            .add_service(PeerService::server(Arc::new(EchoLeader), cluster.clone()))
             .serve_with_incoming(incoming),
     );
 
-    let clients = PeerClients::new();
+    let clients = PeerClients::new(None, cluster);
     let count = 500u64;
     let started = Instant::now();
     let mut set = tokio::task::JoinSet::new();

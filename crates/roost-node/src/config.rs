@@ -67,6 +67,8 @@ pub struct NodeConfig {
     pub tick_interval: Duration,
     /// Job webhook signing and address policy.
     pub webhooks: crate::WebhookConfig,
+    /// Mutual TLS between peers; `None` speaks plaintext.
+    pub peer_tls: Option<roost_network::PeerTls>,
 }
 
 impl NodeConfig {

@@ -5,6 +5,7 @@
 //! Raft when this node leads the group, and otherwise forward it to the leader over the peer
 //! network, so clients can talk to any node.
 
+mod cluster_id;
 mod config;
 mod error;
 mod group;
@@ -20,5 +21,6 @@ mod webhooks;
 pub use config::{Member, NodeConfig, RaftTuning};
 pub use error::NodeError;
 pub use node::{Node, NotReady};
+pub use roost_network::PeerTls;
 pub use status::{ClusterStatus, GroupStatus};
 pub use webhooks::{sign as sign_webhook, WebhookConfig};

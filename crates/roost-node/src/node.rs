@@ -88,7 +88,8 @@ impl Node {
         std::fs::create_dir_all(&config.data_dir)?;
         let storage = Storage::open(&config.data_dir)?;
         let raft_config = Arc::new(config.openraft()?);
-        let clients = PeerClients::new();
+        let cluster = crate::cluster_id::load(&config)?;
+        let clients = PeerClients::new(config.peer_tls.clone(), cluster.clone());
         let mut groups = Vec::new();
         for group in 0..=config.shards {
             let (log, sm) = storage.group(group)?;
@@ -118,7 +119,7 @@ impl Node {
             storage,
             layout_error: OnceLock::new(),
         });
-        node.serve_peers(shutdown.clone()).await?;
+        node.serve_peers(cluster, shutdown.clone()).await?;
         node.bootstrap().await?;
         tokio::spawn(node.clone().check_layout(shutdown.clone()));
         let every = node.config.tick_interval;
@@ -127,13 +128,23 @@ impl Node {
         Ok(node)
     }
 
-    async fn serve_peers(self: &Arc<Self>, shutdown: CancellationToken) -> Result<(), NodeError> {
+    async fn serve_peers(
+        self: &Arc<Self>,
+        cluster: roost_network::ClusterId,
+        shutdown: CancellationToken,
+    ) -> Result<(), NodeError> {
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = &self.config.peer_tls {
+            builder = builder
+                .tls_config(tls.server_config())
+                .map_err(|e| NodeError::Config(format!("peer_tls: {e}")))?;
+        }
         let listener = tokio::net::TcpListener::bind(&self.config.peer_listen).await?;
         let incoming =
             tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-        let service = PeerService::server(self.clone());
+        let service = PeerService::server(self.clone(), cluster);
         tokio::spawn(async move {
-            let served = tonic::transport::Server::builder()
+            let served = builder
                 .http2_max_pending_accept_reset_streams(Some(PEER_PENDING_RESETS))
                 .add_service(service)
                 .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())

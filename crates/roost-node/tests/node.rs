@@ -28,6 +28,7 @@ fn config(dir: &Path, members: BTreeMap<u64, Member>, timeout: Duration) -> Node
             secret: vec![1; 32],
             allow_private: false,
         },
+        peer_tls: None,
     }
 }
 

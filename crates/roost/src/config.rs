@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
-use roost_node::{Member, NodeConfig, RaftTuning};
+use roost_node::{Member, NodeConfig, PeerTls, RaftTuning};
 use serde::{Deserialize, Serialize};
 
 use crate::secrets;
@@ -88,6 +88,23 @@ pub struct ServerConfig {
     pub job_ttl_secs: JobTtlConfig,
     /// Job webhooks.
     pub webhooks: WebhooksConfig,
+    /// Mutual TLS between peers.
+    pub peer_tls: Option<PeerTlsConfig>,
+    /// Let peers off loopback speak plaintext without `[peer_tls]` (warned at every start).
+    pub allow_insecure_peers: bool,
+}
+
+/// `[peer_tls]`: this node's certificate and key, and the CA every member's certificate must
+/// chain to (PEM files; `roost certs` makes a development set).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerTlsConfig {
+    /// This node's certificate (chain).
+    pub cert_file: PathBuf,
+    /// Its private key.
+    pub key_file: PathBuf,
+    /// The CA certificate peers must present a certificate of.
+    pub ca_file: PathBuf,
 }
 
 /// `[webhooks]`: how job webhooks are signed and where they may go.
@@ -186,6 +203,8 @@ impl Default for ServerConfig {
             auth: AuthConfig::default(),
             job_ttl_secs: JobTtlConfig::default(),
             webhooks: WebhooksConfig::default(),
+            peer_tls: None,
+            allow_insecure_peers: false,
         }
     }
 }
@@ -241,6 +260,16 @@ fn describe(errors: figment::Error) -> anyhow::Error {
         })
         .collect();
     anyhow::anyhow!("invalid configuration: {}", lines.join("; "))
+}
+
+/// Whether `addr` (`host:port`) can only be reached from this machine.
+fn on_loopback(addr: &str) -> bool {
+    let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
+    }
 }
 
 /// A field whose value is refused, and why.
@@ -365,8 +394,24 @@ impl ServerConfig {
                 return Err(invalid("members", format!("node id {} listed twice", m.id)));
             }
         }
+        if self.peer_tls.is_none() && !self.allow_insecure_peers {
+            let exposed = self.peers_off_loopback();
+            if !exposed.is_empty() {
+                return Err(invalid(
+                    "peer_tls",
+                    format!(
+                        "peers at {} are not on loopback, and anyone who reaches a peer port \
+                         could rewrite the cluster's state: set [peer_tls] (cert_file, key_file, \
+                         ca_file; `roost certs` makes a development set) or, knowingly, \
+                         allow_insecure_peers = true",
+                        exposed.join(", ")
+                    ),
+                ));
+            }
+        }
+        let peer_tls = self.peer_tls()?;
         // Validation must not create files: check the node settings with a placeholder key.
-        self.node_config_with(Vec::new())
+        self.node_config_with(Vec::new(), peer_tls)
             .validate()
             .map_err(|e| match e {
                 roost_node::NodeError::Config(text) => match text.split_once(": ") {
@@ -380,10 +425,46 @@ impl ServerConfig {
 
     /// The node's configuration.
     pub fn node_config(&self) -> anyhow::Result<NodeConfig> {
-        Ok(self.node_config_with(self.webhook_secret()?))
+        let peer_tls = self
+            .peer_tls()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {}: {}", e.field, e.reason))?;
+        Ok(self.node_config_with(self.webhook_secret()?, peer_tls))
     }
 
-    fn node_config_with(&self, webhook_secret: Vec<u8>) -> NodeConfig {
+    /// The peer listener's address and every member's, where not on loopback.
+    pub fn peers_off_loopback(&self) -> Vec<String> {
+        std::iter::once(&self.peer_addr)
+            .chain(self.members.iter().map(|m| &m.peer_addr))
+            .filter(|a| !on_loopback(a))
+            .cloned()
+            .collect()
+    }
+
+    /// The peer certificates, read and checked.
+    fn peer_tls(&self) -> Result<Option<PeerTls>, Invalid> {
+        let Some(files) = &self.peer_tls else {
+            return Ok(None);
+        };
+        let read = |field: &str, path: &PathBuf| {
+            std::fs::read(path).map_err(|e| {
+                invalid(
+                    &format!("peer_tls.{field}"),
+                    format!("{}: {e}", path.display()),
+                )
+            })
+        };
+        let cert = read("cert_file", &files.cert_file)?;
+        let key = read("key_file", &files.key_file)?;
+        let ca = read("ca_file", &files.ca_file)?;
+        PeerTls::from_pem(cert, key, ca)
+            .map(Some)
+            .map_err(|e| match e.split_once(": ") {
+                Some((field, reason)) => invalid(&format!("peer_tls.{field}"), reason),
+                None => invalid("peer_tls", e),
+            })
+    }
+
+    fn node_config_with(&self, webhook_secret: Vec<u8>, peer_tls: Option<PeerTls>) -> NodeConfig {
         let members: BTreeMap<u64, Member> = if self.members.is_empty() {
             BTreeMap::from([(
                 self.node_id,
@@ -419,6 +500,7 @@ impl ServerConfig {
                 secret: webhook_secret,
                 allow_private: self.webhooks.allow_private_addresses,
             },
+            peer_tls,
         }
     }
 
@@ -564,6 +646,7 @@ mod tests {
                     ("ROOST_JOB_TTL_SECS", "{completed=5,failed=6,cancelled=7}"),
                     ("ROOST_QUOTAS__ENABLED", "true"),
                     ("ROOST_LOG_FORMAT", "json"),
+                    ("ROOST_ALLOW_INSECURE_PEERS", "true"),
                 ],
             )?;
             assert_eq!(c.shards, 2);
@@ -661,6 +744,71 @@ mod tests {
             }
             Ok(())
         });
+    }
+
+    #[test]
+    fn peers_off_loopback_need_tls_or_an_explicit_allowance() {
+        jailed(|jail| {
+            let members = "[{id=1,peer_addr=\"10.0.0.1:7170\",http_addr=\"10.0.0.1:7070\"}, \
+                            {id=2,peer_addr=\"127.0.0.1:7171\",http_addr=\"127.0.0.1:7071\"}]";
+            let err = load_env(jail, &[("ROOST_MEMBERS", members)]).expect_err("plaintext");
+            let err = format!("{err:#}");
+            assert!(
+                err.contains("peer_tls") && err.contains("10.0.0.1:7170"),
+                "{err}"
+            );
+            assert!(!err.contains("127.0.0.1:7171"), "{err}");
+            // The listener alone off loopback counts too.
+            let err = load_env(jail, &[("ROOST_PEER_ADDR", "0.0.0.0:7170")]).expect_err("0.0.0.0");
+            assert!(format!("{err:#}").contains("0.0.0.0:7170"));
+            load_env(
+                jail,
+                &[
+                    ("ROOST_MEMBERS", members),
+                    ("ROOST_ALLOW_INSECURE_PEERS", "true"),
+                ],
+            )?;
+            // With [peer_tls], the files must be there and be PEM.
+            let err = load_env(
+                jail,
+                &[
+                    ("ROOST_MEMBERS", members),
+                    (
+                        "ROOST_PEER_TLS",
+                        "{cert_file=\"/nonexistent/n.pem\",key_file=\"k\",ca_file=\"c\"}",
+                    ),
+                ],
+            )
+            .expect_err("missing files");
+            assert!(format!("{err:#}").contains("peer_tls.cert_file"), "{err:#}");
+            jail.create_file("n.pem", "not a certificate")?;
+            let err = load_env(
+                jail,
+                &[(
+                    "ROOST_PEER_TLS",
+                    "{cert_file=\"n.pem\",key_file=\"n.pem\",ca_file=\"n.pem\"}",
+                )],
+            )
+            .expect_err("not PEM");
+            assert!(format!("{err:#}").contains("peer_tls.cert_file"), "{err:#}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn loopback_addresses_are_recognised() {
+        for (addr, loopback) in [
+            ("127.0.0.1:7170", true),
+            ("127.3.0.9:1", true),
+            ("[::1]:7170", true),
+            ("localhost:7170", true),
+            ("0.0.0.0:7170", false),
+            ("10.0.0.1:7170", false),
+            ("roost1:7170", false),
+            ("[::]:7170", false),
+        ] {
+            assert_eq!(on_loopback(addr), loopback, "{addr}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The `roost` binary: `roost serve` runs a node, `roost bench` runs the load generator.
 
+mod certs;
 mod config;
 mod secrets;
 mod tokens;
@@ -36,6 +37,8 @@ enum Cmd {
     /// Workspace tokens.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// Make a development CA and a certificate per node for `[peer_tls]`.
+    Certs(certs::CertsArgs),
     /// Run a command for each claimed job (payload on stdin, `progress N` lines and a JSON
     /// result line on stdout).
     Worker(worker::WorkerArgs),
@@ -61,6 +64,7 @@ fn main() -> anyhow::Result<()> {
         }
         Cmd::Bench(args) => runtime.block_on(roost_bench::run_and_print(args)),
         Cmd::Token(TokenCmd::Create(args)) => tokens::create(args),
+        Cmd::Certs(args) => certs::create(args),
         Cmd::Worker(args) => runtime.block_on(worker::run(args)),
     }
 }
@@ -95,6 +99,14 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         "roost serving"
     );
     tokio::spawn(wait_for_signal(shutdown.clone()));
+    let exposed = config.peers_off_loopback();
+    if config.peer_tls.is_none() && !exposed.is_empty() {
+        tracing::warn!(
+            peers = %exposed.join(", "),
+            "allow_insecure_peers: peers off loopback speak plaintext and are not authenticated; \
+             anyone who reaches a peer port can rewrite the cluster's state (set [peer_tls])"
+        );
+    }
     if config.webhooks.secret.is_none() {
         let file = config.webhook_secret_file();
         tracing::info!(file = %file.display(), "job webhooks are signed with the secret in this file (set [webhooks] secret to choose one)");

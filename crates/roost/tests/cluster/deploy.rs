@@ -67,36 +67,81 @@ fn append(path: &Path) -> std::io::Result<std::fs::File> {
         .open(path)
 }
 
-/// One container: its host name, command line and environment.
+/// One container: its host name, command line, environment and mounted volumes.
 struct Container {
     hostname: String,
     command: Vec<String>,
     env: Env,
+    /// `(volume, path in the container)`; a volume's name is shared by the containers that
+    /// mount it.
+    mounts: Vec<(String, String)>,
 }
 
-/// The three services of `deploy/compose.yaml`, built from the Dockerfile.
-fn compose() -> anyhow::Result<Vec<Container>> {
-    let (image_env, entrypoint) = dockerfile()?;
-    let mut doc: Value = serde_norway::from_str(&deploy_file("compose.yaml")?)?;
-    doc.apply_merge()?;
-    let services = doc["services"].as_mapping().context("services")?;
+/// The mounts in a compose `volumes` list (`name:/path[:ro]`).
+fn compose_mounts(service: &Value) -> anyhow::Result<Vec<(String, String)>> {
     let mut out = Vec::new();
-    for (name, service) in services {
-        let mut env = image_env.clone();
-        for (k, v) in service["environment"].as_mapping().context("environment")? {
-            env.push((text(k)?, text(v)?));
-        }
-        out.push(Container {
-            hostname: text(name)?,
-            command: entrypoint.clone(),
-            env,
-        });
+    for v in service["volumes"].as_sequence().into_iter().flatten() {
+        let v = text(v)?;
+        let mut parts = v.split(':');
+        let (Some(name), Some(path)) = (parts.next(), parts.next()) else {
+            bail!("volume {v:?} is not name:/path");
+        };
+        out.push((name.to_owned(), path.to_owned()));
     }
     Ok(out)
 }
 
+/// `deploy/compose.yaml` built from the Dockerfile: the one-shot services the nodes wait for
+/// (`service_completed_successfully`), then the nodes.
+fn compose() -> anyhow::Result<(Vec<Container>, Vec<Container>)> {
+    let (image_env, entrypoint) = dockerfile()?;
+    let mut doc: Value = serde_norway::from_str(&deploy_file("compose.yaml")?)?;
+    doc.apply_merge()?;
+    let services = doc["services"].as_mapping().context("services")?;
+    let mut jobs = Vec::new();
+    let mut nodes = Vec::new();
+    let mut waited_for = Vec::new();
+    for (_, service) in services {
+        for (dep, how) in service["depends_on"].as_mapping().into_iter().flatten() {
+            if how["condition"] == "service_completed_successfully" {
+                waited_for.push(text(dep)?);
+            }
+        }
+    }
+    for (name, service) in services {
+        let name = text(name)?;
+        let mut env = image_env.clone();
+        for (k, v) in service["environment"].as_mapping().into_iter().flatten() {
+            env.push((text(k)?, text(v)?));
+        }
+        let strings = |v: &Value| -> anyhow::Result<Option<Vec<String>>> {
+            v.as_sequence()
+                .map(|s| s.iter().map(text).collect())
+                .transpose()
+        };
+        let command = [
+            strings(&service["entrypoint"])?.unwrap_or_else(|| entrypoint.clone()),
+            strings(&service["command"])?.unwrap_or_default(),
+        ]
+        .concat();
+        let container = Container {
+            hostname: name.clone(),
+            command,
+            env,
+            mounts: compose_mounts(service)?,
+        };
+        if waited_for.contains(&name) {
+            jobs.push(container);
+        } else {
+            nodes.push(container);
+        }
+    }
+    Ok((jobs, nodes))
+}
+
 /// The pods of the StatefulSet in `deploy/k8s/roost.yaml`, and the names they resolve each
-/// other by (`<pod>.<serviceName>`).
+/// other by (`<pod>.<serviceName>`). Each pod's volume claim is its own volume; a Secret's
+/// volume is shared.
 fn statefulset() -> anyhow::Result<(Vec<Container>, Vec<String>)> {
     let (image_env, _) = dockerfile()?;
     let file = deploy_file("k8s/roost.yaml")?;
@@ -111,7 +156,8 @@ fn statefulset() -> anyhow::Result<(Vec<Container>, Vec<String>)> {
     let name = text(&sts["metadata"]["name"])?;
     let service = text(&sts["spec"]["serviceName"])?;
     let replicas = sts["spec"]["replicas"].as_u64().context("replicas")?;
-    let container = &sts["spec"]["template"]["spec"]["containers"][0];
+    let pod = &sts["spec"]["template"]["spec"];
+    let container = &pod["containers"][0];
     let strings = |v: &Value| -> anyhow::Result<Vec<String>> {
         v.as_sequence()
             .context("a list")?
@@ -124,6 +170,13 @@ fn statefulset() -> anyhow::Result<(Vec<Container>, Vec<String>)> {
         strings(&container["args"])?,
     ]
     .concat();
+    let secrets: Vec<String> = pod["volumes"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .filter(|v| v["secret"].is_mapping())
+        .map(|v| text(&v["name"]))
+        .collect::<anyhow::Result<_>>()?;
     let mut pods = Vec::new();
     let mut names = Vec::new();
     for i in 0..replicas {
@@ -134,11 +187,25 @@ fn statefulset() -> anyhow::Result<(Vec<Container>, Vec<String>)> {
         for e in container["env"].as_sequence().context("env")? {
             env.push((text(&e["name"])?, text(&e["value"])?));
         }
+        let mut mounts = Vec::new();
+        for m in container["volumeMounts"]
+            .as_sequence()
+            .context("volumeMounts")?
+        {
+            let volume = text(&m["name"])?;
+            let volume = if secrets.contains(&volume) {
+                volume
+            } else {
+                format!("{volume}-{hostname}")
+            };
+            mounts.push((volume, text(&m["mountPath"])?));
+        }
         names.push(format!("{hostname}.{service}"));
         pods.push(Container {
             hostname,
             command: command.clone(),
             env,
+            mounts,
         });
     }
     Ok((pods, names))
@@ -149,7 +216,6 @@ struct Deployment {
     children: Vec<Child>,
     logs: Vec<PathBuf>,
     net: Net,
-    _dir: tempfile::TempDir,
 }
 
 impl Drop for Deployment {
@@ -161,44 +227,85 @@ impl Drop for Deployment {
     }
 }
 
+/// Where volumes live on this machine, and what a container's paths become.
+struct Volumes(tempfile::TempDir);
+
+impl Volumes {
+    fn new() -> anyhow::Result<Volumes> {
+        Ok(Volumes(tempfile::tempdir()?))
+    }
+
+    fn path(&self, volume: &str) -> PathBuf {
+        self.0.path().join(volume)
+    }
+
+    /// The container `c`'s command line (after `prefix`; the image's binary replaced by
+    /// cargo's) and environment, with its mount paths replaced by the volumes' directories.
+    fn command(&self, c: &Container, prefix: &[&str]) -> anyhow::Result<Command> {
+        let map = |s: &str| {
+            let mut s = s.replace(IMAGE_BINARY, env!("CARGO_BIN_EXE_roost"));
+            for (volume, path) in &c.mounts {
+                s = s.replace(path.as_str(), &self.path(volume).to_string_lossy());
+            }
+            s
+        };
+        for (volume, _) in &c.mounts {
+            std::fs::create_dir_all(self.path(volume))?;
+        }
+        let line: Vec<String> = prefix
+            .iter()
+            .map(|s| s.to_string())
+            .chain(c.command.iter().map(|a| map(a)))
+            .collect();
+        let (program, args) = line.split_first().context("an empty command")?;
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", IMAGE_PATH)
+            .envs(c.env.iter().map(|(k, v)| (k.as_str(), map(v))))
+            .current_dir(self.0.path());
+        Ok(cmd)
+    }
+
+    /// Runs a one-shot container to completion.
+    fn run(&self, c: &Container) -> anyhow::Result<()> {
+        let out = self.command(c, &[])?.output()?;
+        ensure!(
+            out.status.success(),
+            "{} failed: {}{}",
+            c.hostname,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(())
+    }
+}
+
 impl Deployment {
     /// Starts `containers`, node `i + 1` in namespace `i + 1`, with `names[i]` resolving to it.
-    fn start(containers: Vec<Container>, names: &[String]) -> anyhow::Result<Deployment> {
+    fn start(
+        containers: &[Container],
+        names: &[String],
+        volumes: &Volumes,
+    ) -> anyhow::Result<Deployment> {
         let net = Net::make(containers.len() as u64)?;
         let hosts: Vec<(u64, String)> = (1..).zip(names.iter().cloned()).collect();
         net.hosts(&hosts)?;
-        let dir = tempfile::tempdir()?;
         let mut deployment = Deployment {
             children: Vec::new(),
             logs: Vec::new(),
             net,
-            _dir: tempfile::tempdir()?,
         };
-        let binary = env!("CARGO_BIN_EXE_roost");
-        for (i, c) in containers.into_iter().enumerate() {
-            let volume = dir.path().join(&c.hostname);
-            let log = dir.path().join(format!("{}.log", c.hostname));
-            let command: Vec<String> = c
-                .command
-                .iter()
-                .map(|a| a.replace(IMAGE_BINARY, binary))
-                .collect();
-            let mut cmd = Command::new("ip");
-            cmd.args(["netns", "exec", &deployment.net.ns(i as u64 + 1)])
-                .args(&command)
-                .env_clear()
-                .env("PATH", IMAGE_PATH)
-                .envs(c.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-                .env("ROOST_DATA_DIR", &volume)
-                .current_dir(dir.path())
-                .stdout(append(&log)?)
-                .stderr(append(&log)?);
+        for (i, c) in containers.iter().enumerate() {
+            let log = volumes.path(&format!("{}.log", c.hostname));
+            let ns = deployment.net.ns(i as u64 + 1);
+            let mut cmd = volumes.command(c, &["ip", "netns", "exec", &ns])?;
+            cmd.stdout(append(&log)?).stderr(append(&log)?);
             deployment
                 .children
                 .push(cmd.spawn().context("starting a container")?);
             deployment.logs.push(log);
         }
-        deployment._dir = dir;
         Ok(deployment)
     }
 
@@ -275,15 +382,22 @@ impl Deployment {
 
 #[tokio::test]
 async fn compose_deployment_forms_one_cluster_and_serves() -> anyhow::Result<()> {
-    let containers = compose()?;
-    ensure!(containers.len() == 3, "three services");
-    let names: Vec<String> = containers.iter().map(|c| c.hostname.clone()).collect();
-    Deployment::start(containers, &names)?.check().await
+    let (jobs, nodes) = compose()?;
+    ensure!(nodes.len() == 3, "three nodes");
+    let volumes = Volumes::new()?;
+    for job in &jobs {
+        volumes.run(job)?;
+    }
+    let names: Vec<String> = nodes.iter().map(|c| c.hostname.clone()).collect();
+    Deployment::start(&nodes, &names, &volumes)?.check().await
 }
 
 #[tokio::test]
 async fn kubernetes_statefulset_forms_one_cluster_and_serves() -> anyhow::Result<()> {
     let (pods, names) = statefulset()?;
     ensure!(pods.len() == 3, "three replicas");
-    Deployment::start(pods, &names)?.check().await
+    let volumes = Volumes::new()?;
+    // The Secret the manifest's comment makes with `roost certs`.
+    crate::harness::make_certs(&volumes.path("peer-tls"), names.iter().map(String::as_str))?;
+    Deployment::start(&pods, &names, &volumes)?.check().await
 }

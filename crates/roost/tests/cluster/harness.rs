@@ -2,7 +2,7 @@
 //! own, see [`crate::netns`]) and stops exactly those processes.
 
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -32,6 +32,8 @@ pub struct Cluster {
     pub http: reqwest::Client,
     /// The nodes' namespaces, when each runs in its own.
     net: Option<Net>,
+    /// The CA and node certificates of a cluster whose peers speak mutual TLS.
+    pub certs: Option<PathBuf>,
     _dir: TempDir,
 }
 
@@ -102,6 +104,12 @@ impl Cluster {
                 i + 1
             ));
         }
+        // Peers off loopback (in namespaces) speak mutual TLS, with certificates from
+        // `roost certs` naming each node's address.
+        let certs = dir.path().join("certs");
+        if net.is_some() {
+            make_certs(&certs, addrs.iter().map(|a| a.0.as_str()))?;
+        }
         let mut nodes = Vec::new();
         for (i, (host, http, peer, grpc)) in addrs.iter().enumerate() {
             let id = i as u64 + 1;
@@ -111,6 +119,7 @@ impl Cluster {
                 "node_id = {id}\ndata_dir = {data:?}\nhttp_addr = \"{host}:{http}\"\npeer_addr = \"{host}:{peer}\"\ngrpc_addr = \"{host}:{grpc}\"\nshards = {shards}\nrequest_timeout_ms = 10000\n{top_extra}\n{members}\n[raft]\n{raft_extra}\n"
             );
             if net.is_some() {
+                text.push_str(&peer_tls_table(&certs, id));
                 text = from_reference(n, id, &text)?;
             }
             std::fs::write(&config, text)?;
@@ -129,6 +138,7 @@ impl Cluster {
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()?,
+            certs: net.is_some().then(|| certs.clone()),
             net,
             _dir: dir,
         };
@@ -339,6 +349,33 @@ impl Drop for Cluster {
 }
 
 /// libfaketime's multi-threaded library, wherever Debian put it for this architecture.
+/// Makes a CA and a certificate per node (node `i + 1` named by `hosts[i]`) into `dir` with
+/// `roost certs`.
+pub fn make_certs<'a>(dir: &Path, hosts: impl Iterator<Item = &'a str>) -> anyhow::Result<()> {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_roost"));
+    command.args(["certs", "--out"]).arg(dir);
+    for (id, host) in (1..).zip(hosts) {
+        command.arg("--node").arg(format!("{id}={host}"));
+    }
+    let out = command.output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "roost certs: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+/// The `[peer_tls]` table of node `id` for certificates made by [`make_certs`] in `dir`.
+pub fn peer_tls_table(dir: &Path, id: u64) -> String {
+    format!(
+        "\n[peer_tls]\ncert_file = {:?}\nkey_file = {:?}\nca_file = {:?}\n",
+        dir.join(format!("node{id}.pem")),
+        dir.join(format!("node{id}.key")),
+        dir.join("ca.pem")
+    )
+}
+
 /// Runs the README's quickstart (its first `sh` block after "## Quickstart") with curl against
 /// `base` instead of `http://127.0.0.1:7070`, and checks what it prints.
 pub fn readme_quickstart(base: &str) -> anyhow::Result<()> {

@@ -15,6 +15,7 @@ mod grpc_workspace;
 mod harness;
 mod jobs;
 mod netns;
+mod perimeter;
 mod queue_rung;
 mod quotas;
 mod single;
