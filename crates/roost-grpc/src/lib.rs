@@ -39,14 +39,24 @@ pub struct Options {
     pub tokens: Option<roost_auth::Verifier>,
 }
 
-/// Serves the client API on `listener` until `shutdown`.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
+/// Serves the client API on `incoming` connections (plain TCP, or TLS) until `shutdown`.
+pub async fn serve<I, IO, E>(
+    incoming: I,
     node: Arc<Node>,
     options: Options,
     shutdown: CancellationToken,
-) -> Result<(), tonic::transport::Error> {
-    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+) -> Result<(), tonic::transport::Error>
+where
+    I: futures::Stream<Item = Result<IO, E>>,
+    IO: tokio::io::AsyncRead
+        + tokio::io::AsyncWrite
+        + tonic::transport::server::Connected
+        + Unpin
+        + Send
+        + 'static,
+    IO::ConnectInfo: Clone + Send + Sync + 'static,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let ws = Workspaces::new(Arc::clone(&node), options.tokens, options.max_payload_bytes);
     let max_decoding = options.max_payload_bytes + 64 * 1024;
     tonic::transport::Server::builder()

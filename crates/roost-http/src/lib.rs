@@ -99,14 +99,21 @@ pub fn router(node: Arc<Node>, limits: Limits, tokens: Option<jwt::Verifier>) ->
         .with_state(state)
 }
 
-/// Serves `router` on `listener` until `shutdown` fires, then finishes in-flight requests.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
+/// Serves `router` on `listener` (plain TCP, or `roost_tls::TlsListener`) until `shutdown`
+/// fires, then finishes in-flight requests.
+pub async fn serve<L>(
+    listener: L,
     router: Router,
     shutdown: CancellationToken,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
+{
+    use axum::serve::ListenerExt;
     let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, service)
+    // axum hands the peer's address to handlers for its own TCP listener and for tapped ones;
+    // an empty tap lets a TLS listener give it too.
+    axum::serve(listener.tap_io(|_| {}), service)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
 }

@@ -88,10 +88,23 @@ pub struct ServerConfig {
     pub job_ttl_secs: JobTtlConfig,
     /// Job webhooks.
     pub webhooks: WebhooksConfig,
+    /// TLS on the client listeners (HTTP and gRPC).
+    pub tls: Option<TlsConfig>,
     /// Mutual TLS between peers.
     pub peer_tls: Option<PeerTlsConfig>,
     /// Let peers off loopback speak plaintext without `[peer_tls]` (warned at every start).
     pub allow_insecure_peers: bool,
+}
+
+/// `[tls]`: the certificate the HTTP edge and the client gRPC API present (PEM files, reloaded
+/// on SIGHUP or when they change).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The certificate chain.
+    pub cert_file: PathBuf,
+    /// Its private key.
+    pub key_file: PathBuf,
 }
 
 /// `[peer_tls]`: this node's certificate and key, and the CA every member's certificate must
@@ -203,6 +216,7 @@ impl Default for ServerConfig {
             auth: AuthConfig::default(),
             job_ttl_secs: JobTtlConfig::default(),
             webhooks: WebhooksConfig::default(),
+            tls: None,
             peer_tls: None,
             allow_insecure_peers: false,
         }
@@ -408,6 +422,20 @@ impl ServerConfig {
                     ),
                 ));
             }
+        }
+        if let Some(tls) = &self.tls {
+            roost_tls::ReloadingCert::load(&tls.cert_file, &tls.key_file).map_err(|e| {
+                let field = match &e {
+                    roost_tls::Error::Read { path, .. }
+                    | roost_tls::Error::Invalid { path, .. }
+                        if *path == tls.key_file =>
+                    {
+                        "tls.key_file"
+                    }
+                    _ => "tls.cert_file",
+                };
+                invalid(field, e.to_string())
+            })?;
         }
         let peer_tls = self.peer_tls()?;
         // Validation must not create files: check the node settings with a placeholder key.

@@ -125,11 +125,23 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         Some(_) => {}
         None => tracing::warn!("no [auth] key configured for this multi-node cluster: the jobs API refuses every request"),
     }
+    let client_tls = match &config.tls {
+        Some(files) => {
+            let cert = roost_tls::ReloadingCert::load(&files.cert_file, &files.key_file)
+                .context("[tls]")?;
+            tokio::spawn(roost_tls::watch(
+                cert.clone(),
+                CERT_CHECK_EVERY,
+                shutdown.clone(),
+            ));
+            Some(cert)
+        }
+        None => None,
+    };
     if !config.grpc_addr.is_empty() {
         let grpc = tokio::net::TcpListener::bind(&config.grpc_addr)
             .await
             .with_context(|| format!("binding grpc_addr {}", config.grpc_addr))?;
-        let (node, stop) = (Arc::clone(&node), shutdown.clone());
         let limits = config.limits();
         let options = roost_grpc::Options {
             max_payload_bytes: config.max_body_bytes,
@@ -137,19 +149,63 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
             job_ttl: limits.job_ttl,
             tokens: verifier.clone(),
         };
-        tokio::spawn(async move {
-            if let Err(e) = roost_grpc::serve(grpc, node, options, stop).await {
-                tracing::error!(error = %e, "client gRPC listener failed");
-            }
-        });
+        tokio::spawn(serve_grpc(
+            grpc,
+            client_tls.clone(),
+            Arc::clone(&node),
+            options,
+            shutdown.clone(),
+        ));
     }
     let router = roost_http::router(Arc::clone(&node), config.limits(), verifier);
-    roost_http::serve(http, router, shutdown.clone())
-        .await
-        .context("serving http")?;
+    let served = match &client_tls {
+        Some(cert) => {
+            let config = cert.server_config(roost_tls::ALPN_HTTP)?;
+            let listener = roost_tls::TlsListener::new(http, config, shutdown.clone())?;
+            roost_http::serve(listener, router, shutdown.clone()).await
+        }
+        None => roost_http::serve(http, router, shutdown.clone()).await,
+    };
+    served.context("serving http")?;
     tracing::info!("draining: stopping raft groups");
     node.shutdown().await;
     Ok(())
+}
+
+/// How often the client listeners' certificate files are looked at for a change.
+const CERT_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Serves the client gRPC API on `listener`, over TLS when `tls` is given.
+async fn serve_grpc(
+    listener: tokio::net::TcpListener,
+    tls: Option<Arc<roost_tls::ReloadingCert>>,
+    node: Arc<roost_node::Node>,
+    options: roost_grpc::Options,
+    shutdown: CancellationToken,
+) {
+    let served = match tls {
+        Some(cert) => {
+            let listener = cert
+                .server_config(roost_tls::ALPN_GRPC)
+                .map_err(anyhow::Error::from)
+                .and_then(|c| Ok(roost_tls::TlsListener::new(listener, c, shutdown.clone())?));
+            match listener {
+                Ok(l) => roost_grpc::serve(l.into_stream(), node, options, shutdown).await,
+                Err(e) => {
+                    tracing::error!(error = %e, "client gRPC listener failed");
+                    return;
+                }
+            }
+        }
+        None => {
+            let incoming =
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+            roost_grpc::serve(incoming, node, options, shutdown).await
+        }
+    };
+    if let Err(e) = served {
+        tracing::error!(error = %e, "client gRPC listener failed");
+    }
 }
 
 /// Cancels `shutdown` on SIGINT or SIGTERM.

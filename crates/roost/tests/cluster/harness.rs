@@ -54,25 +54,32 @@ impl Cluster {
         top_extra: &str,
         raft_extra: &str,
     ) -> anyhow::Result<Cluster> {
-        Self::launch(n, shards, top_extra, raft_extra, None, false).await
+        Self::launch(n, shards, top_extra, raft_extra, None, false, false).await
+    }
+
+    /// Like [`Cluster::start`] on loopback, with TLS on the client listeners (HTTP and gRPC,
+    /// `https://` URLs, [`Cluster::http`] trusting the cluster's CA) and mutual TLS between
+    /// peers.
+    pub async fn start_tls(n: u64, shards: u32) -> anyhow::Result<Cluster> {
+        Self::launch(n, shards, "", "", None, false, true).await
     }
 
     /// Like [`Cluster::start_with`], each node in a network namespace of its own (see
     /// [`crate::netns`]), so the test can partition them.
     pub async fn start_isolated(n: u64, shards: u32, top_extra: &str) -> anyhow::Result<Cluster> {
-        Self::launch(n, shards, top_extra, "", Some(Net::make(n)?), false).await
+        Self::launch(n, shards, top_extra, "", Some(Net::make(n)?), false, false).await
     }
 
     /// Like [`Cluster::start_isolated`] and [`Cluster::start_skewable`] at once.
     pub async fn start_isolated_skewable(n: u64, shards: u32) -> anyhow::Result<Cluster> {
-        Self::launch(n, shards, "", "", Some(Net::make(n)?), true).await
+        Self::launch(n, shards, "", "", Some(Net::make(n)?), true, false).await
     }
 
     /// Like [`Cluster::start`], with each node's wall clock under libfaketime so the test can
     /// skew and jump it ([`Cluster::skew`]); monotonic clocks are left alone, as a real clock
     /// step leaves them.
     pub async fn start_skewable(n: u64, shards: u32) -> anyhow::Result<Cluster> {
-        Self::launch(n, shards, "", "", None, true).await
+        Self::launch(n, shards, "", "", None, true, false).await
     }
 
     async fn launch(
@@ -82,6 +89,7 @@ impl Cluster {
         raft_extra: &str,
         net: Option<Net>,
         skewable: bool,
+        tls: bool,
     ) -> anyhow::Result<Cluster> {
         let dir = tempfile::tempdir()?;
         // (host, http, peer, grpc) per node: its own address in a namespace, else free
@@ -107,9 +115,11 @@ impl Cluster {
         // Peers off loopback (in namespaces) speak mutual TLS, with certificates from
         // `roost certs` naming each node's address.
         let certs = dir.path().join("certs");
-        if net.is_some() {
+        let peer_tls = net.is_some() || tls;
+        if peer_tls {
             make_certs(&certs, addrs.iter().map(|a| a.0.as_str()))?;
         }
+        let scheme = if tls { "https" } else { "http" };
         let mut nodes = Vec::new();
         for (i, (host, http, peer, grpc)) in addrs.iter().enumerate() {
             let id = i as u64 + 1;
@@ -118,27 +128,39 @@ impl Cluster {
             let mut text = format!(
                 "node_id = {id}\ndata_dir = {data:?}\nhttp_addr = \"{host}:{http}\"\npeer_addr = \"{host}:{peer}\"\ngrpc_addr = \"{host}:{grpc}\"\nshards = {shards}\nrequest_timeout_ms = 10000\n{top_extra}\n{members}\n[raft]\n{raft_extra}\n"
             );
-            if net.is_some() {
+            if peer_tls {
                 text.push_str(&peer_tls_table(&certs, id));
+            }
+            if tls {
+                text.push_str(&format!(
+                    "\n[tls]\ncert_file = {:?}\nkey_file = {:?}\n",
+                    certs.join(format!("node{id}.pem")),
+                    certs.join(format!("node{id}.key"))
+                ));
+            }
+            if net.is_some() {
                 text = from_reference(n, id, &text)?;
             }
             std::fs::write(&config, text)?;
             nodes.push(NodeProc {
                 id,
-                http: format!("http://{host}:{http}"),
-                grpc: format!("http://{host}:{grpc}"),
+                http: format!("{scheme}://{host}:{http}"),
+                grpc: format!("{scheme}://{host}:{grpc}"),
                 config,
                 data,
                 child: Mutex::new(None),
                 clock: skewable.then(|| dir.path().join(format!("node{id}.clock"))),
             });
         }
+        let mut http = reqwest::Client::builder().timeout(Duration::from_secs(30));
+        if tls {
+            let ca = std::fs::read(certs.join("ca.pem"))?;
+            http = http.add_root_certificate(reqwest::Certificate::from_pem(&ca)?);
+        }
         let cluster = Cluster {
             nodes,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()?,
-            certs: net.is_some().then(|| certs.clone()),
+            http: http.build()?,
+            certs: peer_tls.then(|| certs.clone()),
             net,
             _dir: dir,
         };

@@ -19,3 +19,4 @@ mod perimeter;
 mod queue_rung;
 mod quotas;
 mod single;
+mod tls;
