@@ -288,9 +288,33 @@ impl pb::jobs_server::Jobs for JobsService {
                 input::claim_wait(Some(req.wait_secs))?,
             ))
         });
-        let (limit, wait) = checked.map_err(|e| invalid_field(&e))?;
+        let (limit, wait) = checked
+            .and_then(|lw| input::claim_types(&req.types).map(|()| lw))
+            .map_err(|e| invalid_field(&e))?;
         let deadline = Instant::now() + Duration::from_secs(wait);
+        let shard = self.ws.shard(&c.workspace);
         loop {
+            // Ask first, a read: a claim that would find nothing is not proposed (as over HTTP).
+            let query = Query::ClaimableJobs {
+                workspace: c.workspace.clone(),
+                types: req.types.clone(),
+                now_ms: crate::work::now_ms(),
+            };
+            let due = match self.ws.read(&c.workspace, query).await? {
+                QueryResult::ClaimableJobs(due) => due,
+                other => return Err(unexpected(&other)),
+            };
+            let left = deadline.saturating_duration_since(Instant::now());
+            if !due && !left.is_zero() {
+                self.ws
+                    .node
+                    .applied_changed(shard, left.min(Duration::from_secs(1)))
+                    .await;
+                continue;
+            }
+            if !due {
+                return Ok(GrpcResponse::new(pb::ClaimJobsReply { jobs: Vec::new() }));
+            }
             let command = Command::ClaimJobs {
                 workspace: c.workspace.clone(),
                 worker_id: req.worker_id.clone(),
@@ -302,8 +326,7 @@ impl pb::jobs_server::Jobs for JobsService {
                 Response::Claimed { jobs } => jobs,
                 other => return Err(unexpected(&other)),
             };
-            let left = deadline.saturating_duration_since(Instant::now());
-            if !jobs.is_empty() || left.is_zero() {
+            if !jobs.is_empty() || deadline <= Instant::now() {
                 let jobs = jobs
                     .iter()
                     .map(|j| {
@@ -317,13 +340,6 @@ impl pb::jobs_server::Jobs for JobsService {
                     .collect();
                 return Ok(GrpcResponse::new(pb::ClaimJobsReply { jobs }));
             }
-            self.ws
-                .node
-                .applied_changed(
-                    self.ws.shard(&c.workspace),
-                    left.min(Duration::from_secs(1)),
-                )
-                .await;
         }
     }
 

@@ -400,11 +400,33 @@ async fn claim(
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
     let req: ClaimBody = body::json(&bytes)?;
     input::worker_id(&req.worker_id)?;
+    input::claim_types(&req.types)?;
     let limit = input::claim_limit(req.limit)?;
     let wait = input::claim_wait(req.wait)?;
     let deadline = Instant::now() + Duration::from_secs(wait);
     let shard = ids::workspace_shard(&c.workspace, s.node.shards());
     loop {
+        // Ask first, a read: a claim that would find nothing is not proposed, so waiting
+        // (and idle, polling) workers never write to the log.
+        let query = Query::ClaimableJobs {
+            workspace: c.workspace.clone(),
+            types: req.types.clone(),
+            now_ms: crate::work::now_ms(),
+        };
+        let due = match read(&s, &c.workspace, query).await? {
+            QueryResult::ClaimableJobs(due) => due,
+            other => return Err(unexpected(&other)),
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if !due {
+            if left.is_zero() {
+                return Ok(claimed(&[]));
+            }
+            s.node
+                .applied_changed(shard, left.min(Duration::from_secs(1)))
+                .await;
+            continue;
+        }
         let command = Command::ClaimJobs {
             workspace: c.workspace.clone(),
             worker_id: req.worker_id.clone(),
@@ -416,29 +438,31 @@ async fn claim(
             Applied::Claimed { jobs } => jobs,
             other => return Err(unexpected(&other)),
         };
-        let left = deadline.saturating_duration_since(Instant::now());
-        if !jobs.is_empty() || left.is_zero() {
-            let jobs: Vec<Value> = jobs
-                .iter()
-                .map(|j| {
-                    let mut v = job_json(j);
-                    if let Some(l) = &j.lease {
-                        v["token"] = json!(format!("{:016x}", l.token));
-                        v["leaseExpiresAt"] = json!(timestamp(l.expires_ms));
-                    }
-                    v
-                })
-                .collect();
-            return Ok(Json(json!({
-                "jobs": jobs,
-                "_help": "Run each job; POST /jobs/{id}/heartbeat {token, progress} well within the lease, then complete {token, result} or fail {token, error, retryable}.",
-            }))
-            .into_response());
+        // Another worker may have taken what the read saw: then wait on.
+        if !jobs.is_empty() || deadline <= Instant::now() {
+            return Ok(claimed(&jobs));
         }
-        s.node
-            .applied_changed(shard, left.min(Duration::from_secs(1)))
-            .await;
     }
+}
+
+/// The answer to a claim: the jobs taken, each with its lease.
+fn claimed(jobs: &[Job]) -> Response {
+    let jobs: Vec<Value> = jobs
+        .iter()
+        .map(|j| {
+            let mut v = job_json(j);
+            if let Some(l) = &j.lease {
+                v["token"] = json!(format!("{:016x}", l.token));
+                v["leaseExpiresAt"] = json!(timestamp(l.expires_ms));
+            }
+            v
+        })
+        .collect();
+    Json(json!({
+        "jobs": jobs,
+        "_help": "Run each job; POST /jobs/{id}/heartbeat {token, progress} well within the lease, then complete {token, result} or fail {token, error, retryable}.",
+    }))
+    .into_response()
 }
 
 /// Body of `POST /jobs/{id}/heartbeat`.

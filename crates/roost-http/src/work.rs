@@ -38,7 +38,7 @@ pub fn routes() -> Router<AppState> {
         .route("/work-queue-tasks/{id}/heartbeat", post(heartbeat))
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)

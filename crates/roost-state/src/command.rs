@@ -799,6 +799,17 @@ pub enum Query {
         /// Target queue.
         queue: QueueId,
     },
+    /// Whether a claim would find a job: one pending in `workspace`, due by `now_ms` (the
+    /// asking node's clock), of one of `types` (any type when empty). A waiting claim asks
+    /// this, a read, and proposes its claim only on a yes, so idle workers write nothing.
+    ClaimableJobs {
+        /// The caller's workspace.
+        workspace: String,
+        /// The types the worker takes.
+        types: Vec<String>,
+        /// Due at or before this time.
+        now_ms: u64,
+    },
 }
 
 /// The answer to a [`Query`].
@@ -880,4 +891,6 @@ pub enum QueryResult {
     Origins(Option<Origins>),
     /// The query was refused.
     Refused(CommandError),
+    /// Whether a claim would find a job now.
+    ClaimableJobs(bool),
 }

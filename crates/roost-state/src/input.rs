@@ -105,6 +105,21 @@ pub fn claim_limit(limit: Option<u32>) -> Result<u32, Invalid> {
     }
 }
 
+/// Most job types one claim may name.
+pub const MAX_CLAIM_TYPES: usize = 100;
+
+/// The job types a claim takes: at most [`MAX_CLAIM_TYPES`], each 1-100 characters (as a
+/// job's type). A claim's types travel in every claim command and read, so they are bounded.
+pub fn claim_types(types: &[String]) -> Result<(), Invalid> {
+    if types.len() > MAX_CLAIM_TYPES {
+        return invalid("types", "must list at most 100 types");
+    }
+    if types.iter().any(|t| t.is_empty() || t.len() > 100) {
+        return invalid("types", "each must be 1-100 characters");
+    }
+    Ok(())
+}
+
 /// How long a claim waits for work, in seconds (default 0).
 pub fn claim_wait(secs: Option<u64>) -> Result<u64, Invalid> {
     match secs.unwrap_or(0) {

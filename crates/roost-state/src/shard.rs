@@ -647,6 +647,11 @@ impl ShardState {
             Query::DrainWork => Ok(Ok(self.drain_work())),
             Query::WorkQueues { workspace } => Ok(self.work_queues_of(workspace, None)),
             Query::WebhooksDue { until_ms, limit } => Ok(Ok(self.webhooks_due(*until_ms, *limit))),
+            Query::ClaimableJobs {
+                workspace,
+                types,
+                now_ms,
+            } => Ok(Ok(self.any_claimable(*now_ms, workspace, types))),
             Query::WorkQueue { workspace, id } => Ok(self.work_queues_of(workspace, Some(id))),
             Query::Tasks {
                 workspace,

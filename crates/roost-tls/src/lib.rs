@@ -297,4 +297,23 @@ mod tests {
         assert!(ReloadingCert::load(&c, &k).is_err());
         Ok(())
     }
+
+    /// What [`watch`] looks at between SIGHUPs: a file written since the last load.
+    #[test]
+    fn a_file_written_since_the_last_load_is_noticed() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let (c, k, _) = write_pair(dir.path(), "one.example")?;
+        let cert = ReloadingCert::load(&c, &k)?;
+        assert!(!cert.changed());
+        // Modification times have a coarse grain on some file systems: set one explicitly.
+        let later = SystemTime::now() + Duration::from_secs(5);
+        std::fs::File::options()
+            .write(true)
+            .open(&c)?
+            .set_modified(later)?;
+        assert!(cert.changed());
+        cert.reload()?;
+        assert!(!cert.changed());
+        Ok(())
+    }
 }

@@ -196,6 +196,38 @@ impl ShardState {
         }))
     }
 
+    /// The jobs a claim at `now` would take, in the order it takes them: pending in
+    /// `workspace`, due, and of one of `types` (any when empty).
+    fn claimable<'a>(
+        &'a self,
+        now: u64,
+        workspace: &'a str,
+        types: &'a [String],
+    ) -> impl Iterator<Item = &'a String> + 'a {
+        let lo = (workspace.to_owned(), i64::MIN, 0, 0, String::new());
+        self.job_index
+            .pending
+            .range(lo..)
+            .take_while(move |(ws, ..)| ws == workspace)
+            .filter(move |(_, _, run_at, _, _)| *run_at <= now)
+            .filter(move |(.., id)| {
+                self.jobs
+                    .get(id)
+                    .is_some_and(|j| types.is_empty() || types.contains(&j.spec.job_type))
+            })
+            .map(|(.., id)| id)
+    }
+
+    /// Whether a claim at `now` would find a job (see [`crate::Query::ClaimableJobs`]).
+    pub(super) fn any_claimable(
+        &self,
+        now: u64,
+        workspace: &str,
+        types: &[String],
+    ) -> crate::QueryResult {
+        crate::QueryResult::ClaimableJobs(self.claimable(now, workspace, types).next().is_some())
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub(super) fn claim_jobs(
         &mut self,
@@ -207,20 +239,10 @@ impl ShardState {
         tokens: &[u64],
         fx: &mut Effects,
     ) -> Outcome {
-        let lo = (workspace.to_owned(), i64::MIN, 0, 0, String::new());
         let chosen: Vec<String> = self
-            .job_index
-            .pending
-            .range(lo..)
-            .take_while(|(ws, ..)| ws == workspace)
-            .filter(|(_, _, run_at, _, _)| *run_at <= now)
-            .filter(|(.., id)| {
-                self.jobs
-                    .get(id)
-                    .is_some_and(|j| types.is_empty() || types.contains(&j.spec.job_type))
-            })
+            .claimable(now, workspace, types)
             .take(tokens.len())
-            .map(|(.., id)| id.clone())
+            .cloned()
             .collect();
         let mut jobs = Vec::with_capacity(chosen.len());
         for (id, token) in chosen.iter().zip(tokens) {

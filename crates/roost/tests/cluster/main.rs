@@ -13,6 +13,7 @@ mod forms;
 mod grpc;
 mod grpc_workspace;
 mod harness;
+mod idle;
 mod jobs;
 mod netns;
 mod perimeter;
