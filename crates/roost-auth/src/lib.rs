@@ -17,6 +17,37 @@ pub struct Claims {
     pub teams: Vec<String>,
     /// Expiry, seconds since the epoch.
     pub exp: u64,
+    /// Not before, seconds since the epoch (checked when present).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
+}
+
+/// Clock difference forgiven on `exp` and `nbf`, in seconds: nodes and minting hosts run NTP,
+/// and a larger window (the library's default is 60 s) keeps expired tokens working longer.
+const LEEWAY_SECS: u64 = 5;
+
+/// The rules every token is checked by: `alg`, `exp` required, `nbf` honoured when present.
+fn validation(alg: Algorithm) -> Validation {
+    let mut v = Validation::new(alg);
+    v.leeway = LEEWAY_SECS;
+    v.validate_nbf = true;
+    v
+}
+
+/// A stable reason for a refused token, for the caller: the library's own messages name its
+/// internals (base64 and JSON errors, key types), which callers cannot act on.
+fn reason(e: &jsonwebtoken::errors::Error) -> &'static str {
+    use jsonwebtoken::errors::ErrorKind as K;
+    match e.kind() {
+        K::ExpiredSignature => "token expired",
+        K::ImmatureSignature => "token not valid yet (nbf)",
+        K::InvalidSignature => "token signature does not verify",
+        K::InvalidAlgorithm | K::MissingAlgorithm | K::InvalidAlgorithmName => {
+            "token algorithm not accepted"
+        }
+        K::MissingRequiredClaim(_) => "token lacks a required claim (exp)",
+        _ => "token is malformed",
+    }
 }
 
 /// How tokens are checked.
@@ -42,7 +73,7 @@ impl Verifier {
     pub fn hs256(secret: &[u8]) -> Self {
         Verifier {
             key: DecodingKey::from_secret(secret),
-            validation: Validation::new(Algorithm::HS256),
+            validation: validation(Algorithm::HS256),
         }
     }
 
@@ -50,7 +81,7 @@ impl Verifier {
     pub fn rs256(public_pem: &[u8]) -> Result<Self, KeyError> {
         Ok(Verifier {
             key: DecodingKey::from_rsa_pem(public_pem)?,
-            validation: Validation::new(Algorithm::RS256),
+            validation: validation(Algorithm::RS256),
         })
     }
 
@@ -62,7 +93,7 @@ impl Verifier {
     pub fn caller(&self, token: &str) -> Result<Claims, Rejected> {
         let claims = self
             .verify(token)
-            .map_err(|e| Rejected(format!("token rejected: {e}")))?;
+            .map_err(|e| Rejected(format!("token rejected: {}", reason(&e))))?;
         if claims.workspace.is_empty() || claims.workspace.len() > 128 {
             return Err(Rejected("token names no usable workspace".into()));
         }
@@ -106,7 +137,49 @@ mod tests {
             workspace: "ws".into(),
             teams: vec!["eng".into()],
             exp,
+            nbf: None,
         }
+    }
+
+    fn now() -> u64 {
+        jsonwebtoken::get_current_timestamp()
+    }
+
+    #[test]
+    fn leeway_is_seconds_and_nbf_is_honoured() -> Result<(), KeyError> {
+        let v = Verifier::hs256(b"secret-one");
+        // Expired 30 s ago: within the library's default 60 s leeway, outside ours.
+        let stale = mint_hs256(b"secret-one", &claims(now() - 30))?;
+        let refused = v.caller(&stale).expect_err("expired");
+        assert_eq!(refused.0, "token rejected: token expired");
+        let early = mint_hs256(
+            b"secret-one",
+            &Claims {
+                nbf: Some(now() + 600),
+                ..claims(FAR)
+            },
+        )?;
+        assert_eq!(
+            v.caller(&early).expect_err("nbf").0,
+            "token rejected: token not valid yet (nbf)"
+        );
+        let started = mint_hs256(
+            b"secret-one",
+            &Claims {
+                nbf: Some(now() - 1),
+                ..claims(FAR)
+            },
+        )?;
+        assert!(v.caller(&started).is_ok());
+        // Library internals stay out of the answer.
+        for junk in ["not-a-jwt", "a.b.c"] {
+            let why = v.caller(junk).expect_err(junk).0;
+            assert_eq!(why, "token rejected: token is malformed", "{junk}");
+        }
+        let unsigned = "eyJhbGciOiJIUzI1NiJ9.e30.x";
+        let why = v.caller(unsigned).expect_err("bad signature").0;
+        assert_eq!(why, "token rejected: token signature does not verify");
+        Ok(())
     }
 
     const FAR: u64 = 4_000_000_000;

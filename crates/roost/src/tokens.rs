@@ -110,6 +110,7 @@ pub fn claims(subject: &str, workspace: &str, teams: Vec<String>, ttl_secs: u64)
         workspace: workspace.to_owned(),
         teams,
         exp: now + ttl_secs,
+        nbf: None,
     }
 }
 
