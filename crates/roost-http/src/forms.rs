@@ -120,7 +120,7 @@ async fn create(
         Applied::Refused(e) => return Err(e.into()),
         other => return Err(unexpected(&other)),
     }
-    let base = base_url(&headers);
+    let base = base_url(&s.links, &headers);
     let body = json!({
         "form_id": id,
         "form_api_key": key,
@@ -266,7 +266,7 @@ async fn submissions(
             json!({"submission_id": sub.id, "seq": sub.seq, "submitted_at": timestamp(sub.at_ms), "fields": fields})
         })
         .collect::<Vec<_>>();
-    let base = base_url(&headers);
+    let base = base_url(&s.links, &headers);
     Ok(Json(json!({
         "form_id": id,
         "name": form.name,
@@ -343,7 +343,7 @@ async fn bind(
             "form_id": id,
             "queue_id": queue,
             "_help": "Form bound: every later submission is published into the queue as an envelope with source=form-mirror.",
-            "_links": form_links(&base_url(&headers), &id),
+            "_links": form_links(&base_url(&s.links, &headers), &id),
         }))
         .into_response()),
         Applied::Refused(e) => Err(e.into()),

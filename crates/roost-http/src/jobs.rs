@@ -133,7 +133,7 @@ async fn create(
         ttl: s.limits.job_ttl,
     };
     let job = job_of(write(&s, &c.workspace, command).await?)?;
-    let base = base_url(&headers);
+    let base = base_url(&s.links, &headers);
     let mut resp = (
         StatusCode::ACCEPTED,
         Json(json!({

@@ -15,6 +15,8 @@ mod ops;
 mod queues;
 mod quotas;
 mod wire;
+
+pub use wire::{is_plain_host, Links};
 mod work;
 mod workspace;
 
@@ -74,15 +76,23 @@ pub struct AppState {
     pub forms: Arc<forms::RateLimiter>,
     /// Checks workspace tokens (jobs, work queues); `None` refuses them all.
     pub tokens: Option<jwt::Verifier>,
+    /// How this edge names itself in links.
+    pub links: Links,
 }
 
 /// The whole HTTP API.
-pub fn router(node: Arc<Node>, limits: Limits, tokens: Option<jwt::Verifier>) -> Router {
+pub fn router(
+    node: Arc<Node>,
+    limits: Limits,
+    tokens: Option<jwt::Verifier>,
+    links: Links,
+) -> Router {
     let state = AppState {
         node,
         limits,
         forms: Arc::default(),
         tokens,
+        links,
     };
     Router::new()
         .merge(ops::routes())
@@ -92,6 +102,7 @@ pub fn router(node: Arc<Node>, limits: Limits, tokens: Option<jwt::Verifier>) ->
         .merge(jobs::routes())
         .merge(work::routes())
         .fallback(error::not_found)
+        .layer(axum::middleware::from_fn(wire::check_host))
         .layer(axum::middleware::map_response(error::json_errors))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             error::panicked,

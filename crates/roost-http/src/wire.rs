@@ -74,14 +74,63 @@ impl<'a> EnvelopeJson<'a> {
     }
 }
 
-/// The base URL clients reached this node by, for absolute links.
-pub fn base_url(headers: &HeaderMap) -> String {
+/// How the HTTP edge names itself in the absolute links it hands out (`_links`,
+/// `publish_url`, `status_url`). Agents follow those links with their keys, so a link must
+/// never point where the caller's `Host` header says if that is not a plain host.
+#[derive(Clone, Debug, Default)]
+pub struct Links {
+    /// The configured public base URL (`public_url`), used as it is.
+    pub public_url: Option<String>,
+    /// Whether the listener speaks TLS (`https` links).
+    pub https: bool,
+    /// The listener's address, for requests that name no host (HTTP/2 carries it in the URI).
+    pub listen: String,
+}
+
+/// Whether `host` is a plain `host[:port]`: letters, digits and `. - _ : [ ]` only, so no
+/// path, query, fragment or user info can ride along into a link.
+pub fn is_plain_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 255
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-_:[]".contains(&b))
+}
+
+/// The base URL of this node for absolute links: the public URL when configured, else the
+/// `Host` the client reached it by (checked by [`check_host`]), else the listener's address.
+pub fn base_url(links: &Links, headers: &HeaderMap) -> String {
+    if let Some(url) = &links.public_url {
+        return url.trim_end_matches('/').to_owned();
+    }
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .filter(|h| h.bytes().all(|b| b.is_ascii_graphic()))
-        .unwrap_or("localhost");
-    format!("http://{host}")
+        .filter(|h| is_plain_host(h))
+        .unwrap_or(&links.listen);
+    let scheme = if links.https { "https" } else { "http" };
+    format!("{scheme}://{host}")
+}
+
+/// Refuses a request whose `Host` is not a plain host before anything runs.
+pub async fn check_host(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let bad = req
+        .headers()
+        .get(header::HOST)
+        .is_some_and(|h| !h.to_str().is_ok_and(is_plain_host));
+    if bad {
+        return ApiError::bad_request(
+            "invalid_host",
+            "the Host header is not a plain host[:port]".to_owned(),
+            "Send the host and port you reached this node by, and nothing else.",
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 /// Parses a queue id from a path; a malformed id, or one naming a shard this cluster does
@@ -152,5 +201,36 @@ mod tests {
             .map_err(|e| ApiError::bad_request("x", e.to_string(), ""))?;
         assert!(json.contains(r#""payload":{"b": [1, 2.50]}"#), "{json}");
         Ok(())
+    }
+
+    #[test]
+    fn links_use_the_public_url_or_a_plain_host() {
+        use axum::http::HeaderValue;
+        for (host, plain) in [
+            ("roost.example", true),
+            ("roost.example:8443", true),
+            ("[::1]:7070", true),
+            ("evil.example/x", false),
+            ("evil.example?x", false),
+            ("evil.example#x", false),
+            ("user@evil.example", false),
+            ("", false),
+        ] {
+            assert_eq!(is_plain_host(host), plain, "{host:?}");
+        }
+        let mut headers = HeaderMap::new();
+        let links = Links {
+            public_url: None,
+            https: true,
+            listen: "0.0.0.0:7070".into(),
+        };
+        assert_eq!(base_url(&links, &headers), "https://0.0.0.0:7070");
+        headers.insert(header::HOST, HeaderValue::from_static("roost.example"));
+        assert_eq!(base_url(&links, &headers), "https://roost.example");
+        let public = Links {
+            public_url: Some("https://inbox.example/".into()),
+            ..links
+        };
+        assert_eq!(base_url(&public, &headers), "https://inbox.example");
     }
 }

@@ -88,6 +88,9 @@ pub struct ServerConfig {
     pub job_ttl_secs: JobTtlConfig,
     /// Job webhooks.
     pub webhooks: WebhooksConfig,
+    /// The base URL clients reach this node (or its load balancer) by, for the absolute links
+    /// in answers; unset: the request's `Host`.
+    pub public_url: Option<String>,
     /// TLS on the client listeners (HTTP and gRPC).
     pub tls: Option<TlsConfig>,
     /// Mutual TLS between peers.
@@ -216,6 +219,7 @@ impl Default for ServerConfig {
             auth: AuthConfig::default(),
             job_ttl_secs: JobTtlConfig::default(),
             webhooks: WebhooksConfig::default(),
+            public_url: None,
             tls: None,
             peer_tls: None,
             allow_insecure_peers: false,
@@ -395,6 +399,18 @@ impl ServerConfig {
         if let Some(secret) = &self.webhooks.secret {
             decode_webhook_secret(secret)
                 .map_err(|_| invalid("webhooks.secret", "must be whsec_ followed by base64"))?;
+        }
+        if let Some(url) = &self.public_url {
+            let plain = url
+                .strip_prefix("https://")
+                .or_else(|| url.strip_prefix("http://"))
+                .map(|rest| rest.trim_end_matches('/'));
+            if !plain.is_some_and(roost_http::is_plain_host) {
+                return Err(invalid(
+                    "public_url",
+                    "must be http(s):// followed by a host[:port] (no path, query or user)",
+                ));
+            }
         }
         if self.tick_interval_ms < 10 {
             return Err(invalid("tick_interval_ms", "must be at least 10"));

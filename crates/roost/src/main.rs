@@ -157,7 +157,12 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
             shutdown.clone(),
         ));
     }
-    let router = roost_http::router(Arc::clone(&node), config.limits(), verifier);
+    let links = roost_http::Links {
+        public_url: config.public_url.clone(),
+        https: client_tls.is_some(),
+        listen: config.http_addr.clone(),
+    };
+    let router = roost_http::router(Arc::clone(&node), config.limits(), verifier, links);
     let served = match &client_tls {
         Some(cert) => {
             let config = cert.server_config(roost_tls::ALPN_HTTP)?;

@@ -86,7 +86,7 @@ impl FromRequestParts<AppState> for QueueReq {
         let q = QueueReq {
             id,
             auth,
-            base: base_url(&parts.headers),
+            base: base_url(&s.links, &parts.headers),
             peer,
         };
         crate::quotas::claim_if_asked(s, &parts.headers, &q).await?;
@@ -223,7 +223,7 @@ async fn create(
     let ctx = QueueReq {
         id: id.clone(),
         auth: [0; 32],
-        base: base_url(&headers),
+        base: base_url(&s.links, &headers),
         peer: None,
     };
     let base = &ctx.base;

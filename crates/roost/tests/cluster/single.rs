@@ -299,3 +299,54 @@ async fn generated_secrets_are_private_files_never_logged() -> anyhow::Result<()
     assert_eq!(r.status(), 200);
     Ok(())
 }
+
+/// Links point where the operator says (`public_url`) or where the client came from, never
+/// where a forged `Host` says: a Host that is not a plain host is refused before anything runs.
+#[tokio::test]
+async fn links_never_follow_a_forged_host() -> anyhow::Result<()> {
+    let c = Cluster::start(1, 1, "").await?;
+    let queues = |s: &Value| -> u64 {
+        s["groups"]
+            .as_array()
+            .map(|g| g.iter().map(|g| g["queues"].as_u64().unwrap_or(0)).sum())
+            .unwrap_or(0)
+    };
+    let before = queues(&c.status(1).await?);
+    let create = |host: &str| {
+        c.http
+            .post(format!("{}/q/create", c.url(1)))
+            .header("Host", host)
+            .json(&json!({}))
+            .send()
+    };
+    for host in [
+        "evil.example/steal?",
+        "evil.example#x",
+        "user@evil.example",
+        "a b",
+    ] {
+        let (status, code) = error_of(create(host).await?).await?;
+        assert_eq!((status, code.as_str()), (400, "invalid_host"), "{host}");
+    }
+    assert_eq!(
+        queues(&c.status(1).await?),
+        before,
+        "a refused create changed nothing"
+    );
+    let v: Value = create("roost.example:8443").await?.json().await?;
+    let url = v["publish_url"].as_str().unwrap_or_default();
+    assert!(url.starts_with("http://roost.example:8443/q/"), "{v}");
+
+    let public = Cluster::start_with(1, 1, "public_url = \"https://inbox.example/\"", "").await?;
+    let v: Value = public
+        .http
+        .post(format!("{}/q/create", public.url(1)))
+        .json(&json!({}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let url = v["publish_url"].as_str().unwrap_or_default();
+    assert!(url.starts_with("https://inbox.example/q/"), "{v}");
+    Ok(())
+}

@@ -35,6 +35,18 @@ async fn seed_flows_run_over_https_on_a_cluster_with_peer_mtls() -> anyhow::Resu
         .await;
     ensure!(plain.is_err(), "plaintext was answered");
 
+    // Links handed out over TLS are https links.
+    let v: serde_json::Value = c
+        .http
+        .post(format!("{}/q/create", c.url(1)))
+        .json(&serde_json::json!({}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let url = v["publish_url"].as_str().unwrap_or_default();
+    ensure!(url.starts_with("https://127.0.0.1:"), "{v}");
+
     // The client gRPC API, over TLS with the same CA.
     let q = create(&c, 1, &["me"]).await?;
     let channel = Endpoint::from_shared(c.node(3).grpc.clone())?
