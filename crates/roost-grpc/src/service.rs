@@ -263,15 +263,21 @@ impl pb::queues_server::Queues for QueuesService {
         tokio::spawn(async move {
             let mut page = Some(first);
             loop {
-                let reply = match page.take() {
-                    Some(p) => p,
-                    None => match service.pull_once(key, &pull).await {
-                        Ok(p) => p,
-                        Err(s) => {
-                            let _ = tx.send(Err(s)).await;
-                            return;
-                        }
+                let next = match page.take() {
+                    Some(p) => Ok(p),
+                    // A long poll can wait 30 s with nothing to send: stop as soon as the client
+                    // goes, not at the next message, so a cancelled stream costs nothing.
+                    None => tokio::select! {
+                        next = service.pull_once(key, &pull) => next,
+                        _ = tx.closed() => return,
                     },
+                };
+                let reply = match next {
+                    Ok(p) => p,
+                    Err(s) => {
+                        let _ = tx.send(Err(s)).await;
+                        return;
+                    }
                 };
                 pull.cursor = Some(reply.next_cursor);
                 pull.wait_secs = 30;
