@@ -101,9 +101,11 @@ async fn deliver(cfg: &WebhookConfig, job: &Job, url: &str) -> Result<u16, (Stri
         .ok_or_else(|| ("url has no host".to_owned(), true))?
         .to_owned();
     let port = parsed.port_or_known_default().unwrap_or(443);
+    // An IPv6 literal is written in brackets in a URL (`http://[::1]:8080/`), not in a lookup.
+    let name = host.trim_start_matches('[').trim_end_matches(']');
     let lookup = tokio::time::timeout(
         Duration::from_secs(5),
-        tokio::net::lookup_host((host.as_str(), port)),
+        tokio::net::lookup_host((name, port)),
     );
     let addrs: Vec<SocketAddr> = lookup
         .await

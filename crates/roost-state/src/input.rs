@@ -74,8 +74,11 @@ pub fn job_spec(job: NewJob) -> Result<JobSpec, Invalid> {
         return invalid("priority", "must be between -1000 and 1000");
     }
     if let Some(w) = &job.webhook {
-        if !(w.starts_with("https://") || w.starts_with("http://")) || w.len() > 2048 {
-            return invalid("webhook", "must be an http(s) URL");
+        if !is_webhook_url(w) {
+            return invalid(
+                "webhook",
+                "must be an http(s) URL with a host, at most 2048 bytes",
+            );
         }
     }
     Ok(JobSpec {
@@ -87,6 +90,15 @@ pub fn job_spec(job: NewJob) -> Result<JobSpec, Invalid> {
         run_at_ms: job.run_at_ms,
         webhook: job.webhook,
     })
+}
+
+/// Whether `url` can be delivered to: an `http(s)` URL with a host (a name, an IPv4 address or
+/// a bracketed IPv6 one), at most 2048 bytes. Refused here rather than retried for hours later.
+fn is_webhook_url(url: &str) -> bool {
+    url.len() <= 2048
+        && url::Url::parse(url).is_ok_and(|u| {
+            matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
+        })
 }
 
 /// Checks a worker's id.
@@ -266,5 +278,27 @@ mod tests {
             time_ms("runAt", MAX_TIME_MS + 1).map_err(|e| e.field),
             Err("runAt")
         );
+    }
+
+    #[test]
+    fn webhooks_need_an_http_url_with_a_host() {
+        for ok in [
+            "https://hooks.example/x?y=1",
+            "http://10.0.0.1:8080/",
+            "http://[::1]:9000/hook",
+            "https://user:pw@hooks.example/",
+        ] {
+            assert!(is_webhook_url(ok), "{ok}");
+        }
+        let long = format!("https://hooks.example/{}", "x".repeat(2048));
+        for bad in [
+            "http://",
+            "ftp://hooks.example/",
+            "hooks.example",
+            "http://[::1/",
+            long.as_str(),
+        ] {
+            assert!(!is_webhook_url(bad), "{bad}");
+        }
     }
 }

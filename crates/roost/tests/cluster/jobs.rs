@@ -530,6 +530,40 @@ async fn finished_jobs_call_their_signed_webhook_and_private_addresses_are_refus
     Ok(())
 }
 
+/// A receiver on an IPv6 literal (`http://[::1]:PORT/`) is delivered to, and a webhook URL
+/// without a host is refused when the job is created instead of retried for hours.
+#[tokio::test]
+async fn webhooks_reach_ipv6_literals_and_hostless_urls_are_refused() -> anyhow::Result<()> {
+    let allowed = format!("{SECRET}\n[webhooks]\nallow_private_addresses = true");
+    let c = Cluster::start_with(1, 1, &allowed, "").await?;
+    let tok = token(&c, "hooks6")?;
+    let listener = tokio::net::TcpListener::bind("[::1]:0").await?;
+    let url = format!("http://[::1]:{}/hook", listener.local_addr()?.port());
+    let received = tokio::spawn(receive_one(listener));
+    let id = finish_job_with_webhook(&c, &tok, &url).await?;
+    let (_, body) = tokio::time::timeout(Duration::from_secs(15), received).await???;
+    let v: Value = serde_json::from_str(&body)?;
+    assert_eq!(v["data"]["id"].as_str(), Some(id.as_str()), "{body}");
+
+    for bad in ["http://", "ftp://hooks.example/x"] {
+        let (s, v, _) = call(
+            &c,
+            1,
+            &tok,
+            reqwest::Method::POST,
+            "/jobs",
+            Some(json!({"type": "hooked", "webhook": bad})),
+        )
+        .await?;
+        assert_eq!(
+            (s, v["code"].as_str()),
+            (400, Some("invalid_field")),
+            "{bad}: {v}"
+        );
+    }
+    Ok(())
+}
+
 /// Runs `roost worker` against node 1 until it handled `max` jobs (bounded by 60 s).
 fn worker(
     c: &Cluster,
