@@ -3,17 +3,20 @@
 //! in the job's event log. Delivery is at least once: an attempt whose report is lost repeats.
 //! Loopback, private and link-local addresses are refused unless the operator allows them.
 
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use roost_state::{Command, GroupId, Job, Query, QueryResult};
 use sha2::Sha256;
+use tokio::sync::Semaphore;
 
 use crate::{Node, NodeError};
 
-/// Deliveries attempted per shard per tick.
+/// Due deliveries read per shard per tick.
 const BATCH: usize = 32;
 
 /// How webhooks are signed and where they may go.
@@ -149,13 +152,30 @@ async fn deliver(cfg: &WebhookConfig, job: &Job, url: &str) -> Result<u16, (Stri
     Ok(resp.status().as_u16())
 }
 
+/// Deliveries under way at once, over every receiver.
+const IN_FLIGHT: usize = 64;
+/// Deliveries under way at once to one receiver (host and port).
+const PER_RECEIVER: usize = 4;
+
+/// The deliveries under way: each runs in a task of its own, so a slow receiver holds up only
+/// its own webhooks (at most [`PER_RECEIVER`] of them), never another tenant's.
+struct InFlight {
+    /// Jobs whose delivery is under way; a tick skips them.
+    jobs: Mutex<HashSet<String>>,
+    /// One limit per receiver, dropped once nothing uses it.
+    receivers: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// The limit over every receiver.
+    total: Arc<Semaphore>,
+}
+
 /// Delivers due webhooks of the shards this node leads, every `every`, until `shutdown`. Its own
 /// loop, so a slow receiver never delays ticks (lease expiry, retention).
-pub async fn run(
-    node: std::sync::Arc<Node>,
-    every: Duration,
-    shutdown: tokio_util::sync::CancellationToken,
-) {
+pub async fn run(node: Arc<Node>, every: Duration, shutdown: tokio_util::sync::CancellationToken) {
+    let flight = Arc::new(InFlight {
+        jobs: Mutex::default(),
+        receivers: Mutex::default(),
+        total: Arc::new(Semaphore::new(IN_FLIGHT)),
+    });
     let mut interval = tokio::time::interval(every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -165,7 +185,7 @@ pub async fn run(
         }
         for group in 1..=node.shards() {
             if node.leads(group) {
-                if let Err(e) = drain(&node, group).await {
+                if let Err(e) = dispatch(&node, group, &flight).await {
                     tracing::debug!(group, error = %e, "webhooks will retry");
                 }
             }
@@ -173,8 +193,12 @@ pub async fn run(
     }
 }
 
-/// Attempts every webhook of `group` that is due.
-pub async fn drain(node: &Node, group: GroupId) -> Result<(), NodeError> {
+/// Starts a delivery of every webhook of `group` that is due and not already under way.
+async fn dispatch(
+    node: &Arc<Node>,
+    group: GroupId,
+    flight: &Arc<InFlight>,
+) -> Result<(), NodeError> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -196,20 +220,57 @@ pub async fn drain(node: &Node, group: GroupId) -> Result<(), NodeError> {
         else {
             continue;
         };
-        let (outcome, give_up) = match deliver(&node.config().webhooks, &job, &url).await {
-            Ok(status) => (Ok(status), false),
-            Err((why, give_up)) => (Err(why), give_up),
+        if !lock(&flight.jobs).insert(job.id.clone()) {
+            continue;
+        }
+        let receiver = {
+            let mut receivers = lock(&flight.receivers);
+            receivers.retain(|_, s| Arc::strong_count(s) > 1);
+            let key = reqwest::Url::parse(&url)
+                .map(|u| {
+                    format!(
+                        "{}:{:?}",
+                        u.host_str().unwrap_or(""),
+                        u.port_or_known_default()
+                    )
+                })
+                .unwrap_or_default();
+            receivers
+                .entry(key)
+                .or_insert_with(|| Arc::new(Semaphore::new(PER_RECEIVER)))
+                .clone()
         };
-        let report = Command::WebhookAttempted {
-            job: job.id.clone(),
-            generation: delivery.generation,
-            attempt: delivery.attempts + 1,
-            outcome,
-            give_up,
-        };
-        node.write(group, report).await?;
+        let (node, flight) = (Arc::clone(node), Arc::clone(flight));
+        tokio::spawn(async move {
+            let permits = (
+                flight.total.clone().acquire_owned().await,
+                receiver.acquire_owned().await,
+            );
+            if let (Ok(_), Ok(_)) = permits {
+                let (outcome, give_up) = match deliver(&node.config().webhooks, &job, &url).await {
+                    Ok(status) => (Ok(status), false),
+                    Err((why, give_up)) => (Err(why), give_up),
+                };
+                let report = Command::WebhookAttempted {
+                    job: job.id.clone(),
+                    generation: delivery.generation,
+                    attempt: delivery.attempts + 1,
+                    outcome,
+                    give_up,
+                };
+                // Unreported, the attempt repeats: delivery is at least once.
+                if let Err(e) = node.write(group, report).await {
+                    tracing::debug!(group, error = %e, "webhook attempt not recorded");
+                }
+            }
+            lock(&flight.jobs).remove(&job.id);
+        });
     }
     Ok(())
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -530,6 +530,43 @@ async fn finished_jobs_call_their_signed_webhook_and_private_addresses_are_refus
     Ok(())
 }
 
+/// Receivers that accept and never answer hold up only their own webhooks: another job's
+/// webhook, finished after theirs, arrives at once rather than after their timeouts.
+#[tokio::test]
+async fn a_slow_receiver_does_not_delay_another_tenants_webhook() -> anyhow::Result<()> {
+    let allowed = format!("{SECRET}\n[webhooks]\nallow_private_addresses = true");
+    let c = Cluster::start_with(1, 1, &allowed, "").await?;
+    let slow_tok = token(&c, "slow")?;
+    let mut silent = Vec::new();
+    for _ in 0..3 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}/hook", listener.local_addr()?);
+        // Accept, read nothing, answer nothing, keep the connection open.
+        silent.push(tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((sock, _)) = listener.accept().await {
+                held.push(sock);
+            }
+        }));
+        finish_job_with_webhook(&c, &slow_tok, &url).await?;
+    }
+    // Let the slow deliveries start.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let tok = token(&c, "fast")?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/hook", listener.local_addr()?);
+    let received = tokio::spawn(receive_one(listener));
+    let started = Instant::now();
+    let id = finish_job_with_webhook(&c, &tok, &url).await?;
+    let (_, body) = tokio::time::timeout(Duration::from_secs(5), received).await???;
+    assert!(body.contains(&id), "{body}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    for s in silent {
+        s.abort();
+    }
+    Ok(())
+}
+
 /// A receiver on an IPv6 literal (`http://[::1]:PORT/`) is delivered to, and a webhook URL
 /// without a host is refused when the job is created instead of retried for hours.
 #[tokio::test]
