@@ -21,3 +21,4 @@ mod queue_rung;
 mod quotas;
 mod single;
 mod tls;
+mod webhooks;
