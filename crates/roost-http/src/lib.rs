@@ -14,6 +14,7 @@ pub mod jwt;
 mod ops;
 mod queues;
 mod quotas;
+mod refusals;
 mod wire;
 
 pub use wire::{is_plain_host, Links};
@@ -78,6 +79,8 @@ pub struct AppState {
     pub tokens: Option<jwt::Verifier>,
     /// How this edge names itself in links.
     pub links: Links,
+    /// Refused credentials, for rate-limited warnings.
+    pub refusals: Arc<refusals::Refusals>,
 }
 
 /// The whole HTTP API.
@@ -93,6 +96,7 @@ pub fn router(
         forms: Arc::default(),
         tokens,
         links,
+        refusals: Arc::default(),
     };
     Router::new()
         .merge(ops::routes())
@@ -102,6 +106,10 @@ pub fn router(
         .merge(jobs::routes())
         .merge(work::routes())
         .fallback(error::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            refusals::log_refused,
+        ))
         .layer(axum::middleware::from_fn(wire::check_host))
         .layer(axum::middleware::map_response(error::json_errors))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(

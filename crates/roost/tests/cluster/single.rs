@@ -350,3 +350,38 @@ async fn links_never_follow_a_forged_host() -> anyhow::Result<()> {
     assert!(url.starts_with("https://inbox.example/q/"), "{v}");
     Ok(())
 }
+
+/// Refused credentials leave one warning per client address per 10 s, with the route and the
+/// count, never the key.
+#[tokio::test]
+async fn refused_keys_are_logged_once_in_a_while_without_the_key() -> anyhow::Result<()> {
+    let c = Cluster::start(1, 1, "").await?;
+    let q = create(&c, 1, &["me"]).await?;
+    let wrong = "qk_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    for _ in 0..20 {
+        let r = c
+            .http
+            .post(format!("{}/q/{}/publish", c.url(1), q.id))
+            .bearer_auth(wrong)
+            .json(&json!({"n": 1}))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 401);
+    }
+    let log = std::fs::read_to_string(c.node(1).data.with_extension("log"))?;
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("refused credentials"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{log}");
+    assert!(
+        lines[0].contains("/publish") && lines[0].contains("127.0.0.1"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        !log.contains(wrong) && !log.contains(&q.key),
+        "a key is in the log"
+    );
+    Ok(())
+}
