@@ -98,8 +98,13 @@ pub(crate) fn json_text<'a>(field: &str, bytes: &'a [u8], max: usize) -> Result<
     }
     std::str::from_utf8(bytes)
         .ok()
-        .filter(|s| serde_json::from_str::<&serde_json::value::RawValue>(s).is_ok())
-        .ok_or_else(|| invalid("invalid_json", &format!("{field} must be a JSON document")))
+        .filter(|s| roost_state::input::is_json_document(s))
+        .ok_or_else(|| {
+            invalid(
+                "invalid_json",
+                &format!("{field} must be a JSON document, nested at most 128 deep"),
+            )
+        })
 }
 
 /// An optional idempotency key: empty means none.

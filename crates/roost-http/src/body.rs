@@ -60,6 +60,15 @@ pub fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "Send a JSON object with the fields this endpoint documents.",
         ));
     }
+    // The documents a body carries (payloads, results) may be 128 deep; the body wraps them.
+    let depth = std::str::from_utf8(bytes).map_or(0, roost_state::input::json_depth);
+    if depth > roost_state::input::MAX_JSON_DEPTH + 1 {
+        return Err(ApiError::bad_request(
+            "invalid_json",
+            "a JSON document in the request is nested deeper than 128",
+            "Keep JSON documents (payloads and results included) within 128 levels of nesting.",
+        ));
+    }
     serde_json::from_slice(bytes).map_err(|e| {
         ApiError::bad_request(
             "invalid_json",

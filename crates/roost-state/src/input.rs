@@ -28,6 +28,46 @@ const DEFAULT_JOB_WAIT_SECS: u64 = 30;
 /// The latest time a client may name (9999-12-31T23:59:59.999Z): RFC 3339 ends there.
 pub const MAX_TIME_MS: u64 = 253_402_300_799_999;
 
+/// Deepest nesting of arrays and objects accepted in any JSON document (a message, a payload,
+/// a result, a request body). Common parsers refuse deeper documents (Python's `json` raises
+/// near 1,000, serde_json stops at 128), so a deeper one stored could not be read back.
+pub const MAX_JSON_DEPTH: usize = 128;
+
+/// Whether `text` is one JSON document nested at most [`MAX_JSON_DEPTH`] deep.
+pub fn is_json_document(text: &str) -> bool {
+    json_depth(text) <= MAX_JSON_DEPTH
+        && serde_json::from_str::<&serde_json::value::RawValue>(text).is_ok()
+}
+
+/// The deepest nesting of arrays and objects in `text` (assumed to be JSON). Counted by hand:
+/// serde_json checks a document without building it (`RawValue`, `IgnoredAny`) with no depth
+/// limit, and building a `Value` of every message just to learn its depth would cost the
+/// publish path an allocation per node.
+pub fn json_depth(text: &str) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for b in text.bytes() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
 /// Longest accepted idempotency key.
 pub const MAX_IDEMPOTENCY_KEY: usize = 255;
 
@@ -300,5 +340,19 @@ mod tests {
         ] {
             assert!(!is_webhook_url(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn json_documents_are_nested_at_most_128_deep() {
+        let nested = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
+        assert!(is_json_document(&nested(100)));
+        assert!(is_json_document(r#"{"a": [1, {"b": null}], "c": 1e400}"#));
+        assert!(!is_json_document(&nested(MAX_JSON_DEPTH + 1)));
+        assert!(!is_json_document(&nested(100_000)));
+        assert!(!is_json_document("{} {}"));
+        assert!(!is_json_document("{"));
+        // Brackets inside strings, escaped quotes included, are not nesting.
+        let quoted = format!(r#"{{"s": "\"{}"}}"#, "[".repeat(500));
+        assert!(is_json_document(&quoted), "{quoted}");
     }
 }

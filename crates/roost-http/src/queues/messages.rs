@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use rand::Rng;
 use roost_state::{Command, Query, QueryResult, Response as Applied, Source};
 use serde::Deserialize;
-use serde_json::{json, value::RawValue};
+use serde_json::json;
 
 use super::{unexpected, QueueReq};
 use crate::auth::digest;
@@ -60,11 +60,11 @@ pub(super) async fn publish(
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
     let payload = std::str::from_utf8(&bytes)
         .ok()
-        .filter(|p| serde_json::from_str::<&RawValue>(p).is_ok())
+        .filter(|p| roost_state::input::is_json_document(p))
         .ok_or_else(|| {
             ApiError::bad_request(
                 "invalid_json",
-                "message body must be a JSON document",
+                "message body must be a JSON document, nested at most 128 deep",
                 "Send the message as JSON, e.g. -d '{\"task\":\"...\"}'.",
             )
         })?;

@@ -385,3 +385,50 @@ async fn refused_keys_are_logged_once_in_a_while_without_the_key() -> anyhow::Re
     );
     Ok(())
 }
+
+/// A JSON document nested deeper than ordinary clients can read back is refused at the door,
+/// over HTTP (messages, job payloads) and gRPC alike; 100 levels are fine.
+#[tokio::test]
+async fn documents_nested_deeper_than_128_are_refused() -> anyhow::Result<()> {
+    use roost_grpc::pb;
+    let c = Cluster::start_with(1, 1, crate::jobs::SECRET, "").await?;
+    let q = create(&c, 1, &["me"]).await?;
+    let nested = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
+    let send = |body: String| {
+        c.http
+            .post(format!("{}/q/{}/publish", c.url(1), q.id))
+            .bearer_auth(&q.key)
+            .body(body)
+            .send()
+    };
+    assert_eq!(send(nested(100)).await?.status(), 201);
+    for n in [129, 100_000] {
+        let (status, code) = error_of(send(nested(n)).await?).await?;
+        assert_eq!((status, code.as_str()), (400, "invalid_json"), "{n} deep");
+    }
+    let tok = crate::jobs::token(&c, "deep")?;
+    let job = format!(r#"{{"type": "t", "payload": {}}}"#, nested(200));
+    let r = c
+        .http
+        .post(format!("{}/jobs", c.url(1)))
+        .bearer_auth(&tok)
+        .header("content-type", "application/json")
+        .body(job)
+        .send()
+        .await?;
+    let (status, code) = error_of(r).await?;
+    assert_eq!((status, code.as_str()), (400, "invalid_json"));
+
+    let mut client =
+        roost_grpc::pb::queues_client::QueuesClient::connect(c.node(1).grpc.clone()).await?;
+    let mut req = tonic::Request::new(pb::PublishRequest {
+        queue_id: q.id.clone(),
+        payload: nested(200).into_bytes(),
+        ..Default::default()
+    });
+    req.metadata_mut()
+        .insert("authorization", format!("Bearer {}", q.key).parse()?);
+    let refused = client.publish(req).await.expect_err("too deep");
+    assert!(refused.message().starts_with("invalid_json"), "{refused:?}");
+    Ok(())
+}
