@@ -3,14 +3,11 @@
 //! lists them for the form key holder, and `PUT /api/forms/{id}` binds the form to a queue
 //! (proof of both keys) so every later submission is mirrored into it.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, Query as UrlQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -34,34 +31,6 @@ pub fn routes() -> Router<AppState> {
         .route("/f/{id}", post(submit))
         .route("/api/forms/{id}", put(bind))
         .route("/api/forms/{id}/submissions", get(submissions))
-}
-
-/// Counts submissions per client IP in one-minute windows.
-#[derive(Default)]
-pub struct RateLimiter {
-    /// Window start and count per IP.
-    windows: Mutex<HashMap<IpAddr, (Instant, u32)>>,
-}
-
-impl RateLimiter {
-    /// Whether `ip` may submit once more (at most `per_minute` a minute); counts it if so.
-    fn allow(&self, ip: IpAddr, per_minute: u32) -> bool {
-        let now = Instant::now();
-        let minute = Duration::from_secs(60);
-        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        if windows.len() > 10_000 {
-            windows.retain(|_, (start, _)| now.duration_since(*start) < minute);
-        }
-        let entry = windows.entry(ip).or_insert((now, 0));
-        if now.duration_since(entry.0) >= minute {
-            *entry = (now, 0);
-        }
-        if entry.1 >= per_minute {
-            return false;
-        }
-        entry.1 += 1;
-        true
-    }
 }
 
 fn form_id(raw: &str, shards: u32) -> Result<FormId, ApiError> {
@@ -95,9 +64,13 @@ struct CreateBody {
 
 async fn create(
     State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    if !s.creates.allow(peer.ip(), s.limits.creates_per_minute) {
+        return Ok(crate::rate::limited("creates"));
+    }
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
     let req: CreateBody = body::json(&bytes)?;
     if req.name.len() > 200 {
@@ -176,16 +149,7 @@ async fn submit(
         .forms
         .allow(peer.ip(), s.limits.form_submissions_per_minute)
     {
-        let mut resp = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many submissions from this address",
-            "Wait a minute before submitting again.",
-        )
-        .into_response();
-        resp.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
-        return Ok(resp);
+        return Ok(crate::rate::limited("submissions"));
     }
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
     let mut map = fields(&bytes)?;

@@ -14,6 +14,7 @@ pub mod jwt;
 mod ops;
 mod queues;
 mod quotas;
+mod rate;
 mod refusals;
 mod wire;
 
@@ -45,6 +46,8 @@ pub struct Limits {
     pub retention: Retention,
     /// Public form submissions accepted per client IP per minute.
     pub form_submissions_per_minute: u32,
+    /// Queues and forms created per client IP per minute (creating needs no key).
+    pub creates_per_minute: u32,
     /// Publish quotas; `None` (the default) turns them off.
     pub quotas: Option<Quotas>,
     /// How long finished jobs are kept.
@@ -60,6 +63,7 @@ impl Default for Limits {
                 max_messages: Some(1_000_000),
             },
             form_submissions_per_minute: 30,
+            creates_per_minute: 60,
             quotas: None,
             job_ttl: jobs::default_ttl(),
         }
@@ -74,7 +78,9 @@ pub struct AppState {
     /// Input limits.
     pub limits: Limits,
     /// Per-IP limits of public form submissions.
-    pub forms: Arc<forms::RateLimiter>,
+    pub forms: Arc<rate::RateLimiter>,
+    /// Per-IP limits of queue and form creation.
+    pub creates: Arc<rate::RateLimiter>,
     /// Checks workspace tokens (jobs, work queues); `None` refuses them all.
     pub tokens: Option<jwt::Verifier>,
     /// How this edge names itself in links.
@@ -94,6 +100,7 @@ pub fn router(
         node,
         limits,
         forms: Arc::default(),
+        creates: Arc::default(),
         tokens,
         links,
         refusals: Arc::default(),

@@ -74,6 +74,8 @@ pub struct ServerConfig {
     pub retention_max_messages: u64,
     /// Public form submissions accepted per client IP per minute.
     pub form_submissions_per_minute: u32,
+    /// Queues and forms created per client IP per minute (creating needs no key).
+    pub creates_per_minute: u32,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
     /// `text` or `json` logs.
@@ -212,6 +214,7 @@ impl Default for ServerConfig {
             retention_max_age_secs: 7 * 24 * 3600,
             retention_max_messages: 1_000_000,
             form_submissions_per_minute: 30,
+            creates_per_minute: 60,
             max_body_bytes: 256 * 1024,
             log_format: "text".into(),
             raft: RaftTuning::default(),
@@ -412,6 +415,9 @@ impl ServerConfig {
                 ));
             }
         }
+        if self.creates_per_minute == 0 {
+            return Err(invalid("creates_per_minute", "must be at least 1"));
+        }
         if self.tick_interval_ms < 10 {
             return Err(invalid("tick_interval_ms", "must be at least 10"));
         }
@@ -580,6 +586,7 @@ impl ServerConfig {
                 max_messages: positive(self.retention_max_messages),
             },
             form_submissions_per_minute: self.form_submissions_per_minute,
+            creates_per_minute: self.creates_per_minute,
             job_ttl: roost_state::JobTtl {
                 completed_ms: self.job_ttl_secs.completed.saturating_mul(1000),
                 failed_ms: self.job_ttl_secs.failed.saturating_mul(1000),

@@ -10,7 +10,7 @@ mod messages;
 pub use messages::{idempotency_key, limit_param, parse_param};
 
 use axum::body::Body;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -168,9 +168,13 @@ struct CreateBody {
 
 async fn create(
     State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    if !s.creates.allow(peer.ip(), s.limits.creates_per_minute) {
+        return Ok(crate::rate::limited("creates"));
+    }
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
     let req: CreateBody = body::json(&bytes)?;
     if req.consumers.len() > MAX_CONSUMERS {

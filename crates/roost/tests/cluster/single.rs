@@ -432,3 +432,33 @@ async fn documents_nested_deeper_than_128_are_refused() -> anyhow::Result<()> {
     assert!(refused.message().starts_with("invalid_json"), "{refused:?}");
     Ok(())
 }
+
+/// Creating needs no key, so each client address may create only so many queues and forms a
+/// minute (`creates_per_minute`); over it, 429 with `Retry-After`, and nothing is created.
+#[tokio::test]
+async fn anonymous_creates_are_limited_per_address() -> anyhow::Result<()> {
+    let c = Cluster::start_with(1, 1, "creates_per_minute = 3", "").await?;
+    let post = |path: &str| {
+        c.http
+            .post(format!("{}{path}", c.url(1)))
+            .json(&json!({}))
+            .send()
+    };
+    for path in ["/q/create", "/new", "/q/create"] {
+        assert_eq!(post(path).await?.status(), 201, "{path}");
+    }
+    for path in ["/q/create", "/new"] {
+        let r = post(path).await?;
+        let retry = r.headers().get("retry-after").cloned();
+        let (status, code) = error_of(r).await?;
+        assert_eq!((status, code.as_str()), (429, "rate_limited"), "{path}");
+        assert_eq!(retry.as_ref().and_then(|v| v.to_str().ok()), Some("60"));
+    }
+    let s = c.status(1).await?;
+    let queues: u64 = s["groups"]
+        .as_array()
+        .map(|g| g.iter().map(|g| g["queues"].as_u64().unwrap_or(0)).sum())
+        .unwrap_or(0);
+    assert_eq!(queues, 2, "refused creates created nothing");
+    Ok(())
+}
