@@ -21,5 +21,5 @@ pub mod pb {
 
 pub use client::{GroupNetwork, PeerClients, PeerConnection};
 pub use error::ForwardError;
-pub use security::{ClusterId, PeerTls};
+pub use security::{ClusterId, PeerTls, PemError};
 pub use server::{PeerHandler, PeerService};

@@ -39,20 +39,20 @@ pub struct PeerTls {
 impl PeerTls {
     /// Checks that `cert` holds certificates, `key` a private key and `ca` certificates, so a
     /// bad file stops the start instead of failing every handshake later.
-    pub fn from_pem(cert: Vec<u8>, key: Vec<u8>, ca: Vec<u8>) -> Result<PeerTls, String> {
-        let certs = |what: &str, pem: &[u8]| -> Result<(), String> {
-            let n = CertificateDer::pem_slice_iter(pem)
+    pub fn from_pem(cert: Vec<u8>, key: Vec<u8>, ca: Vec<u8>) -> Result<PeerTls, PemError> {
+        let certs = |file: &'static str, pem: &[u8]| -> Result<(), PemError> {
+            let found = CertificateDer::pem_slice_iter(pem)
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("{what}: {e}"))?
-                .len();
-            if n == 0 {
-                return Err(format!("{what}: no PEM certificate found"));
+                .map_err(|e| PemError::new(file, e.to_string()))?;
+            if found.is_empty() {
+                return Err(PemError::new(file, "no PEM certificate found".into()));
             }
             Ok(())
         };
         certs("cert_file", &cert)?;
         certs("ca_file", &ca)?;
-        PrivateKeyDer::from_pem_slice(&key).map_err(|e| format!("key_file: {e}"))?;
+        PrivateKeyDer::from_pem_slice(&key)
+            .map_err(|e| PemError::new("key_file", e.to_string()))?;
         Ok(PeerTls { cert, key, ca })
     }
 
@@ -69,6 +69,22 @@ impl PeerTls {
         ClientTlsConfig::new()
             .ca_certificate(Certificate::from_pem(&self.ca))
             .identity(Identity::from_pem(&self.cert, &self.key))
+    }
+}
+
+/// Which of the peer TLS files holds no usable PEM, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {reason}")]
+pub struct PemError {
+    /// `cert_file`, `key_file` or `ca_file`.
+    pub file: &'static str,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl PemError {
+    fn new(file: &'static str, reason: String) -> PemError {
+        PemError { file, reason }
     }
 }
 

@@ -74,7 +74,7 @@ pub struct NodeConfig {
 impl NodeConfig {
     /// Checks the settings, naming the offending field.
     pub fn validate(&self) -> Result<(), NodeError> {
-        let bad = |field: &str, why: &str| Err(NodeError::Config(format!("{field}: {why}")));
+        let bad = |field, why| Err(NodeError::InvalidField { field, why });
         if !self.members.contains_key(&self.id) {
             return bad("node_id", "must be one of the configured members");
         }

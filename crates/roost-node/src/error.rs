@@ -27,4 +27,12 @@ pub enum NodeError {
     /// Raft stopped with a fatal error.
     #[error("raft: {0}")]
     Raft(String),
+    /// A configured field is out of its bounds.
+    #[error("invalid configuration: {field}: {why}")]
+    InvalidField {
+        /// The field, as the config file names it.
+        field: &'static str,
+        /// What its value must be.
+        why: &'static str,
+    },
 }

@@ -228,11 +228,8 @@ async fn dispatch(
             receivers.retain(|_, s| Arc::strong_count(s) > 1);
             let key = reqwest::Url::parse(&url)
                 .map(|u| {
-                    format!(
-                        "{}:{:?}",
-                        u.host_str().unwrap_or(""),
-                        u.port_or_known_default()
-                    )
+                    let port = u.port_or_known_default().unwrap_or(0);
+                    format!("{}:{port}", u.host_str().unwrap_or(""))
                 })
                 .unwrap_or_default();
             receivers

@@ -464,10 +464,7 @@ impl ServerConfig {
         self.node_config_with(Vec::new(), peer_tls)
             .validate()
             .map_err(|e| match e {
-                roost_node::NodeError::Config(text) => match text.split_once(": ") {
-                    Some((field, reason)) => invalid(field, reason),
-                    None => invalid("", text),
-                },
+                roost_node::NodeError::InvalidField { field, why } => invalid(field, why),
                 other => invalid("", other.to_string()),
             })?;
         Ok(())
@@ -508,10 +505,7 @@ impl ServerConfig {
         let ca = read("ca_file", &files.ca_file)?;
         PeerTls::from_pem(cert, key, ca)
             .map(Some)
-            .map_err(|e| match e.split_once(": ") {
-                Some((field, reason)) => invalid(&format!("peer_tls.{field}"), reason),
-                None => invalid("peer_tls", e),
-            })
+            .map_err(|e| invalid(&format!("peer_tls.{}", e.file), e.reason))
     }
 
     fn node_config_with(&self, webhook_secret: Vec<u8>, peer_tls: Option<PeerTls>) -> NodeConfig {
