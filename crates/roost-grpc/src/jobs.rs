@@ -340,6 +340,13 @@ impl pb::jobs_server::Jobs for JobsService {
                     .collect();
                 return Ok(GrpcResponse::new(pb::ClaimJobsReply { jobs }));
             }
+            // Another worker took what the read saw, or the group's clock is behind this
+            // node's: wait for the next change rather than propose again at once.
+            let left = deadline.saturating_duration_since(Instant::now());
+            self.ws
+                .node
+                .applied_changed(shard, left.min(Duration::from_secs(1)))
+                .await;
         }
     }
 

@@ -438,10 +438,15 @@ async fn claim(
             Applied::Claimed { jobs } => jobs,
             other => return Err(unexpected(&other)),
         };
-        // Another worker may have taken what the read saw: then wait on.
         if !jobs.is_empty() || deadline <= Instant::now() {
             return Ok(claimed(&jobs));
         }
+        // Another worker took what the read saw, or the group's clock is behind this node's:
+        // wait for the next change rather than propose again at once.
+        let left = deadline.saturating_duration_since(Instant::now());
+        s.node
+            .applied_changed(shard, left.min(Duration::from_secs(1)))
+            .await;
     }
 }
 
