@@ -110,6 +110,8 @@ struct Inner {
     id: OnceLock<MetadataValue<tonic::metadata::Ascii>>,
     /// Keeps an adopted id (in the data dir), before it is used.
     persist: Box<Persist>,
+    /// Held while an id is adopted.
+    adopting: Mutex<()>,
     /// When each refusal (peer, id) was last logged.
     logged: Mutex<HashMap<(String, String), Instant>>,
 }
@@ -131,6 +133,7 @@ impl ClusterId {
             inner: Arc::new(Inner {
                 id,
                 persist: Box::new(persist),
+                adopting: Mutex::new(()),
                 logged: Mutex::new(HashMap::new()),
             }),
         })
@@ -169,10 +172,18 @@ impl ClusterId {
         let value = theirs
             .parse()
             .map_err(|_| Status::invalid_argument("cluster id is not printable ASCII"))?;
-        // Persist first: an id used but not kept would be lost at the next start.
-        (self.inner.persist)(theirs).map_err(Status::unavailable)?;
-        if self.inner.id.set(value).is_ok() {
-            tracing::info!(cluster_id = theirs, "joined cluster");
+        // One adoption at a time, so the id kept on disk is the one in force.
+        let _adopting = self
+            .inner
+            .adopting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.get().is_none() {
+            // Persist first: an id used but not kept would be lost at the next start.
+            (self.inner.persist)(theirs).map_err(Status::unavailable)?;
+            if self.inner.id.set(value).is_ok() {
+                tracing::info!(cluster_id = theirs, "joined cluster");
+            }
         }
         self.get()
             .ok_or_else(|| Status::internal("cluster id unreadable"))
@@ -299,6 +310,35 @@ mod tests {
                 .as_deref(),
             Some("c-1")
         );
+        Ok(())
+    }
+
+    /// Two clusters reaching a new node at once: one id wins, and it is the one kept on disk.
+    #[test]
+    fn concurrent_adoptions_keep_what_they_use() -> Result<(), String> {
+        let kept = Arc::new(Mutex::new(Vec::new()));
+        let sink = kept.clone();
+        let id = ClusterId::new(None, move |v| {
+            std::thread::sleep(Duration::from_millis(20));
+            sink.lock().map_err(|e| e.to_string())?.push(v.to_owned());
+            Ok(())
+        })?;
+        let racers: Vec<_> = ["c-1", "c-2"]
+            .into_iter()
+            .map(|c| {
+                let id = id.clone();
+                std::thread::spawn(move || id.admit(&request(Some(c))).is_ok())
+            })
+            .collect();
+        let admitted = racers
+            .into_iter()
+            .map(|t| t.join().unwrap_or(false))
+            .filter(|ok| *ok)
+            .count();
+        assert_eq!(admitted, 1);
+        let kept = kept.lock().map_err(|e| e.to_string())?.clone();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(Some(kept[0].as_str()), id.get());
         Ok(())
     }
 
