@@ -12,7 +12,7 @@ pub struct Claims {
     pub sub: String,
     /// The workspace whose jobs, work queues and tasks it reaches.
     pub workspace: String,
-    /// Teams it belongs to (work-queue stealing stays within a team).
+    /// Teams whose work queues it reaches; empty means every team of the workspace.
     #[serde(default)]
     pub teams: Vec<String>,
     /// Expiry, seconds since the epoch.
@@ -20,6 +20,14 @@ pub struct Claims {
     /// Not before, seconds since the epoch (checked when present).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<u64>,
+}
+
+impl Claims {
+    /// Whether the token may act on a work queue of `team`: a token naming teams reaches only
+    /// those teams' queues; one naming none is workspace-wide.
+    pub fn reaches_team(&self, team: &str) -> bool {
+        self.teams.is_empty() || self.teams.iter().any(|t| t == team)
+    }
 }
 
 /// Clock difference forgiven on `exp` and `nbf`, in seconds: nodes and minting hosts run NTP,
@@ -143,6 +151,19 @@ mod tests {
 
     fn now() -> u64 {
         jsonwebtoken::get_current_timestamp()
+    }
+
+    #[test]
+    fn teams_scope_a_token_and_none_means_every_team() {
+        let eng = claims(FAR);
+        assert!(eng.reaches_team("eng"));
+        assert!(!eng.reaches_team("ops"));
+        assert!(!eng.reaches_team("Eng"));
+        let all = Claims {
+            teams: vec![],
+            ..claims(FAR)
+        };
+        assert!(all.reaches_team("ops"));
     }
 
     #[test]

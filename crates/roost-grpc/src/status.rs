@@ -56,6 +56,11 @@ pub fn invalid(code: &str, message: &str) -> Status {
     Status::invalid_argument(format!("{code}: {message}"))
 }
 
+/// A caller whose token does not reach what it asked for.
+pub fn forbidden(code: &str, message: &str) -> Status {
+    Status::permission_denied(format!("{code}: {message}"))
+}
+
 /// A field outside its limits as a status (the same field and reason as over HTTP).
 pub fn invalid_field(e: &roost_state::input::Invalid) -> Status {
     invalid("invalid_field", &e.to_string())

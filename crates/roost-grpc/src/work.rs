@@ -11,6 +11,7 @@ use tonic::{Request, Response as GrpcResponse, Status};
 use crate::pb;
 use crate::status::{invalid, invalid_field, unexpected};
 use crate::workspace::{idempotency, Workspaces};
+use roost_auth::Claims;
 
 /// Lease of a dequeued task, extended by heartbeats (as over HTTP).
 const LEASE_MS: u64 = 300_000;
@@ -36,6 +37,42 @@ impl WorkQueuesService {
         }
     }
 
+    /// Refuses a token scoped to other teams. A queue's team never changes, so reading it
+    /// before the write that follows cannot race.
+    async fn team_gate(&self, c: &Claims, queue: &str) -> Result<(), Status> {
+        if c.teams.is_empty() {
+            return Ok(());
+        }
+        let query = Query::WorkQueue {
+            workspace: c.workspace.clone(),
+            id: queue.to_owned(),
+        };
+        match self.ws.read(&c.workspace, query).await? {
+            QueryResult::WorkQueues(list) => match list.first() {
+                Some((q, _)) => reaches(c, &q.team),
+                None => Err(crate::status::refused(
+                    &roost_state::CommandError::WorkNotFound("work queue".into()),
+                )),
+            },
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// [`Self::team_gate`] for a task named by id.
+    async fn task_team_gate(&self, c: &Claims, task: &str) -> Result<(), Status> {
+        if c.teams.is_empty() {
+            return Ok(());
+        }
+        let query = Query::TaskTeam {
+            workspace: c.workspace.clone(),
+            task: task.to_owned(),
+        };
+        match self.ws.read(&c.workspace, query).await? {
+            QueryResult::Team(team) => reaches(c, &team),
+            other => Err(unexpected(&other)),
+        }
+    }
+
     /// Dequeue or steal.
     async fn take(
         &self,
@@ -45,6 +82,7 @@ impl WorkQueuesService {
         let c = self.ws.caller(&req)?;
         let req = req.into_inner();
         input::agent_id(&req.agent_id).map_err(|e| invalid_field(&e))?;
+        self.team_gate(&c, &req.work_queue_id).await?;
         let command = Command::Dequeue {
             workspace: c.workspace.clone(),
             queue: req.work_queue_id,
@@ -75,6 +113,7 @@ impl WorkQueuesService {
             input::error_text(&req.error).map_err(|e| invalid_field(&e))?;
             Err(req.error)
         };
+        self.task_team_gate(&c, &req.task_id).await?;
         let token = req
             .token
             .as_deref()
@@ -89,6 +128,16 @@ impl WorkQueuesService {
         };
         self.task_command(&c.workspace, command).await
     }
+}
+
+fn reaches(c: &Claims, team: &str) -> Result<(), Status> {
+    if c.reaches_team(team) {
+        return Ok(());
+    }
+    Err(crate::status::forbidden(
+        "team_forbidden",
+        &format!("this token acts for teams {:?}, not {team:?}", c.teams),
+    ))
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -147,6 +196,7 @@ impl pb::work_queues_server::WorkQueues for WorkQueuesService {
         let c = self.ws.caller(&req)?;
         let req = req.into_inner();
         input::work_queue(&req.name, &req.team_id).map_err(|e| invalid_field(&e))?;
+        reaches(&c, &req.team_id)?;
         let command = Command::CreateWorkQueue {
             id: ids::work_queue_id(self.ws.shard(&c.workspace), rand::rng().random()),
             workspace: c.workspace.clone(),
@@ -171,7 +221,11 @@ impl pb::work_queues_server::WorkQueues for WorkQueuesService {
         };
         match self.ws.read(&c.workspace, query).await? {
             QueryResult::WorkQueues(list) => Ok(GrpcResponse::new(pb::ListWorkQueuesReply {
-                work_queues: list.iter().map(|(q, n)| queue_pb(q, n)).collect(),
+                work_queues: list
+                    .iter()
+                    .filter(|(q, _)| c.reaches_team(&q.team))
+                    .map(|(q, n)| queue_pb(q, n))
+                    .collect(),
             })),
             other => Err(unexpected(&other)),
         }
@@ -188,7 +242,10 @@ impl pb::work_queues_server::WorkQueues for WorkQueuesService {
         };
         match self.ws.read(&c.workspace, query).await? {
             QueryResult::WorkQueues(list) => match list.first() {
-                Some((q, n)) => Ok(GrpcResponse::new(queue_pb(q, n))),
+                Some((q, n)) => {
+                    reaches(&c, &q.team)?;
+                    Ok(GrpcResponse::new(queue_pb(q, n)))
+                }
                 None => Err(crate::status::refused(
                     &roost_state::CommandError::WorkNotFound("work queue".into()),
                 )),
@@ -202,9 +259,11 @@ impl pb::work_queues_server::WorkQueues for WorkQueuesService {
         req: Request<pb::WorkQueueRef>,
     ) -> Result<GrpcResponse<pb::DeleteWorkQueueReply>, Status> {
         let c = self.ws.caller(&req)?;
+        let id = req.into_inner().work_queue_id;
+        self.team_gate(&c, &id).await?;
         let command = Command::DeleteWorkQueue {
             workspace: c.workspace.clone(),
-            id: req.into_inner().work_queue_id,
+            id,
         };
         match self.ws.write(&c.workspace, command).await? {
             Response::Done => Ok(GrpcResponse::new(pb::DeleteWorkQueueReply {
@@ -221,6 +280,7 @@ impl pb::work_queues_server::WorkQueues for WorkQueuesService {
         let c = self.ws.caller(&req)?;
         let req = req.into_inner();
         let priority = input::task(&req.name, req.priority).map_err(|e| invalid_field(&e))?;
+        self.team_gate(&c, &req.work_queue_id).await?;
         let command = Command::AddTask {
             id: ids::task_id(self.ws.shard(&c.workspace), rand::rng().random()),
             workspace: c.workspace.clone(),
@@ -255,6 +315,7 @@ impl pb::work_queues_server::WorkQueues for WorkQueuesService {
                 )
             })?),
         };
+        self.team_gate(&c, &req.work_queue_id).await?;
         let query = Query::Tasks {
             workspace: c.workspace.clone(),
             queue: req.work_queue_id,
@@ -302,10 +363,12 @@ impl pb::work_queues_server::WorkQueues for WorkQueuesService {
     ) -> Result<GrpcResponse<pb::Task>, Status> {
         let c = self.ws.caller(&req)?;
         let req = req.into_inner();
+        let token = input::lease_token(&req.token).map_err(|e| invalid_field(&e))?;
+        self.task_team_gate(&c, &req.task_id).await?;
         let command = Command::TaskHeartbeat {
             workspace: c.workspace.clone(),
             task: req.task_id,
-            token: input::lease_token(&req.token).map_err(|e| invalid_field(&e))?,
+            token,
             lease_ms: LEASE_MS,
         };
         Ok(GrpcResponse::new(

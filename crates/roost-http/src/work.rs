@@ -16,7 +16,7 @@ use serde_json::{json, value::RawValue, Value};
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::jwt::Caller;
+use crate::jwt::{Caller, Claims};
 use crate::queues::{idempotency_key, unexpected};
 use crate::wire::{time_field, timestamp};
 use crate::workspace::{read, write};
@@ -70,6 +70,52 @@ fn task_json(t: &Task, with_token: bool) -> Value {
     })
 }
 
+/// Refuses a token scoped to other teams. A queue's team never changes, so reading it before
+/// the write that follows cannot race.
+async fn team_gate(s: &AppState, c: &Claims, queue: &str) -> Result<(), ApiError> {
+    if c.teams.is_empty() {
+        return Ok(());
+    }
+    let query = Query::WorkQueue {
+        workspace: c.workspace.clone(),
+        id: queue.to_owned(),
+    };
+    match read(s, &c.workspace, query).await? {
+        QueryResult::WorkQueues(list) => match list.first() {
+            Some((q, _)) => reaches(c, &q.team),
+            None => Err(roost_state::CommandError::WorkNotFound("work queue".into()).into()),
+        },
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// [`team_gate`] for a task named by id.
+async fn task_team_gate(s: &AppState, c: &Claims, task: &str) -> Result<(), ApiError> {
+    if c.teams.is_empty() {
+        return Ok(());
+    }
+    let query = Query::TaskTeam {
+        workspace: c.workspace.clone(),
+        task: task.to_owned(),
+    };
+    match read(s, &c.workspace, query).await? {
+        QueryResult::Team(team) => reaches(c, &team),
+        other => Err(unexpected(&other)),
+    }
+}
+
+fn reaches(c: &Claims, team: &str) -> Result<(), ApiError> {
+    if c.reaches_team(team) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "team_forbidden",
+        format!("this token acts for teams {:?}, not {team:?}", c.teams),
+        "Use a token created with --team for this team, or one without --team (workspace-wide).",
+    ))
+}
+
 /// Body of `POST /work-queues`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -87,6 +133,7 @@ async fn create(
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
     let req: CreateBody = body::json(&bytes)?;
     input::work_queue(&req.name, &req.team_id)?;
+    reaches(&c, &req.team_id)?;
     let shard = ids::workspace_shard(&c.workspace, s.node.shards());
     let command = Command::CreateWorkQueue {
         id: ids::work_queue_id(shard, rand::rng().random()),
@@ -115,7 +162,11 @@ async fn list(State(s): State<AppState>, Caller(c): Caller) -> Result<Response, 
     .await?
     {
         QueryResult::WorkQueues(list) => Ok(Json(json!({
-            "workQueues": list.iter().map(|(q, n)| queue_json(q, n)).collect::<Vec<_>>()
+            "workQueues": list
+                .iter()
+                .filter(|(q, _)| c.reaches_team(&q.team))
+                .map(|(q, n)| queue_json(q, n))
+                .collect::<Vec<_>>()
         }))
         .into_response()),
         other => Err(unexpected(&other)),
@@ -138,7 +189,10 @@ async fn get_one(
     .await?
     {
         QueryResult::WorkQueues(list) => match list.first() {
-            Some((q, n)) => Ok(Json(queue_json(q, n)).into_response()),
+            Some((q, n)) => {
+                reaches(&c, &q.team)?;
+                Ok(Json(queue_json(q, n)).into_response())
+            }
             None => Err(roost_state::CommandError::WorkNotFound("work queue".into()).into()),
         },
         other => Err(unexpected(&other)),
@@ -150,6 +204,7 @@ async fn delete(
     Caller(c): Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    team_gate(&s, &c, &id).await?;
     match write(
         &s,
         &c.workspace,
@@ -187,6 +242,7 @@ async fn add_task(
     let req: TaskBody = body::json(&bytes)?;
     let priority = input::task(&req.name, req.priority)?;
     let deadline_ms = time_field("deadline", req.deadline.as_deref())?;
+    team_gate(&s, &c, &queue).await?;
     let shard = ids::workspace_shard(&c.workspace, s.node.shards());
     let command = Command::AddTask {
         id: ids::task_id(shard, rand::rng().random()),
@@ -234,6 +290,7 @@ async fn tasks(
             })
         })
         .transpose()?;
+    team_gate(&s, &c, &queue).await?;
     match read(
         &s,
         &c.workspace,
@@ -262,7 +319,7 @@ struct AgentBody {
 
 async fn take(
     s: AppState,
-    c: crate::jwt::Claims,
+    c: Claims,
     queue: String,
     headers: HeaderMap,
     body: Body,
@@ -271,6 +328,7 @@ async fn take(
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
     let req: AgentBody = body::json(&bytes)?;
     input::agent_id(&req.agent_id)?;
+    team_gate(&s, &c, &queue).await?;
     let command = Command::Dequeue {
         workspace: c.workspace.clone(),
         queue,
@@ -321,7 +379,7 @@ struct FinishBody {
 
 async fn finish(
     s: AppState,
-    c: crate::jwt::Claims,
+    c: Claims,
     task: String,
     headers: HeaderMap,
     body: Body,
@@ -338,6 +396,7 @@ async fn finish(
         input::error_text(&error)?;
         Err(error)
     };
+    task_team_gate(&s, &c, &task).await?;
     let command = Command::FinishTask {
         workspace: c.workspace.clone(),
         task,
@@ -387,6 +446,7 @@ async fn heartbeat(
         .map(input::lease_token)
         .transpose()?
         .ok_or_else(|| ApiError::invalid_field("token", "is required"))?;
+    task_team_gate(&s, &c, &task).await?;
     let command = Command::TaskHeartbeat {
         workspace: c.workspace.clone(),
         task,

@@ -810,6 +810,14 @@ pub enum Query {
         /// Due at or before this time.
         now_ms: u64,
     },
+    /// The team of the work queue holding `task`, so an edge can hold a team-scoped token to
+    /// its teams before finishing a task by id.
+    TaskTeam {
+        /// The caller's workspace.
+        workspace: String,
+        /// The task.
+        task: String,
+    },
 }
 
 /// The answer to a [`Query`].
@@ -893,4 +901,6 @@ pub enum QueryResult {
     Refused(CommandError),
     /// Whether a claim would find a job now.
     ClaimableJobs(bool),
+    /// A work queue's team.
+    Team(String),
 }

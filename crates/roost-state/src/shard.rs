@@ -653,6 +653,7 @@ impl ShardState {
                 now_ms,
             } => Ok(Ok(self.any_claimable(*now_ms, workspace, types))),
             Query::WorkQueue { workspace, id } => Ok(self.work_queues_of(workspace, Some(id))),
+            Query::TaskTeam { workspace, task } => Ok(self.task_team(workspace, task)),
             Query::Tasks {
                 workspace,
                 queue,

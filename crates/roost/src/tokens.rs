@@ -16,7 +16,7 @@ pub struct TokenArgs {
     /// The workspace the token reaches.
     #[arg(long)]
     pub workspace: String,
-    /// A team the token belongs to (repeatable).
+    /// A team whose work queues the token reaches (repeatable); none: every team.
     #[arg(long = "team")]
     pub teams: Vec<String>,
     /// Who the token is for.

@@ -396,6 +396,12 @@ impl ShardState {
         ))
     }
 
+    pub(super) fn task_team(&self, workspace: &str, id: &str) -> Result<QueryResult, CommandError> {
+        let task = self.task_in(workspace, id)?;
+        let queue = self.work_queue_in(workspace, &task.queue)?;
+        Ok(QueryResult::Team(queue.team.clone()))
+    }
+
     pub(super) fn tasks_of(
         &self,
         workspace: &str,

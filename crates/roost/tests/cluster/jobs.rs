@@ -12,8 +12,15 @@ use crate::harness::Cluster;
 pub const SECRET: &str = "[auth]\njwt_secret = \"a-test-secret-that-is-long-enough-0123456789\"";
 
 pub fn token(c: &Cluster, workspace: &str) -> anyhow::Result<String> {
+    team_token(c, workspace, &[])
+}
+
+/// A token from `roost token create` reaching only `teams` (every team when empty).
+pub fn team_token(c: &Cluster, workspace: &str, teams: &[&str]) -> anyhow::Result<String> {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_roost"))
-        .args(["token", "create", "--workspace", workspace, "--config"])
+        .args(["token", "create", "--workspace", workspace])
+        .args(teams.iter().flat_map(|t| ["--team", t]))
+        .arg("--config")
         .arg(&c.node(1).config)
         .output()?;
     anyhow::ensure!(

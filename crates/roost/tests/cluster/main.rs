@@ -20,5 +20,6 @@ mod perimeter;
 mod queue_rung;
 mod quotas;
 mod single;
+mod teams;
 mod tls;
 mod webhooks;
