@@ -4,7 +4,9 @@
 use std::time::{Duration, Instant};
 
 use rand::Rng;
-use roost_state::{ids, input, Command, Job, JobStatus, JobTtl, Query, QueryResult, Response};
+use roost_state::{
+    ids, input, Command, Job, JobStatus, JobTtl, Query, QueryResult, Response, Topic,
+};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response as GrpcResponse, Status};
@@ -202,16 +204,17 @@ impl pb::jobs_server::Jobs for JobsService {
         let req = req.into_inner();
         let secs = input::job_wait(req.wait_secs).map_err(|e| invalid_field(&e))?;
         let deadline = Instant::now() + Duration::from_secs(secs);
+        let mut changes = self
+            .ws
+            .node
+            .subscribe(Topic::Workspace(c.workspace.clone()));
         loop {
             let job = self.get(&c.workspace, req.job_id.clone()).await?;
             let left = deadline.saturating_duration_since(Instant::now());
             if job.status.is_final() || left.is_zero() {
                 return Ok(GrpcResponse::new(job_pb(&job)));
             }
-            self.ws
-                .node
-                .applied_changed(self.ws.shard(&c.workspace), left)
-                .await;
+            changes.changed(left).await;
         }
     }
 
@@ -229,6 +232,7 @@ impl pb::jobs_server::Jobs for JobsService {
         let ws = self.ws.clone();
         tokio::spawn(async move {
             let (mut after, deadline) = (req.after_seq, Instant::now() + WATCH_FOR);
+            let mut changes = ws.node.subscribe(Topic::Workspace(c.workspace.clone()));
             while Instant::now() < deadline {
                 let query = Query::JobEvents {
                     workspace: c.workspace.clone(),
@@ -264,10 +268,9 @@ impl pb::jobs_server::Jobs for JobsService {
                     if job.status.is_final() {
                         return;
                     }
-                    let shard = ws.shard(&c.workspace);
                     // Stop at once when the client goes away.
                     tokio::select! {
-                        _ = ws.node.applied_changed(shard, Duration::from_secs(15)) => {}
+                        () = changes.changed(Duration::from_secs(15)) => {}
                         _ = tx.closed() => return,
                     }
                 }
@@ -292,7 +295,11 @@ impl pb::jobs_server::Jobs for JobsService {
             .and_then(|lw| input::claim_types(&req.types).map(|()| lw))
             .map_err(|e| invalid_field(&e))?;
         let deadline = Instant::now() + Duration::from_secs(wait);
-        let shard = self.ws.shard(&c.workspace);
+        // Jobs also come due by the clock, which announces nothing: look again every second.
+        let mut changes = self
+            .ws
+            .node
+            .subscribe(Topic::Workspace(c.workspace.clone()));
         loop {
             // Ask first, a read: a claim that would find nothing is not proposed (as over HTTP).
             let query = Query::ClaimableJobs {
@@ -306,10 +313,7 @@ impl pb::jobs_server::Jobs for JobsService {
             };
             let left = deadline.saturating_duration_since(Instant::now());
             if !due && !left.is_zero() {
-                self.ws
-                    .node
-                    .applied_changed(shard, left.min(Duration::from_secs(1)))
-                    .await;
+                changes.changed(left.min(Duration::from_secs(1))).await;
                 continue;
             }
             if !due {
@@ -343,10 +347,7 @@ impl pb::jobs_server::Jobs for JobsService {
             // Another worker took what the read saw, or the group's clock is behind this
             // node's: wait for the next change rather than propose again at once.
             let left = deadline.saturating_duration_since(Instant::now());
-            self.ws
-                .node
-                .applied_changed(shard, left.min(Duration::from_secs(1)))
-                .await;
+            changes.changed(left.min(Duration::from_secs(1))).await;
         }
     }
 

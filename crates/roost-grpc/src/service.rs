@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 use roost_node::Node;
-use roost_state::{Command, Envelope, Query, QueryResult, QueueId, Response, Retention, Source};
+use roost_state::{
+    Command, Envelope, Query, QueryResult, QueueId, Response, Retention, Source, Topic,
+};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, Semaphore};
 use tokio_stream::wrappers::ReceiverStream;
@@ -116,7 +118,10 @@ impl QueuesService {
             cursor: req.cursor,
             limit: limit as usize,
         };
-        let deadline = Instant::now() + Duration::from_secs(u64::from(req.wait_secs.min(30)));
+        let wait = Duration::from_secs(u64::from(req.wait_secs.min(30)));
+        let deadline = Instant::now() + wait;
+        let mut changes =
+            (!wait.is_zero()).then(|| self.node.subscribe(Topic::Queue(queue.clone())));
         loop {
             let reply = match self
                 .node
@@ -142,10 +147,12 @@ impl QueuesService {
                 other => return Err(Status::internal(format!("unexpected result {other:?}"))),
             };
             let left = deadline.saturating_duration_since(Instant::now());
-            if !reply.messages.is_empty() || left.is_zero() {
-                return Ok(reply);
+            match &mut changes {
+                Some(changes) if reply.messages.is_empty() && !left.is_zero() => {
+                    changes.changed(left).await;
+                }
+                _ => return Ok(reply),
             }
-            self.node.applied_changed(queue.shard(), left).await;
         }
     }
 }

@@ -30,10 +30,15 @@ pub async fn read(
     }
     axum::body::to_bytes(body, limit).await.map_err(|e| {
         let e = e.into_inner();
-        if e.downcast_ref::<http_body_util::LengthLimitError>()
-            .is_some()
-        {
+        if caused_by::<http_body_util::LengthLimitError>(&*e) {
             too_large(limit)
+        } else if caused_by::<tower_http::timeout::TimeoutError>(&*e) {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                "the request body stopped arriving",
+                "Send the whole body without pausing; [http] body_timeout_secs is the longest pause between chunks.",
+            )
         } else {
             ApiError::bad_request(
                 "body_read_failed",
@@ -42,6 +47,18 @@ pub async fn read(
             )
         }
     })
+}
+
+/// Whether `e` or an error it wraps is a `T` (body errors arrive boxed in layers).
+fn caused_by<T: std::error::Error + 'static>(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if e.is::<T>() {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }
 
 /// Parses a JSON body whatever its Content-Type (curl's `-d` sends form encoding by default);

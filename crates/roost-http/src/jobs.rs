@@ -14,12 +14,14 @@ use axum::{Json, Router};
 use rand::Rng;
 use roost_state::{
     ids, input, Command, Job, JobSpec, JobStatus, JobTtl, Query, QueryResult, Response as Applied,
+    Topic,
 };
 use serde::Deserialize;
 use serde_json::{json, value::RawValue, Value};
 
 use crate::jwt::Caller;
 use crate::queues::{limit_param, parse_param, unexpected};
+use crate::waiters::ClientIp;
 use crate::wire::{base_url, time_field, timestamp};
 use crate::workspace::{read, write};
 use crate::{body, ApiError, AppState};
@@ -273,6 +275,7 @@ struct WaitParams {
 async fn wait(
     State(s): State<AppState>,
     Caller(c): Caller,
+    ClientIp(ip): ClientIp,
     Path(id): Path<String>,
     UrlQuery(p): UrlQuery<WaitParams>,
 ) -> Result<Response, ApiError> {
@@ -282,7 +285,8 @@ async fn wait(
         "invalid_timeout",
     )?)?;
     let deadline = Instant::now() + Duration::from_secs(secs);
-    let shard = ids::workspace_shard(&c.workspace, s.node.shards());
+    let _slot = crate::waiters::slot(&s, ip)?;
+    let mut changes = s.node.subscribe(Topic::Workspace(c.workspace.clone()));
     loop {
         let job = match read(
             &s,
@@ -301,7 +305,7 @@ async fn wait(
         if job.status.is_final() || left.is_zero() {
             return Ok(job_response(&s, &job, StatusCode::OK));
         }
-        s.node.applied_changed(shard, left).await;
+        changes.changed(left).await;
     }
 }
 
@@ -310,6 +314,7 @@ async fn wait(
 async fn events(
     State(s): State<AppState>,
     Caller(c): Caller,
+    ClientIp(ip): ClientIp,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -329,8 +334,11 @@ async fn events(
     )
     .await?;
     let shard = ids::workspace_shard(&c.workspace, s.node.shards());
+    let slot = crate::waiters::slot(&s, ip)?;
     let stream = async_stream(move |tx| async move {
+        let _slot = slot;
         let deadline = Instant::now() + Duration::from_secs(3600);
+        let mut changes = s.node.subscribe(Topic::Workspace(c.workspace.clone()));
         while Instant::now() < deadline {
             let query = Query::JobEvents {
                 workspace: c.workspace.clone(),
@@ -358,7 +366,7 @@ async fn events(
                 }
                 // Stop at once when the client goes away.
                 tokio::select! {
-                    _ = s.node.applied_changed(shard, Duration::from_secs(15)) => {}
+                    () = changes.changed(Duration::from_secs(15)) => {}
                     _ = tx.closed() => return,
                 }
             }
@@ -394,6 +402,7 @@ struct ClaimBody {
 async fn claim(
     State(s): State<AppState>,
     Caller(c): Caller,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -404,7 +413,14 @@ async fn claim(
     let limit = input::claim_limit(req.limit)?;
     let wait = input::claim_wait(req.wait)?;
     let deadline = Instant::now() + Duration::from_secs(wait);
-    let shard = ids::workspace_shard(&c.workspace, s.node.shards());
+    let _slot = if wait > 0 {
+        crate::waiters::slot(&s, ip)?
+    } else {
+        None
+    };
+    // Jobs also come due by the clock (`runAt`, retries), which announces nothing: look
+    // again at least every second.
+    let mut changes = s.node.subscribe(Topic::Workspace(c.workspace.clone()));
     loop {
         // Ask first, a read: a claim that would find nothing is not proposed, so waiting
         // (and idle, polling) workers never write to the log.
@@ -422,9 +438,7 @@ async fn claim(
             if left.is_zero() {
                 return Ok(claimed(&[]));
             }
-            s.node
-                .applied_changed(shard, left.min(Duration::from_secs(1)))
-                .await;
+            changes.changed(left.min(Duration::from_secs(1))).await;
             continue;
         }
         let command = Command::ClaimJobs {
@@ -444,9 +458,7 @@ async fn claim(
         // Another worker took what the read saw, or the group's clock is behind this node's:
         // wait for the next change rather than propose again at once.
         let left = deadline.saturating_duration_since(Instant::now());
-        s.node
-            .applied_changed(shard, left.min(Duration::from_secs(1)))
-            .await;
+        changes.changed(left.min(Duration::from_secs(1))).await;
     }
 }
 

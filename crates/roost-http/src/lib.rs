@@ -16,6 +16,8 @@ mod queues;
 mod quotas;
 mod rate;
 mod refusals;
+mod server;
+mod waiters;
 mod wire;
 
 pub use wire::{is_plain_host, Links};
@@ -27,10 +29,10 @@ use std::sync::Arc;
 use axum::Router;
 use roost_node::Node;
 use roost_state::Retention;
-use tokio_util::sync::CancellationToken;
 
 pub use error::ApiError;
 pub use quotas::Quotas;
+pub use server::{serve, ConnLimits};
 
 /// The digest Roost keeps of a secret key (for the operator key in configuration).
 pub fn key_digest(key: &str) -> [u8; 32] {
@@ -48,6 +50,8 @@ pub struct Limits {
     pub form_submissions_per_minute: u32,
     /// Queues and forms created per client IP per minute (creating needs no key).
     pub creates_per_minute: u32,
+    /// Requests one client address may keep waiting at once (long polls, streams, claims).
+    pub max_waiters_per_client: usize,
     /// Publish quotas; `None` (the default) turns them off.
     pub quotas: Option<Quotas>,
     /// How long finished jobs are kept.
@@ -64,6 +68,7 @@ impl Default for Limits {
             },
             form_submissions_per_minute: 30,
             creates_per_minute: 60,
+            max_waiters_per_client: 256,
             quotas: None,
             job_ttl: jobs::default_ttl(),
         }
@@ -87,6 +92,8 @@ pub struct AppState {
     pub links: Links,
     /// Refused credentials, for rate-limited warnings.
     pub refusals: Arc<refusals::Refusals>,
+    /// Waiting requests per client address.
+    pub waiters: Arc<waiters::Waiters>,
 }
 
 /// The whole HTTP API.
@@ -104,6 +111,7 @@ pub fn router(
         tokens,
         links,
         refusals: Arc::default(),
+        waiters: Arc::default(),
     };
     Router::new()
         .merge(ops::routes())
@@ -117,29 +125,10 @@ pub fn router(
             state.clone(),
             refusals::log_refused,
         ))
-        .layer(axum::middleware::from_fn(wire::check_host))
+        .layer(axum::middleware::from_fn(wire::check_head))
         .layer(axum::middleware::map_response(error::json_errors))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             error::panicked,
         ))
         .with_state(state)
-}
-
-/// Serves `router` on `listener` (plain TCP, or `roost_tls::TlsListener`) until `shutdown`
-/// fires, then finishes in-flight requests.
-pub async fn serve<L>(
-    listener: L,
-    router: Router,
-    shutdown: CancellationToken,
-) -> std::io::Result<()>
-where
-    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
-{
-    use axum::serve::ListenerExt;
-    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    // axum hands the peer's address to handlers for its own TCP listener and for tapped ones;
-    // an empty tap lets a TLS listener give it too.
-    axum::serve(listener.tap_io(|_| {}), service)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
 }

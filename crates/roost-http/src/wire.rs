@@ -98,7 +98,7 @@ pub fn is_plain_host(host: &str) -> bool {
 }
 
 /// The base URL of this node for absolute links: the public URL when configured, else the
-/// `Host` the client reached it by (checked by [`check_host`]), else the listener's address.
+/// `Host` the client reached it by (checked by [`check_head`]), else the listener's address.
 pub fn base_url(links: &Links, headers: &HeaderMap) -> String {
     if let Some(url) = &links.public_url {
         return url.trim_end_matches('/').to_owned();
@@ -112,12 +112,35 @@ pub fn base_url(links: &Links, headers: &HeaderMap) -> String {
     format!("{scheme}://{host}")
 }
 
-/// Refuses a request whose `Host` is not a plain host before anything runs.
-pub async fn check_host(
+/// Most header fields a request may carry.
+pub const MAX_HEADERS: usize = 100;
+/// Most bytes of header names and values a request may carry.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// Refuses, before anything runs, a request with too many or too large headers (in JSON; hyper
+/// answers only past its own, higher limits) or whose `Host` is not a plain host.
+pub async fn check_head(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
+    let headers = req.headers();
+    let bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if headers.len() > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
+        return ApiError::new(
+            axum::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!(
+                "the request carries {} header fields and {bytes} bytes of headers; at most {MAX_HEADERS} and {MAX_HEADER_BYTES} are read",
+                headers.len()
+            ),
+            "Send fewer or smaller headers; put data in the body.",
+        )
+        .into_response();
+    }
     let bad = req
         .headers()
         .get(header::HOST)

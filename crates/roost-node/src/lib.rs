@@ -5,6 +5,7 @@
 //! Raft when this node leads the group, and otherwise forward it to the leader over the peer
 //! network, so clients can talk to any node.
 
+mod changes;
 mod cluster_id;
 mod config;
 mod error;
@@ -18,6 +19,7 @@ mod status;
 mod ticker;
 mod webhooks;
 
+pub use changes::Subscription;
 pub use config::{Member, NodeConfig, RaftTuning};
 pub use error::NodeError;
 pub use node::{Node, NotReady};

@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 use openraft::{BasicNode, ServerState};
 use rand::Rng;
 use roost_network::{ForwardError, PeerClients, PeerHandler, PeerService};
-use roost_state::{Command, GroupId, Query, QueryResult, Response, META_GROUP};
+use roost_state::{Command, GroupId, Query, QueryResult, Response, Topic, META_GROUP};
 use roost_storage::Storage;
 use roost_types::{NodeId, Raft};
 use tokio_util::sync::CancellationToken;
 
+use crate::changes::{Changes, Subscription};
 use crate::group::Group;
 use crate::proposer::{Proposed, Proposer};
 use crate::read_barrier::{BarrierError, ReadBarrier};
@@ -39,6 +40,8 @@ pub struct Node {
     storage: Storage,
     /// Set when the metadata group recorded another shard count than this node's config.
     layout_error: OnceLock<String>,
+    /// Wakes the waiters of what each applied batch changed.
+    changes: Arc<Changes>,
 }
 
 /// Why a node is not ready to serve.
@@ -86,7 +89,10 @@ impl Node {
     ) -> Result<Arc<Node>, NodeError> {
         config.validate()?;
         std::fs::create_dir_all(&config.data_dir)?;
-        let storage = Storage::open(&config.data_dir)?;
+        let changes = Arc::new(Changes::default());
+        let announce = Arc::clone(&changes);
+        let storage = Storage::open(&config.data_dir)?
+            .announce_to(Arc::new(move |topics| announce.announce(topics)));
         let raft_config = Arc::new(config.openraft()?);
         let cluster = crate::cluster_id::load(&config)?;
         let clients = PeerClients::new(config.peer_tls.clone(), cluster.clone());
@@ -118,6 +124,7 @@ impl Node {
             clients,
             storage,
             layout_error: OnceLock::new(),
+            changes,
         });
         node.serve_peers(cluster, shutdown.clone()).await?;
         node.bootstrap().await?;
@@ -263,22 +270,10 @@ impl Node {
             .unwrap_or(false)
     }
 
-    /// Waits until this node applies another entry of `group` or `timeout` passes; long polls
-    /// use it to re-read as soon as something new is committed.
-    pub async fn applied_changed(&self, group: GroupId, timeout: Duration) {
-        let Ok(g) = self.group(group) else {
-            return;
-        };
-        let mut metrics = g.raft.metrics();
-        let start = metrics.borrow().last_applied;
-        let changed = async {
-            while metrics.changed().await.is_ok() {
-                if metrics.borrow().last_applied != start {
-                    return;
-                }
-            }
-        };
-        let _ = tokio::time::timeout(timeout, changed).await;
+    /// Subscribes to changes of `topic` applied on this node. Subscribe before reading, then
+    /// wait on the subscription if the read found nothing, so no change falls in between.
+    pub fn subscribe(&self, topic: Topic) -> Subscription {
+        self.changes.subscribe(topic)
     }
 
     fn group(&self, group: GroupId) -> Result<&Group, NodeError> {
@@ -494,6 +489,7 @@ impl Node {
             shards: self.config.shards,
             groups,
             disk_bytes: self.storage.approximate_size(),
+            waiters: self.changes.waiters(),
         }
     }
 

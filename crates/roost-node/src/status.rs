@@ -56,4 +56,6 @@ pub struct ClusterStatus {
     pub groups: Vec<GroupStatus>,
     /// Approximate bytes of SST files on this node.
     pub disk_bytes: u64,
+    /// Requests waiting on this node for a change (long polls, streams, waiting claims).
+    pub waiters: usize,
 }

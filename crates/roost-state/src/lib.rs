@@ -17,6 +17,7 @@ pub mod job;
 pub mod mem;
 pub mod queue;
 pub mod shard;
+pub mod topic;
 pub mod work;
 
 pub use account::{month_of, Account, Payer, Plan, PlanLimits};
@@ -30,4 +31,5 @@ pub use queue::{
     Retention, Source,
 };
 pub use shard::{Effect, Header, Lookup, ShardParts, ShardState};
+pub use topic::Topic;
 pub use work::{Task, TaskStatus, WorkQueue};

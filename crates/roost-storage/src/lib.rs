@@ -23,7 +23,7 @@ use roost_state::GroupId;
 
 pub use error::Error;
 pub use log_store::LogStore;
-pub use state_machine::{ShardReader, StateMachineStore};
+pub use state_machine::{OnApply, ShardReader, StateMachineStore};
 use syncer::Syncer;
 
 /// A node's open database, shared by all of its groups' stores.
@@ -33,6 +33,8 @@ pub struct Storage {
     db: Arc<DB>,
     /// The group-commit WAL syncer shared by every group's log store.
     syncer: Syncer,
+    /// Told what each applied batch changed.
+    on_apply: Option<OnApply>,
 }
 
 impl Storage {
@@ -62,13 +64,24 @@ impl Storage {
         let cfs = [keys::CF_RAFT, keys::CF_SM, keys::CF_SNAP].map(cf);
         let db = Arc::new(DB::open_cf_descriptors(&opts, dir, cfs)?);
         let syncer = Syncer::start(&db)?;
-        Ok(Storage { db, syncer })
+        Ok(Storage {
+            db,
+            syncer,
+            on_apply: None,
+        })
+    }
+
+    /// Has every group's state machine announce the topics of each applied batch to
+    /// `on_apply`, once the batch is written.
+    pub fn announce_to(mut self, on_apply: OnApply) -> Storage {
+        self.on_apply = Some(on_apply);
+        self
     }
 
     /// The log store and state machine of `group`, loading its applied state.
     pub fn group(&self, group: GroupId) -> Result<(LogStore, StateMachineStore), Error> {
         let log = LogStore::new(self.db.clone(), group, self.syncer.clone());
-        let sm = StateMachineStore::open(self.db.clone(), group)?;
+        let sm = StateMachineStore::open(self.db.clone(), group, self.on_apply.clone())?;
         Ok((log, sm))
     }
 

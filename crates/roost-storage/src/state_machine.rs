@@ -1,5 +1,6 @@
 //! One group's applied state: queue metadata in memory, envelopes and records in RocksDB.
 
+use std::collections::BTreeSet;
 use std::io::Cursor;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -8,7 +9,7 @@ use openraft::{EntryPayload, RaftSnapshotBuilder, StorageIOError};
 use rocksdb::{ColumnFamily, WriteBatch, WriteOptions, DB};
 use roost_state::{
     Account, Form, GroupId, Header, Job, Query, QueryResult, Queue, Response, ShardParts,
-    ShardState, Task, WorkQueue,
+    ShardState, Task, Topic, WorkQueue,
 };
 use roost_types::{Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
 use serde::{Deserialize, Serialize};
@@ -48,7 +49,13 @@ pub struct StateMachineStore {
     group: GroupId,
     /// Applied state; the apply task writes it, readers (queries, snapshots) read it.
     applied: Arc<RwLock<Applied>>,
+    /// Told what each applied batch changed.
+    on_apply: Option<OnApply>,
 }
+
+/// Receives the topics an applied batch changed, after the batch is written, so waiters of
+/// exactly those re-read (see [`Topic`]).
+pub type OnApply = Arc<dyn Fn(&[Topic]) + Send + Sync>;
 
 /// Read access to a group's applied state, for linearizable queries on the leader.
 #[derive(Clone)]
@@ -63,10 +70,15 @@ fn sm_err(e: Error) -> StorageError {
 
 impl StateMachineStore {
     /// Opens `group`'s applied state from `db`.
-    pub(crate) fn open(db: Arc<DB>, group: GroupId) -> Result<Self, Error> {
+    pub(crate) fn open(
+        db: Arc<DB>,
+        group: GroupId,
+        on_apply: Option<OnApply>,
+    ) -> Result<Self, Error> {
         let store = StateMachineStore {
             db,
             group,
+            on_apply,
             applied: Arc::new(RwLock::new(Applied {
                 meta: AppliedMeta::default(),
                 state: ShardState::new(group),
@@ -214,6 +226,10 @@ impl StateMachineStore {
                 }
             }
         }
+        let topics = self
+            .on_apply
+            .as_ref()
+            .map(|_| topics(&applied.state, &pending));
         for id in std::mem::take(&mut pending.touched_work_queues) {
             match applied.state.work_queue(&id) {
                 Some(q) => batch.put_cf(cf, keys::work_queue(self.group, &id), encode(q)?),
@@ -260,6 +276,11 @@ impl StateMachineStore {
         // Not synced: every applied entry is in the synced log, which is only purged after a
         // synced write (see `LogStore::purge`).
         self.db.write_opt(batch, &WriteOptions::default())?;
+        if let (Some(on_apply), Some(topics)) = (&self.on_apply, topics) {
+            if !topics.is_empty() {
+                on_apply(&topics);
+            }
+        }
         Ok(responses)
     }
 
@@ -462,4 +483,34 @@ impl ShardReader {
             .map(|g| g.state.queues().count())
             .unwrap_or(0)
     }
+}
+
+/// The topics a batch changed: its queues, and the workspaces of its jobs, work queues and
+/// tasks (a job deleted in the batch has no workspace left to tell).
+fn topics(state: &ShardState, pending: &Pending) -> Vec<Topic> {
+    let queues = pending.touched.iter().cloned().map(Topic::Queue);
+    let workspaces: BTreeSet<&str> = pending
+        .touched_jobs
+        .iter()
+        .filter_map(|id| state.job(id).map(|j| j.workspace.as_str()))
+        .chain(
+            pending
+                .touched_tasks
+                .iter()
+                .filter_map(|id| state.task(id).map(|t| t.workspace.as_str())),
+        )
+        .chain(
+            pending
+                .touched_work_queues
+                .iter()
+                .filter_map(|id| state.work_queue(id).map(|q| q.workspace.as_str())),
+        )
+        .collect();
+    queues
+        .chain(
+            workspaces
+                .into_iter()
+                .map(|w| Topic::Workspace(w.to_owned())),
+        )
+        .collect()
 }

@@ -3,7 +3,10 @@
 use openraft::storage::RaftStateMachine;
 use openraft::testing::{StoreBuilder, Suite};
 use openraft::{CommittedLeaderId, EntryPayload, RaftSnapshotBuilder};
-use roost_state::{Batch, Command, Query, QueryResult, QueueId, QueueSettings, Response, Source};
+use roost_state::{
+    Batch, Command, JobSpec, JobTtl, Query, QueryResult, QueueId, QueueSettings, Response, Source,
+    Topic,
+};
 use roost_storage::{LogStore, StateMachineStore, Storage};
 use roost_types::{Entry, LogId, StorageError, TypeConfig};
 use tempfile::TempDir;
@@ -318,5 +321,60 @@ async fn snapshot_build_leaves_the_runtime_free() -> anyhow::Result<()> {
         "the runtime did not run anything else during the build"
     );
     assert_eq!(snapshot.meta.last_log_id.map(|l| l.index), Some(1));
+    Ok(())
+}
+
+#[tokio::test]
+async fn each_applied_batch_announces_what_it_changed() -> anyhow::Result<()> {
+    use std::sync::{Arc, Mutex};
+    let dir = TempDir::new()?;
+    let heard: Arc<Mutex<Vec<Vec<Topic>>>> = Arc::default();
+    let sink = Arc::clone(&heard);
+    let storage = Storage::open(dir.path())?.announce_to(Arc::new(move |t: &[Topic]| {
+        sink.lock().expect("lock").push(t.to_vec())
+    }));
+    let (_log, mut sm) = storage.group(1)?;
+    let (a, b) = (QueueId::new(1, 1), QueueId::new(1, 2));
+    let mut entries = workload(&a);
+    entries.truncate(2); // create a, publish to a
+    sm.apply(entries).await?;
+    let job = |index, workspace: &str| {
+        entry(
+            index,
+            Command::CreateJob {
+                id: format!("job_{index}"),
+                workspace: workspace.into(),
+                spec: JobSpec {
+                    job_type: "t".into(),
+                    payload: "{}".into(),
+                    max_retries: 0,
+                    timeout_secs: 60,
+                    priority: 0,
+                    run_at_ms: None,
+                    webhook: None,
+                },
+                idempotency: None,
+                ttl: JobTtl {
+                    completed_ms: 60_000,
+                    failed_ms: 60_000,
+                    cancelled_ms: 60_000,
+                },
+            },
+        )
+    };
+    sm.apply([job(3, "ws-x")]).await?;
+    // A refused publish (no such queue) changes nothing and announces nothing.
+    let mut refused = workload(&b);
+    refused.truncate(2);
+    sm.apply([refused.remove(1)].map(|mut e| {
+        e.log_id.index = 4;
+        e
+    }))
+    .await?;
+    let heard = heard.lock().expect("lock").clone();
+    assert_eq!(
+        heard,
+        vec![vec![Topic::Queue(a)], vec![Topic::Workspace("ws-x".into())]]
+    );
     Ok(())
 }

@@ -90,6 +90,8 @@ pub struct ServerConfig {
     pub job_ttl_secs: JobTtlConfig,
     /// Job webhooks.
     pub webhooks: WebhooksConfig,
+    /// How the HTTP listener treats slow, idle and numerous clients.
+    pub http: HttpConfig,
     /// The base URL clients reach this node (or its load balancer) by, for the absolute links
     /// in answers; unset: the request's `Host`.
     pub public_url: Option<String>,
@@ -134,6 +136,35 @@ pub struct WebhooksConfig {
     pub secret: Option<String>,
     /// Allow receivers on loopback, private and link-local addresses.
     pub allow_private_addresses: bool,
+}
+
+/// `[http]`: deadlines and caps of the HTTP listener, so slow or idle clients cannot hold a
+/// node's connections.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Longest wait for a request's headers, and for the next request on an idle keep-alive
+    /// connection.
+    pub header_timeout_secs: u64,
+    /// Longest pause between chunks of a request body.
+    pub body_timeout_secs: u64,
+    /// Most client connections open at once; past it a connection gets 503 and is closed.
+    pub max_connections: usize,
+    /// Requests one client address may keep waiting at once (long polls, job waits, event
+    /// streams, waiting claims); past it 429.
+    pub max_waiters_per_client: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        let d = roost_http::ConnLimits::default();
+        HttpConfig {
+            header_timeout_secs: d.header_timeout.as_secs(),
+            body_timeout_secs: d.body_timeout.as_secs(),
+            max_connections: d.max_connections,
+            max_waiters_per_client: roost_http::Limits::default().max_waiters_per_client,
+        }
+    }
 }
 
 /// `[auth]`: the key that signs and checks workspace tokens. With none, a one-node cluster
@@ -222,6 +253,7 @@ impl Default for ServerConfig {
             auth: AuthConfig::default(),
             job_ttl_secs: JobTtlConfig::default(),
             webhooks: WebhooksConfig::default(),
+            http: HttpConfig::default(),
             public_url: None,
             tls: None,
             peer_tls: None,
@@ -418,6 +450,18 @@ impl ServerConfig {
         if self.creates_per_minute == 0 {
             return Err(invalid("creates_per_minute", "must be at least 1"));
         }
+        if !(1..=3600).contains(&self.http.header_timeout_secs) {
+            return Err(invalid("http.header_timeout_secs", "must be 1-3600"));
+        }
+        if !(1..=3600).contains(&self.http.body_timeout_secs) {
+            return Err(invalid("http.body_timeout_secs", "must be 1-3600"));
+        }
+        if !(1..=1_000_000).contains(&self.http.max_connections) {
+            return Err(invalid("http.max_connections", "must be 1-1000000"));
+        }
+        if !(1..=1_000_000).contains(&self.http.max_waiters_per_client) {
+            return Err(invalid("http.max_waiters_per_client", "must be 1-1000000"));
+        }
         if self.tick_interval_ms < 10 {
             return Err(invalid("tick_interval_ms", "must be at least 10"));
         }
@@ -570,6 +614,15 @@ impl ServerConfig {
             .context("invalid configuration: webhooks.secret: must be whsec_ followed by base64")
     }
 
+    /// The HTTP listener's deadlines and cap.
+    pub fn conn_limits(&self) -> roost_http::ConnLimits {
+        roost_http::ConnLimits {
+            header_timeout: std::time::Duration::from_secs(self.http.header_timeout_secs),
+            body_timeout: std::time::Duration::from_secs(self.http.body_timeout_secs),
+            max_connections: self.http.max_connections,
+        }
+    }
+
     /// The HTTP edge's limits.
     pub fn limits(&self) -> roost_http::Limits {
         let positive = |v: u64| (v > 0).then_some(v);
@@ -581,6 +634,7 @@ impl ServerConfig {
             },
             form_submissions_per_minute: self.form_submissions_per_minute,
             creates_per_minute: self.creates_per_minute,
+            max_waiters_per_client: self.http.max_waiters_per_client,
             job_ttl: roost_state::JobTtl {
                 completed_ms: self.job_ttl_secs.completed.saturating_mul(1000),
                 failed_ms: self.job_ttl_secs.failed.saturating_mul(1000),

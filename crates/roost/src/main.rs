@@ -163,13 +163,14 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         listen: config.http_addr.clone(),
     };
     let router = roost_http::router(Arc::clone(&node), config.limits(), verifier, links);
+    let conn_limits = config.conn_limits();
     let served = match &client_tls {
         Some(cert) => {
             let config = cert.server_config(roost_tls::ALPN_HTTP)?;
             let listener = roost_tls::TlsListener::new(http, config, shutdown.clone())?;
-            roost_http::serve(listener, router, shutdown.clone()).await
+            roost_http::serve(listener, router, conn_limits, shutdown.clone()).await
         }
-        None => roost_http::serve(http, router, shutdown.clone()).await,
+        None => roost_http::serve(http, router, conn_limits, shutdown.clone()).await,
     };
     served.context("serving http")?;
     tracing::info!("draining: stopping raft groups");

@@ -7,7 +7,7 @@ use axum::extract::{Query as UrlQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rand::Rng;
-use roost_state::{Command, Query, QueryResult, Response as Applied, Source};
+use roost_state::{Command, Query, QueryResult, Response as Applied, Source, Topic};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -181,17 +181,23 @@ pub(super) async fn pull(
         cursor,
         limit,
     };
-    // Long poll: re-read whenever this node applies something new, until a message shows up
-    // or the wait is over.
+    // Long poll: re-read whenever this node applies a change of the queue, until a message
+    // shows up or the wait is over.
     let deadline = Instant::now() + Duration::from_secs(wait);
+    let _slot = if wait > 0 {
+        crate::waiters::slot(&s, q.peer)?
+    } else {
+        None
+    };
+    let mut changes = (wait > 0).then(|| s.node.subscribe(Topic::Queue(q.id.clone())));
     let result = loop {
         let result = q.read(&s, query.clone()).await?;
         let empty = matches!(&result, QueryResult::Pulled { messages, .. } if messages.is_empty());
         let left = deadline.saturating_duration_since(Instant::now());
-        if !empty || left.is_zero() {
-            break result;
+        match &mut changes {
+            Some(changes) if empty && !left.is_zero() => changes.changed(left).await,
+            _ => break result,
         }
-        s.node.applied_changed(q.id.shard(), left).await;
     };
     let QueryResult::Pulled {
         messages,

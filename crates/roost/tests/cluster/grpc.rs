@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use anyhow::Context;
 use futures::StreamExt;
 use roost_grpc::pb;
 use roost_grpc::pb::queues_client::QueuesClient;
@@ -129,6 +130,28 @@ async fn publish_stream_pull_and_ack_over_grpc() -> anyhow::Result<()> {
         .await?
         .transpose()?;
     assert_eq!(got.map(|e| e.seq), Some(202));
+
+    // The stream now waits on node 2; when the client goes, so does the wait.
+    let waiters = || async {
+        let status: serde_json::Value = c
+            .http
+            .get(format!("{}/cluster", c.url(2)))
+            .send()
+            .await?
+            .json()
+            .await?;
+        status["waiters"].as_u64().context("waiters")
+    };
+    anyhow::ensure!(waiters().await? >= 1, "the stream is not waiting");
+    drop(follow);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while waiters().await? > 0 {
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "a cancelled pull stream still waits"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     Ok(())
 }
 

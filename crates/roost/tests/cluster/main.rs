@@ -20,6 +20,7 @@ mod perimeter;
 mod queue_rung;
 mod quotas;
 mod single;
+mod slow_clients;
 mod teams;
 mod tls;
 mod webhooks;
