@@ -13,7 +13,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use rand::Rng;
 use roost_state::{Binding, Command, FormId, Query, QueryResult, QueueId, Response as Applied};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::auth::{bearer_digest, digest, mint_key_with};
@@ -223,26 +223,53 @@ async fn submissions(
     else {
         return Err(ApiError::queue_not_found());
     };
-    let rows = rows
-        .iter()
-        .map(|sub| {
-            let fields: Value = serde_json::from_str(&sub.payload).unwrap_or(Value::Null);
-            json!({"submission_id": sub.id, "seq": sub.seq, "submitted_at": timestamp(sub.at_ms), "fields": fields})
-        })
-        .collect::<Vec<_>>();
     let base = base_url(&s.links, &headers);
-    Ok(Json(json!({
-        "form_id": id,
-        "name": form.name,
-        "queue_id": form.binding.map(|b| b.queue),
-        "mirror_error": form.mirror_error,
-        "submissions": rows,
-        "next_cursor": next_cursor,
-        "has_more": has_more,
-        "_help": "Submissions in the order they arrived; pass next_cursor as cursor for the next page.",
-        "_links": form_links(&base, &id),
-    }))
+    Ok(Json(SubmissionPage {
+        form_id: id.as_str(),
+        name: &form.name,
+        queue_id: form.binding.as_ref().map(|b| b.queue.as_str()),
+        mirror_error: form.mirror_error.as_deref(),
+        submissions: rows
+            .iter()
+            .map(|sub| SubmissionView {
+                submission_id: &sub.id,
+                seq: sub.seq,
+                submitted_at: timestamp(sub.at_ms),
+                fields: crate::views::raw(&sub.payload),
+            })
+            .collect(),
+        next_cursor,
+        has_more,
+        help:
+            "Submissions in the order they arrived; pass next_cursor as cursor for the next page.",
+        links: form_links(&base, &id),
+    })
     .into_response())
+}
+
+/// A page of a form's submissions; the fields are served as they were stored.
+#[derive(Serialize)]
+struct SubmissionPage<'a> {
+    form_id: &'a str,
+    name: &'a str,
+    queue_id: Option<&'a str>,
+    mirror_error: Option<&'a str>,
+    submissions: Vec<SubmissionView<'a>>,
+    next_cursor: u64,
+    has_more: bool,
+    #[serde(rename = "_help")]
+    help: &'static str,
+    #[serde(rename = "_links")]
+    links: Value,
+}
+
+/// One submission.
+#[derive(Serialize)]
+struct SubmissionView<'a> {
+    submission_id: &'a str,
+    seq: u64,
+    submitted_at: String,
+    fields: &'a serde_json::value::RawValue,
 }
 
 /// Body of `PUT /api/forms/{id}`.

@@ -16,11 +16,12 @@ use roost_state::{
     ids, input, Command, Job, JobSpec, JobStatus, JobTtl, Query, QueryResult, Response as Applied,
     Topic,
 };
-use serde::Deserialize;
-use serde_json::{json, value::RawValue, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, value::RawValue};
 
 use crate::jwt::Caller;
 use crate::queues::{limit_param, parse_param, unexpected};
+use crate::views::{EventView, JobView};
 use crate::waiters::ClientIp;
 use crate::wire::{base_url, time_field, timestamp};
 use crate::workspace::{read, write};
@@ -43,37 +44,47 @@ pub fn routes() -> Router<AppState> {
         .route("/jobs/{id}/retry", post(retry))
 }
 
-fn raw(s: &str) -> Value {
-    serde_json::from_str(s).unwrap_or(Value::Null)
+/// `{"job": ...}`.
+#[derive(Serialize)]
+struct JobReply<'a> {
+    job: JobView<'a>,
 }
 
-/// A job as the API shows it (seed 004's field names).
-fn job_json(j: &Job) -> Value {
-    json!({
-        "id": j.id,
-        "type": j.spec.job_type,
-        "status": j.status.as_str(),
-        "progress": j.progress,
-        "attempt": j.attempt,
-        "retryCount": j.attempt.saturating_sub(1),
-        "maxRetries": j.spec.max_retries,
-        "timeoutSeconds": j.spec.timeout_secs,
-        "priority": j.spec.priority,
-        "payload": raw(&j.spec.payload),
-        "result": j.result.as_deref().map(raw),
-        "error": j.error,
-        "workerId": j.worker_id,
-        "cancelRequested": j.cancel_requested,
-        "webhook": j.spec.webhook,
-        "runAt": timestamp(j.run_at_ms),
-        "createdAt": timestamp(j.created_ms),
-        "updatedAt": timestamp(j.updated_ms),
-        "finishedAt": j.finished_ms.map(timestamp),
-    })
+/// The answer to `POST /jobs`.
+#[derive(Serialize)]
+struct Accepted<'a> {
+    id: &'a str,
+    status: &'static str,
+    status_url: String,
+    job: JobView<'a>,
+    #[serde(rename = "_help")]
+    help: &'static str,
+}
+
+/// A page of `GET /jobs`.
+#[derive(Serialize)]
+struct JobPage<'a> {
+    jobs: Vec<JobView<'a>>,
+    next_cursor: u64,
+    has_more: bool,
+}
+
+/// The answer to a claim.
+#[derive(Serialize)]
+struct Claimed<'a> {
+    jobs: Vec<JobView<'a>>,
+    #[serde(rename = "_help")]
+    help: &'static str,
 }
 
 fn job_response(s: &AppState, j: &Job, status: StatusCode) -> Response {
-    let mut resp = (status, Json(json!({"job": job_json(j)}))).into_response();
+    let mut resp = (
+        status,
+        Json(JobReply {
+            job: JobView::of(j),
+        }),
+    )
+        .into_response();
     if !j.status.is_final() {
         resp.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
@@ -138,13 +149,13 @@ async fn create(
     let base = base_url(&s.links, &headers);
     let mut resp = (
         StatusCode::ACCEPTED,
-        Json(json!({
-            "id": job.id,
-            "status": job.status.as_str(),
-            "status_url": format!("{base}/jobs/{}", job.id),
-            "job": job_json(&job),
-            "_help": "Job accepted. Poll status_url (honour Retry-After), wait on /jobs/{id}/wait, or stream /jobs/{id}/events.",
-        })),
+        Json(Accepted {
+            id: &job.id,
+            status: job.status.as_str(),
+            status_url: format!("{base}/jobs/{}", job.id),
+            job: JobView::of(&job),
+            help: "Job accepted. Poll status_url (honour Retry-After), wait on /jobs/{id}/wait, or stream /jobs/{id}/events.",
+        }),
     )
         .into_response();
     resp.headers_mut()
@@ -213,11 +224,11 @@ async fn list(
             jobs,
             next_cursor,
             has_more,
-        } => Ok(Json(json!({
-            "jobs": jobs.iter().map(job_json).collect::<Vec<_>>(),
-            "next_cursor": next_cursor,
-            "has_more": has_more,
-        }))
+        } => Ok(Json(JobPage {
+            jobs: jobs.iter().map(JobView::of).collect(),
+            next_cursor,
+            has_more,
+        })
         .into_response()),
         other => Err(unexpected(&other)),
     }
@@ -351,11 +362,13 @@ async fn events(
             };
             for e in &events {
                 after = e.seq;
-                let data = json!({"seq": e.seq, "at": timestamp(e.at_ms), "kind": e.kind, "data": raw(&e.data), "status": job.status.as_str()});
+                let Ok(data) = serde_json::to_string(&EventView::of(e, &job)) else {
+                    return;
+                };
                 let event = Event::default()
                     .id(e.seq.to_string())
                     .event(e.kind.clone())
-                    .data(data.to_string());
+                    .data(data);
                 if tx.send(Ok(event)).await.is_err() {
                     return;
                 }
@@ -464,21 +477,10 @@ async fn claim(
 
 /// The answer to a claim: the jobs taken, each with its lease.
 fn claimed(jobs: &[Job]) -> Response {
-    let jobs: Vec<Value> = jobs
-        .iter()
-        .map(|j| {
-            let mut v = job_json(j);
-            if let Some(l) = &j.lease {
-                v["token"] = json!(format!("{:016x}", l.token));
-                v["leaseExpiresAt"] = json!(timestamp(l.expires_ms));
-            }
-            v
-        })
-        .collect();
-    Json(json!({
-        "jobs": jobs,
-        "_help": "Run each job; POST /jobs/{id}/heartbeat {token, progress} well within the lease, then complete {token, result} or fail {token, error, retryable}.",
-    }))
+    Json(Claimed {
+        jobs: jobs.iter().map(JobView::leased).collect(),
+        help: "Run each job; POST /jobs/{id}/heartbeat {token, progress} well within the lease, then complete {token, result} or fail {token, error, retryable}.",
+    })
     .into_response()
 }
 

@@ -17,6 +17,7 @@ mod quotas;
 mod rate;
 mod refusals;
 mod server;
+mod views;
 mod waiters;
 mod wire;
 

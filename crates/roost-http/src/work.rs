@@ -11,13 +11,14 @@ use rand::Rng;
 use roost_state::{
     ids, input, Command, Query, QueryResult, Response as Applied, Task, TaskStatus, WorkQueue,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, value::RawValue, Value};
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::jwt::{Caller, Claims};
 use crate::queues::{idempotency_key, unexpected};
+use crate::views::TaskView;
 use crate::wire::{time_field, timestamp};
 use crate::workspace::{read, write};
 use crate::{body, ApiError, AppState};
@@ -49,25 +50,22 @@ fn queue_json(q: &WorkQueue, counts: &BTreeMap<String, u64>) -> Value {
     json!({"id": q.id, "name": q.name, "teamId": q.team, "createdAt": timestamp(q.created_ms), "counts": counts})
 }
 
-/// A task as the API shows it; only its assignee (the dequeue answer) sees the token.
-fn task_json(t: &Task, with_token: bool) -> Value {
-    json!({
-        "id": t.id,
-        "queueId": t.queue,
-        "name": t.name,
-        "priority": t.priority,
-        "payload": serde_json::from_str::<Value>(&t.payload).unwrap_or(Value::Null),
-        "deadline": t.deadline_ms.map(timestamp),
-        "overdue": t.overdue(now_ms()),
-        "status": t.status.as_str(),
-        "agentId": t.agent_id,
-        "token": t.token.filter(|_| with_token).map(|x| format!("{x:016x}")),
-        "leaseExpiresAt": t.lease_expires_ms.map(timestamp),
-        "result": t.result.as_deref().map(|r| serde_json::from_str::<Value>(r).unwrap_or(Value::Null)),
-        "error": t.error,
-        "createdAt": timestamp(t.created_ms),
-        "updatedAt": timestamp(t.updated_ms),
+/// `{"task": ...}`.
+#[derive(Serialize)]
+struct TaskReply<'a> {
+    task: TaskView<'a>,
+}
+
+fn task_reply(t: &Task, with_token: bool) -> Json<TaskReply<'_>> {
+    Json(TaskReply {
+        task: TaskView::of(t, with_token, now_ms()),
     })
+}
+
+/// `{"tasks": [...]}`.
+#[derive(Serialize)]
+struct TaskList<'a> {
+    tasks: Vec<TaskView<'a>>,
 }
 
 /// Refuses a token scoped to other teams. A queue's team never changes, so reading it before
@@ -263,7 +261,7 @@ async fn add_task(
             } else {
                 StatusCode::OK
             };
-            Ok((status, Json(json!({"task": task_json(&task, false)}))).into_response())
+            Ok((status, task_reply(&task, false)).into_response())
         }
         other => Err(unexpected(&other)),
     }
@@ -302,9 +300,12 @@ async fn tasks(
     )
     .await?
     {
-        QueryResult::Tasks(list) => Ok(Json(
-            json!({"tasks": list.iter().map(|t| task_json(t, false)).collect::<Vec<_>>()}),
-        )
+        QueryResult::Tasks(list) => Ok(Json(TaskList {
+            tasks: list
+                .iter()
+                .map(|t| TaskView::of(t, false, now_ms()))
+                .collect(),
+        })
         .into_response()),
         other => Err(unexpected(&other)),
     }
@@ -338,9 +339,7 @@ async fn take(
         steal,
     };
     match write(&s, &c.workspace, command).await? {
-        Applied::Dequeued { task: Some(t) } => {
-            Ok(Json(json!({"task": task_json(&t, true)})).into_response())
-        }
+        Applied::Dequeued { task: Some(t) } => Ok(task_reply(&t, true).into_response()),
         Applied::Dequeued { task: None } => Ok(StatusCode::NO_CONTENT.into_response()),
         other => Err(unexpected(&other)),
     }
@@ -404,9 +403,7 @@ async fn finish(
         outcome,
     };
     match write(&s, &c.workspace, command).await? {
-        Applied::TaskState { task, .. } => {
-            Ok(Json(json!({"task": task_json(&task, false)})).into_response())
-        }
+        Applied::TaskState { task, .. } => Ok(task_reply(&task, false).into_response()),
         other => Err(unexpected(&other)),
     }
 }
@@ -454,9 +451,7 @@ async fn heartbeat(
         lease_ms: LEASE_MS,
     };
     match write(&s, &c.workspace, command).await? {
-        Applied::TaskState { task, .. } => {
-            Ok(Json(json!({"task": task_json(&task, false)})).into_response())
-        }
+        Applied::TaskState { task, .. } => Ok(task_reply(&task, false).into_response()),
         other => Err(unexpected(&other)),
     }
 }

@@ -73,27 +73,48 @@ pub fn sign(secret: &[u8], id: &str, timestamp: u64, body: &str) -> String {
     format!("v1,{sig}")
 }
 
+/// The webhook body (Standard Webhooks' `type`, `timestamp`, `data`), with the job's result
+/// served as it was stored.
+#[derive(serde::Serialize)]
+struct Event<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    timestamp: String,
+    data: EventData<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct EventData<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    job_type: &'a str,
+    status: &'static str,
+    attempt: u32,
+    result: Option<&'a serde_json::value::RawValue>,
+    error: Option<&'a str>,
+}
+
 fn payload(job: &Job) -> String {
     let ts = |ms: u64| {
         humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
     };
-    let raw = |s: &Option<String>| {
-        s.as_deref()
-            .and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok())
-    };
-    serde_json::json!({
-        "type": format!("job.{}", job.status.as_str()),
-        "timestamp": ts(job.finished_ms.unwrap_or(job.updated_ms)),
-        "data": {
-            "id": job.id,
-            "type": job.spec.job_type,
-            "status": job.status.as_str(),
-            "attempt": job.attempt,
-            "result": raw(&job.result),
-            "error": job.error,
+    let event = Event {
+        kind: format!("job.{}", job.status.as_str()),
+        timestamp: ts(job.finished_ms.unwrap_or(job.updated_ms)),
+        data: EventData {
+            id: &job.id,
+            job_type: &job.spec.job_type,
+            status: job.status.as_str(),
+            attempt: job.attempt,
+            result: job
+                .result
+                .as_deref()
+                .and_then(|r| serde_json::from_str(r).ok()),
+            error: job.error.as_deref(),
         },
-    })
-    .to_string()
+    };
+    // Plain strings, numbers and stored JSON: serializing cannot fail.
+    serde_json::to_string(&event).unwrap_or_default()
 }
 
 /// One delivery attempt; `Err((why, give_up))` when nothing was delivered.

@@ -13,7 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use serde_json::{json, Value};
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use serde_json::value::RawValue;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio_util::sync::CancellationToken;
 
@@ -76,7 +79,7 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
                 match claim(&http, &args, &worker_id).await {
                     Ok(Some(job)) => {
                         if let Err(e) = run_job(&http, &args, &job).await {
-                            eprintln!("job {}: {e:#}", job["id"]);
+                            eprintln!("job {}: {e:#}", job.id);
                         }
                         done.fetch_add(1, Ordering::SeqCst);
                     }
@@ -95,45 +98,72 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn post(
+/// POSTs `body` and reads the answer as `T` (only the fields the worker needs, so a payload
+/// that `serde_json::Value` cannot hold, like `1e400`, does not break it).
+async fn post<T: serde::de::DeserializeOwned>(
     http: &reqwest::Client,
     args: &WorkerArgs,
     path: &str,
-    body: Value,
-) -> anyhow::Result<Value> {
+    body: &impl Serialize,
+) -> anyhow::Result<T> {
     let r = http
         .post(format!("{}{path}", args.url.trim_end_matches('/')))
         .bearer_auth(&args.token)
-        .json(&body)
+        .json(body)
         .send()
         .await?;
     let status = r.status();
-    let v: Value = r.json().await.unwrap_or(Value::Null);
+    let text = r.text().await.unwrap_or_default();
     if !status.is_success() {
-        bail!("{path}: {status}: {v}");
+        bail!("{path}: {status}: {text}");
     }
-    Ok(v)
+    serde_json::from_str(&text).with_context(|| format!("{path}: unexpected answer {text}"))
+}
+
+/// What the worker reads of a claim.
+#[derive(Deserialize)]
+struct Claimed {
+    jobs: Vec<ClaimedJob>,
+}
+
+/// A claimed job: its payload stays the JSON text the server sent.
+#[derive(Deserialize)]
+struct ClaimedJob {
+    id: String,
+    token: String,
+    payload: Box<RawValue>,
+}
+
+/// What the worker reads of a heartbeat's answer.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Beat {
+    cancel_requested: bool,
+}
+
+/// The body of a completion, with the command's result as it printed it.
+#[derive(Serialize)]
+struct Complete<'a> {
+    token: &'a str,
+    result: &'a RawValue,
 }
 
 async fn claim(
     http: &reqwest::Client,
     args: &WorkerArgs,
     worker_id: &str,
-) -> anyhow::Result<Option<Value>> {
+) -> anyhow::Result<Option<ClaimedJob>> {
     let body = json!({"workerId": worker_id, "types": args.types, "limit": 1, "wait": 10});
-    let v = post(http, args, "/jobs/claim", body).await?;
-    Ok(v["jobs"].get(0).cloned())
+    let claimed: Claimed = post(http, args, "/jobs/claim", &body).await?;
+    Ok(claimed.jobs.into_iter().next())
 }
 
-async fn run_job(http: &reqwest::Client, args: &WorkerArgs, job: &Value) -> anyhow::Result<()> {
-    let id = job["id"]
-        .as_str()
-        .context("claimed job without id")?
-        .to_owned();
-    let token = job["token"]
-        .as_str()
-        .context("claimed job without token")?
-        .to_owned();
+async fn run_job(
+    http: &reqwest::Client,
+    args: &WorkerArgs,
+    job: &ClaimedJob,
+) -> anyhow::Result<()> {
+    let (id, token) = (&job.id, &job.token);
     let mut child = tokio::process::Command::new(&args.command[0])
         .args(&args.command[1..])
         .stdin(Stdio::piped())
@@ -144,7 +174,7 @@ async fn run_job(http: &reqwest::Client, args: &WorkerArgs, job: &Value) -> anyh
         .with_context(|| format!("starting {}", args.command[0]))?;
     if let Some(mut stdin) = child.stdin.take() {
         // A command may exit without reading its input; that is its business, not an error.
-        let payload = format!("{}\n", job["payload"]);
+        let payload = format!("{}\n", job.payload.get());
         let _ = stdin.write_all(payload.as_bytes()).await;
     }
     let stdout = child.stdout.take().context("no stdout")?;
@@ -174,8 +204,8 @@ async fn run_job(http: &reqwest::Client, args: &WorkerArgs, job: &Value) -> anyh
             status = child.wait() => break Some(status?),
             _ = beat.tick() => {
                 let body = json!({"token": token, "progress": progress.load(Ordering::SeqCst)});
-                match post(http, args, &format!("/jobs/{id}/heartbeat"), body).await {
-                    Ok(v) if v["cancelRequested"] == true => {
+                match post::<Beat>(http, args, &format!("/jobs/{id}/heartbeat"), &body).await {
+                    Ok(beat) if beat.cancel_requested => {
                         child.kill().await?;
                         break None;
                     }
@@ -194,29 +224,25 @@ async fn run_job(http: &reqwest::Client, args: &WorkerArgs, job: &Value) -> anyh
     match status {
         None => {
             let body = json!({"token": token, "error": "cancelled", "retryable": false});
-            post(http, args, &format!("/jobs/{id}/fail"), body).await?;
+            post::<IgnoredAny>(http, args, &format!("/jobs/{id}/fail"), &body).await?;
         }
         Some(s) if s.success() => {
-            let result = last.map_or(Value::Null, |l| {
-                serde_json::from_str(&l).unwrap_or(Value::String(l))
-            });
-            post(
-                http,
-                args,
-                &format!("/jobs/{id}/complete"),
-                json!({"token": token, "result": result}),
-            )
-            .await?;
+            // The line as printed when it is JSON, else the line as a JSON string.
+            let result = match last {
+                None => RawValue::NULL.to_owned(),
+                Some(l) => serde_json::from_str::<Box<RawValue>>(&l)
+                    .or_else(|_| serde_json::value::to_raw_value(&l))?,
+            };
+            let body = Complete {
+                token,
+                result: &result,
+            };
+            post::<IgnoredAny>(http, args, &format!("/jobs/{id}/complete"), &body).await?;
         }
         Some(s) => {
             let error = format!("command exited with {s}");
-            post(
-                http,
-                args,
-                &format!("/jobs/{id}/fail"),
-                json!({"token": token, "error": error, "retryable": true}),
-            )
-            .await?;
+            let body = json!({"token": token, "error": error, "retryable": true});
+            post::<IgnoredAny>(http, args, &format!("/jobs/{id}/fail"), &body).await?;
         }
     }
     Ok(())

@@ -405,7 +405,7 @@ async fn the_job_and_work_queue_seed_curls_work_with_only_url_and_token_changed(
 }
 
 /// Runs `roost worker` against node 1 until it handled `max` jobs (bounded by 60 s).
-fn worker(
+pub fn worker(
     c: &Cluster,
     tok: &str,
     job_type: &str,

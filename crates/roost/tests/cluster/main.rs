@@ -16,6 +16,7 @@ mod harness;
 mod idle;
 mod jobs;
 mod netns;
+mod payloads;
 mod perimeter;
 mod queue_rung;
 mod quotas;
