@@ -35,6 +35,8 @@ pub struct Options {
     pub retention: roost_state::Retention,
     /// How long finished jobs are kept.
     pub job_ttl: roost_state::JobTtl,
+    /// Consumers and allowed origins one queue may have.
+    pub queue_caps: roost_state::QueueCaps,
     /// Checks workspace tokens (jobs, work queues); `None` refuses them all.
     pub tokens: Option<roost_auth::Verifier>,
 }
@@ -64,6 +66,7 @@ where
             node,
             options.max_payload_bytes,
             options.retention,
+            options.queue_caps,
         ))
         .add_service(
             JobsService::server(ws.clone(), options.job_ttl)

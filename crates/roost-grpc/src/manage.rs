@@ -73,7 +73,7 @@ impl QueuesService {
                 .collect::<String>()
         );
         let id = QueueId::new(self.node.pick_shard(), rand::rng().random());
-        let command = Command::CreateQueue {
+        let command = self.caps.limit(Command::CreateQueue {
             id: id.clone(),
             key_digest: Sha256::digest(key.as_bytes()).into(),
             consumers,
@@ -82,7 +82,7 @@ impl QueuesService {
                 allowed_origins: Origins::None,
                 retention: self.retention,
             },
-        };
+        });
         match self.apply(&id, command).await? {
             Response::Created { queue } => Ok(pb::CreateQueueReply {
                 queue_id: id.as_str().to_owned(),
@@ -141,12 +141,12 @@ impl QueuesService {
                 "at most 100 consumers per change",
             ));
         }
-        let command = Command::SetConsumers {
+        let command = self.caps.limit(Command::SetConsumers {
             queue: queue.clone(),
             auth,
             add: consumer_ids(req.add)?,
             remove: consumer_ids(req.remove)?,
-        };
+        });
         match self.apply(&queue, command).await? {
             Response::Consumers { .. } => {
                 self.get_queue(

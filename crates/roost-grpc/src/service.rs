@@ -33,6 +33,8 @@ pub struct QueuesService {
     max_payload: usize,
     /// Retention limits given to queues created over this API (the node's configuration).
     pub(crate) retention: Retention,
+    /// Consumers and origins one queue may have.
+    pub(crate) caps: roost_state::QueueCaps,
 }
 
 /// A boxed stream of replies.
@@ -44,11 +46,13 @@ impl QueuesService {
         node: Arc<Node>,
         max_payload: usize,
         retention: Retention,
+        caps: roost_state::QueueCaps,
     ) -> pb::queues_server::QueuesServer<Self> {
         pb::queues_server::QueuesServer::new(QueuesService {
             node,
             max_payload,
             retention,
+            caps,
         })
         .max_decoding_message_size(max_payload + 64 * 1024)
     }
@@ -311,12 +315,12 @@ impl pb::queues_server::Queues for QueuesService {
                 "consumer_id must be 1-128 letters, digits, '_', '-', '.' or ':'",
             ));
         }
-        let command = Command::Ack {
+        let command = self.caps.limit(Command::Ack {
             queue: queue.clone(),
             auth: key,
             consumer: req.consumer_id,
             cursor: req.cursor,
-        };
+        });
         match self.apply(&queue, command).await? {
             Response::Acked { cursor } => Ok(GrpcResponse::new(pb::AckReply { cursor })),
             other => Err(Status::internal(format!("unexpected response {other:?}"))),

@@ -26,6 +26,8 @@ fn command(e: &CommandError) -> (&'static str, Code) {
         CommandError::DlqMessageNotFound => ("dlq_message_not_found", Code::NotFound),
         CommandError::IdempotencyMismatch => ("idempotency_key_reused", Code::FailedPrecondition),
         CommandError::Invalid(_) => ("invalid_request", Code::FailedPrecondition),
+        CommandError::TooManyConsumers { .. } => ("too_many_consumers", Code::ResourceExhausted),
+        CommandError::TooManyOrigins { .. } => ("too_many_origins", Code::ResourceExhausted),
     }
 }
 

@@ -166,6 +166,18 @@ impl From<CommandError> for ApiError {
                 e.to_string(),
                 "Use a new Idempotency-Key for a different message body.",
             ),
+            CommandError::TooManyConsumers { .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                "too_many_consumers",
+                e.to_string(),
+                "Unregister consumers you no longer use (POST /q/{id}/consumers {remove}), or use another queue.",
+            ),
+            CommandError::TooManyOrigins { .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                "too_many_origins",
+                e.to_string(),
+                "Remove origins you no longer use, or allow * by re-creating the queue.",
+            ),
             CommandError::Invalid(m) => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_request",

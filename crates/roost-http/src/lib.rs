@@ -53,6 +53,8 @@ pub struct Limits {
     pub creates_per_minute: u32,
     /// Requests one client address may keep waiting at once (long polls, streams, claims).
     pub max_waiters_per_client: usize,
+    /// Consumers and allowed origins one queue may have.
+    pub queue_caps: roost_state::QueueCaps,
     /// Publish quotas; `None` (the default) turns them off.
     pub quotas: Option<Quotas>,
     /// How long finished jobs are kept.
@@ -70,6 +72,7 @@ impl Default for Limits {
             form_submissions_per_minute: 30,
             creates_per_minute: 60,
             max_waiters_per_client: 256,
+            queue_caps: roost_state::QueueCaps::default(),
             quotas: None,
             job_ttl: jobs::default_ttl(),
         }

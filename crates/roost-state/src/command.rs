@@ -402,6 +402,15 @@ pub enum Command {
         /// Origins to stop allowing.
         remove: Vec<String>,
     },
+    /// Applies `command` (a queue create, ack, consumer or origin change) unless it would take
+    /// its queue past `caps`. Appended rather than a field on each command, so entries already
+    /// in logs keep their encoding and their meaning.
+    Capped {
+        /// The limits the proposer applies.
+        caps: crate::QueueCaps,
+        /// The command they limit.
+        command: Box<Command>,
+    },
 }
 
 impl Command {
@@ -435,6 +444,7 @@ impl Command {
             | Command::FailJob { .. }
             | Command::RetryJob { .. } => false,
             Command::CreateJob { idempotency, .. } => idempotency.is_some(),
+            Command::Capped { command, .. } => command.is_retry_safe(),
             // A repeated completion answers the completed job (see `complete_job`).
             Command::Heartbeat { .. } | Command::CompleteJob { .. } => true,
             Command::CancelJob { .. } => false,
@@ -462,6 +472,7 @@ impl Command {
             | Command::Charge { .. }
             | Command::DrainDone { .. } => Some(crate::META_GROUP),
             Command::CreateJob { id, .. } => crate::ids::job_shard(id),
+            Command::Capped { command, .. } => command.shard(),
             Command::ClaimJobs { .. } => None,
             Command::CreateWorkQueue { id, .. }
             | Command::DeleteWorkQueue { id, .. }
@@ -510,6 +521,7 @@ impl Command {
             | Command::FinishTask { .. }
             | Command::WebhookAttempted { .. } => None,
             Command::CreateQueue { id, .. } => Some(id),
+            Command::Capped { command, .. } => command.queue(),
             Command::DeleteQueue { queue, .. }
             | Command::Publish { queue, .. }
             | Command::Ack { queue, .. }

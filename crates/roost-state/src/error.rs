@@ -66,6 +66,18 @@ pub enum CommandError {
     /// A request that the state machine cannot interpret (e.g. sent to the wrong group).
     #[error("invalid request: {0}")]
     Invalid(String),
+    /// The queue would have more registered consumers than its cap.
+    #[error("a queue may have at most {max} registered consumers")]
+    TooManyConsumers {
+        /// The cap.
+        max: u32,
+    },
+    /// The queue would allow more CORS origins than its cap.
+    #[error("a queue may allow at most {max} origins")]
+    TooManyOrigins {
+        /// The cap.
+        max: u32,
+    },
 }
 
 /// Storage could not answer a read the state machine needed.

@@ -27,8 +27,8 @@ pub use form::{Binding, Form, MirrorWork, Submission};
 pub use ids::{FormId, GroupId, QueueId, META_GROUP};
 pub use job::{Job, JobEvent, JobSpec, JobStatus, JobTtl, Lease, WebhookDelivery};
 pub use queue::{
-    DlqEntry, Envelope, HeldPublish, IdempotencyRecord, NackRecord, Origins, Queue, QueueSettings,
-    Retention, Source,
+    DlqEntry, Envelope, HeldPublish, IdempotencyRecord, NackRecord, Origins, Queue, QueueCaps,
+    QueueSettings, Retention, Source,
 };
 pub use shard::{Effect, Header, Lookup, ShardParts, ShardState};
 pub use topic::Topic;

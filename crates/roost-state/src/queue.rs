@@ -75,6 +75,36 @@ impl Origins {
     }
 }
 
+/// How many consumers and allowed origins one queue may have. Carried in
+/// [`crate::Command::Capped`] rather than configured in the state machine, so every replica
+/// applies the limit the proposer had.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueCaps {
+    /// Registered consumers.
+    pub max_consumers: u32,
+    /// Allowed CORS origins.
+    pub max_origins: u32,
+}
+
+impl QueueCaps {
+    /// `command` limited by these caps.
+    pub fn limit(self, command: crate::Command) -> crate::Command {
+        crate::Command::Capped {
+            caps: self,
+            command: Box::new(command),
+        }
+    }
+}
+
+impl Default for QueueCaps {
+    fn default() -> Self {
+        QueueCaps {
+            max_consumers: 1000,
+            max_origins: 100,
+        }
+    }
+}
+
 /// Limits that reap messages of a queue with no registered consumer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Retention {

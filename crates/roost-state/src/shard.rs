@@ -4,6 +4,7 @@
 //! (publish, replay, pull), `consumers` (ack, roster, garbage collection) and `dlq` (nack,
 //! dead-letter pages).
 
+mod caps;
 mod consumers;
 mod dlq;
 mod forms;
@@ -401,6 +402,10 @@ impl ShardState {
             }
         }
         let result = match command {
+            Command::Capped { caps, command } => match self.breaks_caps(caps, command) {
+                Some(refusal) => refuse(refusal),
+                None => return self.apply(stamped_ms, command, lookup),
+            },
             Command::Noop => Ok(Ok(Response::Done)),
             Command::InitLayout { shards } => self.init_layout(*shards),
             Command::Tick => {

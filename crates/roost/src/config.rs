@@ -78,6 +78,10 @@ pub struct ServerConfig {
     pub creates_per_minute: u32,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
+    /// Registered consumers one queue may have.
+    pub max_consumers_per_queue: u32,
+    /// Allowed CORS origins one queue may have.
+    pub max_origins_per_queue: u32,
     /// `text` or `json` logs.
     pub log_format: String,
     /// Raft tuning.
@@ -247,6 +251,8 @@ impl Default for ServerConfig {
             form_submissions_per_minute: 30,
             creates_per_minute: 60,
             max_body_bytes: 256 * 1024,
+            max_consumers_per_queue: roost_state::QueueCaps::default().max_consumers,
+            max_origins_per_queue: roost_state::QueueCaps::default().max_origins,
             log_format: "text".into(),
             raft: RaftTuning::default(),
             quotas: QuotaConfig::default(),
@@ -447,6 +453,12 @@ impl ServerConfig {
                 ));
             }
         }
+        if self.max_consumers_per_queue == 0 {
+            return Err(invalid("max_consumers_per_queue", "must be at least 1"));
+        }
+        if self.max_origins_per_queue == 0 {
+            return Err(invalid("max_origins_per_queue", "must be at least 1"));
+        }
         if self.creates_per_minute == 0 {
             return Err(invalid("creates_per_minute", "must be at least 1"));
         }
@@ -635,6 +647,10 @@ impl ServerConfig {
             form_submissions_per_minute: self.form_submissions_per_minute,
             creates_per_minute: self.creates_per_minute,
             max_waiters_per_client: self.http.max_waiters_per_client,
+            queue_caps: roost_state::QueueCaps {
+                max_consumers: self.max_consumers_per_queue,
+                max_origins: self.max_origins_per_queue,
+            },
             job_ttl: roost_state::JobTtl {
                 completed_ms: self.job_ttl_secs.completed.saturating_mul(1000),
                 failed_ms: self.job_ttl_secs.failed.saturating_mul(1000),

@@ -147,6 +147,7 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
             max_payload_bytes: config.max_body_bytes,
             retention: limits.retention,
             job_ttl: limits.job_ttl,
+            queue_caps: limits.queue_caps,
             tokens: verifier.clone(),
         };
         tokio::spawn(serve_grpc(

@@ -34,12 +34,12 @@ pub(super) async fn ack(
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
     let req: AckBody = body::json(&bytes)?;
     let consumer = consumer_id(&req.consumer_id)?;
-    let command = Command::Ack {
+    let command = s.limits.queue_caps.limit(Command::Ack {
         queue: q.id.clone(),
         auth: q.auth,
         consumer: consumer.clone(),
         cursor: req.cursor,
-    };
+    });
     match q.write(&s, command).await? {
         Applied::Acked { cursor } => Ok(q.reply(
             StatusCode::OK,
@@ -102,12 +102,12 @@ pub(super) async fn change(
             .map(|c| consumer_id(c))
             .collect::<Result<Vec<_>, _>>()
     };
-    let command = Command::SetConsumers {
+    let command = s.limits.queue_caps.limit(Command::SetConsumers {
         queue: q.id.clone(),
         auth: q.auth,
         add: check(&req.add)?,
         remove: check(&req.remove)?,
-    };
+    });
     match q.write(&s, command).await? {
         Applied::Consumers { consumers } => {
             let cursors: serde_json::Map<String, serde_json::Value> = consumers

@@ -107,12 +107,12 @@ pub(super) async fn change(
             .map(|o| check_origin(o))
             .collect::<Result<Vec<_>, _>>()
     };
-    let command = Command::SetOrigins {
+    let command = s.limits.queue_caps.limit(Command::SetOrigins {
         queue: q.id.clone(),
         auth: q.auth,
         add: names(&req.add)?,
         remove: names(&req.remove)?,
-    };
+    });
     match q.write(&s, command).await? {
         Applied::Origins { origins } => Ok(q.reply(
             StatusCode::OK,

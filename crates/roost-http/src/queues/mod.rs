@@ -209,7 +209,7 @@ async fn create(
     let key = mint_key();
     let shard = s.node.pick_shard();
     let id = QueueId::new(shard, rand::rng().random());
-    let command = Command::CreateQueue {
+    let command = s.limits.queue_caps.limit(Command::CreateQueue {
         id: id.clone(),
         key_digest: digest(key.as_bytes()),
         consumers: consumers.clone(),
@@ -218,7 +218,7 @@ async fn create(
             allowed_origins: allowed_origins.clone(),
             retention: s.limits.retention,
         },
-    };
+    });
     let queue = match s.node.write(shard, command).await? {
         Applied::Created { queue } => queue,
         Applied::Refused(e) => return Err(e.into()),

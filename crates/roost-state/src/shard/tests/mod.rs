@@ -1,6 +1,7 @@
 //! Unit and property tests of the shard state machine over an in-memory [`Lookup`], split by
 //! meaning; this file holds the in-memory storage and the harness they share.
 
+mod caps;
 mod dlq;
 mod forms;
 mod jobs;
