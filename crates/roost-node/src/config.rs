@@ -65,6 +65,9 @@ pub struct NodeConfig {
     pub request_timeout: Duration,
     /// How often shard leaders propose a tick (retention by age).
     pub tick_interval: Duration,
+    /// Queues never published to are deleted this long after their creation; `None` keeps
+    /// them.
+    pub expire_unused_queues: Option<Duration>,
     /// Job webhook signing and address policy.
     pub webhooks: crate::WebhookConfig,
     /// Mutual TLS between peers; `None` speaks plaintext.

@@ -24,6 +24,7 @@ fn config(dir: &Path, members: BTreeMap<u64, Member>, timeout: Duration) -> Node
         raft: RaftTuning::default(),
         request_timeout: timeout,
         tick_interval: Duration::from_secs(1),
+        expire_unused_queues: None,
         webhooks: roost_node::WebhookConfig {
             secret: vec![1; 32],
             allow_private: false,

@@ -402,6 +402,12 @@ pub enum Command {
         /// Origins to stop allowing.
         remove: Vec<String>,
     },
+    /// Deletes the queues nothing was ever published to that were created at least
+    /// `unused_for_ms` ago (by the group clock) and that no account claimed.
+    ExpireUnused {
+        /// How long a queue may stay unused.
+        unused_for_ms: u64,
+    },
     /// Applies `command` (a queue create, ack, consumer or origin change) unless it would take
     /// its queue past `caps`. Appended rather than a field on each command, so entries already
     /// in logs keep their encoding and their meaning.
@@ -445,6 +451,7 @@ impl Command {
             | Command::RetryJob { .. } => false,
             Command::CreateJob { idempotency, .. } => idempotency.is_some(),
             Command::Capped { command, .. } => command.is_retry_safe(),
+            Command::ExpireUnused { .. } => true,
             // A repeated completion answers the completed job (see `complete_job`).
             Command::Heartbeat { .. } | Command::CompleteJob { .. } => true,
             Command::CancelJob { .. } => false,
@@ -496,6 +503,7 @@ impl Command {
             Command::Noop
             | Command::InitLayout { .. }
             | Command::Tick
+            | Command::ExpireUnused { .. }
             | Command::CreateForm { .. }
             | Command::Submit { .. }
             | Command::BindForm { .. }

@@ -7,6 +7,7 @@
 mod caps;
 mod consumers;
 mod dlq;
+mod expiry;
 mod forms;
 mod jobs;
 mod messages;
@@ -407,6 +408,9 @@ impl ShardState {
                 None => return self.apply(stamped_ms, command, lookup),
             },
             Command::Noop => Ok(Ok(Response::Done)),
+            Command::ExpireUnused { unused_for_ms } => {
+                Ok(Ok(self.expire_unused(now, *unused_for_ms, &mut fx)))
+            }
             Command::InitLayout { shards } => self.init_layout(*shards),
             Command::Tick => {
                 self.tick_jobs(now, &mut fx);

@@ -80,6 +80,8 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Registered consumers one queue may have.
     pub max_consumers_per_queue: u32,
+    /// Queues nothing was ever published to are deleted this long after creation (0: never).
+    pub expire_unused_queues_after_secs: u64,
     /// Allowed CORS origins one queue may have.
     pub max_origins_per_queue: u32,
     /// `text` or `json` logs.
@@ -252,6 +254,7 @@ impl Default for ServerConfig {
             creates_per_minute: 60,
             max_body_bytes: 256 * 1024,
             max_consumers_per_queue: roost_state::QueueCaps::default().max_consumers,
+            expire_unused_queues_after_secs: 0,
             max_origins_per_queue: roost_state::QueueCaps::default().max_origins,
             log_format: "text".into(),
             raft: RaftTuning::default(),
@@ -596,6 +599,8 @@ impl ServerConfig {
             raft: self.raft.clone(),
             request_timeout: Duration::from_millis(self.request_timeout_ms),
             tick_interval: Duration::from_millis(self.tick_interval_ms),
+            expire_unused_queues: (self.expire_unused_queues_after_secs > 0)
+                .then(|| Duration::from_secs(self.expire_unused_queues_after_secs)),
             webhooks: roost_node::WebhookConfig {
                 secret: webhook_secret,
                 allow_private: self.webhooks.allow_private_addresses,

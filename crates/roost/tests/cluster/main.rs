@@ -18,7 +18,7 @@ mod jobs;
 mod netns;
 mod payloads;
 mod perimeter;
-mod queue_caps;
+mod queue_limits;
 mod queue_rung;
 mod quotas;
 mod single;

@@ -189,3 +189,29 @@ fn clock_is_monotonic_across_skewed_leaders() {
     };
     assert!(at(&b) >= at(&a));
 }
+
+#[test]
+fn only_queues_never_published_to_expire_and_only_after_their_time() {
+    let mut h = Harness::new();
+    let used = h.create(); // created at t = 1
+    h.publish(2, &used, "{}", None);
+    let unused = QueueId::new(1, 77);
+    let create = Command::CreateQueue {
+        id: unused.clone(),
+        key_digest: KEY,
+        consumers: vec![],
+        settings: QueueSettings::default(),
+    };
+    assert!(matches!(h.run(1_000, create), Response::Created { .. }));
+    let expire = || Command::ExpireUnused {
+        unused_for_ms: 10_000,
+    };
+    h.run(10_999, expire());
+    assert!(h.state.queue(&unused).is_some(), "too young to expire");
+    h.run(11_000, expire());
+    assert!(h.state.queue(&unused).is_none(), "never used, old enough");
+    assert!(
+        h.state.queue(&used).is_some(),
+        "a queue with messages stays"
+    );
+}

@@ -1,5 +1,6 @@
-//! Per-queue caps on registered consumers and allowed origins, over HTTP and gRPC: past them a
-//! request is refused with a stable code and changes nothing.
+//! Limits on what a queue key (or no key) can make a node keep: per-queue caps on registered
+//! consumers and allowed origins, over HTTP and gRPC (past them a request is refused with a
+//! stable code and changes nothing), and the expiry of queues nobody used.
 
 use roost_grpc::pb;
 use roost_grpc::pb::queues_client::QueuesClient;
@@ -95,5 +96,29 @@ async fn consumers_and_origins_stop_at_the_queue_caps() -> anyhow::Result<()> {
         !text.contains("\"c\"") && !text.contains("\"d\""),
         "{listed}"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn queues_nobody_published_to_expire_when_configured() -> anyhow::Result<()> {
+    let c = Cluster::start_with(1, 2, "expire_unused_queues_after_secs = 2", "").await?;
+    let unused = crate::api::create(&c, 1, &["a"]).await?;
+    let used = crate::api::create(&c, 1, &["a"]).await?;
+    crate::api::publish(&c, 1, &used, &json!({"n": 1}), None).await?;
+    let status = |q: &crate::api::Queue| {
+        c.http
+            .get(format!("{}/q/{}", c.url(1), q.id))
+            .bearer_auth(&q.key)
+            .send()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while status(&unused).await?.status() != 404 {
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "the unused queue was not expired"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(status(&used).await?.status(), 200, "a used queue stays");
     Ok(())
 }
