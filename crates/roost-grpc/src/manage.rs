@@ -231,6 +231,7 @@ impl QueuesService {
     pub(crate) async fn replay_dead_letter(
         &self,
         auth: [u8; 32],
+        publisher: &str,
         req: pb::ReplayRequest,
     ) -> Result<pb::Envelope, Status> {
         let queue = self.queue(&req.queue_id)?;
@@ -240,9 +241,18 @@ impl QueuesService {
             dlq_msg_id: req.dlq_msg_id,
             id: roost_state::ids::message_id(rand::rng().random()),
         };
-        match self.apply(&queue, command).await? {
-            Response::Replayed { envelope: e } => Ok(envelope(e)),
-            other => Err(unexpected(&other)),
+        let replayed = self
+            .node
+            .replay_charged(command, publisher)
+            .await
+            .map_err(|e| crate::status::failed(&e))?;
+        match replayed {
+            roost_node::Replay::OverQuota(d) => Err(crate::status::over_quota(&d)),
+            roost_node::Replay::Applied(applied) => match *applied {
+                Response::Replayed { envelope: e } => Ok(envelope(e)),
+                Response::Refused(e) => Err(refused(&e)),
+                other => Err(unexpected(&other)),
+            },
         }
     }
 }

@@ -68,6 +68,7 @@ impl QueuesService {
     async fn publish_one(
         &self,
         auth: [u8; 32],
+        publisher: &str,
         req: pb::PublishRequest,
     ) -> Result<pb::PublishReply, Status> {
         let queue = self.queue(&req.queue_id)?;
@@ -83,19 +84,26 @@ impl QueuesService {
             idempotency,
             hold: None,
         };
-        match self.node.write(queue.shard(), command).await {
-            Ok(Response::Published {
+        let charged = self
+            .node
+            .publish_charged(command, publisher)
+            .await
+            .map_err(|e| failed(&e))?;
+        match charged.response {
+            Response::Published {
                 seq, id, replayed, ..
-            }) => Ok(pb::PublishReply {
+            } => Ok(pb::PublishReply {
                 correlation: req.correlation,
                 seq,
                 id,
                 replayed,
                 error: None,
             }),
-            Ok(Response::Refused(e)) => Err(refused(&e)),
-            Ok(other) => Err(Status::internal(format!("unexpected response {other:?}"))),
-            Err(e) => Err(failed(&e)),
+            Response::Held { pending_id } => {
+                Err(crate::status::held(charged.denied.as_ref(), &pending_id))
+            }
+            Response::Refused(e) => Err(refused(&e)),
+            other => Err(Status::internal(format!("unexpected response {other:?}"))),
         }
     }
 
@@ -183,6 +191,12 @@ pub(crate) fn bearer<T>(req: &Request<T>) -> Option<&str> {
 }
 
 /// The digest of the queue key in the call's metadata.
+/// Who a publish is charged to when its queue has no owning account: the client's address.
+fn publisher<T>(req: &Request<T>) -> String {
+    req.remote_addr()
+        .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string())
+}
+
 fn auth<T>(req: &Request<T>) -> Result<[u8; 32], Status> {
     let key = bearer(req).ok_or_else(|| {
         Status::unauthenticated("missing_api_key: send 'authorization: Bearer <queue_api_key>'")
@@ -197,7 +211,8 @@ impl pb::queues_server::Queues for QueuesService {
         req: Request<pb::PublishRequest>,
     ) -> Result<GrpcResponse<pb::PublishReply>, Status> {
         let key = auth(&req)?;
-        self.publish_one(key, req.into_inner())
+        let publisher = publisher(&req);
+        self.publish_one(key, &publisher, req.into_inner())
             .await
             .map(GrpcResponse::new)
     }
@@ -209,6 +224,7 @@ impl pb::queues_server::Queues for QueuesService {
         req: Request<Streaming<pb::PublishRequest>>,
     ) -> Result<GrpcResponse<Self::PublishStreamStream>, Status> {
         let key = auth(&req)?;
+        let publisher: Arc<str> = publisher(&req).into();
         let mut incoming = req.into_inner();
         let (tx, rx) = mpsc::channel(STREAM_WINDOW);
         let window = Arc::new(Semaphore::new(STREAM_WINDOW));
@@ -221,18 +237,17 @@ impl pb::queues_server::Queues for QueuesService {
                 let Ok(permit) = window.clone().acquire_owned().await else {
                     break;
                 };
-                let (service, tx) = (service.clone(), tx.clone());
+                let (service, tx, publisher) = (service.clone(), tx.clone(), publisher.clone());
                 tokio::spawn(async move {
                     let correlation = req.correlation;
-                    let reply =
-                        service
-                            .publish_one(key, req)
-                            .await
-                            .unwrap_or_else(|s| pb::PublishReply {
-                                correlation,
-                                error: Some(as_error(&s)),
-                                ..Default::default()
-                            });
+                    let reply = service
+                        .publish_one(key, &publisher, req)
+                        .await
+                        .unwrap_or_else(|s| pb::PublishReply {
+                            correlation,
+                            error: Some(as_error(&s)),
+                            ..Default::default()
+                        });
                     let _ = tx.send(Ok(reply)).await;
                     drop(permit);
                 });
@@ -391,7 +406,8 @@ impl pb::queues_server::Queues for QueuesService {
         req: Request<pb::ReplayRequest>,
     ) -> Result<GrpcResponse<pb::Envelope>, Status> {
         let key = auth(&req)?;
-        self.replay_dead_letter(key, req.into_inner())
+        let publisher = publisher(&req);
+        self.replay_dead_letter(key, &publisher, req.into_inner())
             .await
             .map(GrpcResponse::new)
     }

@@ -58,6 +58,31 @@ pub fn invalid(code: &str, message: &str) -> Status {
     Status::invalid_argument(format!("{code}: {message}"))
 }
 
+/// A publish over its payer's monthly quota, held until the plan is raised (seed 003's 402).
+pub fn held(denied: Option<&roost_node::Denied>, pending_id: &str) -> Status {
+    let usage = denied.map_or_else(String::new, |d| {
+        format!(
+            " ({} plan, {} used of {:?})",
+            d.plan.as_str(),
+            d.used,
+            d.limit
+        )
+    });
+    Status::resource_exhausted(format!(
+        "quota_exceeded: monthly queue publish quota exceeded{usage}; the message was kept as {pending_id} and is published when the plan is raised"
+    ))
+}
+
+/// A replay over its payer's monthly quota: nothing replayed, the dead letter stays.
+pub fn over_quota(d: &roost_node::Denied) -> Status {
+    Status::resource_exhausted(format!(
+        "quota_exceeded: monthly queue publish quota exceeded ({} plan, {} used of {:?}); the dead letter stays in the DLQ",
+        d.plan.as_str(),
+        d.used,
+        d.limit
+    ))
+}
+
 /// A caller whose token does not reach what it asked for.
 pub fn forbidden(code: &str, message: &str) -> Status {
     Status::permission_denied(format!("{code}: {message}"))

@@ -1,8 +1,6 @@
 //! Publish quotas (off unless configured): the operator API for accounts and plans, queue
 //! claims, the monthly charge before each publish, and the 402 answer for held publishes.
 
-use std::net::IpAddr;
-
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -10,8 +8,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use rand::Rng;
+use roost_node::Denied;
 use roost_state::{
-    Account, Command, Payer, Plan, PlanLimits, Query, QueryResult, QueueId, Response as Applied,
+    Account, Command, Plan, PlanLimits, Query, QueryResult, QueueId, Response as Applied,
     META_GROUP,
 };
 use serde::Deserialize;
@@ -194,7 +193,10 @@ async fn set_plan(
 }
 
 /// Claims `q` for the account whose key `headers` carry, if quotas are on and the queue has
-/// no owner yet. The queue key was presented too (it is the request's Bearer).
+/// no owner yet. The queue's shard decides who wins (the first `SetOwner`); only the winner
+/// then lists the queue in its account, so two accounts claiming at once cannot both list it
+/// (and the loser's upgrade cannot drain the winner's held publishes). A claim cut short
+/// between the two steps is finished by the next request carrying the key.
 pub async fn claim_if_asked(
     s: &AppState,
     headers: &HeaderMap,
@@ -209,25 +211,11 @@ pub async fn claim_if_asked(
     else {
         return Ok(());
     };
-    if owner(s, &q.id).await?.is_some() {
-        return Ok(());
-    }
-    // Prove the queue key before recording anything.
-    q.read(
-        s,
-        Query::Info {
-            queue: q.id.clone(),
-            auth: q.auth,
-        },
-    )
-    .await?;
-    let claim = Command::Claim {
-        key_digest: digest(key.trim().as_bytes()),
-        queue: q.id.clone(),
-    };
-    let account = match s.node.write(META_GROUP, claim).await? {
-        Applied::Owner { owner } => owner,
-        Applied::Refused(roost_state::CommandError::AccountNotFound) => {
+    let key_digest = digest(key.trim().as_bytes());
+    let by_key = Query::AccountByKey { key_digest };
+    let account = match s.node.read(META_GROUP, by_key).await? {
+        QueryResult::Account(Some(a)) => a,
+        QueryResult::Account(None) => {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_account_key",
@@ -235,15 +223,36 @@ pub async fn claim_if_asked(
                 "Send an account key minted by the operator, or leave X-Account-Key out.",
             ))
         }
-        Applied::Refused(e) => return Err(e.into()),
         other => return Err(unexpected(&other)),
     };
-    let set = Command::SetOwner {
-        queue: q.id.clone(),
-        auth: q.auth,
-        owner: account,
+    let owner = match owner(s, &q.id).await? {
+        Some(owner) => owner,
+        None => {
+            let set = Command::SetOwner {
+                queue: q.id.clone(),
+                auth: q.auth,
+                owner: account.id.clone(),
+            };
+            match s.node.write(q.id.shard(), set).await? {
+                Applied::Owner { owner } => owner,
+                // Another account won the race.
+                Applied::Refused(roost_state::CommandError::QueueClaimed) => return Ok(()),
+                Applied::Refused(e) => return Err(e.into()),
+                other => return Err(unexpected(&other)),
+            }
+        }
     };
-    q.write(s, set).await?;
+    if owner == account.id && !account.queues.contains(&q.id) {
+        let claim = Command::Claim {
+            key_digest,
+            queue: q.id.clone(),
+        };
+        match s.node.write(META_GROUP, claim).await? {
+            Applied::Owner { .. } => {}
+            Applied::Refused(e) => return Err(e.into()),
+            other => return Err(unexpected(&other)),
+        }
+    }
     Ok(())
 }
 
@@ -256,56 +265,23 @@ async fn owner(s: &AppState, id: &QueueId) -> Result<Option<String>, ApiError> {
     }
 }
 
-/// Why a publish was held back.
-pub struct Denied {
-    plan: Plan,
-    used: u64,
-    limit: Option<u64>,
-    owned: bool,
-}
-
-/// Counts a publish against its payer; `Some` when it is over the limit and must be held.
-pub async fn charge(
+/// The 402 for a held publish (in the seed's shape), or for a refused replay (`pending_id`
+/// `None`: nothing was kept, the dead letter stays in the DLQ).
+pub fn over_quota(
     s: &AppState,
     q: &QueueReq,
-    peer: Option<IpAddr>,
-) -> Result<Option<Denied>, ApiError> {
-    let Some(quotas) = &s.limits.quotas else {
-        return Ok(None);
-    };
-    let owner = owner(s, &q.id).await?;
-    let payer = match &owner {
-        Some(account) => Payer::Account(account.clone()),
-        None => Payer::Ip(peer.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())),
-    };
-    let command = Command::Charge {
-        payer,
-        limits: quotas.limits,
-    };
-    match s.node.write(META_GROUP, command).await? {
-        Applied::Charged { allowed: true, .. } => Ok(None),
-        Applied::Charged {
-            plan, used, limit, ..
-        } => Ok(Some(Denied {
-            plan,
-            used,
-            limit,
-            owned: owner.is_some(),
-        })),
-        Applied::Refused(e) => Err(e.into()),
-        other => Err(unexpected(&other)),
-    }
-}
-
-/// The 402 for a held publish, in the seed's shape.
-pub fn over_quota(s: &AppState, q: &QueueReq, denied: &Denied, pending_id: &str) -> Response {
+    denied: &Denied,
+    pending_id: Option<&str>,
+) -> Response {
     let upgrade_url = s
         .limits
         .quotas
         .as_ref()
         .map(|c| c.upgrade_url.clone())
         .unwrap_or_default();
-    let help = if denied.owned {
+    let help = if pending_id.is_none() {
+        "Monthly queue publish quota exceeded; a replay counts as a publish. The dead letter stays in the DLQ: replay it after the plan is raised or the month turns."
+    } else if denied.owned {
         "Monthly queue publish quota exceeded. Your message was queued and will replay automatically when you upgrade to Pro."
     } else {
         "Monthly queue publish quota exceeded for this address. Your message was kept; it replays once the queue is claimed by an account (send X-Account-Key with the queue key) and that account upgrades."
@@ -317,8 +293,8 @@ pub fn over_quota(s: &AppState, q: &QueueReq, denied: &Denied, pending_id: &str)
         "current": denied.used,
         "limit": denied.limit,
         "upgrade_url": upgrade_url,
-        "auto_enqueued": true,
-        "will_replay_on_upgrade": denied.owned,
+        "auto_enqueued": pending_id.is_some(),
+        "will_replay_on_upgrade": pending_id.is_some() && denied.owned,
         "pending_publish_id": pending_id,
     });
     q.reply(StatusCode::PAYMENT_REQUIRED, body, help)

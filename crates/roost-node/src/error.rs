@@ -21,6 +21,9 @@ pub enum NodeError {
     /// The group id is not one this cluster has.
     #[error("no such group {0}")]
     NoSuchGroup(u32),
+    /// The state machine answered something the request cannot produce: a server fault.
+    #[error("unexpected state machine answer: {0}")]
+    Unexpected(String),
     /// A listener could not be started.
     #[error("listen: {0}")]
     Listen(#[from] std::io::Error),

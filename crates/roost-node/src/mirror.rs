@@ -3,7 +3,8 @@
 //! The form's shard records each submission first; this driver then publishes it to the queue's
 //! shard with an Idempotency-Key derived from the submission id and records progress back in
 //! the form's shard. A crash or leader change between the two steps only repeats a publish,
-//! which the key turns into a no-op, so every submission lands exactly once, in order.
+//! which the key turns into a no-op, so every submission lands exactly once, in order. With
+//! quotas on, each mirrored publish is charged like any other (see `quota`).
 
 use rand::Rng;
 use roost_state::{Command, GroupId, Query, QueryResult, Response, Source};
@@ -40,8 +41,11 @@ pub async fn drain(node: &Node, group: GroupId) -> Result<(), NodeError> {
                 idempotency: Some((format!("form-mirror:{}", sub.id), MIRROR_DIGEST)),
                 hold: None,
             };
-            let published = match node.write(w.binding.queue.shard(), command).await {
-                Ok(r) => r,
+            // Charged like any publish: to the queue's owner, else to the form itself (a
+            // public form has no single client address to stand for it).
+            let payer = format!("form:{}", w.form);
+            let published = match node.publish_charged(command, &payer).await {
+                Ok(charged) => charged.response,
                 Err(e) => {
                     // That queue's shard is unreachable now: record what got through, go on
                     // with the other forms, and retry the rest at the next tick.
@@ -50,7 +54,8 @@ pub async fn drain(node: &Node, group: GroupId) -> Result<(), NodeError> {
                 }
             };
             match published {
-                Response::Published { .. } => through = Some(sub.seq),
+                // Held over the quota: it is published when the plan is raised.
+                Response::Published { .. } | Response::Held { .. } => through = Some(sub.seq),
                 Response::Refused(e) => {
                     // The queue is gone or its key changed hands: stop mirroring this form.
                     failed = Some(format!("mirroring into {} stopped: {e}", w.binding.queue));

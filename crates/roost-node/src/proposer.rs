@@ -41,7 +41,8 @@ pub struct Proposer {
     tx: mpsc::UnboundedSender<Pending>,
 }
 
-fn now_ms() -> u64 {
+/// This node's clock, ms since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)

@@ -1,10 +1,14 @@
 //! Releasing held publishes after a plan was raised: for every account the metadata group
-//! marks, drain each of its queues (one atomic command per queue, in original order), then
-//! record the drain. Repeating a drain is harmless, so a leader change midway only repeats work.
+//! marks, drain each of its queues (in original order, [`CHUNK`] publishes per command so no
+//! entry grows with the backlog), then record the drain. Repeating a drain is harmless, so a
+//! leader change midway only repeats work.
 
 use roost_state::{Command, Query, QueryResult, Response, META_GROUP};
 
 use crate::{Node, NodeError};
+
+/// Held publishes appended per command.
+const CHUNK: u64 = 256;
 
 /// Drains the held publishes of every upgraded account.
 pub async fn drain(node: &Node) -> Result<(), NodeError> {
@@ -14,9 +18,19 @@ pub async fn drain(node: &Node) -> Result<(), NodeError> {
     for (account, upgrade, queues) in work {
         for queue in queues {
             let shard = queue.shard();
-            match node.write(shard, Command::DrainHeld { queue }).await? {
-                Response::Drained { .. } | Response::Refused(_) => {}
-                other => tracing::warn!(?other, "unexpected drain response"),
+            loop {
+                let chunk = Command::DrainHeldChunk {
+                    queue: queue.clone(),
+                    max: CHUNK,
+                };
+                match node.write(shard, chunk).await? {
+                    Response::Drained { count } if count == CHUNK => {}
+                    Response::Drained { .. } | Response::Refused(_) => break,
+                    other => {
+                        tracing::warn!(?other, "unexpected drain response");
+                        break;
+                    }
+                }
             }
         }
         node.write(META_GROUP, Command::DrainDone { account, upgrade })

@@ -25,6 +25,7 @@ fn config(dir: &Path, members: BTreeMap<u64, Member>, timeout: Duration) -> Node
         request_timeout: timeout,
         tick_interval: Duration::from_secs(1),
         expire_unused_queues: None,
+        quotas: None,
         webhooks: roost_node::WebhookConfig {
             secret: vec![1; 32],
             allow_private: false,

@@ -29,6 +29,9 @@ impl Batch {
         match command {
             Command::Publish { payload, .. } => 128 + payload.len(),
             Command::Submit { payload, .. } => 128 + payload.len(),
+            Command::Capped { command, .. } | Command::KeepHeld { command } => {
+                Batch::weight(command)
+            }
             _ => 128,
         }
     }
@@ -402,6 +405,28 @@ pub enum Command {
         /// Origins to stop allowing.
         remove: Vec<String>,
     },
+    /// Applies `command` (a publish the proposer charged to its payer) without releasing the
+    /// queue's held publishes first: only a plan raise releases those (see `DrainHeldChunk`).
+    KeepHeld {
+        /// The publish.
+        command: Box<Command>,
+    },
+    /// Gives back a charge of `month` whose publish stored nothing (an idempotent replay, a
+    /// refusal, a retry of a held publish); a charge of an earlier month is left alone.
+    Refund {
+        /// Who was charged.
+        payer: Payer,
+        /// The month of the charge, as the proposer's clock had it.
+        month: u32,
+    },
+    /// Appends up to `max` of a queue's held publishes, oldest first, after its plan was
+    /// raised; the driver repeats it until fewer come back, so no entry grows with the backlog.
+    DrainHeldChunk {
+        /// The queue.
+        queue: QueueId,
+        /// Most publishes to append.
+        max: u64,
+    },
     /// Deletes the queues nothing was ever published to that were created at least
     /// `unused_for_ms` ago (by the group clock) and that no account claimed.
     ExpireUnused {
@@ -452,6 +477,9 @@ impl Command {
             Command::CreateJob { idempotency, .. } => idempotency.is_some(),
             Command::Capped { command, .. } => command.is_retry_safe(),
             Command::ExpireUnused { .. } => true,
+            Command::KeepHeld { command } => command.is_retry_safe(),
+            Command::Refund { .. } => false,
+            Command::DrainHeldChunk { .. } => true,
             // A repeated completion answers the completed job (see `complete_job`).
             Command::Heartbeat { .. } | Command::CompleteJob { .. } => true,
             Command::CancelJob { .. } => false,
@@ -479,7 +507,8 @@ impl Command {
             | Command::Charge { .. }
             | Command::DrainDone { .. } => Some(crate::META_GROUP),
             Command::CreateJob { id, .. } => crate::ids::job_shard(id),
-            Command::Capped { command, .. } => command.shard(),
+            Command::Capped { command, .. } | Command::KeepHeld { command } => command.shard(),
+            Command::Refund { .. } => Some(crate::META_GROUP),
             Command::ClaimJobs { .. } => None,
             Command::CreateWorkQueue { id, .. }
             | Command::DeleteWorkQueue { id, .. }
@@ -529,7 +558,9 @@ impl Command {
             | Command::FinishTask { .. }
             | Command::WebhookAttempted { .. } => None,
             Command::CreateQueue { id, .. } => Some(id),
-            Command::Capped { command, .. } => command.queue(),
+            Command::Capped { command, .. } | Command::KeepHeld { command } => command.queue(),
+            Command::DrainHeldChunk { queue, .. } => Some(queue),
+            Command::Refund { .. } => None,
             Command::DeleteQueue { queue, .. }
             | Command::Publish { queue, .. }
             | Command::Ack { queue, .. }

@@ -408,6 +408,16 @@ impl ShardState {
                 None => return self.apply(stamped_ms, command, lookup),
             },
             Command::Noop => Ok(Ok(Response::Done)),
+            Command::KeepHeld { command } => match &**command {
+                publish @ Command::Publish { .. } => {
+                    self.apply_publish(now, publish, false, lookup, &mut fx)
+                }
+                other => return self.apply(stamped_ms, other, lookup),
+            },
+            Command::Refund { payer, month } => self.refund(payer, *month, &mut fx),
+            Command::DrainHeldChunk { queue, max } => {
+                self.drain_held_chunk(now, queue, *max, lookup, &mut fx)
+            }
             Command::ExpireUnused { unused_for_ms } => {
                 Ok(Ok(self.expire_unused(now, *unused_for_ms, &mut fx)))
             }
@@ -529,29 +539,12 @@ impl ShardState {
                 settings,
             } => self.create(now, id, key_digest, consumers, settings, &mut fx),
             Command::DeleteQueue { queue, auth } => self.delete(queue, auth, &mut fx),
-            Command::Publish {
-                queue,
-                auth,
-                id,
-                payload,
-                source,
-                idempotency,
-                hold,
-            } => {
-                let msg = messages::NewMessage {
-                    id,
-                    payload,
-                    source,
-                };
-                let idem = idempotency.as_ref();
-                match hold {
-                    Some(pending_id) => {
-                        self.hold(now, queue, auth, msg, pending_id, idem, lookup, &mut fx)
-                    }
-                    None => self.publish(now, queue, auth, msg, idem, lookup, &mut fx),
-                }
+            publish @ Command::Publish { .. } => {
+                self.apply_publish(now, publish, true, lookup, &mut fx)
             }
-            Command::DrainHeld { queue } => self.drain_held(now, queue, lookup, &mut fx),
+            Command::DrainHeld { queue } => {
+                self.drain_held_chunk(now, queue, u64::MAX, lookup, &mut fx)
+            }
             Command::SetOwner { queue, auth, owner } => self.set_owner(queue, auth, owner, &mut fx),
             Command::CreateAccount { id, plan } => self.create_account(now, id, *plan, &mut fx),
             Command::AddAccountKey {
@@ -801,6 +794,40 @@ impl ShardState {
         let origins = origins.clone();
         fx.push(Effect::PutQueue(id.clone()));
         Ok(Ok(Response::Origins { origins }))
+    }
+
+    /// A publish: held when the proposer says so, else appended (releasing held publishes
+    /// first only for entries from before charged publishes, see `Command::KeepHeld`).
+    fn apply_publish(
+        &mut self,
+        now: u64,
+        publish: &Command,
+        release_held: bool,
+        lookup: &dyn Lookup,
+        fx: &mut Effects,
+    ) -> Outcome {
+        let Command::Publish {
+            queue,
+            auth,
+            id,
+            payload,
+            source,
+            idempotency,
+            hold,
+        } = publish
+        else {
+            return refuse(CommandError::Invalid("not a publish".into()));
+        };
+        let msg = messages::NewMessage {
+            id,
+            payload,
+            source,
+        };
+        let idem = idempotency.as_ref();
+        match hold {
+            Some(pending_id) => self.hold(now, queue, auth, msg, pending_id, idem, lookup, fx),
+            None => self.publish(now, queue, auth, msg, idem, release_held, lookup, fx),
+        }
     }
 
     fn authorized(&self, id: &QueueId, auth: &[u8; 32]) -> Result<&Queue, CommandError> {

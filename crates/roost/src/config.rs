@@ -599,6 +599,10 @@ impl ServerConfig {
             raft: self.raft.clone(),
             request_timeout: Duration::from_millis(self.request_timeout_ms),
             tick_interval: Duration::from_millis(self.tick_interval_ms),
+            quotas: self.quotas.enabled.then_some(roost_state::PlanLimits {
+                free: self.quotas.free,
+                pro: self.quotas.pro,
+            }),
             expire_unused_queues: (self.expire_unused_queues_after_secs > 0)
                 .then(|| Duration::from_secs(self.expire_unused_queues_after_secs)),
             webhooks: roost_node::WebhookConfig {

@@ -7,7 +7,7 @@ use axum::response::Response;
 use rand::Rng;
 use roost_state::{Command, Query, QueryResult, Response as Applied};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::messages::{limit_param, parse_param};
 use super::{unexpected, QueueReq};
@@ -104,24 +104,48 @@ pub(super) async fn list(
     let messages = rows
         .iter()
         .map(|(row, e)| {
-            let mut v = serde_json::to_value(EnvelopeJson::new(&q.id, &e.envelope)?)
-                .map_err(|err| unexpected(&err))?;
-            v["nack_count"] = json!(e.nack_count);
-            v["last_error"] = json!(e.last_error);
-            v["dead_lettered_at"] = json!(timestamp(e.dead_lettered_at_ms));
-            v["dlq_cursor"] = json!(row);
-            Ok(v)
+            Ok(DeadLetter {
+                envelope: EnvelopeJson::new(&q.id, &e.envelope)?,
+                nack_count: e.nack_count,
+                last_error: &e.last_error,
+                dead_lettered_at: timestamp(e.dead_lettered_at_ms),
+                dlq_cursor: *row,
+            })
         })
-        .collect::<Result<Vec<Value>, ApiError>>()?;
+        .collect::<Result<Vec<_>, ApiError>>()?;
     let next_url = format!(
         "{}/q/{}/dlq?cursor={next_cursor}&limit={limit}",
         q.base, q.id
     );
-    Ok(q.reply(
+    #[derive(serde::Serialize)]
+    struct Page<'a> {
+        messages: Vec<DeadLetter<'a>>,
+        next_cursor: u64,
+        has_more: bool,
+        next_url: String,
+    }
+    let page = Page {
+        messages,
+        next_cursor,
+        has_more,
+        next_url,
+    };
+    Ok(q.reply_with(
         StatusCode::OK,
-        json!({"messages": messages, "next_cursor": next_cursor, "has_more": has_more, "next_url": next_url}),
+        page,
         "Replay a message via POST /q/{queue_id}/dlq/replay {dlq_msg_id: <envelope.id>}. Replay creates a NEW envelope with source=dlq-replay (and replayed_from preserving the original id). Pagination is exact: pass next_cursor as cursor for the next page.",
     ))
+}
+
+/// A dead letter as listed: the envelope (its payload byte for byte) and why it was given up.
+#[derive(serde::Serialize)]
+struct DeadLetter<'a> {
+    #[serde(flatten)]
+    envelope: EnvelopeJson<'a>,
+    nack_count: u32,
+    last_error: &'a str,
+    dead_lettered_at: String,
+    dlq_cursor: u64,
 }
 
 /// Body of `POST /q/{id}/dlq/replay`.
@@ -145,12 +169,27 @@ pub(super) async fn replay(
         dlq_msg_id: req.dlq_msg_id,
         id: roost_state::ids::message_id(rand::rng().random()),
     };
-    match q.write(&s, command).await? {
+    let publisher = q
+        .peer
+        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let applied = match s.node.replay_charged(command, &publisher).await? {
+        roost_node::Replay::OverQuota(d) => {
+            return Ok(crate::quotas::over_quota(&s, &q, &d, None));
+        }
+        roost_node::Replay::Applied(applied) => *applied,
+    };
+    match applied {
+        Applied::Refused(e) => Err(e.into()),
         Applied::Replayed { envelope } => {
+            #[derive(serde::Serialize)]
+            struct Replayed<'a> {
+                ok: bool,
+                replayed: EnvelopeJson<'a>,
+            }
             let replayed = EnvelopeJson::new(&q.id, &envelope)?;
-            Ok(q.reply(
+            Ok(q.reply_with(
                 StatusCode::OK,
-                json!({"ok": true, "replayed": replayed}),
+                Replayed { ok: true, replayed },
                 "Replayed envelope published to the main queue. Every registered consumer can pull it (cursor < new seq). Source=dlq-replay; replayed_from preserves the original id for audit.",
             ))
         }

@@ -68,8 +68,6 @@ pub(super) async fn publish(
                 "Send the message as JSON, e.g. -d '{\"task\":\"...\"}'.",
             )
         })?;
-    let denied = crate::quotas::charge(&s, &q, q.peer).await?;
-    let pending_id = format!("pp_{:016x}", rand::rng().random::<u64>());
     let command = Command::Publish {
         queue: q.id.clone(),
         auth: q.auth,
@@ -77,11 +75,17 @@ pub(super) async fn publish(
         payload: payload.to_owned(),
         source: Source::Publish,
         idempotency: key.map(|k| (k, digest(&bytes))),
-        hold: denied.as_ref().map(|_| pending_id.clone()),
+        hold: None,
     };
-    match q.write(&s, command).await? {
+    let publisher = q
+        .peer
+        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let charged = s.node.publish_charged(command, &publisher).await?;
+    let denied = charged.denied;
+    match charged.response {
+        Applied::Refused(e) => Err(e.into()),
         Applied::Held { pending_id } => match &denied {
-            Some(d) => Ok(crate::quotas::over_quota(&s, &q, d, &pending_id)),
+            Some(d) => Ok(crate::quotas::over_quota(&s, &q, d, Some(&pending_id))),
             // A retry of a publish that was held earlier, now under the limit: still held.
             None => Ok(q.reply(
                 StatusCode::ACCEPTED,

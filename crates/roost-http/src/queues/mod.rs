@@ -119,6 +119,33 @@ impl QueueReq {
         (status, Json(body)).into_response()
     }
 
+    /// Like [`QueueReq::reply`] for a typed body, serialized in one pass so the payloads it
+    /// carries go out exactly as they were published.
+    pub fn reply_with<T: serde::Serialize>(
+        &self,
+        status: StatusCode,
+        body: T,
+        help: &str,
+    ) -> Response {
+        #[derive(serde::Serialize)]
+        struct Framed<'a, T> {
+            #[serde(flatten)]
+            body: T,
+            queue_id: &'a str,
+            #[serde(rename = "_help")]
+            help: &'a str,
+            #[serde(rename = "_links")]
+            links: Value,
+        }
+        let framed = Framed {
+            body,
+            queue_id: self.id.as_str(),
+            help,
+            links: self.links(),
+        };
+        (status, Json(framed)).into_response()
+    }
+
     /// Applies `command` in the queue's shard; a refusal becomes its API error.
     pub async fn write(&self, s: &AppState, command: Command) -> Result<Applied, ApiError> {
         match s.node.write(self.id.shard(), command).await? {
@@ -272,6 +299,7 @@ async fn info(State(s): State<AppState>, q: QueueReq) -> Result<Response, ApiErr
         "floor_seq": queue.floor_seq,
         "message_count": queue.message_count(),
         "dlq_count": queue.dlq_len,
+        "held_count": queue.held_len,
         "consumers": consumers,
         "created_at": timestamp(queue.created_at_ms),
         "settings": {

@@ -22,6 +22,7 @@ impl ShardState {
         auth: &[u8; 32],
         msg: NewMessage<'_>,
         idempotency: Option<&(String, [u8; 32])>,
+        release_held: bool,
         lookup: &dyn Lookup,
         fx: &mut Effects,
     ) -> Outcome {
@@ -47,8 +48,11 @@ impl ShardState {
                 }
             }
         }
-        // Held publishes go first, so the queue keeps the order they were sent in.
-        self.drain_held_into(now, queue, lookup, fx)?;
+        // Entries from before charged publishes (plain `Publish`) release held publishes first,
+        // in the order they were sent; a charged publish (`KeepHeld`) leaves them held.
+        if release_held {
+            self.drain_held_into(now, queue, u64::MAX, lookup, fx)?;
+        }
         let Some(q) = self.queues.get_mut(queue) else {
             return refuse(CommandError::QueueNotFound);
         };

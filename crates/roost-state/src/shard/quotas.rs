@@ -84,32 +84,35 @@ impl ShardState {
         }))
     }
 
-    pub(super) fn drain_held(
+    pub(super) fn drain_held_chunk(
         &mut self,
         now: u64,
         queue: &QueueId,
+        max: u64,
         lookup: &dyn Lookup,
         fx: &mut Effects,
     ) -> Outcome {
         if !self.queues.contains_key(queue) {
             return refuse(CommandError::QueueNotFound);
         }
-        let count = self.drain_held_into(now, queue, lookup, fx)?;
+        let count = self.drain_held_into(now, queue, max, lookup, fx)?;
         Ok(Ok(Response::Drained { count }))
     }
 
-    /// Appends every held publish of `queue` in order, as `quota-drain` envelopes.
+    /// Appends up to `max` held publishes of `queue` in order, as `quota-drain` envelopes.
     pub(super) fn drain_held_into(
         &mut self,
         now: u64,
         queue: &QueueId,
+        max: u64,
         lookup: &dyn Lookup,
         fx: &mut Effects,
     ) -> Result<u64, LookupError> {
         let mut drained = 0;
         let mut after = 0;
-        while self.queues.get(queue).is_some_and(|q| q.held_len > 0) {
-            let rows = lookup.held(queue, after, DRAIN_CHUNK)?;
+        while drained < max && self.queues.get(queue).is_some_and(|q| q.held_len > 0) {
+            let want = (max - drained).min(DRAIN_CHUNK as u64) as usize;
+            let rows = lookup.held(queue, after, want)?;
             let Some(q) = self.queues.get_mut(queue) else {
                 break;
             };
@@ -301,6 +304,32 @@ impl ShardState {
             used: *usage,
             limit,
         }))
+    }
+
+    pub(super) fn refund(&mut self, payer: &Payer, month: u32, fx: &mut Effects) -> Outcome {
+        if let Err(e) = self.meta_only() {
+            return refuse(e);
+        }
+        let used = match payer {
+            Payer::Account(id) => self
+                .accounts
+                .get_mut(id)
+                .filter(|a| a.month == month)
+                .map(|a| &mut a.used),
+            Payer::Ip(ip) => self
+                .ip_usage
+                .get_mut(ip)
+                .filter(|(m, _)| *m == month)
+                .map(|(_, used)| used),
+        };
+        if let Some(used) = used.filter(|u| **u > 0) {
+            *used -= 1;
+            fx.push(match payer {
+                Payer::Account(id) => Effect::PutAccount(id.clone()),
+                Payer::Ip(ip) => Effect::PutIpUsage(ip.clone()),
+            });
+        }
+        Ok(Ok(Response::Done))
     }
 
     pub(super) fn drain_done(&mut self, id: &str, upgrade: u64, fx: &mut Effects) -> Outcome {

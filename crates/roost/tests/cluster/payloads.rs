@@ -129,6 +129,38 @@ async fn stored_json_is_served_byte_for_byte() -> anyhow::Result<()> {
     assert!(got.contains(r#""status":"completed""#), "{got}");
     assert!(got.contains(&format!(r#""result":{DOC}"#)), "{got}");
 
+    // Dead letters listed and replayed keep the payload too.
+    let q = crate::api::create(&c, 1, &["me"]).await?;
+    let (s, _) = send(
+        &c,
+        &q.key,
+        Method::POST,
+        &format!("/q/{}/publish", q.id),
+        Some(DOC),
+    )
+    .await?;
+    assert_eq!(s, 201);
+    let nack = r#"{"consumer_id": "me", "seq": 1, "dead_letter": true}"#;
+    send(
+        &c,
+        &q.key,
+        Method::POST,
+        &format!("/q/{}/nack", q.id),
+        Some(nack),
+    )
+    .await?;
+    let (s, dlq) = send(&c, &q.key, Method::GET, &format!("/q/{}/dlq", q.id), None).await?;
+    assert!(s == 200 && dlq.contains(DOC), "{dlq}");
+    #[derive(serde::Deserialize)]
+    struct Dlq {
+        messages: Vec<Id>,
+    }
+    let dead = serde_json::from_str::<Dlq>(&dlq)?.messages.remove(0).id;
+    let replay = format!(r#"{{"dlq_msg_id": "{dead}"}}"#);
+    let path = format!("/q/{}/dlq/replay", q.id);
+    let (s, replayed) = send(&c, &q.key, Method::POST, &path, Some(&replay)).await?;
+    assert!(s == 200 && replayed.contains(DOC), "{replayed}");
+
     // What ordinary clients could not read back is refused at the door.
     let deep = format!("{}{}", "[".repeat(129), "]".repeat(129));
     let (s, refused) = create_job(&c, &tok, "t", &deep).await?;

@@ -198,3 +198,169 @@ async fn unclaimed_queues_are_counted_per_ip_and_quotas_are_off_by_default() -> 
     assert_eq!(r.status(), 404);
     Ok(())
 }
+
+/// Calls `/q/{id}{path}` with the queue's key; the status and the JSON answer.
+async fn call(
+    c: &Cluster,
+    q: &crate::api::Queue,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> anyhow::Result<(u16, Value)> {
+    let mut req = c
+        .http
+        .request(method, format!("{}/q/{}{path}", c.url(1), q.id))
+        .bearer_auth(&q.key);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await?;
+    Ok((r.status().as_u16(), r.json().await.unwrap_or(Value::Null)))
+}
+
+/// Sends a publish over HTTP; the status and the JSON answer.
+async fn publish_raw(
+    c: &Cluster,
+    q: &crate::api::Queue,
+    key: &str,
+    body: Value,
+    idem: Option<&str>,
+) -> anyhow::Result<(u16, Value)> {
+    let mut req = c
+        .http
+        .post(format!("{}/q/{}/publish", c.url(1), q.id))
+        .bearer_auth(key)
+        .json(&body);
+    if let Some(k) = idem {
+        req = req.header("Idempotency-Key", k);
+    }
+    let r = req.send().await?;
+    Ok((r.status().as_u16(), r.json().await.unwrap_or(Value::Null)))
+}
+
+#[tokio::test]
+async fn every_stored_message_is_charged_once_and_nothing_else_is() -> anyhow::Result<()> {
+    let top =
+        format!("[quotas]\nenabled = true\nfree = 3\npro = 100\noperator_key = \"{OPERATOR}\"");
+    let c = Cluster::start_with(1, 2, &top, "").await?;
+    let q = create(&c, 1, &["me"]).await?;
+
+    // Wrong keys are refused before any charge.
+    for _ in 0..5 {
+        let (s, _) = publish_raw(&c, &q, "wrong-key", json!({"x": 1}), None).await?;
+        assert_eq!(s, 401);
+    }
+    // An idempotent replay and a reused key are not charged again.
+    assert_eq!(
+        publish_raw(&c, &q, &q.key, json!({"n": 1}), Some("k1"))
+            .await?
+            .0,
+        201
+    );
+    for _ in 0..3 {
+        let (s, v) = publish_raw(&c, &q, &q.key, json!({"n": 1}), Some("k1")).await?;
+        assert_eq!(s, 201, "{v}");
+    }
+    let (s, v) = publish_raw(&c, &q, &q.key, json!({"other": 1}), Some("k1")).await?;
+    assert_eq!(s, 422, "{v}");
+    assert_eq!(
+        publish_raw(&c, &q, &q.key, json!({"n": 2}), None).await?.0,
+        201
+    );
+    assert_eq!(
+        publish_raw(&c, &q, &q.key, json!({"n": 3}), None).await?.0,
+        201
+    );
+    let (s, v) = publish_raw(&c, &q, &q.key, json!({"n": 4}), None).await?;
+    assert_eq!((s, v["auto_enqueued"].clone()), (402, json!(true)), "{v}");
+
+    // gRPC publishes are charged too (this address is over its limit), and do not release
+    // the held publish.
+    let mut grpc =
+        roost_grpc::pb::queues_client::QueuesClient::connect(c.node(1).grpc.clone()).await?;
+    let mut req = tonic::Request::new(roost_grpc::pb::PublishRequest {
+        queue_id: q.id.clone(),
+        payload: br#"{"n":5}"#.to_vec(),
+        ..Default::default()
+    });
+    req.metadata_mut()
+        .insert("authorization", format!("Bearer {}", q.key).parse()?);
+    let held = grpc.publish(req).await.expect_err("over the quota");
+    assert_eq!(held.code(), tonic::Code::ResourceExhausted, "{held:?}");
+    assert!(held.message().starts_with("quota_exceeded: "), "{held:?}");
+    let info = call(&c, &q, reqwest::Method::GET, "", None).await?.1;
+    assert_eq!(
+        (info["head_seq"].clone(), info["held_count"].clone()),
+        (json!(3), json!(2)),
+        "{info}"
+    );
+
+    // A DLQ replay is a publish: over the limit it is refused and the dead letter stays.
+    let nack = json!({"consumer_id": "me", "seq": 1, "error": "x", "dead_letter": true});
+    assert_eq!(
+        call(&c, &q, reqwest::Method::POST, "/nack", Some(nack))
+            .await?
+            .0,
+        200
+    );
+    let dlq = call(&c, &q, reqwest::Method::GET, "/dlq", None).await?.1;
+    let dead = dlq["messages"][0]["id"].as_str().context("dlq id")?;
+    let replay = json!({"dlq_msg_id": dead});
+    let (s, v) = call(&c, &q, reqwest::Method::POST, "/dlq/replay", Some(replay)).await?;
+    assert_eq!((s, v["auto_enqueued"].clone()), (402, json!(false)), "{v}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn of_two_accounts_claiming_a_queue_at_once_only_the_winner_lists_it() -> anyhow::Result<()> {
+    let top = format!("[quotas]\nenabled = true\nfree = 100\noperator_key = \"{OPERATOR}\"");
+    let c = Cluster::start_with(1, 2, &top, "").await?;
+    let mut accounts = Vec::new();
+    for _ in 0..2 {
+        let (_, a) = admin(&c, 1, reqwest::Method::POST, "/accounts", json!({})).await?;
+        let id = a["account_id"].as_str().context("id")?.to_owned();
+        let (_, k) = admin(
+            &c,
+            1,
+            reqwest::Method::POST,
+            &format!("/accounts/{id}/keys"),
+            json!({}),
+        )
+        .await?;
+        accounts.push((id, k["account_key"].as_str().context("key")?.to_owned()));
+    }
+    let mut queues = Vec::new();
+    for _ in 0..5 {
+        let q = create(&c, 1, &["me"]).await?;
+        let claims = accounts.iter().map(|(_, key)| {
+            c.http
+                .post(format!("{}/q/{}/publish", c.url(1), q.id))
+                .bearer_auth(&q.key)
+                .header("X-Account-Key", key)
+                .json(&json!({"n": 1}))
+                .send()
+        });
+        for r in futures::future::join_all(claims).await {
+            assert_eq!(r?.status(), 201);
+        }
+        queues.push(q.id);
+    }
+    let mut listed = 0;
+    for (id, _) in &accounts {
+        let (_, a) = admin(
+            &c,
+            1,
+            reqwest::Method::GET,
+            &format!("/accounts/{id}"),
+            json!({}),
+        )
+        .await?;
+        listed += a["queues"].as_array().map_or(0, Vec::len);
+    }
+    assert_eq!(
+        listed,
+        queues.len(),
+        "each queue is listed by exactly one account"
+    );
+    Ok(())
+}

@@ -169,3 +169,92 @@ fn held_publishes_drain_first_and_in_order() {
         Response::Drained { count: 0 }
     );
 }
+
+#[test]
+fn a_charged_publish_leaves_held_ones_held_and_drains_come_in_chunks() {
+    let mut h = Harness::new();
+    let q = h.create();
+    for n in 1..=3u32 {
+        h.run(
+            2,
+            Command::Publish {
+                queue: q.clone(),
+                auth: KEY,
+                id: format!("qm_h{n}"),
+                payload: format!("{{\"n\":{n}}}"),
+                source: Source::Publish,
+                idempotency: None,
+                hold: Some(format!("pp_{n}")),
+            },
+        );
+    }
+    let charged = Command::KeepHeld {
+        command: Box::new(Command::Publish {
+            queue: q.clone(),
+            auth: KEY,
+            id: "qm_new".into(),
+            payload: "{\"n\":4}".into(),
+            source: Source::Publish,
+            idempotency: None,
+            hold: None,
+        }),
+    };
+    assert_eq!(seq_of(&h.run(3, charged)), 1, "appended alone");
+    assert_eq!(h.mem.held.len(), 3, "the held ones stay held");
+    assert_eq!(h.state.queue(&q).map(|q| q.held_len), Some(3));
+    let chunk = || Command::DrainHeldChunk {
+        queue: q.clone(),
+        max: 2,
+    };
+    assert_eq!(h.run(4, chunk()), Response::Drained { count: 2 });
+    assert_eq!(h.run(5, chunk()), Response::Drained { count: 1 });
+    assert_eq!(h.run(6, chunk()), Response::Drained { count: 0 });
+    let payloads: Vec<String> = h.mem.messages.values().map(|e| e.payload.clone()).collect();
+    assert_eq!(
+        payloads,
+        ["{\"n\":4}", "{\"n\":1}", "{\"n\":2}", "{\"n\":3}"]
+    );
+}
+
+#[test]
+fn a_refund_gives_back_one_charge_of_its_month_only() {
+    let mut meta = Harness {
+        state: ShardState::new(crate::META_GROUP),
+        mem: crate::mem::MemStore::default(),
+    };
+    let limits = crate::PlanLimits { free: 5, pro: 5 };
+    let ip = || crate::Payer::Ip("10.0.0.9".into());
+    let used = |h: &Harness| h.state.ip_usage("10.0.0.9").map(|(_, u)| u);
+    meta.run(
+        2,
+        Command::Charge {
+            payer: ip(),
+            limits,
+        },
+    );
+    meta.run(
+        3,
+        Command::Charge {
+            payer: ip(),
+            limits,
+        },
+    );
+    let month = crate::month_of(3);
+    meta.run(4, Command::Refund { payer: ip(), month });
+    assert_eq!(used(&meta), Some(1));
+    meta.run(
+        5,
+        Command::Refund {
+            payer: ip(),
+            month: month + 1,
+        },
+    );
+    assert_eq!(
+        used(&meta),
+        Some(1),
+        "another month's refund changes nothing"
+    );
+    meta.run(6, Command::Refund { payer: ip(), month });
+    meta.run(7, Command::Refund { payer: ip(), month });
+    assert_eq!(used(&meta), Some(0), "never below zero");
+}
