@@ -26,6 +26,7 @@ fn command(e: &CommandError) -> (&'static str, Code) {
         CommandError::DlqMessageNotFound => ("dlq_message_not_found", Code::NotFound),
         CommandError::IdempotencyMismatch => ("idempotency_key_reused", Code::FailedPrecondition),
         CommandError::Invalid(_) => ("invalid_request", Code::FailedPrecondition),
+        CommandError::HeldFull { .. } => ("quota_exceeded", Code::ResourceExhausted),
         CommandError::TooManyConsumers { .. } => ("too_many_consumers", Code::ResourceExhausted),
         CommandError::TooManyOrigins { .. } => ("too_many_origins", Code::ResourceExhausted),
     }

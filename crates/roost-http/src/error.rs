@@ -166,6 +166,12 @@ impl From<CommandError> for ApiError {
                 e.to_string(),
                 "Use a new Idempotency-Key for a different message body.",
             ),
+            CommandError::HeldFull { .. } => ApiError::new(
+                StatusCode::PAYMENT_REQUIRED,
+                "quota_exceeded",
+                format!("{e}; this message was not kept"),
+                "Raise the plan (held publishes are then published), or wait for the next month.",
+            ),
             CommandError::TooManyConsumers { .. } => ApiError::new(
                 StatusCode::CONFLICT,
                 "too_many_consumers",

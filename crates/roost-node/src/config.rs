@@ -65,8 +65,8 @@ pub struct NodeConfig {
     pub request_timeout: Duration,
     /// How often shard leaders propose a tick (retention by age).
     pub tick_interval: Duration,
-    /// Monthly publish limits; `None` turns quotas off.
-    pub quotas: Option<roost_state::PlanLimits>,
+    /// Publish quotas; `None` turns them off.
+    pub quotas: Option<crate::Quotas>,
     /// Queues never published to are deleted this long after their creation; `None` keeps
     /// them.
     pub expire_unused_queues: Option<Duration>,

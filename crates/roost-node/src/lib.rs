@@ -24,7 +24,7 @@ pub use changes::Subscription;
 pub use config::{Member, NodeConfig, RaftTuning};
 pub use error::NodeError;
 pub use node::{Node, NotReady};
-pub use quota::{Charged, Denied, Replay};
+pub use quota::{Charged, Denied, Quotas, Replay};
 pub use roost_network::PeerTls;
 pub use status::{ClusterStatus, GroupStatus};
 pub use webhooks::{sign as sign_webhook, WebhookConfig};

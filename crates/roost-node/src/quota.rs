@@ -10,11 +10,22 @@
 
 use rand::Rng;
 use roost_state::{
-    month_of, Command, CommandError, Payer, Plan, Query, QueryResult, QueueId, Response, META_GROUP,
+    month_of, Command, CommandError, Payer, Plan, PlanLimits, Query, QueryResult, QueueId,
+    Response, META_GROUP,
 };
 
 use crate::proposer::now_ms;
 use crate::{Node, NodeError};
+
+/// The operator's quota settings.
+#[derive(Clone, Copy, Debug)]
+pub struct Quotas {
+    /// Monthly publish limits per plan.
+    pub plans: PlanLimits,
+    /// Most payload bytes one payer may have held back a month; past it an over-quota
+    /// publish is refused rather than kept.
+    pub max_held_bytes: u64,
+}
 
 /// Why a publish was held back (or a replay refused): the payer's plan and use.
 #[derive(Clone, Debug)]
@@ -67,13 +78,19 @@ impl Node {
         mut publish: Command,
         publisher: &str,
     ) -> Result<Charged, NodeError> {
-        let Command::Publish { queue, auth, .. } = &publish else {
+        let Command::Publish {
+            queue,
+            auth,
+            payload,
+            ..
+        } = &publish
+        else {
             return Err(NodeError::Unexpected(
                 "publish_charged takes a publish".into(),
             ));
         };
-        let (queue, auth) = (queue.clone(), *auth);
-        let charge = self.charge(&queue, &auth, publisher).await?;
+        let (queue, auth, bytes) = (queue.clone(), *auth, payload.len() as u64);
+        let charge = self.charge(&queue, &auth, publisher, Some(bytes)).await?;
         let pending = match &charge {
             Charge::Free => {
                 let response = self.write(queue.shard(), publish).await?;
@@ -129,7 +146,7 @@ impl Node {
             ));
         };
         let shard = queue.shard();
-        match self.charge(queue, auth, publisher).await? {
+        match self.charge(queue, auth, publisher, None).await? {
             Charge::Free => Ok(Replay::Applied(Box::new(self.write(shard, replay).await?))),
             Charge::Refused(e) => Ok(Replay::Applied(Box::new(Response::Refused(e)))),
             Charge::Denied(d) => Ok(Replay::OverQuota(d)),
@@ -143,13 +160,15 @@ impl Node {
         }
     }
 
+    /// Charges one publish (to be held over the limit when `held_bytes` is given).
     async fn charge(
         &self,
         queue: &QueueId,
         auth: &[u8; 32],
         publisher: &str,
+        held_bytes: Option<u64>,
     ) -> Result<Charge, NodeError> {
-        let Some(limits) = self.config().quotas else {
+        let Some(quotas) = self.config().quotas else {
             return Ok(Charge::Free);
         };
         let info = Query::Info {
@@ -177,9 +196,17 @@ impl Node {
             None => Payer::Ip(publisher.to_owned()),
         };
         let month = month_of(now_ms());
-        let command = Command::Charge {
-            payer: payer.clone(),
-            limits,
+        let command = match held_bytes {
+            Some(bytes) => Command::ChargeHold {
+                payer: payer.clone(),
+                limits: quotas.plans,
+                bytes,
+                max_held_bytes: quotas.max_held_bytes,
+            },
+            None => Command::Charge {
+                payer: payer.clone(),
+                limits: quotas.plans,
+            },
         };
         match self.write(META_GROUP, command).await? {
             Response::Charged { allowed: true, .. } => Ok(Charge::Allowed { payer, month }),

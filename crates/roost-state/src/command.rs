@@ -411,6 +411,19 @@ pub enum Command {
         /// The publish.
         command: Box<Command>,
     },
+    /// A [`Command::Charge`] that, over the limit, also counts `bytes` against the payer's
+    /// held backlog for the month, and refuses (`HeldFull`) past `max_held_bytes`, so a payer
+    /// cannot park unbounded data in held publishes.
+    ChargeHold {
+        /// Who pays.
+        payer: Payer,
+        /// Limits per plan.
+        limits: PlanLimits,
+        /// Size of the publish's payload.
+        bytes: u64,
+        /// Most payload bytes one payer may have held back a month.
+        max_held_bytes: u64,
+    },
     /// Gives back a charge of `month` whose publish stored nothing (an idempotent replay, a
     /// refusal, a retry of a held publish); a charge of an earlier month is left alone.
     Refund {
@@ -478,7 +491,7 @@ impl Command {
             Command::Capped { command, .. } => command.is_retry_safe(),
             Command::ExpireUnused { .. } => true,
             Command::KeepHeld { command } => command.is_retry_safe(),
-            Command::Refund { .. } => false,
+            Command::Refund { .. } | Command::ChargeHold { .. } => false,
             Command::DrainHeldChunk { .. } => true,
             // A repeated completion answers the completed job (see `complete_job`).
             Command::Heartbeat { .. } | Command::CompleteJob { .. } => true,
@@ -508,7 +521,7 @@ impl Command {
             | Command::DrainDone { .. } => Some(crate::META_GROUP),
             Command::CreateJob { id, .. } => crate::ids::job_shard(id),
             Command::Capped { command, .. } | Command::KeepHeld { command } => command.shard(),
-            Command::Refund { .. } => Some(crate::META_GROUP),
+            Command::Refund { .. } | Command::ChargeHold { .. } => Some(crate::META_GROUP),
             Command::ClaimJobs { .. } => None,
             Command::CreateWorkQueue { id, .. }
             | Command::DeleteWorkQueue { id, .. }
@@ -560,7 +573,7 @@ impl Command {
             Command::CreateQueue { id, .. } => Some(id),
             Command::Capped { command, .. } | Command::KeepHeld { command } => command.queue(),
             Command::DrainHeldChunk { queue, .. } => Some(queue),
-            Command::Refund { .. } => None,
+            Command::Refund { .. } | Command::ChargeHold { .. } => None,
             Command::DeleteQueue { queue, .. }
             | Command::Publish { queue, .. }
             | Command::Ack { queue, .. }

@@ -66,6 +66,13 @@ pub enum CommandError {
     /// A request that the state machine cannot interpret (e.g. sent to the wrong group).
     #[error("invalid request: {0}")]
     Invalid(String),
+    /// The payer is over its monthly limit and its held publishes reached their bound; the
+    /// publish was not kept.
+    #[error("monthly publish quota exceeded, and this payer's held publishes reached {max_bytes} bytes this month")]
+    HeldFull {
+        /// The bound.
+        max_bytes: u64,
+    },
     /// The queue would have more registered consumers than its cap.
     #[error("a queue may have at most {max} registered consumers")]
     TooManyConsumers {

@@ -415,6 +415,12 @@ impl ShardState {
                 other => return self.apply(stamped_ms, other, lookup),
             },
             Command::Refund { payer, month } => self.refund(payer, *month, &mut fx),
+            Command::ChargeHold {
+                payer,
+                limits,
+                bytes,
+                max_held_bytes,
+            } => self.charge_hold(now, payer, *limits, *bytes, *max_held_bytes, &mut fx),
             Command::DrainHeldChunk { queue, max } => {
                 self.drain_held_chunk(now, queue, *max, lookup, &mut fx)
             }

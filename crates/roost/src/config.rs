@@ -222,6 +222,9 @@ pub struct QuotaConfig {
     pub operator_key: Option<String>,
     /// Where over-quota answers point people to upgrade.
     pub upgrade_url: String,
+    /// Most payload bytes one payer may have held back (over its limit) a month; past it an
+    /// over-quota publish is refused, not kept.
+    pub max_held_bytes: u64,
 }
 
 impl Default for QuotaConfig {
@@ -232,6 +235,7 @@ impl Default for QuotaConfig {
             pro: 10_000,
             operator_key: None,
             upgrade_url: String::new(),
+            max_held_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -599,9 +603,12 @@ impl ServerConfig {
             raft: self.raft.clone(),
             request_timeout: Duration::from_millis(self.request_timeout_ms),
             tick_interval: Duration::from_millis(self.tick_interval_ms),
-            quotas: self.quotas.enabled.then_some(roost_state::PlanLimits {
-                free: self.quotas.free,
-                pro: self.quotas.pro,
+            quotas: self.quotas.enabled.then_some(roost_node::Quotas {
+                plans: roost_state::PlanLimits {
+                    free: self.quotas.free,
+                    pro: self.quotas.pro,
+                },
+                max_held_bytes: self.quotas.max_held_bytes,
             }),
             expire_unused_queues: (self.expire_unused_queues_after_secs > 0)
                 .then(|| Duration::from_secs(self.expire_unused_queues_after_secs)),

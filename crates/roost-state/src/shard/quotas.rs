@@ -306,6 +306,42 @@ impl ShardState {
         }))
     }
 
+    pub(super) fn charge_hold(
+        &mut self,
+        now: u64,
+        payer: &Payer,
+        limits: PlanLimits,
+        bytes: u64,
+        max_held_bytes: u64,
+        fx: &mut Effects,
+    ) -> Outcome {
+        let charged = self.charge(now, payer, limits, fx)?;
+        if !matches!(charged, Ok(Response::Charged { allowed: false, .. })) {
+            return Ok(charged);
+        }
+        // Kept beside the payers' publish counters (same record kind, a name no address has).
+        let name = match payer {
+            Payer::Account(id) => format!("held:account:{id}"),
+            Payer::Ip(ip) => format!("held:ip:{ip}"),
+        };
+        let month = month_of(now);
+        let held = self.ip_usage.entry(name.clone()).or_insert((month, 0));
+        if held.0 != month {
+            *held = (month, 0);
+        }
+        let full = held.1.saturating_add(bytes) > max_held_bytes;
+        if !full {
+            held.1 += bytes;
+        }
+        fx.push(Effect::PutIpUsage(name));
+        if full {
+            return refuse(CommandError::HeldFull {
+                max_bytes: max_held_bytes,
+            });
+        }
+        Ok(charged)
+    }
+
     pub(super) fn refund(&mut self, payer: &Payer, month: u32, fx: &mut Effects) -> Outcome {
         if let Err(e) = self.meta_only() {
             return refuse(e);

@@ -241,7 +241,7 @@ async fn publish_raw(
 #[tokio::test]
 async fn every_stored_message_is_charged_once_and_nothing_else_is() -> anyhow::Result<()> {
     let top =
-        format!("[quotas]\nenabled = true\nfree = 3\npro = 100\noperator_key = \"{OPERATOR}\"");
+        format!("[quotas]\nenabled = true\nfree = 3\npro = 100\nmax_held_bytes = 64\noperator_key = \"{OPERATOR}\"");
     let c = Cluster::start_with(1, 2, &top, "").await?;
     let q = create(&c, 1, &["me"]).await?;
 
@@ -294,6 +294,16 @@ async fn every_stored_message_is_charged_once_and_nothing_else_is() -> anyhow::R
         (json!(3), json!(2)),
         "{info}"
     );
+    // Held publishes are bounded per payer: past 64 bytes a publish is refused, not kept.
+    let big = json!({"pad": "x".repeat(80)});
+    let (s, v) = publish_raw(&c, &q, &q.key, big, None).await?;
+    assert_eq!(
+        (s, v["code"].clone()),
+        (402, json!("quota_exceeded")),
+        "{v}"
+    );
+    let info = call(&c, &q, reqwest::Method::GET, "", None).await?.1;
+    assert_eq!(info["held_count"], json!(2), "{info}");
 
     // A DLQ replay is a publish: over the limit it is refused and the dead letter stays.
     let nack = json!({"consumer_id": "me", "seq": 1, "error": "x", "dead_letter": true});

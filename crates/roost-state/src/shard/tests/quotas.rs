@@ -258,3 +258,48 @@ fn a_refund_gives_back_one_charge_of_its_month_only() {
     meta.run(7, Command::Refund { payer: ip(), month });
     assert_eq!(used(&meta), Some(0), "never below zero");
 }
+
+#[test]
+fn held_bytes_are_bounded_per_payer_and_month() {
+    let mut meta = Harness {
+        state: ShardState::new(crate::META_GROUP),
+        mem: crate::mem::MemStore::default(),
+    };
+    let limits = crate::PlanLimits { free: 1, pro: 1 };
+    let charge = |h: &mut Harness, t: u64, bytes: u64| {
+        h.run(
+            t,
+            Command::ChargeHold {
+                payer: crate::Payer::Ip("10.0.0.5".into()),
+                limits,
+                bytes,
+                max_held_bytes: 100,
+            },
+        )
+    };
+    assert!(matches!(
+        charge(&mut meta, 1, 500),
+        Response::Charged { allowed: true, .. }
+    ));
+    assert!(matches!(
+        charge(&mut meta, 2, 60),
+        Response::Charged { allowed: false, .. }
+    ));
+    assert_eq!(
+        charge(&mut meta, 3, 60),
+        Response::Refused(CommandError::HeldFull { max_bytes: 100 })
+    );
+    assert!(matches!(
+        charge(&mut meta, 4, 40),
+        Response::Charged { allowed: false, .. }
+    ));
+    let next_month = 40 * 86_400_000;
+    assert!(matches!(
+        charge(&mut meta, next_month, 1),
+        Response::Charged { allowed: true, .. }
+    ));
+    assert!(matches!(
+        charge(&mut meta, next_month + 1, 90),
+        Response::Charged { allowed: false, .. }
+    ));
+}
