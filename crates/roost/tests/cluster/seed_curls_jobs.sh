@@ -88,7 +88,8 @@ call -X POST $BASE/work-queue-tasks/$TASK/complete \
 -H "Authorization: Bearer ${JWT_TOKEN}" \
 -H "Content-Type: application/json" \
 -d '{ "result": { "rootCause": "Session cookie SameSite attribute", "fix": "PR #312" } }'
-expect 200 '"status":"completed"' '"fix":"PR #312"'
+# The result comes back exactly as it was sent (spaces and all).
+expect 200 '"status":"completed"' '"fix": "PR #312"'
 call -X POST $BASE/work-queues/$WQ/tasks \
 -H "Authorization: Bearer ${JWT_TOKEN}" \
 -H "Content-Type: application/json" \
