@@ -201,6 +201,7 @@ impl pb::jobs_server::Jobs for JobsService {
         req: Request<pb::WaitJobRequest>,
     ) -> Result<GrpcResponse<pb::Job>, Status> {
         let c = self.ws.caller(&req)?;
+        let _slot = crate::status::wait_slot(&self.ws.node, &req)?;
         let req = req.into_inner();
         let secs = input::job_wait(req.wait_secs).map_err(|e| invalid_field(&e))?;
         let deadline = Instant::now() + Duration::from_secs(secs);
@@ -225,12 +226,14 @@ impl pb::jobs_server::Jobs for JobsService {
         req: Request<pb::WatchJobRequest>,
     ) -> Result<GrpcResponse<Self::WatchJobStream>, Status> {
         let c = self.ws.caller(&req)?;
+        let slot = crate::status::wait_slot(&self.ws.node, &req)?;
         let req = req.into_inner();
         // Fail fast (not found) before the stream starts.
         self.get(&c.workspace, req.job_id.clone()).await?;
         let (tx, rx) = mpsc::channel(16);
         let ws = self.ws.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             let (mut after, deadline) = (req.after_seq, Instant::now() + WATCH_FOR);
             let mut changes = ws.node.subscribe(Topic::Workspace(c.workspace.clone()));
             while Instant::now() < deadline {
@@ -284,6 +287,11 @@ impl pb::jobs_server::Jobs for JobsService {
         req: Request<pb::ClaimJobsRequest>,
     ) -> Result<GrpcResponse<pb::ClaimJobsReply>, Status> {
         let c = self.ws.caller(&req)?;
+        let _slot = if req.get_ref().wait_secs > 0 {
+            crate::status::wait_slot(&self.ws.node, &req)?
+        } else {
+            None
+        };
         let req = req.into_inner();
         let checked = input::worker_id(&req.worker_id).and_then(|()| {
             Ok((

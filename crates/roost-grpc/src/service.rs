@@ -261,6 +261,11 @@ impl pb::queues_server::Queues for QueuesService {
         req: Request<pb::PullRequest>,
     ) -> Result<GrpcResponse<pb::PullReply>, Status> {
         let key = auth(&req)?;
+        let _slot = if req.get_ref().wait_secs > 0 {
+            crate::status::wait_slot(&self.node, &req)?
+        } else {
+            None
+        };
         self.pull_once(key, req.get_ref())
             .await
             .map(GrpcResponse::new)
@@ -273,6 +278,7 @@ impl pb::queues_server::Queues for QueuesService {
         req: Request<pb::PullRequest>,
     ) -> Result<GrpcResponse<Self::PullStreamStream>, Status> {
         let key = auth(&req)?;
+        let slot = crate::status::wait_slot(&self.node, &req)?;
         let mut pull = req.into_inner();
         // Check the request (and the key) before the stream starts.
         let first = self
@@ -287,6 +293,7 @@ impl pb::queues_server::Queues for QueuesService {
         let (tx, rx) = mpsc::channel(1024);
         let service = self.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             let mut page = Some(first);
             loop {
                 let next = match page.take() {

@@ -84,6 +84,23 @@ pub fn over_quota(d: &roost_node::Denied) -> Status {
     ))
 }
 
+/// A place for a request about to wait (long polls, streams, waiting claims), counted per
+/// client address with the HTTP edge's (see `roost_node::Node::wait_slot`).
+pub fn wait_slot<T>(
+    node: &roost_node::Node,
+    req: &tonic::Request<T>,
+) -> Result<Option<roost_node::WaitSlot>, Status> {
+    let Some(addr) = req.remote_addr() else {
+        return Ok(None);
+    };
+    node.wait_slot(addr.ip()).map(Some).ok_or_else(|| {
+        Status::resource_exhausted(format!(
+            "too_many_waiters: this address already has {} requests waiting (long polls, streams, claims)",
+            node.config().max_waiters_per_client
+        ))
+    })
+}
+
 /// A caller whose token does not reach what it asked for.
 pub fn forbidden(code: &str, message: &str) -> Status {
     Status::permission_denied(format!("{code}: {message}"))

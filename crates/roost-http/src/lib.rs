@@ -51,8 +51,6 @@ pub struct Limits {
     pub form_submissions_per_minute: u32,
     /// Queues and forms created per client IP per minute (creating needs no key).
     pub creates_per_minute: u32,
-    /// Requests one client address may keep waiting at once (long polls, streams, claims).
-    pub max_waiters_per_client: usize,
     /// Consumers and allowed origins one queue may have.
     pub queue_caps: roost_state::QueueCaps,
     /// Publish quotas; `None` (the default) turns them off.
@@ -71,7 +69,6 @@ impl Default for Limits {
             },
             form_submissions_per_minute: 30,
             creates_per_minute: 60,
-            max_waiters_per_client: 256,
             queue_caps: roost_state::QueueCaps::default(),
             quotas: None,
             job_ttl: jobs::default_ttl(),
@@ -96,8 +93,6 @@ pub struct AppState {
     pub links: Links,
     /// Refused credentials, for rate-limited warnings.
     pub refusals: Arc<refusals::Refusals>,
-    /// Waiting requests per client address.
-    pub waiters: Arc<waiters::Waiters>,
 }
 
 /// The whole HTTP API.
@@ -115,7 +110,6 @@ pub fn router(
         tokens,
         links,
         refusals: Arc::default(),
-        waiters: Arc::default(),
     };
     Router::new()
         .merge(ops::routes())

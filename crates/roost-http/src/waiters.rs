@@ -1,14 +1,12 @@
-//! A cap on the requests one client address keeps waiting at once: long polls, job waits,
-//! event streams and waiting claims. Each holds a task and a subscription on the node for up
-//! to its wait, so one client must not hold thousands of them.
+//! The HTTP side of the cap on waiting requests per client address (see
+//! `roost_node::Waiters`): the client's address, and the 429 past the cap.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
+use roost_node::WaitSlot;
 
 use crate::{ApiError, AppState};
 
@@ -31,77 +29,16 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
 /// A place for a request of `ip` that is about to wait (none needed when the address is not
 /// known, which only an in-process caller can be).
 pub fn slot(s: &AppState, ip: Option<IpAddr>) -> Result<Option<WaitSlot>, ApiError> {
-    ip.map(|ip| s.waiters.enter(ip, s.limits.max_waiters_per_client))
-        .transpose()
-}
-
-/// Waiting requests per client address.
-#[derive(Default)]
-pub struct Waiters {
-    by_client: Mutex<HashMap<IpAddr, usize>>,
-}
-
-/// One waiting request's place; dropping it frees the place.
-pub struct WaitSlot {
-    waiters: Arc<Waiters>,
-    ip: IpAddr,
-}
-
-impl Waiters {
-    /// Takes a place for a request of `ip` that is about to wait, if it has fewer than `cap`.
-    pub fn enter(self: &Arc<Self>, ip: IpAddr, cap: usize) -> Result<WaitSlot, ApiError> {
-        let mut by_client = self
-            .by_client
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let waiting = by_client.entry(ip).or_default();
-        if *waiting >= cap {
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_waiters",
-                format!("this address already has {cap} requests waiting (long polls, job waits, event streams, claims)"),
-                "Wait on fewer things at once: one long poll per consumer, or ask without wait. The limit is [http] max_waiters_per_client.",
-            ));
-        }
-        *waiting += 1;
-        Ok(WaitSlot {
-            waiters: Arc::clone(self),
-            ip,
-        })
-    }
-}
-
-impl Drop for WaitSlot {
-    fn drop(&mut self) {
-        let mut by_client = self
-            .waiters
-            .by_client
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(waiting) = by_client.get_mut(&self.ip) {
-            *waiting -= 1;
-            if *waiting == 0 {
-                by_client.remove(&self.ip);
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_client_waits_on_at_most_cap_things_and_a_freed_place_is_reusable() {
-        let waiters = Arc::new(Waiters::default());
-        let (a, b): (IpAddr, IpAddr) = ([10, 0, 0, 1].into(), [10, 0, 0, 2].into());
-        let first = waiters.enter(a, 2).expect("first");
-        let _second = waiters.enter(a, 2).expect("second");
-        assert!(waiters.enter(a, 2).is_err(), "a third is refused");
-        let _other = waiters
-            .enter(b, 2)
-            .expect("another client is counted apart");
-        drop(first);
-        assert!(waiters.enter(a, 2).is_ok(), "a freed place is taken again");
-    }
+    let Some(ip) = ip else {
+        return Ok(None);
+    };
+    let cap = s.node.config().max_waiters_per_client;
+    s.node.wait_slot(ip).map(Some).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_waiters",
+            format!("this address already has {cap} requests waiting (long polls, job waits, event streams, claims)"),
+            "Wait on fewer things at once: one long poll per consumer, or ask without wait. The limit is [http] max_waiters_per_client.",
+        )
+    })
 }

@@ -65,6 +65,8 @@ pub struct NodeConfig {
     pub request_timeout: Duration,
     /// How often shard leaders propose a tick (retention by age).
     pub tick_interval: Duration,
+    /// Requests one client address may keep waiting at once (long polls, streams, claims).
+    pub max_waiters_per_client: usize,
     /// Publish quotas; `None` turns them off.
     pub quotas: Option<crate::Quotas>,
     /// Queues never published to are deleted this long after their creation; `None` keeps

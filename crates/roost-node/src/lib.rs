@@ -18,6 +18,7 @@ mod quota_drain;
 mod read_barrier;
 mod status;
 mod ticker;
+mod waiters;
 mod webhooks;
 
 pub use changes::Subscription;
@@ -27,4 +28,5 @@ pub use node::{Node, NotReady};
 pub use quota::{Charged, Denied, Quotas, Replay};
 pub use roost_network::PeerTls;
 pub use status::{ClusterStatus, GroupStatus};
+pub use waiters::WaitSlot;
 pub use webhooks::{sign as sign_webhook, WebhookConfig};

@@ -17,6 +17,7 @@ use crate::group::Group;
 use crate::proposer::{Proposed, Proposer};
 use crate::read_barrier::{BarrierError, ReadBarrier};
 use crate::status::{ClusterStatus, GroupStatus, MemberStatus};
+use crate::waiters::{WaitSlot, Waiters};
 use crate::{NodeConfig, NodeError};
 
 /// Streams a peer may reset before this node's peer server accepted them. HTTP/2 servers cap
@@ -42,6 +43,8 @@ pub struct Node {
     layout_error: OnceLock<String>,
     /// Wakes the waiters of what each applied batch changed.
     changes: Arc<Changes>,
+    /// Waiting requests per client address.
+    waiters: Arc<Waiters>,
 }
 
 /// Why a node is not ready to serve.
@@ -125,6 +128,7 @@ impl Node {
             storage,
             layout_error: OnceLock::new(),
             changes,
+            waiters: Arc::default(),
         });
         node.serve_peers(cluster, shutdown.clone()).await?;
         node.bootstrap().await?;
@@ -274,6 +278,12 @@ impl Node {
     /// wait on the subscription if the read found nothing, so no change falls in between.
     pub fn subscribe(&self, topic: Topic) -> Subscription {
         self.changes.subscribe(topic)
+    }
+
+    /// A place for a request of client `ip` about to wait; `None` when that address already
+    /// has `max_waiters_per_client` waiting.
+    pub fn wait_slot(&self, ip: std::net::IpAddr) -> Option<WaitSlot> {
+        self.waiters.enter(ip, self.config.max_waiters_per_client)
     }
 
     fn group(&self, group: GroupId) -> Result<&Group, NodeError> {

@@ -26,6 +26,7 @@ fn config(dir: &Path, members: BTreeMap<u64, Member>, timeout: Duration) -> Node
         tick_interval: Duration::from_secs(1),
         expire_unused_queues: None,
         quotas: None,
+        max_waiters_per_client: 256,
         webhooks: roost_node::WebhookConfig {
             secret: vec![1; 32],
             allow_private: false,

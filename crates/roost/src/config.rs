@@ -168,7 +168,7 @@ impl Default for HttpConfig {
             header_timeout_secs: d.header_timeout.as_secs(),
             body_timeout_secs: d.body_timeout.as_secs(),
             max_connections: d.max_connections,
-            max_waiters_per_client: roost_http::Limits::default().max_waiters_per_client,
+            max_waiters_per_client: 256,
         }
     }
 }
@@ -603,6 +603,7 @@ impl ServerConfig {
             raft: self.raft.clone(),
             request_timeout: Duration::from_millis(self.request_timeout_ms),
             tick_interval: Duration::from_millis(self.tick_interval_ms),
+            max_waiters_per_client: self.http.max_waiters_per_client,
             quotas: self.quotas.enabled.then_some(roost_node::Quotas {
                 plans: roost_state::PlanLimits {
                     free: self.quotas.free,
@@ -662,7 +663,6 @@ impl ServerConfig {
             },
             form_submissions_per_minute: self.form_submissions_per_minute,
             creates_per_minute: self.creates_per_minute,
-            max_waiters_per_client: self.http.max_waiters_per_client,
             queue_caps: roost_state::QueueCaps {
                 max_consumers: self.max_consumers_per_queue,
                 max_origins: self.max_origins_per_queue,

@@ -141,6 +141,27 @@ async fn a_client_keeps_at_most_its_cap_of_long_polls_and_a_publish_wakes_them(
     assert_eq!(refused.status(), 429);
     let body: Value = refused.json().await?;
     assert_eq!(body["code"], "too_many_waiters", "{body}");
+    // The places are counted across HTTP and gRPC.
+    let mut grpc =
+        roost_grpc::pb::queues_client::QueuesClient::connect(c.node(1).grpc.clone()).await?;
+    let mut req = tonic::Request::new(roost_grpc::pb::PullRequest {
+        queue_id: q.id.clone(),
+        consumer_id: "w".into(),
+        wait_secs: 20,
+        ..Default::default()
+    });
+    req.metadata_mut()
+        .insert("authorization", format!("Bearer {}", q.key).parse()?);
+    let refused = grpc.pull(req).await.expect_err("past the cap");
+    assert_eq!(
+        refused.code(),
+        tonic::Code::ResourceExhausted,
+        "{refused:?}"
+    );
+    assert!(
+        refused.message().starts_with("too_many_waiters: "),
+        "{refused:?}"
+    );
     // A pull that does not wait needs no place.
     assert_eq!(pull(&q, 0).await?.status(), 200);
     // Writes to another queue do not answer them; a publish to theirs does, at once.
