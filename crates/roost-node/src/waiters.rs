@@ -68,6 +68,9 @@ mod tests {
             .enter(b, 2)
             .expect("another client is counted apart");
         drop(first);
-        assert!(waiters.enter(a, 2).is_some(), "a freed place is taken again");
+        assert!(
+            waiters.enter(a, 2).is_some(),
+            "a freed place is taken again"
+        );
     }
 }

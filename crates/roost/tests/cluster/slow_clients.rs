@@ -78,6 +78,25 @@ async fn slow_and_idle_connections_are_closed_after_the_deadlines() -> anyhow::R
     assert!(raw.starts_with("HTTP/1.1 431"), "{raw}");
     assert_eq!(json_body(&raw)?["code"], "headers_too_large", "{raw}");
 
+    // What hyper cannot parse gets a JSON answer too.
+    for (raw, status, code) in [
+        ("NONSENSE\r\n\r\n".to_owned(), "400", "bad_request"),
+        (
+            format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000)),
+            "414",
+            "uri_too_long",
+        ),
+    ] {
+        let mut bad = TcpStream::connect(&addr).await?;
+        bad.write_all(raw.as_bytes()).await?;
+        let (answer, _) = read_to_close(&mut bad).await.context("unparseable")?;
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status}")),
+            "{answer}"
+        );
+        assert_eq!(json_body(&answer)?["code"], code, "{answer}");
+    }
+
     // A well-behaved keep-alive client still gets its answers.
     let fresh = reqwest::Client::new();
     let ok = fresh.get(format!("{}/healthz", c.url(1))).send().await?;
