@@ -5,6 +5,7 @@
 
 mod jobs;
 mod manage;
+mod refusals;
 mod service;
 mod status;
 mod work;
@@ -61,7 +62,11 @@ where
 {
     let ws = Workspaces::new(Arc::clone(&node), options.tokens, options.max_payload_bytes);
     let max_decoding = options.max_payload_bytes + 64 * 1024;
+    let log_node = Arc::clone(&node);
     tonic::transport::Server::builder()
+        .layer(tower::layer::layer_fn(move |s| {
+            refusals::LogRefused::new(s, Arc::clone(&log_node))
+        }))
         .add_service(QueuesService::server(
             node,
             options.max_payload_bytes,

@@ -91,8 +91,6 @@ pub struct AppState {
     pub tokens: Option<jwt::Verifier>,
     /// How this edge names itself in links.
     pub links: Links,
-    /// Refused credentials, for rate-limited warnings.
-    pub refusals: Arc<refusals::Refusals>,
 }
 
 /// The whole HTTP API.
@@ -109,7 +107,6 @@ pub fn router(
         creates: Arc::default(),
         tokens,
         links,
-        refusals: Arc::default(),
     };
     Router::new()
         .merge(ops::routes())

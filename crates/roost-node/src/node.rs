@@ -16,6 +16,7 @@ use crate::changes::{Changes, Subscription};
 use crate::group::Group;
 use crate::proposer::{Proposed, Proposer};
 use crate::read_barrier::{BarrierError, ReadBarrier};
+use crate::refusals::Refusals;
 use crate::status::{ClusterStatus, GroupStatus, MemberStatus};
 use crate::waiters::{WaitSlot, Waiters};
 use crate::{NodeConfig, NodeError};
@@ -45,6 +46,8 @@ pub struct Node {
     changes: Arc<Changes>,
     /// Waiting requests per client address.
     waiters: Arc<Waiters>,
+    /// Refused credentials, for rate-limited warnings from both edges.
+    refusals: Refusals,
 }
 
 /// Why a node is not ready to serve.
@@ -129,6 +132,7 @@ impl Node {
             layout_error: OnceLock::new(),
             changes,
             waiters: Arc::default(),
+            refusals: Refusals::default(),
         });
         node.serve_peers(cluster, shutdown.clone()).await?;
         node.bootstrap().await?;
@@ -284,6 +288,11 @@ impl Node {
     /// has `max_waiters_per_client` waiting.
     pub fn wait_slot(&self, ip: std::net::IpAddr) -> Option<WaitSlot> {
         self.waiters.enter(ip, self.config.max_waiters_per_client)
+    }
+
+    /// Where the edges report refused credentials.
+    pub fn refusals(&self) -> &Refusals {
+        &self.refusals
     }
 
     fn group(&self, group: GroupId) -> Result<&Group, NodeError> {

@@ -386,6 +386,40 @@ async fn refused_keys_are_logged_once_in_a_while_without_the_key() -> anyhow::Re
     Ok(())
 }
 
+/// Refused credentials over gRPC are logged the same way.
+#[tokio::test]
+async fn refused_grpc_keys_are_logged_too() -> anyhow::Result<()> {
+    use roost_grpc::pb;
+    let c = Cluster::start(1, 1, "").await?;
+    let q = create(&c, 1, &["me"]).await?;
+    let wrong = "qk_fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
+    let mut grpc = pb::queues_client::QueuesClient::connect(c.node(1).grpc.clone()).await?;
+    for _ in 0..5 {
+        let mut req = tonic::Request::new(pb::PublishRequest {
+            queue_id: q.id.clone(),
+            payload: b"{}".to_vec(),
+            ..Default::default()
+        });
+        req.metadata_mut()
+            .insert("authorization", format!("Bearer {wrong}").parse()?);
+        let refused = grpc.publish(req).await.expect_err("wrong key");
+        assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+    }
+    let log = std::fs::read_to_string(c.node(1).data.with_extension("log"))?;
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("refused credentials"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{log}");
+    assert!(
+        lines[0].contains("Queues/Publish") && lines[0].contains("127.0.0.1"),
+        "{}",
+        lines[0]
+    );
+    assert!(!log.contains(wrong), "a key is in the log");
+    Ok(())
+}
+
 /// A JSON document nested deeper than ordinary clients can read back is refused at the door,
 /// over HTTP (messages, job payloads) and gRPC alike; 100 levels are fine.
 #[tokio::test]
