@@ -48,6 +48,8 @@ pub struct Node {
     waiters: Arc<Waiters>,
     /// Refused credentials, for rate-limited warnings from both edges.
     refusals: Refusals,
+    /// Held while a form-mirroring drain runs (see `mirror::drain`).
+    pub(crate) mirroring: tokio::sync::Mutex<()>,
 }
 
 /// Why a node is not ready to serve.
@@ -133,6 +135,7 @@ impl Node {
             changes,
             waiters: Arc::default(),
             refusals: Refusals::default(),
+            mirroring: tokio::sync::Mutex::new(()),
         });
         node.serve_peers(cluster, shutdown.clone()).await?;
         node.bootstrap().await?;

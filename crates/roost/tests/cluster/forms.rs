@@ -128,3 +128,47 @@ async fn a_bound_form_mirrors_later_submissions_into_the_queue_in_order() -> any
     assert_eq!(pull_all(&c, 1, &q, "me").await?.len(), 3);
     Ok(())
 }
+
+/// With quotas on, mirrored submissions are charged like publishes (to the form, for a queue
+/// no account claimed): past the limit they are held, not published for free.
+#[tokio::test]
+async fn mirrored_submissions_are_charged_against_the_quota() -> anyhow::Result<()> {
+    let c = Cluster::start_with(1, 1, "[quotas]\nenabled = true\nfree = 2", "").await?;
+    let f = new_form(&c).await?;
+    let q = create(&c, 1, &["me"]).await?;
+    let r = c
+        .http
+        .put(format!("{}/api/forms/{}", c.url(1), f.id))
+        .bearer_auth(&f.key)
+        .json(&json!({"queue_id": q.id, "queue_api_key": q.key}))
+        .send()
+        .await?;
+    assert_eq!(r.status(), 200);
+    for n in ["n=1", "n=2", "n=3"] {
+        assert_eq!(submit_form(&c, &f, n).await?.0, 200);
+    }
+    let info = || async {
+        let v: Value = c
+            .http
+            .get(format!("{}/q/{}", c.url(1), q.id))
+            .bearer_auth(&q.key)
+            .send()
+            .await?
+            .json()
+            .await?;
+        Ok::<_, anyhow::Error>(v)
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let v = loop {
+        let v = info().await?;
+        if v["head_seq"] == json!(2) && v["held_count"] == json!(1) {
+            break v;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "not mirrored as expected: {v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // Ticks re-drain the outbox: the held one stays held.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(info().await?["head_seq"], v["head_seq"]);
+    Ok(())
+}
