@@ -142,9 +142,16 @@ async fn publish_stream_pull_and_ack_over_grpc() -> anyhow::Result<()> {
             .await?;
         status["waiters"].as_u64().context("waiters")
     };
-    anyhow::ensure!(waiters().await? >= 1, "the stream is not waiting");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while waiters().await? == 0 {
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "the stream is not waiting"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     drop(follow);
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while waiters().await? > 0 {
         anyhow::ensure!(
             std::time::Instant::now() < deadline,

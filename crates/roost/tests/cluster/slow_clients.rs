@@ -106,7 +106,14 @@ async fn slow_and_idle_connections_are_closed_after_the_deadlines() -> anyhow::R
 
 #[tokio::test]
 async fn connections_past_the_cap_get_a_json_503() -> anyhow::Result<()> {
-    let c = Cluster::start_with(1, 1, LIMITS, "").await?;
+    // A long idle deadline, so the held connections stay held however slow the machine is.
+    let c = Cluster::start_with(
+        1,
+        1,
+        "[http]\nheader_timeout_secs = 60\nmax_connections = 8",
+        "",
+    )
+    .await?;
     let addr = addr(&c);
     let mut held = Vec::new();
     for _ in 0..8 {
@@ -155,7 +162,25 @@ async fn a_client_keeps_at_most_its_cap_of_long_polls_and_a_publish_wakes_them(
     };
     let started = Instant::now();
     let polls: Vec<_> = (0..3).map(|_| tokio::spawn(pull(&q, 20))).collect();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Until all three wait (the node counts its waiters on /cluster).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status: Value = c
+            .http
+            .get(format!("{}/cluster", c.url(1)))
+            .send()
+            .await?
+            .json()
+            .await?;
+        if status["waiters"].as_u64() >= Some(3) {
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the long polls do not wait: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let refused = pull(&q, 20).await?;
     assert_eq!(refused.status(), 429);
     let body: Value = refused.json().await?;
