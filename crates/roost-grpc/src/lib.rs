@@ -3,6 +3,7 @@
 //! that follows the queue), async jobs (with a stream of a job's events) and work queues.
 //! [`status`] is the one mapping of failures to gRPC status codes.
 
+mod credentials;
 mod jobs;
 mod manage;
 mod refusals;

@@ -15,6 +15,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response as GrpcResponse, Status, Streaming};
 
+use crate::credentials::{auth, publisher};
 use crate::pb;
 use crate::status::{as_error, failed, invalid, refused};
 use crate::workspace::{idempotency, json_text};
@@ -130,7 +131,11 @@ impl QueuesService {
             cursor: req.cursor,
             limit: limit as usize,
         };
-        let wait = Duration::from_secs(u64::from(req.wait_secs.min(30)));
+        // Refused past 30 s, as over HTTP (it used to be clamped here).
+        if req.wait_secs > 30 {
+            return Err(invalid("invalid_wait", "wait must be at most 30 seconds"));
+        }
+        let wait = Duration::from_secs(u64::from(req.wait_secs));
         let deadline = Instant::now() + wait;
         let mut changes =
             (!wait.is_zero()).then(|| self.node.subscribe(Topic::Queue(queue.clone())));
@@ -178,30 +183,6 @@ pub(crate) fn envelope(e: Envelope) -> pb::Envelope {
         payload: e.payload.into_bytes(),
         published_at_ms: e.published_at_ms,
     }
-}
-
-/// The token in the call's `authorization: Bearer <token>` metadata.
-pub(crate) fn bearer<T>(req: &Request<T>) -> Option<&str> {
-    req.metadata()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
-        .map(|(_, token)| token.trim())
-}
-
-/// The digest of the queue key in the call's metadata.
-/// Who a publish is charged to when its queue has no owning account: the client's address.
-fn publisher<T>(req: &Request<T>) -> String {
-    req.remote_addr()
-        .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string())
-}
-
-fn auth<T>(req: &Request<T>) -> Result<[u8; 32], Status> {
-    let key = bearer(req).ok_or_else(|| {
-        Status::unauthenticated("missing_api_key: send 'authorization: Bearer <queue_api_key>'")
-    })?;
-    Ok(Sha256::digest(key.as_bytes()).into())
 }
 
 #[tonic::async_trait]

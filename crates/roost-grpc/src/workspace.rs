@@ -8,7 +8,7 @@ use roost_node::Node;
 use roost_state::{ids, Command, GroupId, Query, QueryResult, Response};
 use tonic::{Request, Status};
 
-use crate::service::bearer;
+use crate::credentials::bearer;
 use crate::status::{failed, invalid, refused};
 
 /// What the jobs and work-queue services share.

@@ -174,7 +174,7 @@ pub(super) async fn replay(
         .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
     let applied = match s.node.replay_charged(command, &publisher).await? {
         roost_node::Replay::OverQuota(d) => {
-            return Ok(crate::quotas::over_quota(&s, &q, &d, None));
+            return Ok(super::quota::over_quota(&s, &q, &d, None));
         }
         roost_node::Replay::Applied(applied) => *applied,
     };

@@ -85,7 +85,7 @@ pub(super) async fn publish(
     match charged.response {
         Applied::Refused(e) => Err(e.into()),
         Applied::Held { pending_id } => match &denied {
-            Some(d) => Ok(crate::quotas::over_quota(&s, &q, d, Some(&pending_id))),
+            Some(d) => Ok(super::quota::over_quota(&s, &q, d, Some(&pending_id))),
             // A retry of a publish that was held earlier, now under the limit: still held.
             None => Ok(q.reply(
                 StatusCode::ACCEPTED,

@@ -6,6 +6,7 @@ mod consumers;
 mod cors;
 mod dlq;
 mod messages;
+mod quota;
 
 pub use messages::{idempotency_key, limit_param, parse_param};
 
@@ -89,7 +90,7 @@ impl FromRequestParts<AppState> for QueueReq {
             base: base_url(&s.links, &parts.headers),
             peer,
         };
-        crate::quotas::claim_if_asked(s, &parts.headers, &q).await?;
+        quota::claim_if_asked(s, &parts.headers, &q).await?;
         Ok(q)
     }
 }

@@ -37,6 +37,24 @@ async fn publish_stream_pull_and_ack_over_grpc() -> anyhow::Result<()> {
         .await?
         .into_inner();
     assert_eq!(one.seq, 1);
+    // A wait past 30 s is refused, as over HTTP.
+    let too_long = client
+        .pull(authed(
+            pb::PullRequest {
+                queue_id: q.id.clone(),
+                consumer_id: "me".into(),
+                wait_secs: 31,
+                ..Default::default()
+            },
+            &q.key,
+        )?)
+        .await
+        .expect_err("wait past 30 s");
+    assert_eq!(too_long.code(), tonic::Code::InvalidArgument);
+    assert!(
+        too_long.message().starts_with("invalid_wait: "),
+        "{too_long:?}"
+    );
     let denied = client
         .publish(authed(
             pb::PublishRequest {
