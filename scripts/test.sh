@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs build dependencies, validates the manifests in deploy/, then checks formatting and
+# Installs build dependencies, validates the manifests in deploy/, checks that no crate's modules
+# import each other in a cycle (scripts/check_cycles.py), then checks formatting and
 # runs every test of the workspace and of the deterministic simulation (crates/roost-sim).
 # Build output goes to $CARGO_TARGET_DIR (default ~/.cache/roost-target, outside the clone, so
 # repeated runs on one machine reuse the RocksDB build).
@@ -10,6 +11,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/roost-target}"
 cd "$root"
 ./scripts/check-deploy.sh
+python3 scripts/check_cycles.py
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo build --workspace --all-targets

@@ -15,7 +15,6 @@ use openraft::raft::{
 };
 use roost_state::{Command, GroupId, Query, QueryResult, Response};
 use roost_types::{Node, NodeId, TypeConfig};
-use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::convert::{self, Malformed};
@@ -24,8 +23,7 @@ use crate::pb::peer_client::PeerClient;
 use crate::security::{ClusterId, PeerTls, Stamp};
 use crate::{pb, ForwardError};
 
-/// A client of one peer: its channel, every request stamped with this node's cluster id.
-pub(crate) type Client = PeerClient<InterceptedService<Channel, Stamp>>;
+use crate::Client;
 
 /// Largest peer message accepted, both ways. One entry of the largest allowed client body
 /// must fit with room to spare.

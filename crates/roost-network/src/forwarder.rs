@@ -14,8 +14,7 @@ use roost_state::GroupId;
 use roost_types::NodeId;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-use crate::client::Client;
-use crate::{pb, ForwardError};
+use crate::{pb, Client, ForwardError};
 
 /// Most commands in one batch.
 const MAX_COMMANDS: usize = 256;

@@ -23,3 +23,10 @@ pub use client::{GroupNetwork, PeerClients, PeerConnection};
 pub use error::ForwardError;
 pub use security::{ClusterId, PeerTls, PemError};
 pub use server::{PeerHandler, PeerService};
+
+/// A client of one peer: its channel, every request stamped with this node's cluster id.
+/// Here rather than in `client`, which starts `forwarder`s that use it, so neither module
+/// imports the other.
+type Client = pb::peer_client::PeerClient<
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, security::Stamp>,
+>;
