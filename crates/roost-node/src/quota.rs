@@ -66,8 +66,12 @@ enum Charge {
     Refused(CommandError),
     /// Counted against `payer` in `month`.
     Allowed { payer: Payer, month: u32 },
-    /// Over the limit; nothing counted.
-    Denied(Denied),
+    /// Over the limit; nothing counted (but the payload's bytes, to be held, in `month`).
+    Denied {
+        denied: Denied,
+        payer: Payer,
+        month: u32,
+    },
 }
 
 impl Node {
@@ -106,10 +110,10 @@ impl Node {
                 })
             }
             Charge::Allowed { .. } => None,
-            Charge::Denied(_) => Some(format!("pp_{:016x}", rand::rng().random::<u64>())),
+            Charge::Denied { .. } => Some(format!("pp_{:016x}", rand::rng().random::<u64>())),
         };
         if let Command::Publish { hold, .. } = &mut publish {
-            *hold = pending;
+            hold.clone_from(&pending);
         }
         let publish = Command::KeepHeld {
             command: Box::new(publish),
@@ -122,12 +126,23 @@ impl Node {
                 ..
             }
         );
+        // Held as a new row only when the shard answered the pending id chosen here.
+        let held_new = matches!(&response, Response::Held { pending_id } if Some(pending_id) == pending.as_ref());
         let denied = match charge {
             Charge::Allowed { payer, month } if !stored => {
                 self.refund(payer, month).await;
                 None
             }
-            Charge::Denied(d) => Some(d),
+            Charge::Denied {
+                denied,
+                payer,
+                month,
+            } => {
+                if !held_new {
+                    self.refund_held(payer, month, bytes).await;
+                }
+                Some(denied)
+            }
             _ => None,
         };
         Ok(Charged { response, denied })
@@ -149,7 +164,7 @@ impl Node {
         match self.charge(queue, auth, publisher, None).await? {
             Charge::Free => Ok(Replay::Applied(Box::new(self.write(shard, replay).await?))),
             Charge::Refused(e) => Ok(Replay::Applied(Box::new(Response::Refused(e)))),
-            Charge::Denied(d) => Ok(Replay::OverQuota(d)),
+            Charge::Denied { denied, .. } => Ok(Replay::OverQuota(denied)),
             Charge::Allowed { payer, month } => {
                 let response = self.write(shard, replay).await?;
                 if !matches!(response, Response::Replayed { .. }) {
@@ -212,14 +227,31 @@ impl Node {
             Response::Charged { allowed: true, .. } => Ok(Charge::Allowed { payer, month }),
             Response::Charged {
                 plan, used, limit, ..
-            } => Ok(Charge::Denied(Denied {
-                plan,
-                used,
-                limit,
-                owned,
-            })),
+            } => Ok(Charge::Denied {
+                denied: Denied {
+                    plan,
+                    used,
+                    limit,
+                    owned,
+                },
+                payer,
+                month,
+            }),
             Response::Refused(e) => Ok(Charge::Refused(e)),
             other => Err(NodeError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// Gives back held bytes counted for a publish that held nothing new (a retry of a held
+    /// publish). Losing it only counts the bytes twice, so a failure is logged.
+    async fn refund_held(&self, payer: Payer, month: u32, bytes: u64) {
+        let command = Command::RefundHeld {
+            payer,
+            month,
+            bytes,
+        };
+        if let Err(e) = self.write(META_GROUP, command).await {
+            tracing::warn!(error = %e, "a held-bytes refund was lost");
         }
     }
 

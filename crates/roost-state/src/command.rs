@@ -455,6 +455,16 @@ pub enum Command {
         /// The command they limit.
         command: Box<Command>,
     },
+    /// Gives back `bytes` of a payer's held backlog of `month` that a [`Command::ChargeHold`]
+    /// counted for a publish that held nothing new (a retry of a held publish).
+    RefundHeld {
+        /// Who was charged.
+        payer: Payer,
+        /// The month of the charge, as the proposer's clock had it.
+        month: u32,
+        /// The bytes counted.
+        bytes: u64,
+    },
 }
 
 impl Command {
@@ -491,7 +501,9 @@ impl Command {
             Command::Capped { command, .. } => command.is_retry_safe(),
             Command::ExpireUnused { .. } => true,
             Command::KeepHeld { command } => command.is_retry_safe(),
-            Command::Refund { .. } | Command::ChargeHold { .. } => false,
+            Command::Refund { .. } | Command::ChargeHold { .. } | Command::RefundHeld { .. } => {
+                false
+            }
             Command::DrainHeldChunk { .. } => true,
             // A repeated completion answers the completed job (see `complete_job`).
             Command::Heartbeat { .. } | Command::CompleteJob { .. } => true,
@@ -521,7 +533,9 @@ impl Command {
             | Command::DrainDone { .. } => Some(crate::META_GROUP),
             Command::CreateJob { id, .. } => crate::ids::job_shard(id),
             Command::Capped { command, .. } | Command::KeepHeld { command } => command.shard(),
-            Command::Refund { .. } | Command::ChargeHold { .. } => Some(crate::META_GROUP),
+            Command::Refund { .. } | Command::ChargeHold { .. } | Command::RefundHeld { .. } => {
+                Some(crate::META_GROUP)
+            }
             Command::ClaimJobs { .. } => None,
             Command::CreateWorkQueue { id, .. }
             | Command::DeleteWorkQueue { id, .. }
@@ -573,7 +587,9 @@ impl Command {
             Command::CreateQueue { id, .. } => Some(id),
             Command::Capped { command, .. } | Command::KeepHeld { command } => command.queue(),
             Command::DrainHeldChunk { queue, .. } => Some(queue),
-            Command::Refund { .. } | Command::ChargeHold { .. } => None,
+            Command::Refund { .. } | Command::ChargeHold { .. } | Command::RefundHeld { .. } => {
+                None
+            }
             Command::DeleteQueue { queue, .. }
             | Command::Publish { queue, .. }
             | Command::Ack { queue, .. }

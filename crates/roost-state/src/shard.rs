@@ -415,6 +415,11 @@ impl ShardState {
                 other => return self.apply(stamped_ms, other, lookup),
             },
             Command::Refund { payer, month } => self.refund(payer, *month, &mut fx),
+            Command::RefundHeld {
+                payer,
+                month,
+                bytes,
+            } => self.refund_held(payer, *month, *bytes, &mut fx),
             Command::ChargeHold {
                 payer,
                 limits,

@@ -319,11 +319,7 @@ impl ShardState {
         if !matches!(charged, Ok(Response::Charged { allowed: false, .. })) {
             return Ok(charged);
         }
-        // Kept beside the payers' publish counters (same record kind, a name no address has).
-        let name = match payer {
-            Payer::Account(id) => format!("held:account:{id}"),
-            Payer::Ip(ip) => format!("held:ip:{ip}"),
-        };
+        let name = held_counter(payer);
         let month = month_of(now);
         let held = self.ip_usage.entry(name.clone()).or_insert((month, 0));
         if held.0 != month {
@@ -340,6 +336,24 @@ impl ShardState {
             });
         }
         Ok(charged)
+    }
+
+    pub(super) fn refund_held(
+        &mut self,
+        payer: &Payer,
+        month: u32,
+        bytes: u64,
+        fx: &mut Effects,
+    ) -> Outcome {
+        if let Err(e) = self.meta_only() {
+            return refuse(e);
+        }
+        let name = held_counter(payer);
+        if let Some(held) = self.ip_usage.get_mut(&name).filter(|(m, _)| *m == month) {
+            held.1 = held.1.saturating_sub(bytes);
+            fx.push(Effect::PutIpUsage(name));
+        }
+        Ok(Ok(Response::Done))
     }
 
     pub(super) fn refund(&mut self, payer: &Payer, month: u32, fx: &mut Effects) -> Outcome {
@@ -387,5 +401,14 @@ impl ShardState {
                 .map(|a| (a.id.clone(), a.upgrades, a.queues.iter().cloned().collect()))
                 .collect(),
         )
+    }
+}
+
+/// The counter of a payer's held bytes: kept beside the payers' publish counters (the same
+/// record kind, under a name no address has).
+fn held_counter(payer: &Payer) -> String {
+    match payer {
+        Payer::Account(id) => format!("held:account:{id}"),
+        Payer::Ip(ip) => format!("held:ip:{ip}"),
     }
 }

@@ -294,6 +294,17 @@ async fn every_stored_message_is_charged_once_and_nothing_else_is() -> anyhow::R
         (json!(3), json!(2)),
         "{info}"
     );
+    // Retrying a held publish keeps one held copy and counts its bytes once.
+    let mut pending = Vec::new();
+    for _ in 0..4 {
+        let (s, v) = publish_raw(&c, &q, &q.key, json!({"retry": "held"}), Some("k-held")).await?;
+        assert_eq!((s, v["auto_enqueued"].clone()), (402, json!(true)), "{v}");
+        pending.push(v["pending_publish_id"].clone());
+    }
+    pending.dedup();
+    assert_eq!(pending.len(), 1, "one held copy: {pending:?}");
+    let (s, v) = publish_raw(&c, &q, &q.key, json!({"q": "new"}), None).await?;
+    assert_eq!((s, v["auto_enqueued"].clone()), (402, json!(true)), "{v}");
     // Held publishes are bounded per payer: past 64 bytes a publish is refused, not kept.
     let big = json!({"pad": "x".repeat(80)});
     let (s, v) = publish_raw(&c, &q, &q.key, big, None).await?;
@@ -303,7 +314,7 @@ async fn every_stored_message_is_charged_once_and_nothing_else_is() -> anyhow::R
         "{v}"
     );
     let info = call(&c, &q, reqwest::Method::GET, "", None).await?.1;
-    assert_eq!(info["held_count"], json!(2), "{info}");
+    assert_eq!(info["held_count"], json!(4), "{info}");
 
     // A DLQ replay is a publish: over the limit it is refused and the dead letter stays.
     let nack = json!({"consumer_id": "me", "seq": 1, "error": "x", "dead_letter": true});

@@ -293,6 +293,19 @@ fn held_bytes_are_bounded_per_payer_and_month() {
         charge(&mut meta, 4, 40),
         Response::Charged { allowed: false, .. }
     ));
+    // Bytes given back (a retry that held nothing new) make room again.
+    meta.run(
+        5,
+        Command::RefundHeld {
+            payer: crate::Payer::Ip("10.0.0.5".into()),
+            month: crate::month_of(5),
+            bytes: 100,
+        },
+    );
+    assert!(matches!(
+        charge(&mut meta, 6, 100),
+        Response::Charged { allowed: false, .. }
+    ));
     let next_month = 40 * 86_400_000;
     assert!(matches!(
         charge(&mut meta, next_month, 1),
