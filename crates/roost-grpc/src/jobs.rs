@@ -15,8 +15,7 @@ use crate::pb;
 use crate::status::{invalid, invalid_field, unexpected};
 use crate::workspace::{idempotency, Workspaces};
 
-/// Lease handed out by a claim, extended by each heartbeat (as over HTTP).
-const LEASE_MS: u64 = 30_000;
+use roost_state::input::JOB_LEASE_MS;
 /// Jobs per list page when the request names no limit, and the most it may name.
 const LIST_PAGE: (u32, u32) = (50, 200);
 /// Longest a `WatchJob` stream follows one job.
@@ -331,7 +330,7 @@ impl pb::jobs_server::Jobs for JobsService {
                 workspace: c.workspace.clone(),
                 worker_id: req.worker_id.clone(),
                 types: req.types.clone(),
-                lease_ms: LEASE_MS,
+                lease_ms: JOB_LEASE_MS,
                 tokens: (0..limit).map(|_| rand::rng().random()).collect(),
             };
             let jobs = match self.ws.write(&c.workspace, command).await? {
@@ -370,7 +369,7 @@ impl pb::jobs_server::Jobs for JobsService {
             job: req.job_id,
             token: token(&req.token)?,
             progress: input::progress(req.progress).map_err(|e| invalid_field(&e))?,
-            lease_ms: LEASE_MS,
+            lease_ms: JOB_LEASE_MS,
         };
         match self.ws.write(&c.workspace, command).await? {
             Response::HeartbeatAck {

@@ -13,8 +13,7 @@ use crate::status::{invalid, invalid_field, unexpected};
 use crate::workspace::{idempotency, Workspaces};
 use roost_auth::Claims;
 
-/// Lease of a dequeued task, extended by heartbeats (as over HTTP).
-const LEASE_MS: u64 = 300_000;
+use roost_state::input::TASK_LEASE_MS;
 
 /// Serves work queues of the caller's workspace.
 #[derive(Clone)]
@@ -88,7 +87,7 @@ impl WorkQueuesService {
             queue: req.work_queue_id,
             agent: req.agent_id,
             token: rand::rng().random(),
-            lease_ms: LEASE_MS,
+            lease_ms: TASK_LEASE_MS,
             steal,
         };
         match self.ws.write(&c.workspace, command).await? {
@@ -369,7 +368,7 @@ impl pb::work_queues_server::WorkQueues for WorkQueuesService {
             workspace: c.workspace.clone(),
             task: req.task_id,
             token,
-            lease_ms: LEASE_MS,
+            lease_ms: TASK_LEASE_MS,
         };
         Ok(GrpcResponse::new(
             self.task_command(&c.workspace, command).await?,

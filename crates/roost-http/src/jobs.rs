@@ -27,8 +27,7 @@ use crate::wire::{base_url, time_field, timestamp};
 use crate::workspace::{read, write};
 use crate::{body, ApiError, AppState};
 
-/// Lease handed out by a claim, extended by each heartbeat.
-const LEASE_MS: u64 = 30_000;
+use roost_state::input::JOB_LEASE_MS;
 
 /// The `/jobs` routes.
 pub fn routes() -> Router<AppState> {
@@ -458,7 +457,7 @@ async fn claim(
             workspace: c.workspace.clone(),
             worker_id: req.worker_id.clone(),
             types: req.types.clone(),
-            lease_ms: LEASE_MS,
+            lease_ms: JOB_LEASE_MS,
             tokens: (0..limit).map(|_| rand::rng().random()).collect(),
         };
         let jobs = match write(&s, &c.workspace, command).await? {
@@ -507,7 +506,7 @@ async fn heartbeat(
         job: id,
         token: input::lease_token(&req.token)?,
         progress,
-        lease_ms: LEASE_MS,
+        lease_ms: JOB_LEASE_MS,
     };
     match write(&s, &c.workspace, command).await? {
         Applied::HeartbeatAck {

@@ -23,8 +23,7 @@ use crate::wire::{time_field, timestamp};
 use crate::workspace::{read, write};
 use crate::{body, ApiError, AppState};
 
-/// Lease of a dequeued task, extended by heartbeats.
-const LEASE_MS: u64 = 300_000;
+use roost_state::input::TASK_LEASE_MS;
 
 /// The work-queue routes.
 pub fn routes() -> Router<AppState> {
@@ -335,7 +334,7 @@ async fn take(
         queue,
         agent: req.agent_id,
         token: rand::rng().random(),
-        lease_ms: LEASE_MS,
+        lease_ms: TASK_LEASE_MS,
         steal,
     };
     match write(&s, &c.workspace, command).await? {
@@ -448,7 +447,7 @@ async fn heartbeat(
         workspace: c.workspace.clone(),
         task,
         token,
-        lease_ms: LEASE_MS,
+        lease_ms: TASK_LEASE_MS,
     };
     match write(&s, &c.workspace, command).await? {
         Applied::TaskState { task, .. } => Ok(task_reply(&task, false).into_response()),

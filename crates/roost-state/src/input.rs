@@ -19,6 +19,11 @@ fn invalid<T>(field: &'static str, why: &'static str) -> Result<T, Invalid> {
 
 /// Longest accepted error text of a failed job, task or nack.
 pub const MAX_ERROR_BYTES: usize = 4096;
+/// Lease of a claimed job, extended by each heartbeat: short, since a worker heartbeats often
+/// and a job whose worker died should run again soon.
+pub const JOB_LEASE_MS: u64 = 30_000;
+/// Lease of a dequeued work-queue task, extended by heartbeats: tasks are long agent work.
+pub const TASK_LEASE_MS: u64 = 300_000;
 /// Longest a job claim may wait for work, in seconds.
 pub const MAX_CLAIM_WAIT_SECS: u64 = 30;
 /// Longest a wait for a job's end may last, in seconds.
