@@ -36,35 +36,16 @@ impl WorkQueuesService {
         }
     }
 
-    /// Refuses a token scoped to other teams. A queue's team never changes, so reading it
-    /// before the write that follows cannot race.
-    async fn team_gate(&self, c: &Claims, queue: &str) -> Result<(), Status> {
+    /// Refuses a token scoped to other teams acting on work queue or task `id`. A queue's
+    /// team never changes, nor a task's queue, so reading it before the write that follows
+    /// cannot race.
+    async fn team_gate(&self, c: &Claims, id: &str) -> Result<(), Status> {
         if c.teams.is_empty() {
             return Ok(());
         }
-        let query = Query::WorkQueue {
+        let query = Query::Team {
             workspace: c.workspace.clone(),
-            id: queue.to_owned(),
-        };
-        match self.ws.read(&c.workspace, query).await? {
-            QueryResult::WorkQueues(list) => match list.first() {
-                Some((q, _)) => reaches(c, &q.team),
-                None => Err(crate::status::refused(
-                    &roost_state::CommandError::WorkNotFound("work queue".into()),
-                )),
-            },
-            other => Err(unexpected(&other)),
-        }
-    }
-
-    /// [`Self::team_gate`] for a task named by id.
-    async fn task_team_gate(&self, c: &Claims, task: &str) -> Result<(), Status> {
-        if c.teams.is_empty() {
-            return Ok(());
-        }
-        let query = Query::TaskTeam {
-            workspace: c.workspace.clone(),
-            task: task.to_owned(),
+            id: id.to_owned(),
         };
         match self.ws.read(&c.workspace, query).await? {
             QueryResult::Team(team) => reaches(c, &team),
@@ -112,7 +93,7 @@ impl WorkQueuesService {
             input::error_text(&req.error).map_err(|e| invalid_field(&e))?;
             Err(req.error)
         };
-        self.task_team_gate(&c, &req.task_id).await?;
+        self.team_gate(&c, &req.task_id).await?;
         let token = req
             .token
             .as_deref()
@@ -363,7 +344,7 @@ impl pb::work_queues_server::WorkQueues for WorkQueuesService {
         let c = self.ws.caller(&req)?;
         let req = req.into_inner();
         let token = input::lease_token(&req.token).map_err(|e| invalid_field(&e))?;
-        self.task_team_gate(&c, &req.task_id).await?;
+        self.team_gate(&c, &req.task_id).await?;
         let command = Command::TaskHeartbeat {
             workspace: c.workspace.clone(),
             task: req.task_id,

@@ -67,33 +67,15 @@ struct TaskList<'a> {
     tasks: Vec<TaskView<'a>>,
 }
 
-/// Refuses a token scoped to other teams. A queue's team never changes, so reading it before
-/// the write that follows cannot race.
-async fn team_gate(s: &AppState, c: &Claims, queue: &str) -> Result<(), ApiError> {
+/// Refuses a token scoped to other teams acting on work queue or task `id`. A queue's team
+/// never changes, nor a task's queue, so reading it before the write that follows cannot race.
+async fn team_gate(s: &AppState, c: &Claims, id: &str) -> Result<(), ApiError> {
     if c.teams.is_empty() {
         return Ok(());
     }
-    let query = Query::WorkQueue {
+    let query = Query::Team {
         workspace: c.workspace.clone(),
-        id: queue.to_owned(),
-    };
-    match read(s, &c.workspace, query).await? {
-        QueryResult::WorkQueues(list) => match list.first() {
-            Some((q, _)) => reaches(c, &q.team),
-            None => Err(roost_state::CommandError::WorkNotFound("work queue".into()).into()),
-        },
-        other => Err(unexpected(&other)),
-    }
-}
-
-/// [`team_gate`] for a task named by id.
-async fn task_team_gate(s: &AppState, c: &Claims, task: &str) -> Result<(), ApiError> {
-    if c.teams.is_empty() {
-        return Ok(());
-    }
-    let query = Query::TaskTeam {
-        workspace: c.workspace.clone(),
-        task: task.to_owned(),
+        id: id.to_owned(),
     };
     match read(s, &c.workspace, query).await? {
         QueryResult::Team(team) => reaches(c, &team),
@@ -394,7 +376,7 @@ async fn finish(
         input::error_text(&error)?;
         Err(error)
     };
-    task_team_gate(&s, &c, &task).await?;
+    team_gate(&s, &c, &task).await?;
     let command = Command::FinishTask {
         workspace: c.workspace.clone(),
         task,
@@ -442,7 +424,7 @@ async fn heartbeat(
         .map(input::lease_token)
         .transpose()?
         .ok_or_else(|| ApiError::invalid_field("token", "is required"))?;
-    task_team_gate(&s, &c, &task).await?;
+    team_gate(&s, &c, &task).await?;
     let command = Command::TaskHeartbeat {
         workspace: c.workspace.clone(),
         task,

@@ -190,19 +190,10 @@ impl Node {
             queue: queue.clone(),
             auth: *auth,
         };
-        if let QueryResult::Refused(e) = self.read(queue.shard(), info).await? {
-            return Ok(Charge::Refused(e));
-        }
-        let owner = match self
-            .read(
-                queue.shard(),
-                Query::Owner {
-                    queue: queue.clone(),
-                },
-            )
-            .await?
-        {
-            QueryResult::Owner(owner) => owner,
+        // One read proves the key and names the owner.
+        let owner = match self.read(queue.shard(), info).await? {
+            QueryResult::Info { queue } => queue.owner,
+            QueryResult::Refused(e) => return Ok(Charge::Refused(e)),
             other => return Err(NodeError::Unexpected(format!("{other:?}"))),
         };
         let owned = owner.is_some();

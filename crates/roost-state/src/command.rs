@@ -890,13 +890,13 @@ pub enum Query {
         /// Due at or before this time.
         now_ms: u64,
     },
-    /// The team of the work queue holding `task`, so an edge can hold a team-scoped token to
-    /// its teams before finishing a task by id.
-    TaskTeam {
+    /// The team of work queue `id`, or of the queue holding task `id`, so an edge can hold a
+    /// team-scoped token to its teams before acting on either.
+    Team {
         /// The caller's workspace.
         workspace: String,
-        /// The task.
-        task: String,
+        /// A work queue or a task.
+        id: String,
     },
 }
 

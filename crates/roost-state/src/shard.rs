@@ -666,7 +666,7 @@ impl ShardState {
                 now_ms,
             } => Ok(Ok(self.any_claimable(*now_ms, workspace, types))),
             Query::WorkQueue { workspace, id } => Ok(self.work_queues_of(workspace, Some(id))),
-            Query::TaskTeam { workspace, task } => Ok(self.task_team(workspace, task)),
+            Query::Team { workspace, id } => Ok(self.team_of(workspace, id)),
             Query::Tasks {
                 workspace,
                 queue,

@@ -396,9 +396,13 @@ impl ShardState {
         ))
     }
 
-    pub(super) fn task_team(&self, workspace: &str, id: &str) -> Result<QueryResult, CommandError> {
-        let task = self.task_in(workspace, id)?;
-        let queue = self.work_queue_in(workspace, &task.queue)?;
+    pub(super) fn team_of(&self, workspace: &str, id: &str) -> Result<QueryResult, CommandError> {
+        let queue = match self.task_in(workspace, id) {
+            Ok(task) => self.work_queue_in(workspace, &task.queue)?,
+            Err(_) => self
+                .work_queue_in(workspace, id)
+                .map_err(|_| CommandError::WorkNotFound("work queue or task".into()))?,
+        };
         Ok(QueryResult::Team(queue.team.clone()))
     }
 
