@@ -18,6 +18,26 @@ impl Queue {
     }
 }
 
+/// Calls `/q/{id}{path}` on node 1 with the queue's key; the status and the JSON answer.
+pub async fn call(
+    c: &Cluster,
+    q: &Queue,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> anyhow::Result<(u16, Value)> {
+    let mut req = c
+        .http
+        .request(method, format!("{}/q/{}{path}", c.url(1), q.id))
+        .bearer_auth(&q.key);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await?;
+    let status = r.status().as_u16();
+    Ok((status, r.json().await.unwrap_or(Value::Null)))
+}
+
 pub async fn create(c: &Cluster, node: u64, consumers: &[&str]) -> anyhow::Result<Queue> {
     let r = c
         .http

@@ -6,27 +6,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde_json::{json, Value};
 
-use crate::api::{create, publish, Queue};
+use crate::api::{call, create, publish, Queue};
 use crate::harness::Cluster;
-
-async fn call(
-    c: &Cluster,
-    q: &Queue,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> anyhow::Result<(u16, Value)> {
-    let mut req = c
-        .http
-        .request(method, format!("{}/q/{}{path}", c.url(1), q.id))
-        .bearer_auth(&q.key);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await?;
-    let status = r.status().as_u16();
-    Ok((status, r.json().await.unwrap_or(Value::Null)))
-}
 
 async fn post(c: &Cluster, q: &Queue, path: &str, body: Value) -> anyhow::Result<(u16, Value)> {
     call(c, q, reqwest::Method::POST, path, Some(body)).await

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde_json::{json, Value};
 
-use crate::api::{create, pull_all};
+use crate::api::{call, create, pull_all};
 use crate::harness::Cluster;
 
 const OPERATOR: &str = "operator-key-for-tests";
@@ -197,25 +197,6 @@ async fn unclaimed_queues_are_counted_per_ip_and_quotas_are_off_by_default() -> 
         .await?;
     assert_eq!(r.status(), 404);
     Ok(())
-}
-
-/// Calls `/q/{id}{path}` with the queue's key; the status and the JSON answer.
-async fn call(
-    c: &Cluster,
-    q: &crate::api::Queue,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> anyhow::Result<(u16, Value)> {
-    let mut req = c
-        .http
-        .request(method, format!("{}/q/{}{path}", c.url(1), q.id))
-        .bearer_auth(&q.key);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await?;
-    Ok((r.status().as_u16(), r.json().await.unwrap_or(Value::Null)))
 }
 
 /// Sends a publish over HTTP; the status and the JSON answer.
