@@ -1,8 +1,13 @@
 //! What a call presents: the Bearer token of its metadata, the digest of a queue key, and the
 //! client's address that unclaimed queues' publishes are charged to.
 
+use std::net::IpAddr;
+
+use roost_api::{Error, ErrorCode};
 use sha2::{Digest, Sha256};
 use tonic::{Request, Status};
+
+use crate::status::status;
 
 /// The token in the call's `authorization: Bearer <token>` metadata.
 pub(crate) fn bearer<T>(req: &Request<T>) -> Option<&str> {
@@ -17,9 +22,18 @@ pub(crate) fn bearer<T>(req: &Request<T>) -> Option<&str> {
 /// The digest of the queue key in the call's metadata.
 pub(crate) fn auth<T>(req: &Request<T>) -> Result<[u8; 32], Status> {
     let key = bearer(req).ok_or_else(|| {
-        Status::unauthenticated("missing_api_key: send 'authorization: Bearer <queue_api_key>'")
+        status(Error::new(
+            ErrorCode::MissingApiKey,
+            "send 'authorization: Bearer <queue_api_key>'",
+            "",
+        ))
     })?;
     Ok(Sha256::digest(key.as_bytes()).into())
+}
+
+/// The client's address, which waiting calls are counted against.
+pub(crate) fn addr<T>(req: &Request<T>) -> Option<IpAddr> {
+    req.remote_addr().map(|a| a.ip())
 }
 
 /// Who a publish is charged to when its queue has no owning account: the client's address.

@@ -3,6 +3,7 @@
 //! that follows the queue), async jobs (with a stream of a job's events) and work queues.
 //! [`status`] is the one mapping of failures to gRPC status codes.
 
+mod convert;
 mod credentials;
 mod jobs;
 mod manage;
@@ -20,7 +21,7 @@ pub mod pb {
 
 use std::sync::Arc;
 
-use roost_node::Node;
+use roost_api::Api;
 use tokio_util::sync::CancellationToken;
 
 pub use jobs::JobsService;
@@ -28,25 +29,19 @@ pub use service::QueuesService;
 pub use work::WorkQueuesService;
 pub use workspace::Workspaces;
 
-/// What the client API takes from the node's configuration.
+/// What the queue calls not yet moved into `roost_api` take from the node's configuration.
 #[derive(Clone)]
 pub struct Options {
-    /// Largest accepted payload (a message, a job's or task's JSON).
-    pub max_payload_bytes: usize,
     /// Retention limits given to queues created over this API.
     pub retention: roost_state::Retention,
-    /// How long finished jobs are kept.
-    pub job_ttl: roost_state::JobTtl,
     /// Consumers and allowed origins one queue may have.
     pub queue_caps: roost_state::QueueCaps,
-    /// Checks workspace tokens (jobs, work queues); `None` refuses them all.
-    pub tokens: Option<roost_auth::Verifier>,
 }
 
 /// Serves the client API on `incoming` connections (plain TCP, or TLS) until `shutdown`.
 pub async fn serve<I, IO, E>(
     incoming: I,
-    node: Arc<Node>,
+    api: Api,
     options: Options,
     shutdown: CancellationToken,
 ) -> Result<(), tonic::transport::Error>
@@ -61,23 +56,19 @@ where
     IO::ConnectInfo: Clone + Send + Sync + 'static,
     E: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let ws = Workspaces::new(Arc::clone(&node), options.tokens, options.max_payload_bytes);
-    let max_decoding = options.max_payload_bytes + 64 * 1024;
-    let log_node = Arc::clone(&node);
+    let max_decoding = api.settings().max_document_bytes + 64 * 1024;
+    let log_node = Arc::clone(api.node());
+    let ws = Workspaces::new(api.clone());
     tonic::transport::Server::builder()
         .layer(tower::layer::layer_fn(move |s| {
             refusals::LogRefused::new(s, Arc::clone(&log_node))
         }))
         .add_service(QueuesService::server(
-            node,
-            options.max_payload_bytes,
+            api,
             options.retention,
             options.queue_caps,
         ))
-        .add_service(
-            JobsService::server(ws.clone(), options.job_ttl)
-                .max_decoding_message_size(max_decoding),
-        )
+        .add_service(JobsService::server(ws.clone()).max_decoding_message_size(max_decoding))
         .add_service(WorkQueuesService::server(ws).max_decoding_message_size(max_decoding))
         .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
         .await

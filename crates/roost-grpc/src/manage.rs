@@ -3,6 +3,7 @@
 //! apply the same checks, so a request refused over HTTP is refused here with the same code.
 
 use rand::{Rng, RngCore};
+use roost_api::ErrorCode;
 use roost_state::{
     Command, DlqEntry, Origins, Query, QueryResult, Queue, QueueId, QueueSettings, Response,
 };
@@ -28,7 +29,7 @@ impl QueuesService {
         match self.node.write(queue.shard(), command).await {
             Ok(Response::Refused(e)) => Err(refused(&e)),
             Ok(other) => Ok(other),
-            Err(e) => Err(failed(&e)),
+            Err(e) => Err(failed(e)),
         }
     }
 
@@ -37,7 +38,7 @@ impl QueuesService {
         match self.node.read(queue.shard(), query).await {
             Ok(QueryResult::Refused(e)) => Err(refused(&e)),
             Ok(other) => Ok(other),
-            Err(e) => Err(failed(&e)),
+            Err(e) => Err(failed(e)),
         }
     }
 
@@ -48,7 +49,7 @@ impl QueuesService {
     ) -> Result<pb::CreateQueueReply, Status> {
         if req.consumers.len() > MAX_CONSUMERS {
             return Err(invalid(
-                "too_many_consumers",
+                ErrorCode::TooManyConsumersInRequest,
                 "at most 100 consumers at create",
             ));
         }
@@ -58,7 +59,7 @@ impl QueuesService {
             n @ 1..=100 => n,
             _ => {
                 return Err(invalid(
-                    "invalid_max_deliveries",
+                    ErrorCode::InvalidMaxDeliveries,
                     "max_deliveries must be between 1 and 100",
                 ))
             }
@@ -137,7 +138,7 @@ impl QueuesService {
         let queue = self.queue(&req.queue_id)?;
         if req.add.len() + req.remove.len() > MAX_CONSUMERS {
             return Err(invalid(
-                "too_many_consumers",
+                ErrorCode::TooManyConsumersInRequest,
                 "at most 100 consumers per change",
             ));
         }
@@ -170,8 +171,11 @@ impl QueuesService {
     ) -> Result<pb::NackReply, Status> {
         let queue = self.queue(&req.queue_id)?;
         let consumer = consumer_ids(vec![req.consumer_id])?.remove(0);
-        if req.error.len() > roost_state::input::MAX_ERROR_BYTES {
-            return Err(invalid("invalid_error", "error must be at most 4096 bytes"));
+        if req.error.len() > roost_api::input::MAX_ERROR_BYTES {
+            return Err(invalid(
+                ErrorCode::InvalidError,
+                "error must be at most 4096 bytes",
+            ));
         }
         let command = Command::Nack {
             queue: queue.clone(),
@@ -205,7 +209,12 @@ impl QueuesService {
         let limit = match req.limit {
             0 => DLQ_PAGE.0,
             n if n <= DLQ_PAGE.1 => n,
-            _ => return Err(invalid("invalid_limit", "limit must be at most 1000")),
+            _ => {
+                return Err(invalid(
+                    ErrorCode::InvalidLimit,
+                    "limit must be at most 1000",
+                ))
+            }
         };
         let query = Query::Dlq {
             queue: queue.clone(),
@@ -245,7 +254,7 @@ impl QueuesService {
             .node
             .replay_charged(command, publisher)
             .await
-            .map_err(|e| crate::status::failed(&e))?;
+            .map_err(crate::status::failed)?;
         match replayed {
             roost_node::Replay::OverQuota(d) => Err(crate::status::over_quota(&d)),
             roost_node::Replay::Applied(applied) => match *applied {
@@ -264,7 +273,7 @@ fn consumer_ids(raw: Vec<String>) -> Result<Vec<String>, Status> {
         .find(|c| !roost_state::ids::is_valid_consumer_id(c))
     {
         Some(_) => Err(invalid(
-            "invalid_consumer_id",
+            ErrorCode::InvalidConsumerId,
             "consumer_id must be 1-128 letters, digits, '_', '-', '.' or ':'",
         )),
         None => Ok(raw),

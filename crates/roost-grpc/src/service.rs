@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
+use roost_api::{Api, Error, ErrorCode};
 use roost_node::Node;
 use roost_state::{
     Command, Envelope, Query, QueryResult, QueueId, Response, Retention, Source, Topic,
@@ -15,10 +16,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response as GrpcResponse, Status, Streaming};
 
-use crate::credentials::{auth, publisher};
+use crate::credentials::{addr, auth, publisher};
 use crate::pb;
-use crate::status::{as_error, failed, invalid, refused};
-use crate::workspace::{idempotency, json_text};
+use crate::status::{as_error, failed, invalid, refused, status, unexpected};
 
 /// Publishes in flight on one publish stream.
 const STREAM_WINDOW: usize = 1024;
@@ -28,6 +28,8 @@ const MAX_PULL: u32 = 1000;
 /// Serves queue operations through a node.
 #[derive(Clone)]
 pub struct QueuesService {
+    /// The application layer (waiting calls' slots; the queue calls move there next).
+    api: Api,
     /// The node requests are routed through.
     pub(crate) node: Arc<Node>,
     /// Largest payload accepted.
@@ -44,13 +46,14 @@ type ReplyStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 impl QueuesService {
     /// The tonic service.
     pub fn server(
-        node: Arc<Node>,
-        max_payload: usize,
+        api: Api,
         retention: Retention,
         caps: roost_state::QueueCaps,
     ) -> pb::queues_server::QueuesServer<Self> {
+        let max_payload = api.settings().max_document_bytes;
         pb::queues_server::QueuesServer::new(QueuesService {
-            node,
+            node: Arc::clone(api.node()),
+            api,
             max_payload,
             retention,
             caps,
@@ -89,7 +92,7 @@ impl QueuesService {
             .node
             .publish_charged(command, publisher)
             .await
-            .map_err(|e| failed(&e))?;
+            .map_err(failed)?;
         match charged.response {
             Response::Published {
                 seq, id, replayed, ..
@@ -104,7 +107,7 @@ impl QueuesService {
                 Err(crate::status::held(charged.denied.as_ref(), &pending_id))
             }
             Response::Refused(e) => Err(refused(&e)),
-            other => Err(Status::internal(format!("unexpected response {other:?}"))),
+            other => Err(unexpected(&other)),
         }
     }
 
@@ -116,13 +119,16 @@ impl QueuesService {
         let queue = self.queue(&req.queue_id)?;
         if !roost_state::ids::is_valid_consumer_id(&req.consumer_id) {
             return Err(invalid(
-                "invalid_consumer_id",
+                ErrorCode::InvalidConsumerId,
                 "consumer_id must be 1-128 letters, digits, '_', '-', '.' or ':'",
             ));
         }
         let limit = if req.limit == 0 { 10 } else { req.limit };
         if limit > MAX_PULL {
-            return Err(invalid("invalid_limit", "limit must be at most 1000"));
+            return Err(invalid(
+                ErrorCode::InvalidLimit,
+                "limit must be at most 1000",
+            ));
         }
         let query = Query::Pull {
             queue: queue.clone(),
@@ -133,7 +139,10 @@ impl QueuesService {
         };
         // Refused past 30 s, as over HTTP (it used to be clamped here).
         if req.wait_secs > 30 {
-            return Err(invalid("invalid_wait", "wait must be at most 30 seconds"));
+            return Err(invalid(
+                ErrorCode::InvalidWait,
+                "wait must be at most 30 seconds",
+            ));
         }
         let wait = Duration::from_secs(u64::from(req.wait_secs));
         let deadline = Instant::now() + wait;
@@ -144,7 +153,7 @@ impl QueuesService {
                 .node
                 .read(queue.shard(), query.clone())
                 .await
-                .map_err(|e| failed(&e))?
+                .map_err(failed)?
             {
                 QueryResult::Pulled {
                     messages,
@@ -161,7 +170,7 @@ impl QueuesService {
                     floor,
                 },
                 QueryResult::Refused(e) => return Err(refused(&e)),
-                other => return Err(Status::internal(format!("unexpected result {other:?}"))),
+                other => return Err(unexpected(&other)),
             };
             let left = deadline.saturating_duration_since(Instant::now());
             match &mut changes {
@@ -243,7 +252,7 @@ impl pb::queues_server::Queues for QueuesService {
     ) -> Result<GrpcResponse<pb::PullReply>, Status> {
         let key = auth(&req)?;
         let _slot = if req.get_ref().wait_secs > 0 {
-            crate::status::wait_slot(&self.node, &req)?
+            self.api.wait_slot(addr(&req)).map_err(status)?
         } else {
             None
         };
@@ -259,7 +268,7 @@ impl pb::queues_server::Queues for QueuesService {
         req: Request<pb::PullRequest>,
     ) -> Result<GrpcResponse<Self::PullStreamStream>, Status> {
         let key = auth(&req)?;
-        let slot = crate::status::wait_slot(&self.node, &req)?;
+        let slot = self.api.wait_slot(addr(&req)).map_err(status)?;
         let mut pull = req.into_inner();
         // Check the request (and the key) before the stream starts.
         let first = self
@@ -314,7 +323,7 @@ impl pb::queues_server::Queues for QueuesService {
         let queue = self.queue(&req.queue_id)?;
         if !roost_state::ids::is_valid_consumer_id(&req.consumer_id) {
             return Err(invalid(
-                "invalid_consumer_id",
+                ErrorCode::InvalidConsumerId,
                 "consumer_id must be 1-128 letters, digits, '_', '-', '.' or ':'",
             ));
         }
@@ -326,7 +335,7 @@ impl pb::queues_server::Queues for QueuesService {
         });
         match self.apply(&queue, command).await? {
             Response::Acked { cursor } => Ok(GrpcResponse::new(pb::AckReply { cursor })),
-            other => Err(Status::internal(format!("unexpected response {other:?}"))),
+            other => Err(unexpected(&other)),
         }
     }
 
@@ -399,4 +408,38 @@ impl pb::queues_server::Queues for QueuesService {
             .await
             .map(GrpcResponse::new)
     }
+}
+
+/// `bytes` as a JSON document of at most `max` bytes (a message), without copying it.
+fn json_text<'a>(field: &str, bytes: &'a [u8], max: usize) -> Result<&'a str, Status> {
+    if bytes.len() > max {
+        return Err(invalid(
+            ErrorCode::PayloadTooLarge,
+            &format!("{field} exceeds the size limit"),
+        ));
+    }
+    std::str::from_utf8(bytes)
+        .ok()
+        .filter(|s| roost_api::input::is_json_document(s))
+        .ok_or_else(|| {
+            invalid(
+                ErrorCode::InvalidJson,
+                &format!("{field} must be a JSON document, nested at most 128 deep"),
+            )
+        })
+}
+
+/// An optional idempotency key: empty means none.
+fn idempotency(key: String) -> Result<Option<String>, Status> {
+    if key.is_empty() {
+        return Ok(None);
+    }
+    if !roost_api::input::is_valid_idempotency_key(&key) {
+        return Err(status(Error::new(
+            ErrorCode::InvalidIdempotencyKey,
+            "idempotency_key must be 1-255 visible ASCII characters",
+            "",
+        )));
+    }
+    Ok(Some(key))
 }

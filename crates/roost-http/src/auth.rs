@@ -1,7 +1,8 @@
 //! Queue keys: minted at create, presented as Bearer tokens, known to the cluster only as digests.
 
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use rand::RngCore;
+use roost_api::ErrorCode;
 use sha2::{Digest, Sha256};
 
 use crate::ApiError;
@@ -35,8 +36,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 pub fn bearer_digest(headers: &HeaderMap) -> Result<[u8; 32], ApiError> {
     let missing = || {
         ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "missing_api_key",
+            ErrorCode::MissingApiKey,
             "missing Authorization: Bearer <queue_api_key>",
             "Send the queue_api_key returned by POST /q/create as 'Authorization: Bearer <key>'.",
         )
@@ -82,7 +82,7 @@ mod tests {
         assert_eq!(bearer_digest(&headers("bearer  qk_abc ")).ok(), Some(d));
         for bad in ["qk_abc", "Basic qk_abc", "Bearer ", "Bearer"] {
             let e = bearer_digest(&headers(bad)).expect_err(bad);
-            assert_eq!(e.code, "missing_api_key");
+            assert_eq!(e.code(), "missing_api_key");
         }
         assert!(bearer_digest(&HeaderMap::new()).is_err());
     }

@@ -1,15 +1,15 @@
 //! Reading request bodies with the size limit applied before the body is buffered.
 
 use axum::body::Body;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
+use roost_api::ErrorCode;
 use serde::de::DeserializeOwned;
 
 use crate::ApiError;
 
 fn too_large(limit: usize) -> ApiError {
     ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
+        ErrorCode::PayloadTooLarge,
         format!("request body exceeds {limit} bytes"),
         format!("Send at most {limit} bytes; split large payloads or store them elsewhere and send a reference."),
     )
@@ -34,14 +34,13 @@ pub async fn read(
             too_large(limit)
         } else if caused_by::<tower_http::timeout::TimeoutError>(&*e) {
             ApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "body_timeout",
+                ErrorCode::BodyTimeout,
                 "the request body stopped arriving",
                 "Send the whole body without pausing; [http] body_timeout_secs is the longest pause between chunks.",
             )
         } else {
-            ApiError::bad_request(
-                "body_read_failed",
+            ApiError::new(
+                ErrorCode::BodyReadFailed,
                 format!("could not read the request body: {e}"),
                 "Send the whole body again.",
             )
@@ -71,24 +70,24 @@ pub fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     };
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
     if first != Some(&b'{') {
-        return Err(ApiError::bad_request(
-            "invalid_json",
+        return Err(ApiError::new(
+            ErrorCode::InvalidJson,
             "request body must be a JSON object",
             "Send a JSON object with the fields this endpoint documents.",
         ));
     }
     // The documents a body carries (payloads, results) may be 128 deep; the body wraps them.
-    let depth = std::str::from_utf8(bytes).map_or(0, roost_state::input::json_depth);
-    if depth > roost_state::input::MAX_JSON_DEPTH + 1 {
-        return Err(ApiError::bad_request(
-            "invalid_json",
+    let depth = std::str::from_utf8(bytes).map_or(0, roost_api::input::json_depth);
+    if depth > roost_api::input::MAX_JSON_DEPTH + 1 {
+        return Err(ApiError::new(
+            ErrorCode::InvalidJson,
             "a JSON document in the request is nested deeper than 128",
             "Keep JSON documents (payloads and results included) within 128 levels of nesting.",
         ));
     }
     serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::bad_request(
-            "invalid_json",
+        ApiError::new(
+            ErrorCode::InvalidJson,
             format!("request body is not valid JSON of the expected shape: {e}"),
             "Send a JSON object with the fields this endpoint documents.",
         )
@@ -112,7 +111,7 @@ mod tests {
         assert_eq!(json::<B>(br#"{"n":4}"#).ok(), Some(B { n: 4 }));
         for bad in [&b"{"[..], b"[]", br#"{"n":-1}"#] {
             let e = json::<B>(bad).expect_err("bad body");
-            assert_eq!((e.status.as_u16(), e.code), (400, "invalid_json"));
+            assert_eq!((e.status().as_u16(), e.code()), (400, "invalid_json"));
         }
     }
 
@@ -123,12 +122,12 @@ mod tests {
         let e = read(&h, Body::from("0123456789a"), 10)
             .await
             .expect_err("too big");
-        assert_eq!(e.status.as_u16(), 413);
+        assert_eq!(e.status().as_u16(), 413);
         let ok = read(&HeaderMap::new(), Body::from("0123456789"), 10).await;
         assert_eq!(ok.ok().map(|b| b.len()), Some(10));
         let e = read(&HeaderMap::new(), Body::from("0123456789a"), 10)
             .await
             .expect_err("too big");
-        assert_eq!(e.code, "payload_too_large");
+        assert_eq!(e.code(), "payload_too_large");
     }
 }

@@ -1,230 +1,159 @@
-//! API errors: the one place that maps failures to HTTP statuses and stable codes.
+//! API errors: the one place that maps error codes to HTTP statuses, and JSON for every error.
+
+use std::borrow::Cow;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use roost_api::{Error, ErrorCode};
 use roost_node::NodeError;
 use roost_state::CommandError;
 use serde_json::json;
 
-/// An error response: `{error, code, _help}` with a status.
+/// An error response: `{error, code, _help}` with the status of its code.
 #[derive(Debug)]
-pub struct ApiError {
-    /// HTTP status.
-    pub status: StatusCode,
-    /// Stable machine-readable code.
-    pub code: &'static str,
-    /// Human-readable description.
-    pub message: String,
-    /// One sentence telling the caller what to do next.
-    pub help: String,
-}
+pub struct ApiError(pub Error);
 
 impl ApiError {
     /// An error with all parts given.
     pub fn new(
-        status: StatusCode,
-        code: &'static str,
+        code: ErrorCode,
         message: impl Into<String>,
-        help: impl Into<String>,
+        help: impl Into<Cow<'static, str>>,
     ) -> Self {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-            help: help.into(),
-        }
-    }
-
-    /// A 400 for a malformed request.
-    pub fn bad_request(
-        code: &'static str,
-        message: impl Into<String>,
-        help: impl Into<String>,
-    ) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message, help)
+        ApiError(Error::new(code, message, help))
     }
 
     /// A 400 naming the offending field.
     pub fn invalid_field(field: &str, why: &str) -> Self {
-        Self::bad_request(
-            "invalid_field",
-            format!("{field}: {why}"),
-            format!("Fix {field} and send the request again."),
-        )
+        ApiError(Error::invalid_field(field, why))
     }
 
     /// The 404 for an unknown (or malformed) queue id.
     pub fn queue_not_found() -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "queue_not_found",
-            "queue not found",
-            "Check the queue id; create a queue with POST /q/create.",
-        )
+        ApiError(Error::queue_not_found())
     }
+
+    /// The stable code, as clients see it.
+    pub fn code(&self) -> &'static str {
+        self.0.code.as_str()
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        status(self.0.code)
+    }
+}
+
+/// The one mapping of error codes to HTTP statuses. Exhaustive: a new code does not compile
+/// until it has a status here.
+pub fn status(code: ErrorCode) -> StatusCode {
+    use ErrorCode as C;
+    match code {
+        C::InvalidField
+        | C::InvalidJson
+        | C::InvalidBody
+        | C::BodyReadFailed
+        | C::EmptySubmission
+        | C::InvalidIdempotencyKey
+        | C::InvalidLimit
+        | C::InvalidCursor
+        | C::InvalidWait
+        | C::InvalidTimeout
+        | C::InvalidConsumerId
+        | C::MissingConsumerId
+        | C::InvalidMaxDeliveries
+        | C::InvalidError
+        | C::InvalidPlan
+        | C::InvalidName
+        | C::InvalidOrigin
+        | C::MissingOrigin
+        | C::InvalidHost
+        | C::TooManyConsumersInRequest
+        | C::TooManyOriginsInRequest
+        | C::BadRequest => StatusCode::BAD_REQUEST,
+        C::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        C::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        C::UriTooLong => StatusCode::URI_TOO_LONG,
+        C::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+        C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        C::InvalidApiKey
+        | C::MissingApiKey
+        | C::MissingQueueKey
+        | C::InvalidToken
+        | C::InvalidOperatorKey
+        | C::InvalidAccountKey => StatusCode::UNAUTHORIZED,
+        C::TeamForbidden | C::OriginNotAllowed => StatusCode::FORBIDDEN,
+        C::RouteNotFound
+        | C::QueueNotFound
+        | C::FormNotFound
+        | C::JobNotFound
+        | C::NotFound
+        | C::AccountNotFound
+        | C::DlqMessageNotFound
+        | C::QuotasDisabled => StatusCode::NOT_FOUND,
+        C::QueueExists
+        | C::QueueClaimed
+        | C::StaleToken
+        | C::JobStateConflict
+        | C::TooManyConsumers
+        | C::TooManyOrigins => StatusCode::CONFLICT,
+        C::CursorPastHead
+        | C::SeqOutOfRange
+        | C::IdempotencyKeyReused
+        | C::InvalidRequest
+        | C::WildcardNotAllowed => StatusCode::UNPROCESSABLE_ENTITY,
+        C::QuotaExceeded => StatusCode::PAYMENT_REQUIRED,
+        C::RateLimited | C::TooManyWaiters => StatusCode::TOO_MANY_REQUESTS,
+        C::TooManyConnections
+        | C::Unavailable
+        | C::OutcomeUnknown
+        | C::NotReady
+        | C::LayoutMismatch => StatusCode::SERVICE_UNAVAILABLE,
+        C::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// `e` as JSON with `status`.
+fn render(status: StatusCode, e: &Error) -> Response {
+    let body = json!({"error": e.message, "code": e.code.as_str(), "_help": e.help});
+    (status, Json(body)).into_response()
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error": self.message, "code": self.code, "_help": self.help});
-        (self.status, Json(body)).into_response()
+        render(self.status(), &self.0)
     }
 }
 
-impl From<roost_state::input::Invalid> for ApiError {
-    fn from(e: roost_state::input::Invalid) -> Self {
-        ApiError::invalid_field(e.field, e.why)
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        ApiError(e)
+    }
+}
+
+impl From<roost_api::input::Invalid> for ApiError {
+    fn from(e: roost_api::input::Invalid) -> Self {
+        ApiError(e.into())
     }
 }
 
 impl From<CommandError> for ApiError {
     fn from(e: CommandError) -> Self {
-        match e {
-            CommandError::QueueNotFound => ApiError::queue_not_found(),
-            CommandError::Unauthorized => ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_api_key",
-                "invalid queue api key",
-                "Send the queue_api_key returned by POST /q/create as 'Authorization: Bearer <key>'.",
-            ),
-            CommandError::QueueExists => ApiError::new(
-                StatusCode::CONFLICT,
-                "queue_exists",
-                e.to_string(),
-                "Retry the create; a new id will be chosen.",
-            ),
-            CommandError::CursorPastHead { .. } => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "cursor_past_head",
-                e.to_string(),
-                "Ack only cursors you have pulled: use next_cursor from GET /q/{id}/pull.",
-            ),
-            CommandError::WorkNotFound(what) => ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                format!("{what} not found"),
-                "Check the id; work queues and tasks of other workspaces are not visible.",
-            ),
-            CommandError::JobNotFound => ApiError::new(
-                StatusCode::NOT_FOUND,
-                "job_not_found",
-                "job not found",
-                "Check the job id; jobs of other workspaces are not visible.",
-            ),
-            CommandError::StaleToken => ApiError::new(
-                StatusCode::CONFLICT,
-                "stale_token",
-                e.to_string(),
-                "This attempt is over (reclaimed, timed out or finished); stop working on it and claim again.",
-            ),
-            CommandError::JobState(_) => ApiError::new(
-                StatusCode::CONFLICT,
-                "job_state_conflict",
-                e.to_string(),
-                "Check the job's status with GET /jobs/{id}; only pending or running jobs can be cancelled, only failed or cancelled ones retried.",
-            ),
-            CommandError::AccountNotFound => ApiError::new(
-                StatusCode::NOT_FOUND,
-                "account_not_found",
-                "account not found",
-                "Check the account id, or the account key you sent.",
-            ),
-            CommandError::QueueClaimed => ApiError::new(
-                StatusCode::CONFLICT,
-                "queue_claimed",
-                e.to_string(),
-                "This queue belongs to another account; use that account's key, or none.",
-            ),
-            CommandError::FormNotFound => ApiError::new(
-                StatusCode::NOT_FOUND,
-                "form_not_found",
-                "form not found",
-                "Check the form id; create a form with POST /new.",
-            ),
-            CommandError::FormUnauthorized => ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_api_key",
-                "invalid form api key",
-                "Send the form_api_key returned by POST /new as 'Authorization: Bearer <key>'.",
-            ),
-            CommandError::SeqOutOfRange { .. } => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "seq_out_of_range",
-                e.to_string(),
-                "Nack a seq you pulled; messages at or below the floor were garbage-collected.",
-            ),
-            CommandError::DlqMessageNotFound => ApiError::new(
-                StatusCode::NOT_FOUND,
-                "dlq_message_not_found",
-                e.to_string(),
-                "List dead letters with GET /q/{id}/dlq and pass an envelope id from there.",
-            ),
-            CommandError::IdempotencyMismatch => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
-                e.to_string(),
-                "Use a new Idempotency-Key for a different message body.",
-            ),
-            CommandError::HeldFull { .. } => ApiError::new(
-                StatusCode::PAYMENT_REQUIRED,
-                "quota_exceeded",
-                format!("{e}; this message was not kept"),
-                "Raise the plan (held publishes are then published), or wait for the next month.",
-            ),
-            CommandError::TooManyConsumers { .. } => ApiError::new(
-                StatusCode::CONFLICT,
-                "too_many_consumers",
-                e.to_string(),
-                "Unregister consumers you no longer use (POST /q/{id}/consumers {remove}), or use another queue.",
-            ),
-            CommandError::TooManyOrigins { .. } => ApiError::new(
-                StatusCode::CONFLICT,
-                "too_many_origins",
-                e.to_string(),
-                "Remove origins you no longer use, or allow * by re-creating the queue.",
-            ),
-            CommandError::Invalid(m) => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_request",
-                m,
-                "Correct the request as the error says and send it again.",
-            ),
-        }
+        ApiError(e.into())
     }
 }
 
 impl From<NodeError> for ApiError {
     fn from(e: NodeError) -> Self {
-        match e {
-            NodeError::Unavailable(_) => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                e.to_string(),
-                "The cluster has no reachable leader for this queue right now; retry shortly.",
-            ),
-            NodeError::Indeterminate(_) => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "outcome_unknown",
-                e.to_string(),
-                "The write may or may not have happened; retry with the same Idempotency-Key to be safe.",
-            ),
-            NodeError::NoSuchGroup(_) => ApiError::queue_not_found(),
-            other => ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                other.to_string(),
-                "This is a server fault; retry, and report it if it persists.",
-            ),
-        }
+        ApiError(e.into())
     }
 }
 
 /// The JSON 404 for unknown paths.
 pub async fn not_found() -> ApiError {
     ApiError::new(
-        StatusCode::NOT_FOUND,
-        "route_not_found",
+        ErrorCode::RouteNotFound,
         "no such route",
         "See the README for the API: /q/create, /q/{id}/publish, /q/{id}/pull, /q/{id}/ack.",
     )
@@ -253,20 +182,22 @@ pub async fn json_errors(resp: Response) -> Response {
     };
     let (code, help) = match status {
         StatusCode::METHOD_NOT_ALLOWED => (
-            "method_not_allowed",
+            ErrorCode::MethodNotAllowed,
             "Use the method the API documents for this path (see the Allow header).",
         ),
-        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "Send a smaller body."),
+        StatusCode::PAYLOAD_TOO_LARGE => (ErrorCode::PayloadTooLarge, "Send a smaller body."),
         s if s.is_client_error() => (
-            "bad_request",
+            ErrorCode::BadRequest,
             "Correct the request as the error says and send it again.",
         ),
         _ => (
-            "internal",
+            ErrorCode::Internal,
             "This is a server fault; retry, and report it if it persists.",
         ),
     };
-    let fresh = ApiError::new(status, code, message, help).into_response();
+    // axum's own status stays (a 415 or 422 of a rejected extractor), with the code that
+    // names its kind.
+    let fresh = render(status, &Error::new(code, message, help));
     parts.headers.remove(axum::http::header::CONTENT_LENGTH);
     parts.headers.remove(axum::http::header::CONTENT_TYPE);
     let (fresh_parts, body) = fresh.into_parts();
@@ -276,11 +207,35 @@ pub async fn json_errors(resp: Response) -> Response {
 
 /// The JSON 500 for a handler that panicked (a bug); the process keeps serving.
 pub fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        "internal error",
-        "This is a server fault; retry, and report it if it persists.",
-    )
-    .into_response()
+    ApiError(Error::internal("internal error")).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_an_error_status() {
+        for &code in ErrorCode::ALL {
+            let s = status(code);
+            assert!(s.is_client_error() || s.is_server_error(), "{code}: {s}");
+            assert_eq!(
+                s.is_server_error(),
+                matches!(
+                    code,
+                    ErrorCode::Internal
+                        | ErrorCode::Unavailable
+                        | ErrorCode::OutcomeUnknown
+                        | ErrorCode::NotReady
+                        | ErrorCode::LayoutMismatch
+                        | ErrorCode::TooManyConnections
+                ),
+                "{code}: {s}"
+            );
+        }
+        // A request's own excess is bad input; a queue at its cap is a conflict.
+        assert_eq!(status(ErrorCode::TooManyConsumersInRequest), 400);
+        assert_eq!(status(ErrorCode::TooManyConsumers), 409);
+        assert_eq!(status(ErrorCode::QuotaExceeded), 402);
+    }
 }

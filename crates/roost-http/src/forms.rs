@@ -3,6 +3,7 @@
 //! lists them for the form key holder, and `PUT /api/forms/{id}` binds the form to a queue
 //! (proof of both keys) so every later submission is mirrored into it.
 
+use roost_api::ErrorCode;
 use std::net::SocketAddr;
 
 use axum::body::Body;
@@ -38,8 +39,7 @@ fn form_id(raw: &str, shards: u32) -> Result<FormId, ApiError> {
         .filter(|id| (1..=shards).contains(&id.shard()))
         .ok_or_else(|| {
             ApiError::new(
-                StatusCode::NOT_FOUND,
-                "form_not_found",
+                ErrorCode::FormNotFound,
                 "form not found",
                 "Check the form id; create a form with POST /new.",
             )
@@ -74,8 +74,8 @@ async fn create(
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
     let req: CreateBody = body::json(&bytes)?;
     if req.name.len() > 200 {
-        return Err(ApiError::bad_request(
-            "invalid_name",
+        return Err(ApiError::new(
+            ErrorCode::InvalidName,
             "name must be at most 200 bytes",
             "Use a shorter name.",
         ));
@@ -108,16 +108,16 @@ async fn create(
 /// becomes a list).
 fn fields(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
     let text = std::str::from_utf8(bytes).map_err(|_| {
-        ApiError::bad_request(
-            "invalid_body",
+        ApiError::new(
+            ErrorCode::InvalidBody,
             "submission is not UTF-8",
             "Send text fields.",
         )
     })?;
     if text.trim_start().starts_with('{') {
         return serde_json::from_str(text).map_err(|e| {
-            ApiError::bad_request(
-                "invalid_json",
+            ApiError::new(
+                ErrorCode::InvalidJson,
                 format!("submission is not a JSON object: {e}"),
                 "Send a JSON object or urlencoded fields.",
             )
@@ -161,8 +161,8 @@ async fn submit(
         return Ok(Json(json!({"ok": true})).into_response());
     }
     if map.is_empty() {
-        return Err(ApiError::bad_request(
-            "empty_submission",
+        return Err(ApiError::new(
+            ErrorCode::EmptySubmission,
             "the submission has no fields",
             "Send at least one field.",
         ));
@@ -203,7 +203,7 @@ async fn submissions(
     let id = form_id(&raw, s.node.shards())?;
     let auth = bearer_digest(&headers)?;
     let after: u64 =
-        parse_param("cursor", params.cursor.as_deref(), "invalid_cursor")?.unwrap_or(0);
+        parse_param("cursor", params.cursor.as_deref(), ErrorCode::InvalidCursor)?.unwrap_or(0);
     let limit = limit_param(params.limit.as_deref(), 50, 1000)?;
     let query = Query::Submissions {
         form: id.clone(),
@@ -235,7 +235,7 @@ async fn submissions(
                 submission_id: &sub.id,
                 seq: sub.seq,
                 submitted_at: timestamp(sub.at_ms),
-                fields: crate::views::raw(&sub.payload),
+                fields: roost_api::views::raw(&sub.payload),
             })
             .collect(),
         next_cursor,
@@ -297,8 +297,7 @@ async fn bind(
         .or_else(|| headers.get("x-queue-api-key").and_then(|v| v.to_str().ok()).map(str::to_owned))
         .ok_or_else(|| {
             ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "missing_queue_key",
+                ErrorCode::MissingQueueKey,
                 "binding needs the queue's key as well as the form's",
                 "Send the queue_api_key in the body (or an X-Queue-Api-Key header) with the form key as Bearer.",
             )

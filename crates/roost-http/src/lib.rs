@@ -1,9 +1,9 @@
 //! Roost's HTTP edge: the client API every node serves.
 //!
-//! Handlers validate input, turn it into state-machine commands and queries, and hand them to
-//! [`roost_node::Node`], which runs them on the group leader wherever it is. Every response is
-//! JSON; every error has a stable `code` and a `_help` sentence ([`error`] is the one place that
-//! maps failures to HTTP statuses).
+//! Handlers parse a request, call [`roost_api::Api`] (the queue routes not yet moved there turn
+//! it into state-machine commands for [`roost_node::Node`] themselves), and render the answer.
+//! Every response is JSON; every error has a stable `code` and a `_help` sentence ([`error`] is
+//! the one place that maps error codes to HTTP statuses).
 
 mod auth;
 mod body;
@@ -17,13 +17,11 @@ mod quotas;
 mod rate;
 mod refusals;
 mod server;
-mod views;
 mod waiters;
 mod wire;
 
 pub use wire::{is_plain_host, Links};
 mod work;
-mod workspace;
 
 use std::sync::Arc;
 
@@ -55,8 +53,6 @@ pub struct Limits {
     pub queue_caps: roost_state::QueueCaps,
     /// Publish quotas; `None` (the default) turns them off.
     pub quotas: Option<Quotas>,
-    /// How long finished jobs are kept.
-    pub job_ttl: roost_state::JobTtl,
 }
 
 impl Default for Limits {
@@ -71,7 +67,6 @@ impl Default for Limits {
             creates_per_minute: 60,
             queue_caps: roost_state::QueueCaps::default(),
             quotas: None,
-            job_ttl: jobs::default_ttl(),
         }
     }
 }
@@ -87,25 +82,20 @@ pub struct AppState {
     pub forms: Arc<rate::RateLimiter>,
     /// Per-IP limits of queue and form creation.
     pub creates: Arc<rate::RateLimiter>,
-    /// Checks workspace tokens (jobs, work queues); `None` refuses them all.
-    pub tokens: Option<jwt::Verifier>,
+    /// The application layer the moved routes call.
+    pub api: roost_api::Api,
     /// How this edge names itself in links.
     pub links: Links,
 }
 
 /// The whole HTTP API.
-pub fn router(
-    node: Arc<Node>,
-    limits: Limits,
-    tokens: Option<jwt::Verifier>,
-    links: Links,
-) -> Router {
+pub fn router(api: roost_api::Api, limits: Limits, links: Links) -> Router {
     let state = AppState {
-        node,
+        node: Arc::clone(api.node()),
         limits,
         forms: Arc::default(),
         creates: Arc::default(),
-        tokens,
+        api,
         links,
     };
     Router::new()

@@ -1,10 +1,10 @@
 //! Operational endpoints: liveness, readiness and the cluster view.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use roost_api::ErrorCode;
 use roost_node::NotReady;
 use serde_json::json;
 
@@ -28,14 +28,12 @@ async fn readyz(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError
     match s.node.ready() {
         Ok(()) => Ok(Json(json!({"status": "ready", "node_id": s.node.id()}))),
         Err(NotReady::NoLeader) => Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not_ready",
+            ErrorCode::NotReady,
             "not every group has a leader yet",
             "Wait for leader election (usually about a second) and retry; GET /cluster shows each group.",
         )),
         Err(NotReady::LayoutMismatch(why)) => Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "layout_mismatch",
+            ErrorCode::LayoutMismatch,
             why,
             "Start this node with the shard count the cluster was created with.",
         )),

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use rand::Rng;
+use roost_api::ErrorCode;
 use roost_state::{
     Account, Command, Plan, PlanLimits, Query, QueryResult, Response as Applied, META_GROUP,
 };
@@ -43,8 +44,7 @@ pub fn routes() -> Router<AppState> {
 fn quotas(s: &AppState) -> Result<&Quotas, ApiError> {
     s.limits.quotas.as_ref().ok_or_else(|| {
         ApiError::new(
-            StatusCode::NOT_FOUND,
-            "quotas_disabled",
+            ErrorCode::QuotasDisabled,
             "quotas are not configured on this cluster",
             "Set [quotas] in the server configuration to use accounts and plans.",
         )
@@ -62,8 +62,7 @@ fn operator(s: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_operator_key",
+            ErrorCode::InvalidOperatorKey,
             "invalid operator key",
             "Send the operator key from the server configuration as 'Authorization: Bearer <key>'.",
         ))
@@ -84,8 +83,8 @@ fn account_json(a: &Account, limits: PlanLimits) -> Value {
 
 fn parse_plan(raw: &str) -> Result<Plan, ApiError> {
     Plan::parse(raw).ok_or_else(|| {
-        ApiError::bad_request(
-            "invalid_plan",
+        ApiError::new(
+            ErrorCode::InvalidPlan,
             format!("unknown plan {raw:?}"),
             "Use one of: free, pro, unlimited.",
         )
@@ -172,8 +171,8 @@ async fn set_plan(
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
     let req: PlanBody = body::json(&bytes)?;
     let raw = req.plan.ok_or_else(|| {
-        ApiError::bad_request(
-            "invalid_plan",
+        ApiError::new(
+            ErrorCode::InvalidPlan,
             "plan is required",
             "Send {\"plan\":\"pro\"}.",
         )

@@ -1,12 +1,13 @@
 //! Per-client-address limits on what anyone may do without a key: public form submissions, and
 //! creating queues and forms (each create adds state every node keeps, in memory too, for good).
 
+use roost_api::ErrorCode;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
 use crate::ApiError;
@@ -48,8 +49,7 @@ impl RateLimiter {
 /// The 429 for an address over its limit of `what` (`submissions`, `creates`).
 pub fn limited(what: &str) -> Response {
     let mut resp = ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
+        ErrorCode::RateLimited,
         format!("too many {what} from this address"),
         "Wait a minute before trying again.",
     )

@@ -1,6 +1,6 @@
 //! JSON shapes shared by handlers: envelopes, links, timestamps, validated identifiers.
 
-use std::time::{Duration, UNIX_EPOCH};
+use roost_api::ErrorCode;
 
 use axum::http::{header, HeaderMap};
 use roost_state::{Envelope, QueueId, Source};
@@ -9,25 +9,7 @@ use serde_json::value::RawValue;
 
 use crate::ApiError;
 
-/// RFC 3339 with milliseconds, UTC.
-pub fn timestamp(ms: u64) -> String {
-    // RFC 3339 ends with year 9999 (the formatter panics past it); clients cannot name later
-    // times (`roost_state::input::time_ms`), and no clock reaches them.
-    let ms = ms.min(roost_state::input::MAX_TIME_MS);
-    humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
-}
-
-/// Parses an optional RFC 3339 time into ms since the epoch; a bad value is a 400 naming `field`.
-pub fn time_field(field: &str, raw: Option<&str>) -> Result<Option<u64>, ApiError> {
-    raw.map(|s| {
-        humantime::parse_rfc3339(s)
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map(|d| d.as_millis() as u64)
-            .ok_or_else(|| ApiError::invalid_field(field, "must be an RFC 3339 time"))
-    })
-    .transpose()
-}
+pub use roost_api::timestamp;
 
 /// An envelope as pulls return it; the payload is embedded verbatim, never re-encoded.
 #[derive(Serialize)]
@@ -48,12 +30,10 @@ impl<'a> EnvelopeJson<'a> {
     /// Renders `e` of `queue`. Payloads were validated as JSON when published.
     pub fn new(queue: &'a QueueId, e: &'a Envelope) -> Result<Self, ApiError> {
         let payload: &RawValue = serde_json::from_str(&e.payload).map_err(|err| {
-            ApiError::new(
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                format!("stored payload of seq {} is not JSON: {err}", e.seq),
-                "This is a server fault; report it.",
-            )
+            ApiError(roost_api::Error::internal(format!(
+                "stored payload of seq {} is not JSON: {err}",
+                e.seq
+            )))
         })?;
         Ok(EnvelopeJson {
             id: &e.id,
@@ -131,8 +111,7 @@ pub async fn check_head(
         .sum();
     if headers.len() > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
         return ApiError::new(
-            axum::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "headers_too_large",
+            ErrorCode::HeadersTooLarge,
             format!(
                 "the request carries {} header fields and {bytes} bytes of headers; at most {MAX_HEADERS} and {MAX_HEADER_BYTES} are read",
                 headers.len()
@@ -146,8 +125,8 @@ pub async fn check_head(
         .get(header::HOST)
         .is_some_and(|h| !h.to_str().is_ok_and(is_plain_host));
     if bad {
-        return ApiError::bad_request(
-            "invalid_host",
+        return ApiError::new(
+            ErrorCode::InvalidHost,
             "the Host header is not a plain host[:port]".to_owned(),
             "Send the host and port you reached this node by, and nothing else.",
         )
@@ -169,8 +148,8 @@ pub fn consumer_id(raw: &str) -> Result<String, ApiError> {
     if roost_state::ids::is_valid_consumer_id(raw) {
         Ok(raw.to_owned())
     } else {
-        Err(ApiError::bad_request(
-            "invalid_consumer_id",
+        Err(ApiError::new(
+            ErrorCode::InvalidConsumerId,
             format!("invalid consumer_id {raw:?}"),
             "Use 1-128 characters of letters, digits, '_', '-', '.' or ':'.",
         ))
@@ -193,7 +172,7 @@ mod tests {
             assert_eq!(
                 queue_id(id.as_str(), shards)
                     .expect_err("no such shard")
-                    .code,
+                    .code(),
                 "queue_not_found"
             );
         }
@@ -206,7 +185,10 @@ mod tests {
         }
         let long = "x".repeat(129);
         for bad in ["", "has space", "semi;colon", "ünï", long.as_str()] {
-            assert_eq!(consumer_id(bad).expect_err(bad).code, "invalid_consumer_id");
+            assert_eq!(
+                consumer_id(bad).expect_err(bad).code(),
+                "invalid_consumer_id"
+            );
         }
     }
 
@@ -221,7 +203,7 @@ mod tests {
             payload: r#"{"b": [1, 2.50]}"#.into(),
         };
         let json = serde_json::to_string(&EnvelopeJson::new(&q, &e)?)
-            .map_err(|e| ApiError::bad_request("x", e.to_string(), ""))?;
+            .map_err(|e| ApiError::new(ErrorCode::BadRequest, e.to_string(), ""))?;
         assert!(json.contains(r#""payload":{"b": [1, 2.50]}"#), "{json}");
         Ok(())
     }

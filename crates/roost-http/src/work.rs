@@ -1,5 +1,6 @@
 //! Work queues for agent teams (`/work-queues`, `/work-queue-tasks`): priority tasks handed out
-//! with leases, work stealing within a team, 204 when nothing is available.
+//! with leases, work stealing within a team, 204 when nothing is available. Each handler
+//! parses, calls `roost_api::Api` and renders.
 
 use axum::body::Body;
 use axum::extract::{Path, Query as UrlQuery, State};
@@ -7,23 +8,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use rand::Rng;
-use roost_state::{
-    ids, input, Command, Query, QueryResult, Response as Applied, Task, TaskStatus, WorkQueue,
-};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, value::RawValue, Value};
-use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
+use roost_api::views::{Deleted, TaskList, TaskReply, TaskView, WorkQueueList, WorkQueueView};
+use roost_api::{AddTask, CreateWorkQueue, FinishTask};
+use roost_state::Task;
+use serde::Deserialize;
 
 use crate::jwt::{Caller, Claims};
-use crate::queues::{idempotency_key, unexpected};
-use crate::views::TaskView;
-use crate::wire::{time_field, timestamp};
-use crate::workspace::{read, write};
+use crate::queues::idempotency_key;
 use crate::{body, ApiError, AppState};
-
-use roost_state::input::TASK_LEASE_MS;
 
 /// The work-queue routes.
 pub fn routes() -> Router<AppState> {
@@ -38,69 +30,12 @@ pub fn routes() -> Router<AppState> {
         .route("/work-queue-tasks/{id}/heartbeat", post(heartbeat))
 }
 
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
-fn queue_json(q: &WorkQueue, counts: &BTreeMap<String, u64>) -> Value {
-    json!({"id": q.id, "name": q.name, "teamId": q.team, "createdAt": timestamp(q.created_ms), "counts": counts})
-}
-
-/// `{"task": ...}`.
-#[derive(Serialize)]
-struct TaskReply<'a> {
-    task: TaskView<'a>,
-}
-
-fn task_reply(t: &Task, with_token: bool) -> Json<TaskReply<'_>> {
+/// `{"task": ...}`, seen now; the token only for its assignee.
+fn task_reply(s: &AppState, t: &Task, with_token: bool) -> Response {
     Json(TaskReply {
-        task: TaskView::of(t, with_token, now_ms()),
+        task: TaskView::of(t, with_token, s.api.now_ms()),
     })
-}
-
-/// `{"tasks": [...]}`.
-#[derive(Serialize)]
-struct TaskList<'a> {
-    tasks: Vec<TaskView<'a>>,
-}
-
-/// Refuses a token scoped to other teams acting on work queue or task `id`. A queue's team
-/// never changes, nor a task's queue, so reading it before the write that follows cannot race.
-async fn team_gate(s: &AppState, c: &Claims, id: &str) -> Result<(), ApiError> {
-    if c.teams.is_empty() {
-        return Ok(());
-    }
-    let query = Query::Team {
-        workspace: c.workspace.clone(),
-        id: id.to_owned(),
-    };
-    match read(s, &c.workspace, query).await? {
-        QueryResult::Team(team) => reaches(c, &team),
-        other => Err(unexpected(&other)),
-    }
-}
-
-fn reaches(c: &Claims, team: &str) -> Result<(), ApiError> {
-    if c.reaches_team(team) {
-        return Ok(());
-    }
-    Err(ApiError::new(
-        StatusCode::FORBIDDEN,
-        "team_forbidden",
-        format!("this token acts for teams {:?}, not {team:?}", c.teams),
-        "Use a token created with --team for this team, or one without --team (workspace-wide).",
-    ))
-}
-
-/// Body of `POST /work-queues`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct CreateBody {
-    name: String,
-    team_id: String,
+    .into_response()
 }
 
 async fn create(
@@ -110,46 +45,17 @@ async fn create(
     body: Body,
 ) -> Result<Response, ApiError> {
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
-    let req: CreateBody = body::json(&bytes)?;
-    input::work_queue(&req.name, &req.team_id)?;
-    reaches(&c, &req.team_id)?;
-    let shard = ids::workspace_shard(&c.workspace, s.node.shards());
-    let command = Command::CreateWorkQueue {
-        id: ids::work_queue_id(shard, rand::rng().random()),
-        workspace: c.workspace.clone(),
-        name: req.name,
-        team: req.team_id,
-    };
-    match write(&s, &c.workspace, command).await? {
-        Applied::WorkQueueState { queue } => Ok((
-            StatusCode::CREATED,
-            Json(queue_json(&queue, &BTreeMap::new())),
-        )
-            .into_response()),
-        other => Err(unexpected(&other)),
-    }
+    let req: CreateWorkQueue = body::json(&bytes)?;
+    let queue = s.api.create_work_queue(&c, req).await?;
+    Ok((StatusCode::CREATED, Json(WorkQueueView::of(&queue))).into_response())
 }
 
 async fn list(State(s): State<AppState>, Caller(c): Caller) -> Result<Response, ApiError> {
-    match read(
-        &s,
-        &c.workspace,
-        Query::WorkQueues {
-            workspace: c.workspace.clone(),
-        },
-    )
-    .await?
-    {
-        QueryResult::WorkQueues(list) => Ok(Json(json!({
-            "workQueues": list
-                .iter()
-                .filter(|(q, _)| c.reaches_team(&q.team))
-                .map(|(q, n)| queue_json(q, n))
-                .collect::<Vec<_>>()
-        }))
-        .into_response()),
-        other => Err(unexpected(&other)),
-    }
+    let queues = s.api.list_work_queues(&c).await?;
+    Ok(Json(WorkQueueList {
+        work_queues: queues.iter().map(WorkQueueView::of).collect(),
+    })
+    .into_response())
 }
 
 async fn get_one(
@@ -157,25 +63,8 @@ async fn get_one(
     Caller(c): Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    match read(
-        &s,
-        &c.workspace,
-        Query::WorkQueue {
-            workspace: c.workspace.clone(),
-            id,
-        },
-    )
-    .await?
-    {
-        QueryResult::WorkQueues(list) => match list.first() {
-            Some((q, n)) => {
-                reaches(&c, &q.team)?;
-                Ok(Json(queue_json(q, n)).into_response())
-            }
-            None => Err(roost_state::CommandError::WorkNotFound("work queue".into()).into()),
-        },
-        other => Err(unexpected(&other)),
-    }
+    let queue = s.api.get_work_queue(&c, &id).await?;
+    Ok(Json(WorkQueueView::of(&queue)).into_response())
 }
 
 async fn delete(
@@ -183,31 +72,8 @@ async fn delete(
     Caller(c): Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    team_gate(&s, &c, &id).await?;
-    match write(
-        &s,
-        &c.workspace,
-        Command::DeleteWorkQueue {
-            workspace: c.workspace.clone(),
-            id: id.clone(),
-        },
-    )
-    .await?
-    {
-        Applied::Done => Ok(Json(json!({"ok": true, "id": id, "deleted": true})).into_response()),
-        other => Err(unexpected(&other)),
-    }
-}
-
-/// Body of `POST /work-queues/{id}/tasks`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TaskBody {
-    name: String,
-    priority: Option<i64>,
-    #[serde(default)]
-    payload: Option<Box<RawValue>>,
-    deadline: Option<String>,
+    s.api.delete_work_queue(&c, &id).await?;
+    Ok(Json(Deleted::of(&id)).into_response())
 }
 
 async fn add_task(
@@ -218,34 +84,17 @@ async fn add_task(
     body: Body,
 ) -> Result<Response, ApiError> {
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
-    let req: TaskBody = body::json(&bytes)?;
-    let priority = input::task(&req.name, req.priority)?;
-    let deadline_ms = time_field("deadline", req.deadline.as_deref())?;
-    team_gate(&s, &c, &queue).await?;
-    let shard = ids::workspace_shard(&c.workspace, s.node.shards());
-    let command = Command::AddTask {
-        id: ids::task_id(shard, rand::rng().random()),
-        workspace: c.workspace.clone(),
-        queue,
-        name: req.name,
-        priority,
-        payload: req
-            .payload
-            .map_or_else(|| "{}".to_owned(), |p| p.get().to_owned()),
-        deadline_ms,
-        idempotency: idempotency_key(&headers)?,
+    let req = AddTask {
+        idempotency_key: idempotency_key(&headers)?,
+        ..body::json(&bytes)?
     };
-    match write(&s, &c.workspace, command).await? {
-        Applied::TaskState { task, created } => {
-            let status = if created {
-                StatusCode::CREATED
-            } else {
-                StatusCode::OK
-            };
-            Ok((status, task_reply(&task, false)).into_response())
-        }
-        other => Err(unexpected(&other)),
-    }
+    let (task, created) = s.api.add_task(&c, &queue, req).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, task_reply(&s, &task, false)).into_response())
 }
 
 /// Query string of `GET /work-queues/{id}/tasks`.
@@ -260,36 +109,12 @@ async fn tasks(
     Path(queue): Path<String>,
     UrlQuery(p): UrlQuery<TasksParams>,
 ) -> Result<Response, ApiError> {
-    let status = p
-        .status
-        .as_deref()
-        .map(|st| {
-            TaskStatus::parse(st).ok_or_else(|| {
-                ApiError::invalid_field("status", "must be pending, assigned, completed or failed")
-            })
-        })
-        .transpose()?;
-    team_gate(&s, &c, &queue).await?;
-    match read(
-        &s,
-        &c.workspace,
-        Query::Tasks {
-            workspace: c.workspace.clone(),
-            queue,
-            status,
-        },
-    )
-    .await?
-    {
-        QueryResult::Tasks(list) => Ok(Json(TaskList {
-            tasks: list
-                .iter()
-                .map(|t| TaskView::of(t, false, now_ms()))
-                .collect(),
-        })
-        .into_response()),
-        other => Err(unexpected(&other)),
-    }
+    let tasks = s.api.list_tasks(&c, &queue, p.status.as_deref()).await?;
+    let now = s.api.now_ms();
+    Ok(Json(TaskList {
+        tasks: tasks.iter().map(|t| TaskView::of(t, false, now)).collect(),
+    })
+    .into_response())
 }
 
 /// Body of dequeue and steal.
@@ -309,20 +134,9 @@ async fn take(
 ) -> Result<Response, ApiError> {
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
     let req: AgentBody = body::json(&bytes)?;
-    input::agent_id(&req.agent_id)?;
-    team_gate(&s, &c, &queue).await?;
-    let command = Command::Dequeue {
-        workspace: c.workspace.clone(),
-        queue,
-        agent: req.agent_id,
-        token: rand::rng().random(),
-        lease_ms: TASK_LEASE_MS,
-        steal,
-    };
-    match write(&s, &c.workspace, command).await? {
-        Applied::Dequeued { task: Some(t) } => Ok(task_reply(&t, true).into_response()),
-        Applied::Dequeued { task: None } => Ok(StatusCode::NO_CONTENT.into_response()),
-        other => Err(unexpected(&other)),
+    match s.api.take_task(&c, &queue, &req.agent_id, steal).await? {
+        Some(t) => Ok(task_reply(&s, &t, true)),
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
     }
 }
 
@@ -346,49 +160,6 @@ async fn steal(
     take(s, c, queue, headers, body, true).await
 }
 
-/// Body of complete / fail / heartbeat.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FinishBody {
-    token: Option<String>,
-    #[serde(default)]
-    result: Option<Box<RawValue>>,
-    #[serde(default)]
-    error: Option<String>,
-}
-
-async fn finish(
-    s: AppState,
-    c: Claims,
-    task: String,
-    headers: HeaderMap,
-    body: Body,
-    ok: bool,
-) -> Result<Response, ApiError> {
-    let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
-    let req: FinishBody = body::json(&bytes)?;
-    let outcome = if ok {
-        Ok(req
-            .result
-            .map_or_else(|| "null".to_owned(), |r| r.get().to_owned()))
-    } else {
-        let error = req.error.unwrap_or_default();
-        input::error_text(&error)?;
-        Err(error)
-    };
-    team_gate(&s, &c, &task).await?;
-    let command = Command::FinishTask {
-        workspace: c.workspace.clone(),
-        task,
-        token: req.token.as_deref().map(input::lease_token).transpose()?,
-        outcome,
-    };
-    match write(&s, &c.workspace, command).await? {
-        Applied::TaskState { task, .. } => Ok(task_reply(&task, false).into_response()),
-        other => Err(unexpected(&other)),
-    }
-}
-
 async fn complete(
     State(s): State<AppState>,
     Caller(c): Caller,
@@ -396,7 +167,10 @@ async fn complete(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    finish(s, c, task, headers, body, true).await
+    let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
+    let req: FinishTask = body::json(&bytes)?;
+    let task = s.api.complete_task(&c, &task, req).await?;
+    Ok(task_reply(&s, &task, false))
 }
 
 async fn fail(
@@ -406,7 +180,10 @@ async fn fail(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    finish(s, c, task, headers, body, false).await
+    let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
+    let req: FinishTask = body::json(&bytes)?;
+    let task = s.api.fail_task(&c, &task, req).await?;
+    Ok(task_reply(&s, &task, false))
 }
 
 async fn heartbeat(
@@ -417,22 +194,10 @@ async fn heartbeat(
     body: Body,
 ) -> Result<Response, ApiError> {
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
-    let req: FinishBody = body::json(&bytes)?;
-    let token = req
-        .token
-        .as_deref()
-        .map(input::lease_token)
-        .transpose()?
-        .ok_or_else(|| ApiError::invalid_field("token", "is required"))?;
-    team_gate(&s, &c, &task).await?;
-    let command = Command::TaskHeartbeat {
-        workspace: c.workspace.clone(),
-        task,
-        token,
-        lease_ms: TASK_LEASE_MS,
-    };
-    match write(&s, &c.workspace, command).await? {
-        Applied::TaskState { task, .. } => Ok(task_reply(&task, false).into_response()),
-        other => Err(unexpected(&other)),
-    }
+    let req: FinishTask = body::json(&bytes)?;
+    let task = s
+        .api
+        .task_heartbeat(&c, &task, req.token.as_deref())
+        .await?;
+    Ok(task_reply(&s, &task, false))
 }

@@ -12,7 +12,6 @@ pub mod command;
 pub mod error;
 pub mod form;
 pub mod ids;
-pub mod input;
 pub mod job;
 pub mod mem;
 pub mod queue;

@@ -652,6 +652,18 @@ impl ServerConfig {
         }
     }
 
+    /// The application layer's limits and defaults.
+    pub fn api_settings(&self) -> roost_api::Settings {
+        roost_api::Settings {
+            max_document_bytes: self.max_body_bytes,
+            job_ttl: roost_state::JobTtl {
+                completed_ms: self.job_ttl_secs.completed.saturating_mul(1000),
+                failed_ms: self.job_ttl_secs.failed.saturating_mul(1000),
+                cancelled_ms: self.job_ttl_secs.cancelled.saturating_mul(1000),
+            },
+        }
+    }
+
     /// The HTTP edge's limits.
     pub fn limits(&self) -> roost_http::Limits {
         let positive = |v: u64| (v > 0).then_some(v);
@@ -666,11 +678,6 @@ impl ServerConfig {
             queue_caps: roost_state::QueueCaps {
                 max_consumers: self.max_consumers_per_queue,
                 max_origins: self.max_origins_per_queue,
-            },
-            job_ttl: roost_state::JobTtl {
-                completed_ms: self.job_ttl_secs.completed.saturating_mul(1000),
-                failed_ms: self.job_ttl_secs.failed.saturating_mul(1000),
-                cancelled_ms: self.job_ttl_secs.cancelled.saturating_mul(1000),
             },
             quotas: self.quotas.enabled.then(|| roost_http::Quotas {
                 limits: roost_state::PlanLimits {

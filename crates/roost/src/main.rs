@@ -125,6 +125,7 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         Some(_) => {}
         None => tracing::warn!("no [auth] key configured for this multi-node cluster: the jobs API refuses every request"),
     }
+    let api = roost_api::Api::new(Arc::clone(&node), config.api_settings(), verifier);
     let client_tls = match &config.tls {
         Some(files) => {
             let cert = roost_tls::ReloadingCert::load(&files.cert_file, &files.key_file)
@@ -144,16 +145,13 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
             .with_context(|| format!("binding grpc_addr {}", config.grpc_addr))?;
         let limits = config.limits();
         let options = roost_grpc::Options {
-            max_payload_bytes: config.max_body_bytes,
             retention: limits.retention,
-            job_ttl: limits.job_ttl,
             queue_caps: limits.queue_caps,
-            tokens: verifier.clone(),
         };
         tokio::spawn(serve_grpc(
             grpc,
             client_tls.clone(),
-            Arc::clone(&node),
+            api.clone(),
             options,
             shutdown.clone(),
         ));
@@ -163,7 +161,7 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         https: client_tls.is_some(),
         listen: config.http_addr.clone(),
     };
-    let router = roost_http::router(Arc::clone(&node), config.limits(), verifier, links);
+    let router = roost_http::router(api, config.limits(), links);
     let conn_limits = config.conn_limits();
     let served = match &client_tls {
         Some(cert) => {
@@ -186,7 +184,7 @@ const CERT_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(10)
 async fn serve_grpc(
     listener: tokio::net::TcpListener,
     tls: Option<Arc<roost_tls::ReloadingCert>>,
-    node: Arc<roost_node::Node>,
+    api: roost_api::Api,
     options: roost_grpc::Options,
     shutdown: CancellationToken,
 ) {
@@ -197,7 +195,7 @@ async fn serve_grpc(
                 .map_err(anyhow::Error::from)
                 .and_then(|c| Ok(roost_tls::TlsListener::new(listener, c, shutdown.clone())?));
             match listener {
-                Ok(l) => roost_grpc::serve(l.into_stream(), node, options, shutdown).await,
+                Ok(l) => roost_grpc::serve(l.into_stream(), api, options, shutdown).await,
                 Err(e) => {
                     tracing::error!(error = %e, "client gRPC listener failed");
                     return;
@@ -207,7 +205,7 @@ async fn serve_grpc(
         None => {
             let incoming =
                 tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-            roost_grpc::serve(incoming, node, options, shutdown).await
+            roost_grpc::serve(incoming, api, options, shutdown).await
         }
     };
     if let Err(e) = served {

@@ -4,6 +4,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use roost_api::ErrorCode;
 use roost_state::{Command, Query, QueryResult, Response as Applied};
 use serde::Deserialize;
 use serde_json::json;
@@ -91,8 +92,8 @@ pub(super) async fn change(
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
     let req: RosterBody = body::json(&bytes)?;
     if req.add.len() + req.remove.len() > MAX_CHANGE {
-        return Err(ApiError::bad_request(
-            "too_many_consumers",
+        return Err(ApiError::new(
+            ErrorCode::TooManyConsumersInRequest,
             format!("at most {MAX_CHANGE} consumers per change"),
             "Split the change into several requests.",
         ));

@@ -1,6 +1,7 @@
 //! Allowed origins: changing them, answering preflights, granting CORS to queue responses.
 //! Every decision reads the queue's current set, so a change applies at once, everywhere.
 
+use roost_api::ErrorCode;
 use std::collections::{BTreeSet, HashMap};
 
 use axum::body::Body;
@@ -32,8 +33,8 @@ pub fn render(origins: &Origins) -> String {
 fn check_origin(raw: &str) -> Result<String, ApiError> {
     let o = raw.trim();
     let bad = || {
-        ApiError::bad_request(
-            "invalid_origin",
+        ApiError::new(
+            ErrorCode::InvalidOrigin,
             format!("{o:?} is not an origin"),
             "Give origins as scheme://host[:port], e.g. https://example.com, without a path.",
         )
@@ -63,8 +64,8 @@ pub fn origin_set(list: Vec<String>) -> Result<Origins, ApiError> {
         .map(|o| check_origin(o))
         .collect::<Result<BTreeSet<_>, _>>()?;
     if set.len() > MAX_ORIGINS {
-        return Err(ApiError::bad_request(
-            "too_many_origins",
+        return Err(ApiError::new(
+            ErrorCode::TooManyOriginsInRequest,
             format!("at most {MAX_ORIGINS} origins"),
             "Allow fewer origins, or create the queue with allowed_origins=\"*\".",
         ));
@@ -96,8 +97,7 @@ pub(super) async fn change(
     let req: OriginsBody = body::json(&bytes)?;
     if req.add.iter().any(|o| o.trim() == "*") {
         return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "wildcard_not_allowed",
+            ErrorCode::WildcardNotAllowed,
             "the * wildcard cannot be set from this endpoint",
             "Re-create the queue with allowed_origins=\"*\" to allow every origin.",
         ));
@@ -148,8 +148,8 @@ pub(super) async fn preflight(
 ) -> Result<Response, ApiError> {
     let id = queue_id(params.get("id").map_or("", String::as_str), s.node.shards())?;
     let Some(origin) = headers.get(header::ORIGIN) else {
-        return Err(ApiError::bad_request(
-            "missing_origin",
+        return Err(ApiError::new(
+            ErrorCode::MissingOrigin,
             "a CORS preflight needs an Origin header",
             "Browsers send Origin themselves; send it when testing by hand.",
         ));
@@ -159,8 +159,7 @@ pub(super) async fn preflight(
         .ok_or_else(ApiError::queue_not_found)?;
     if !origin.to_str().is_ok_and(|o| origins.allows(o)) {
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "origin_not_allowed",
+            ErrorCode::OriginNotAllowed,
             "this origin is not allowed for the queue",
             "Add it with POST /q/{id}/origins {\"add\":[\"<origin>\"]}.",
         ));

@@ -5,6 +5,7 @@ use axum::extract::{Query as UrlQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use rand::Rng;
+use roost_api::ErrorCode;
 use roost_state::{Command, Query, QueryResult, Response as Applied};
 use serde::Deserialize;
 use serde_json::json;
@@ -13,7 +14,7 @@ use super::messages::{limit_param, parse_param};
 use super::{unexpected, QueueReq};
 use crate::wire::{consumer_id, timestamp, EnvelopeJson};
 use crate::{body, ApiError, AppState};
-use roost_state::input::MAX_ERROR_BYTES;
+use roost_api::input::MAX_ERROR_BYTES;
 
 /// Body of `POST /q/{id}/nack`.
 #[derive(Deserialize)]
@@ -37,8 +38,8 @@ pub(super) async fn nack(
     let req: NackBody = body::json(&bytes)?;
     let consumer = consumer_id(&req.consumer_id)?;
     if req.error.len() > MAX_ERROR_BYTES {
-        return Err(ApiError::bad_request(
-            "invalid_error",
+        return Err(ApiError::new(
+            ErrorCode::InvalidError,
             format!("error must be at most {MAX_ERROR_BYTES} bytes"),
             "Send a shorter error description.",
         ));
@@ -85,7 +86,7 @@ pub(super) async fn list(
     UrlQuery(params): UrlQuery<DlqParams>,
 ) -> Result<Response, ApiError> {
     let after: u64 =
-        parse_param("cursor", params.cursor.as_deref(), "invalid_cursor")?.unwrap_or(0);
+        parse_param("cursor", params.cursor.as_deref(), ErrorCode::InvalidCursor)?.unwrap_or(0);
     let limit = limit_param(params.limit.as_deref(), 50, 1000)?;
     let query = Query::Dlq {
         queue: q.id.clone(),

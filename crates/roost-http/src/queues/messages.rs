@@ -1,5 +1,6 @@
 //! Publishing envelopes and pulling them (with long polling).
 
+use roost_api::ErrorCode;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -29,11 +30,11 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> 
         return Ok(None);
     };
     let bad = || {
-        ApiError::bad_request(
-            "invalid_idempotency_key",
+        ApiError::new(
+            ErrorCode::InvalidIdempotencyKey,
             format!(
                 "Idempotency-Key must be 1-{} visible ASCII characters",
-                roost_state::input::MAX_IDEMPOTENCY_KEY
+                roost_api::input::MAX_IDEMPOTENCY_KEY
             ),
             "Use a UUID or another unique string per logical message.",
         )
@@ -44,7 +45,7 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> 
         .strip_prefix('"')
         .and_then(|x| x.strip_suffix('"'))
         .unwrap_or(s);
-    if !roost_state::input::is_valid_idempotency_key(s) {
+    if !roost_api::input::is_valid_idempotency_key(s) {
         return Err(bad());
     }
     Ok(Some(s.to_owned()))
@@ -60,10 +61,10 @@ pub(super) async fn publish(
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
     let payload = std::str::from_utf8(&bytes)
         .ok()
-        .filter(|p| roost_state::input::is_json_document(p))
+        .filter(|p| roost_api::input::is_json_document(p))
         .ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_json",
+            ApiError::new(
+                ErrorCode::InvalidJson,
                 "message body must be a JSON document, nested at most 128 deep",
                 "Send the message as JSON, e.g. -d '{\"task\":\"...\"}'.",
             )
@@ -129,11 +130,11 @@ pub(super) struct PullParams {
 pub fn parse_param<T: std::str::FromStr>(
     name: &'static str,
     raw: Option<&str>,
-    code: &'static str,
+    code: ErrorCode,
 ) -> Result<Option<T>, ApiError> {
     raw.map(|v| {
         v.parse::<T>().map_err(|_| {
-            ApiError::bad_request(
+            ApiError::new(
                 code,
                 format!("{name} must be a non-negative integer, got {v:?}"),
                 format!("Pass {name} as a whole number, e.g. {name}=0."),
@@ -145,10 +146,10 @@ pub fn parse_param<T: std::str::FromStr>(
 
 /// Checks `limit` (1..=max, default `default`).
 pub fn limit_param(raw: Option<&str>, default: usize, max: usize) -> Result<usize, ApiError> {
-    let limit = parse_param("limit", raw, "invalid_limit")?.unwrap_or(default);
+    let limit = parse_param("limit", raw, ErrorCode::InvalidLimit)?.unwrap_or(default);
     if !(1..=max).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_limit",
+        return Err(ApiError::new(
+            ErrorCode::InvalidLimit,
             format!("limit must be between 1 and {max}"),
             format!("Omit limit for {default} per page."),
         ));
@@ -162,18 +163,20 @@ pub(super) async fn pull(
     UrlQuery(params): UrlQuery<PullParams>,
 ) -> Result<Response, ApiError> {
     let consumer = consumer_id(params.consumer_id.as_deref().ok_or_else(|| {
-        ApiError::bad_request(
-            "missing_consumer_id",
+        ApiError::new(
+            ErrorCode::MissingConsumerId,
             "consumer_id is required",
             "Add ?consumer_id=<your worker name> to the pull URL.",
         )
     })?)?;
-    let cursor: Option<u64> = parse_param("cursor", params.cursor.as_deref(), "invalid_cursor")?;
+    let cursor: Option<u64> =
+        parse_param("cursor", params.cursor.as_deref(), ErrorCode::InvalidCursor)?;
     let limit = limit_param(params.limit.as_deref(), DEFAULT_PULL, MAX_PULL)?;
-    let wait: u64 = parse_param("wait", params.wait.as_deref(), "invalid_wait")?.unwrap_or(0);
+    let wait: u64 =
+        parse_param("wait", params.wait.as_deref(), ErrorCode::InvalidWait)?.unwrap_or(0);
     if wait > MAX_WAIT_SECS {
-        return Err(ApiError::bad_request(
-            "invalid_wait",
+        return Err(ApiError::new(
+            ErrorCode::InvalidWait,
             format!("wait must be at most {MAX_WAIT_SECS} seconds"),
             "Use wait=30 or less and poll again when it returns empty.",
         ));
@@ -287,7 +290,7 @@ mod tests {
         let long = "k".repeat(256);
         for bad in ["", "\"\"", "has space", long.as_str()] {
             let e = idempotency_key(&with_key(bad)).expect_err(bad);
-            assert_eq!(e.code, "invalid_idempotency_key");
+            assert_eq!(e.code(), "invalid_idempotency_key");
         }
     }
 
@@ -297,7 +300,7 @@ mod tests {
         assert_eq!(limit_param(Some("1000"), 10, 1000).ok(), Some(1000));
         for bad in ["0", "1001", "-1", "x"] {
             assert_eq!(
-                limit_param(Some(bad), 10, 1000).expect_err(bad).code,
+                limit_param(Some(bad), 10, 1000).expect_err(bad).code(),
                 "invalid_limit"
             );
         }

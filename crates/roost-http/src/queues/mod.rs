@@ -18,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use rand::Rng;
+use roost_api::ErrorCode;
 use roost_state::{
     Command, Origins, Query, QueryResult, QueueId, QueueSettings, Response as Applied,
 };
@@ -167,8 +168,7 @@ impl QueueReq {
 /// A response the state machine should never give to that command.
 pub fn unexpected<T: std::fmt::Debug>(r: &T) -> ApiError {
     ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
+        ErrorCode::Internal,
         format!("unexpected state machine response {r:?}"),
         "This is a server fault; report it.",
     )
@@ -206,8 +206,8 @@ async fn create(
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
     let req: CreateBody = body::json(&bytes)?;
     if req.consumers.len() > MAX_CONSUMERS {
-        return Err(ApiError::bad_request(
-            "too_many_consumers",
+        return Err(ApiError::new(
+            ErrorCode::TooManyConsumersInRequest,
             format!("at most {MAX_CONSUMERS} consumers at create"),
             "Register the rest later with POST /q/{id}/consumers.",
         ));
@@ -221,8 +221,8 @@ async fn create(
         .max_deliveries
         .unwrap_or(QueueSettings::default().max_deliveries);
     if !(1..=100).contains(&max_deliveries) {
-        return Err(ApiError::bad_request(
-            "invalid_max_deliveries",
+        return Err(ApiError::new(
+            ErrorCode::InvalidMaxDeliveries,
             "max_deliveries must be between 1 and 100",
             "Omit max_deliveries for the default of 5.",
         ));

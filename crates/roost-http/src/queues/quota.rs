@@ -3,6 +3,7 @@
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use roost_api::ErrorCode;
 use roost_node::Denied;
 use roost_state::{Command, Query, QueryResult, QueueId, Response as Applied, META_GROUP};
 use serde_json::json;
@@ -39,8 +40,7 @@ pub async fn claim_if_asked(
         QueryResult::Account(Some(a)) => a,
         QueryResult::Account(None) => {
             return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_account_key",
+                ErrorCode::InvalidAccountKey,
                 "invalid account key",
                 "Send an account key minted by the operator, or leave X-Account-Key out.",
             ))

@@ -1,7 +1,7 @@
-//! Limits on client input that both edges (HTTP and gRPC) check before anything reaches Raft, so
-//! a request refused over one is refused over the other with the same field and reason.
+//! Limits on client input, checked once here before anything reaches Raft, so a request
+//! refused over one edge is refused over every other with the same field and reason.
 
-use crate::JobSpec;
+use roost_state::JobSpec;
 
 /// A field outside its limits; the edges answer it as `invalid_field`.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -1,12 +1,14 @@
-//! Jobs and tasks as the API shows them, with the JSON documents clients stored (payloads,
-//! results, event data) served byte for byte. Going through `serde_json::Value` would turn
+//! Replies as JSON clients see them (HTTP bodies, MCP structured results), with the JSON
+//! documents clients stored (payloads, results, event data) served byte for byte. Going through `serde_json::Value` would turn
 //! what a client may legally send into `null` (`1e400` overflows an f64) or into other bytes.
 
-use roost_state::{Job, JobEvent, Task};
+use std::collections::BTreeMap;
+
+use roost_state::{Job, JobEvent, JobStatus, Task};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::wire::timestamp;
+use crate::{timestamp, Heartbeat, QueueWithCounts};
 
 /// A stored JSON document as it was accepted. Stored documents were checked at the door; one
 /// that somehow is not JSON is served as `null` rather than breaking the whole answer.
@@ -93,14 +95,14 @@ pub struct EventView<'a> {
 }
 
 impl<'a> EventView<'a> {
-    /// Event `e` of `job`.
-    pub fn of(e: &'a JobEvent, job: &Job) -> Self {
+    /// Event `e` of a job now in `status`.
+    pub fn of(e: &'a JobEvent, status: JobStatus) -> Self {
         EventView {
             seq: e.seq,
             at: timestamp(e.at_ms),
             kind: &e.kind,
             data: raw(&e.data),
-            status: job.status.as_str(),
+            status: status.as_str(),
         }
     }
 }
@@ -145,6 +147,129 @@ impl<'a> TaskView<'a> {
             error: t.error.as_deref(),
             created_at: timestamp(t.created_ms),
             updated_at: timestamp(t.updated_ms),
+        }
+    }
+}
+
+/// `{"job": ...}`.
+#[derive(Serialize)]
+pub struct JobReply<'a> {
+    /// The job.
+    pub job: JobView<'a>,
+}
+
+/// A page of jobs.
+#[derive(Serialize)]
+pub struct JobPageView<'a> {
+    /// The jobs.
+    pub jobs: Vec<JobView<'a>>,
+    /// The cursor of the next page.
+    pub next_cursor: u64,
+    /// Whether there is a next page.
+    pub has_more: bool,
+}
+
+/// The answer to a claim: the jobs taken, each with its lease.
+#[derive(Serialize)]
+pub struct ClaimedView<'a> {
+    /// The jobs.
+    pub jobs: Vec<JobView<'a>>,
+    /// What to do next.
+    #[serde(rename = "_help")]
+    pub help: &'static str,
+}
+
+impl<'a> ClaimedView<'a> {
+    /// The claimed `jobs`.
+    pub fn of(jobs: &'a [Job]) -> Self {
+        ClaimedView {
+            jobs: jobs.iter().map(JobView::leased).collect(),
+            help: "Run each job; POST /jobs/{id}/heartbeat {token, progress} well within the lease, then complete {token, result} or fail {token, error, retryable}.",
+        }
+    }
+}
+
+/// The answer to a job heartbeat.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HeartbeatView {
+    ok: bool,
+    cancel_requested: bool,
+    lease_expires_at: String,
+}
+
+impl HeartbeatView {
+    /// Heartbeat `h`.
+    pub fn of(h: Heartbeat) -> Self {
+        HeartbeatView {
+            ok: true,
+            cancel_requested: h.cancel_requested,
+            lease_expires_at: timestamp(h.lease_expires_ms),
+        }
+    }
+}
+
+/// A work queue with its tasks counted by status.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkQueueView<'a> {
+    id: &'a str,
+    name: &'a str,
+    team_id: &'a str,
+    created_at: String,
+    counts: &'a BTreeMap<String, u64>,
+}
+
+impl<'a> WorkQueueView<'a> {
+    /// Queue `q`.
+    pub fn of(q: &'a QueueWithCounts) -> Self {
+        WorkQueueView {
+            id: &q.queue.id,
+            name: &q.queue.name,
+            team_id: &q.queue.team,
+            created_at: timestamp(q.queue.created_ms),
+            counts: &q.counts,
+        }
+    }
+}
+
+/// `{"workQueues": [...]}`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkQueueList<'a> {
+    /// The queues.
+    pub work_queues: Vec<WorkQueueView<'a>>,
+}
+
+/// `{"task": ...}`.
+#[derive(Serialize)]
+pub struct TaskReply<'a> {
+    /// The task.
+    pub task: TaskView<'a>,
+}
+
+/// `{"tasks": [...]}`.
+#[derive(Serialize)]
+pub struct TaskList<'a> {
+    /// The tasks.
+    pub tasks: Vec<TaskView<'a>>,
+}
+
+/// `{"ok": true, "id": ..., "deleted": true}`.
+#[derive(Serialize)]
+pub struct Deleted<'a> {
+    ok: bool,
+    id: &'a str,
+    deleted: bool,
+}
+
+impl<'a> Deleted<'a> {
+    /// `id` was deleted.
+    pub fn of(id: &'a str) -> Self {
+        Deleted {
+            ok: true,
+            id,
+            deleted: true,
         }
     }
 }

@@ -1,0 +1,143 @@
+//! Roost's application layer: every client operation, once, under every edge.
+//!
+//! An edge (HTTP, gRPC, MCP) parses a request into the typed structs here, calls one method of
+//! [`Api`], and renders the typed reply or the [`Error`]. Everything between lives here:
+//! validation and limits ([`input`]), credentials and team scopes, minting ids and fencing
+//! tokens (the only clock and randomness above the node, behind [`Source`]), routing to the
+//! shard that holds a resource, long polls and their per-client cap. An edge never decides.
+
+mod doc;
+mod error;
+pub mod input;
+mod jobs;
+mod source;
+pub mod views;
+mod work;
+mod workspace;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use roost_auth::{Claims, Verifier};
+use roost_node::{Node, WaitSlot};
+use roost_state::JobTtl;
+
+pub use doc::{timestamp, Doc, Time};
+pub use error::{Error, ErrorCode};
+pub use jobs::{ClaimJobs, CreateJob, EventItem, Heartbeat, JobPage, ListJobs};
+pub use source::{Fixed, Source, System};
+pub use work::{AddTask, CreateWorkQueue, FinishTask, QueueWithCounts};
+
+/// Limits and defaults the layer applies, from the node's configuration.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Largest JSON document (a payload, a result) accepted.
+    pub max_document_bytes: usize,
+    /// How long finished jobs are kept.
+    pub job_ttl: JobTtl,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_document_bytes: 256 * 1024,
+            job_ttl: JobTtl {
+                completed_ms: 7 * 24 * 3600 * 1000,
+                failed_ms: 30 * 24 * 3600 * 1000,
+                cancelled_ms: 7 * 24 * 3600 * 1000,
+            },
+        }
+    }
+}
+
+/// The operations, over one node. Cheap to clone: every edge and every request holds one.
+#[derive(Clone)]
+pub struct Api(Arc<Inner>);
+
+struct Inner {
+    /// Where commands and reads go.
+    node: Arc<Node>,
+    /// Limits and defaults.
+    settings: Settings,
+    /// Checks workspace tokens; `None` refuses every workspace call (no key configured).
+    tokens: Option<Verifier>,
+    /// The clock and random source.
+    source: Arc<dyn Source>,
+}
+
+impl Api {
+    /// The operations over `node`, with the system clock and random source.
+    pub fn new(node: Arc<Node>, settings: Settings, tokens: Option<Verifier>) -> Self {
+        Self::with_source(node, settings, tokens, Arc::new(System))
+    }
+
+    /// The operations over `node`, with time and randomness from `source`.
+    pub fn with_source(
+        node: Arc<Node>,
+        settings: Settings,
+        tokens: Option<Verifier>,
+        source: Arc<dyn Source>,
+    ) -> Self {
+        Api(Arc::new(Inner {
+            node,
+            settings,
+            tokens,
+            source,
+        }))
+    }
+
+    /// The node under this layer.
+    pub fn node(&self) -> &Arc<Node> {
+        &self.0.node
+    }
+
+    /// The limits and defaults.
+    pub fn settings(&self) -> &Settings {
+        &self.0.settings
+    }
+
+    /// Now, in ms since the epoch.
+    pub fn now_ms(&self) -> u64 {
+        self.0.source.now_ms()
+    }
+
+    /// A random number (ids, fencing tokens, keys).
+    pub fn random(&self) -> u64 {
+        self.0.source.random()
+    }
+
+    /// The caller of a workspace call, from its bearer token (none sent: `None`).
+    pub fn caller(&self, bearer: Option<&str>) -> Result<Claims, Error> {
+        let rejected = |why: String| {
+            Error::new(
+                ErrorCode::InvalidToken,
+                why,
+                "Send a workspace token as 'Authorization: Bearer <jwt>' (mint one with `roost token create --workspace W`).",
+            )
+        };
+        let tokens = self
+            .0
+            .tokens
+            .as_ref()
+            .ok_or_else(|| rejected("workspace tokens are not configured".into()))?;
+        let token = bearer.ok_or_else(|| rejected("missing bearer token".into()))?;
+        tokens.caller(token).map_err(|e| rejected(e.0))
+    }
+
+    /// A place for a request of `addr` about to wait (long polls, event streams, waiting
+    /// claims), counted per address on this node. None is needed when the address is not
+    /// known, which only an in-process caller can be.
+    pub fn wait_slot(&self, addr: Option<IpAddr>) -> Result<Option<WaitSlot>, Error> {
+        let Some(ip) = addr else {
+            return Ok(None);
+        };
+        let cap = self.0.node.config().max_waiters_per_client;
+        self.0.node.wait_slot(ip).map(Some).ok_or_else(|| {
+            Error::new(
+                ErrorCode::TooManyWaiters,
+                format!("this address already has {cap} requests waiting (long polls, job waits, event streams, claims)"),
+                "Wait on fewer things at once: one long poll per consumer, or ask without wait. The limit is [http] max_waiters_per_client.",
+            )
+        })
+    }
+}
