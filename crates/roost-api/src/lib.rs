@@ -6,10 +6,15 @@
 //! tokens (the only clock and randomness above the node, behind [`Source`]), routing to the
 //! shard that holds a resource, long polls and their per-client cap. An edge never decides.
 
+mod accounts;
 mod doc;
 mod error;
+mod forms;
 pub mod input;
 mod jobs;
+mod keys;
+mod queues;
+mod rate;
 mod source;
 pub mod views;
 mod work;
@@ -18,13 +23,21 @@ mod workspace;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use rate::RateLimiter;
 use roost_auth::{Claims, Verifier};
 use roost_node::{Node, WaitSlot};
-use roost_state::JobTtl;
+use roost_state::{JobTtl, QueueCaps, Retention};
 
+pub use accounts::AccountKey;
 pub use doc::{timestamp, Doc, Time};
 pub use error::{Error, ErrorCode};
+pub use forms::{CreatedForm, SubmissionPage};
 pub use jobs::{ClaimJobs, CreateJob, EventItem, Heartbeat, JobPage, ListJobs};
+pub use keys::digest;
+pub use queues::{
+    check_origin, consumer_id, origin_set, queue_key, CreateQueue, CreatedQueue, DeadLetters, Nack,
+    Nacked, OriginsField, Published, Pull, Pulled, QueueRef, Replayed,
+};
 pub use source::{Fixed, Source, System};
 pub use work::{AddTask, CreateWorkQueue, FinishTask, QueueWithCounts};
 
@@ -35,6 +48,16 @@ pub struct Settings {
     pub max_document_bytes: usize,
     /// How long finished jobs are kept.
     pub job_ttl: JobTtl,
+    /// Retention of new queues while they have no registered consumer.
+    pub retention: Retention,
+    /// Consumers and allowed origins one queue may have.
+    pub queue_caps: QueueCaps,
+    /// Queues and forms one client address may create a minute (creating needs no key).
+    pub creates_per_minute: u32,
+    /// Public form submissions one client address may make a minute.
+    pub form_submissions_per_minute: u32,
+    /// Digest of the operator key guarding accounts and plans; `None` refuses every caller.
+    pub operator_key_digest: Option<[u8; 32]>,
 }
 
 impl Default for Settings {
@@ -46,6 +69,14 @@ impl Default for Settings {
                 failed_ms: 30 * 24 * 3600 * 1000,
                 cancelled_ms: 7 * 24 * 3600 * 1000,
             },
+            retention: Retention {
+                max_age_ms: Some(7 * 24 * 3600 * 1000),
+                max_messages: Some(1_000_000),
+            },
+            queue_caps: QueueCaps::default(),
+            creates_per_minute: 60,
+            form_submissions_per_minute: 30,
+            operator_key_digest: None,
         }
     }
 }
@@ -63,6 +94,10 @@ struct Inner {
     tokens: Option<Verifier>,
     /// The clock and random source.
     source: Arc<dyn Source>,
+    /// Keyless creates per client address.
+    creates: RateLimiter,
+    /// Public form submissions per client address.
+    submissions: RateLimiter,
 }
 
 impl Api {
@@ -83,6 +118,8 @@ impl Api {
             settings,
             tokens,
             source,
+            creates: RateLimiter::default(),
+            submissions: RateLimiter::default(),
         }))
     }
 
@@ -94,6 +131,16 @@ impl Api {
     /// The limits and defaults.
     pub fn settings(&self) -> &Settings {
         &self.0.settings
+    }
+
+    /// Keyless creates per client address.
+    pub(crate) fn create_limit(&self) -> &RateLimiter {
+        &self.0.creates
+    }
+
+    /// Public form submissions per client address.
+    pub(crate) fn submission_limit(&self) -> &RateLimiter {
+        &self.0.submissions
     }
 
     /// Now, in ms since the epoch.

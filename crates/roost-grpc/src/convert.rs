@@ -1,12 +1,13 @@
 //! The one module that turns protobuf requests into `roost_api`'s typed requests and its
-//! replies into protobuf (jobs and work queues). Empty strings and zero numbers are proto3's
+//! replies into protobuf. Empty strings and zero numbers are proto3's
 //! "not sent".
 
 use roost_api::{
     AddTask, ClaimJobs, CreateJob, CreateWorkQueue, Doc, Error, EventItem, FinishTask, Heartbeat,
     JobPage, ListJobs, QueueWithCounts, Time,
 };
-use roost_state::{Job, Task};
+use roost_api::{CreateQueue, CreatedQueue, DeadLetters, Nack, Pull, Pulled};
+use roost_state::{Envelope, Job, Queue, Task};
 
 use crate::pb;
 
@@ -192,5 +193,107 @@ pub fn task(t: &Task, with_token: bool, now_ms: u64) -> pb::Task {
         created_at_ms: t.created_ms,
         updated_at_ms: t.updated_ms,
         overdue: t.overdue(now_ms),
+    }
+}
+
+/// `CreateQueue` (a zero `max_deliveries`: the default).
+pub fn create_queue(r: pb::CreateQueueRequest) -> CreateQueue {
+    CreateQueue {
+        consumers: r.consumers,
+        max_deliveries: (r.max_deliveries != 0).then_some(r.max_deliveries),
+        allowed_origins: None,
+    }
+}
+
+/// A created queue and its key.
+pub fn created_queue(c: CreatedQueue) -> pb::CreateQueueReply {
+    pb::CreateQueueReply {
+        queue_id: c.queue.id.as_str().to_owned(),
+        queue_api_key: c.key,
+        max_deliveries: c.queue.settings.max_deliveries,
+        consumers: c.queue.consumers.into_keys().collect(),
+    }
+}
+
+/// A queue's state.
+pub fn queue_info(queue: &Queue) -> pb::QueueInfo {
+    pb::QueueInfo {
+        queue_id: queue.id.as_str().to_owned(),
+        head_seq: queue.head_seq,
+        floor_seq: queue.floor_seq,
+        message_count: queue.message_count(),
+        dlq_count: queue.dlq_len,
+        consumers: queue
+            .consumers
+            .iter()
+            .map(|(c, cursor)| pb::ConsumerCursor {
+                consumer_id: c.clone(),
+                cursor: *cursor,
+                lag: queue.head_seq.saturating_sub(*cursor),
+            })
+            .collect(),
+        created_at_ms: queue.created_at_ms,
+        max_deliveries: queue.settings.max_deliveries,
+    }
+}
+
+/// `Pull` (a zero `limit`: the default).
+pub fn pull(r: pb::PullRequest) -> Pull {
+    Pull {
+        consumer_id: r.consumer_id,
+        cursor: r.cursor,
+        limit: (r.limit != 0).then_some(r.limit),
+        wait: Some(u64::from(r.wait_secs)),
+    }
+}
+
+/// A page of a pull.
+pub fn pulled(p: Pulled) -> pb::PullReply {
+    pb::PullReply {
+        messages: p.messages.into_iter().map(envelope).collect(),
+        cursor: p.cursor,
+        next_cursor: p.next_cursor,
+        has_more: p.has_more,
+        floor: p.floor,
+    }
+}
+
+/// An envelope.
+pub fn envelope(e: Envelope) -> pb::Envelope {
+    pb::Envelope {
+        id: e.id,
+        seq: e.seq,
+        source: e.source.as_str().to_owned(),
+        payload: e.payload.into_bytes(),
+        published_at_ms: e.published_at_ms,
+    }
+}
+
+/// `Nack`.
+pub fn nack(r: pb::NackRequest) -> Nack {
+    Nack {
+        consumer_id: r.consumer_id,
+        seq: r.seq,
+        error: r.error,
+        dead_letter: r.dead_letter,
+    }
+}
+
+/// A page of dead letters.
+pub fn dead_letters(p: DeadLetters) -> pb::DeadLettersReply {
+    pb::DeadLettersReply {
+        messages: p
+            .rows
+            .into_iter()
+            .map(|(row, e)| pb::DeadLetter {
+                envelope: Some(envelope(e.envelope)),
+                nack_count: e.nack_count,
+                last_error: e.last_error,
+                dead_lettered_at_ms: e.dead_lettered_at_ms,
+                dlq_cursor: row,
+            })
+            .collect(),
+        next_cursor: p.next_cursor,
+        has_more: p.has_more,
     }
 }

@@ -1,13 +1,9 @@
-//! What a call presents: the Bearer token of its metadata, the digest of a queue key, and the
-//! client's address that unclaimed queues' publishes are charged to.
+//! What a call presents: the Bearer token and account key of its metadata, and the client's
+//! address (waits and quota payers are counted by it).
 
 use std::net::IpAddr;
 
-use roost_api::{Error, ErrorCode};
-use sha2::{Digest, Sha256};
-use tonic::{Request, Status};
-
-use crate::status::status;
+use tonic::Request;
 
 /// The token in the call's `authorization: Bearer <token>` metadata.
 pub(crate) fn bearer<T>(req: &Request<T>) -> Option<&str> {
@@ -19,25 +15,14 @@ pub(crate) fn bearer<T>(req: &Request<T>) -> Option<&str> {
         .map(|(_, token)| token.trim())
 }
 
-/// The digest of the queue key in the call's metadata.
-pub(crate) fn auth<T>(req: &Request<T>) -> Result<[u8; 32], Status> {
-    let key = bearer(req).ok_or_else(|| {
-        status(Error::new(
-            ErrorCode::MissingApiKey,
-            "send 'authorization: Bearer <queue_api_key>'",
-            "",
-        ))
-    })?;
-    Ok(Sha256::digest(key.as_bytes()).into())
+/// The account key in the call's `x-account-key` metadata, which claims the queue it names.
+pub(crate) fn account_key<T>(req: &Request<T>) -> Option<&str> {
+    req.metadata()
+        .get("x-account-key")
+        .and_then(|v| v.to_str().ok())
 }
 
 /// The client's address, which waiting calls are counted against.
 pub(crate) fn addr<T>(req: &Request<T>) -> Option<IpAddr> {
     req.remote_addr().map(|a| a.ip())
-}
-
-/// Who a publish is charged to when its queue has no owning account: the client's address.
-pub(crate) fn publisher<T>(req: &Request<T>) -> String {
-    req.remote_addr()
-        .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string())
 }

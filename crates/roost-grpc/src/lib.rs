@@ -6,7 +6,6 @@
 mod convert;
 mod credentials;
 mod jobs;
-mod manage;
 mod refusals;
 mod service;
 mod status;
@@ -29,20 +28,10 @@ pub use service::QueuesService;
 pub use work::WorkQueuesService;
 pub use workspace::Workspaces;
 
-/// What the queue calls not yet moved into `roost_api` take from the node's configuration.
-#[derive(Clone)]
-pub struct Options {
-    /// Retention limits given to queues created over this API.
-    pub retention: roost_state::Retention,
-    /// Consumers and allowed origins one queue may have.
-    pub queue_caps: roost_state::QueueCaps,
-}
-
 /// Serves the client API on `incoming` connections (plain TCP, or TLS) until `shutdown`.
 pub async fn serve<I, IO, E>(
     incoming: I,
     api: Api,
-    options: Options,
     shutdown: CancellationToken,
 ) -> Result<(), tonic::transport::Error>
 where
@@ -63,11 +52,7 @@ where
         .layer(tower::layer::layer_fn(move |s| {
             refusals::LogRefused::new(s, Arc::clone(&log_node))
         }))
-        .add_service(QueuesService::server(
-            api,
-            options.retention,
-            options.queue_caps,
-        ))
+        .add_service(QueuesService::server(api))
         .add_service(JobsService::server(ws.clone()).max_decoding_message_size(max_decoding))
         .add_service(WorkQueuesService::server(ws).max_decoding_message_size(max_decoding))
         .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())

@@ -1,43 +1,30 @@
-//! The `Queues` service.
+//! The `Queues` service: each call parses, calls `roost_api::Api` and renders (the same
+//! operations, checks and error codes as the HTTP edge's `/q`). The publish stream keeps many
+//! publishes in flight; the pull stream follows the queue.
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use rand::Rng;
-use roost_api::{Api, Error, ErrorCode};
-use roost_node::Node;
-use roost_state::{
-    Command, Envelope, Query, QueryResult, QueueId, Response, Retention, Source, Topic,
-};
-use sha2::{Digest, Sha256};
+use roost_api::{Api, Published, Pull, QueueRef, Replayed};
 use tokio::sync::{mpsc, Semaphore};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
-use tonic::{Request, Response as GrpcResponse, Status, Streaming};
+use tonic::{Request, Response, Status, Streaming};
 
-use crate::credentials::{addr, auth, publisher};
-use crate::pb;
-use crate::status::{as_error, failed, invalid, refused, status, unexpected};
+use crate::credentials::{account_key, addr, bearer};
+use crate::status::{as_error, held, over_quota, status};
+use crate::{convert, pb};
 
 /// Publishes in flight on one publish stream.
 const STREAM_WINDOW: usize = 1024;
-/// Most messages one pull returns.
-const MAX_PULL: u32 = 1000;
+/// How long each look of the pull stream waits for a message.
+const STREAM_WAIT_SECS: u64 = 30;
 
-/// Serves queue operations through a node.
+/// Serves queue operations.
 #[derive(Clone)]
 pub struct QueuesService {
-    /// The application layer (waiting calls' slots; the queue calls move there next).
+    /// The application layer.
     api: Api,
-    /// The node requests are routed through.
-    pub(crate) node: Arc<Node>,
-    /// Largest payload accepted.
-    max_payload: usize,
-    /// Retention limits given to queues created over this API (the node's configuration).
-    pub(crate) retention: Retention,
-    /// Consumers and origins one queue may have.
-    pub(crate) caps: roost_state::QueueCaps,
 }
 
 /// A boxed stream of replies.
@@ -45,56 +32,35 @@ type ReplyStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 impl QueuesService {
     /// The tonic service.
-    pub fn server(
-        api: Api,
-        retention: Retention,
-        caps: roost_state::QueueCaps,
-    ) -> pb::queues_server::QueuesServer<Self> {
-        let max_payload = api.settings().max_document_bytes;
-        pb::queues_server::QueuesServer::new(QueuesService {
-            node: Arc::clone(api.node()),
-            api,
-            max_payload,
-            retention,
-            caps,
-        })
-        .max_decoding_message_size(max_payload + 64 * 1024)
+    pub fn server(api: Api) -> pb::queues_server::QueuesServer<Self> {
+        let max = api.settings().max_document_bytes + 64 * 1024;
+        pb::queues_server::QueuesServer::new(QueuesService { api }).max_decoding_message_size(max)
     }
 
-    /// The queue id in a request, if it names an existing shard.
-    pub(crate) fn queue(&self, raw: &str) -> Result<QueueId, Status> {
-        QueueId::parse(raw)
-            .filter(|q| (1..=self.node.shards()).contains(&q.shard()))
-            .ok_or_else(|| refused(&roost_state::CommandError::QueueNotFound))
+    /// The queue `raw` names, with the call's key; an account key in the metadata claims it.
+    async fn queue<T>(&self, req: &Request<T>, raw: &str) -> Result<QueueRef, Status> {
+        let queue = self.api.queue_ref(raw, bearer(req)).map_err(status)?;
+        if let Some(key) = account_key(req) {
+            self.api.claim_queue(&queue, key).await.map_err(status)?;
+        }
+        Ok(queue)
     }
 
-    /// One publish, validated and applied.
+    /// One publish.
     async fn publish_one(
         &self,
-        auth: [u8; 32],
-        publisher: &str,
+        queue: &QueueRef,
+        from: Option<std::net::IpAddr>,
         req: pb::PublishRequest,
     ) -> Result<pb::PublishReply, Status> {
-        let queue = self.queue(&req.queue_id)?;
-        let payload = json_text("payload", &req.payload, self.max_payload)?;
-        let idempotency =
-            idempotency(req.idempotency_key)?.map(|key| (key, Sha256::digest(&req.payload).into()));
-        let command = Command::Publish {
-            queue: queue.clone(),
-            auth,
-            id: roost_state::ids::message_id(rand::rng().random()),
-            payload: payload.to_owned(),
-            source: Source::Publish,
-            idempotency,
-            hold: None,
-        };
-        let charged = self
-            .node
-            .publish_charged(command, publisher)
+        let key = (!req.idempotency_key.is_empty()).then_some(req.idempotency_key);
+        match self
+            .api
+            .publish(queue, from, &req.payload, key)
             .await
-            .map_err(failed)?;
-        match charged.response {
-            Response::Published {
+            .map_err(status)?
+        {
+            Published::Stored {
                 seq, id, replayed, ..
             } => Ok(pb::PublishReply {
                 correlation: req.correlation,
@@ -103,94 +69,8 @@ impl QueuesService {
                 replayed,
                 error: None,
             }),
-            Response::Held { pending_id } => {
-                Err(crate::status::held(charged.denied.as_ref(), &pending_id))
-            }
-            Response::Refused(e) => Err(refused(&e)),
-            other => Err(unexpected(&other)),
+            Published::Held { pending_id, denied } => Err(held(denied.as_ref(), &pending_id)),
         }
-    }
-
-    async fn pull_once(
-        &self,
-        auth: [u8; 32],
-        req: &pb::PullRequest,
-    ) -> Result<pb::PullReply, Status> {
-        let queue = self.queue(&req.queue_id)?;
-        if !roost_state::ids::is_valid_consumer_id(&req.consumer_id) {
-            return Err(invalid(
-                ErrorCode::InvalidConsumerId,
-                "consumer_id must be 1-128 letters, digits, '_', '-', '.' or ':'",
-            ));
-        }
-        let limit = if req.limit == 0 { 10 } else { req.limit };
-        if limit > MAX_PULL {
-            return Err(invalid(
-                ErrorCode::InvalidLimit,
-                "limit must be at most 1000",
-            ));
-        }
-        let query = Query::Pull {
-            queue: queue.clone(),
-            auth,
-            consumer: req.consumer_id.clone(),
-            cursor: req.cursor,
-            limit: limit as usize,
-        };
-        // Refused past 30 s, as over HTTP (it used to be clamped here).
-        if req.wait_secs > 30 {
-            return Err(invalid(
-                ErrorCode::InvalidWait,
-                "wait must be at most 30 seconds",
-            ));
-        }
-        let wait = Duration::from_secs(u64::from(req.wait_secs));
-        let deadline = Instant::now() + wait;
-        let mut changes =
-            (!wait.is_zero()).then(|| self.node.subscribe(Topic::Queue(queue.clone())));
-        loop {
-            let reply = match self
-                .node
-                .read(queue.shard(), query.clone())
-                .await
-                .map_err(failed)?
-            {
-                QueryResult::Pulled {
-                    messages,
-                    cursor,
-                    next_cursor,
-                    has_more,
-                    floor,
-                    ..
-                } => pb::PullReply {
-                    messages: messages.into_iter().map(envelope).collect(),
-                    cursor,
-                    next_cursor,
-                    has_more,
-                    floor,
-                },
-                QueryResult::Refused(e) => return Err(refused(&e)),
-                other => return Err(unexpected(&other)),
-            };
-            let left = deadline.saturating_duration_since(Instant::now());
-            match &mut changes {
-                Some(changes) if reply.messages.is_empty() && !left.is_zero() => {
-                    changes.changed(left).await;
-                }
-                _ => return Ok(reply),
-            }
-        }
-    }
-}
-
-/// An envelope as the reply message.
-pub(crate) fn envelope(e: Envelope) -> pb::Envelope {
-    pb::Envelope {
-        id: e.id,
-        seq: e.seq,
-        source: e.source.as_str().to_owned(),
-        payload: e.payload.into_bytes(),
-        published_at_ms: e.published_at_ms,
     }
 }
 
@@ -199,12 +79,12 @@ impl pb::queues_server::Queues for QueuesService {
     async fn publish(
         &self,
         req: Request<pb::PublishRequest>,
-    ) -> Result<GrpcResponse<pb::PublishReply>, Status> {
-        let key = auth(&req)?;
-        let publisher = publisher(&req);
-        self.publish_one(key, &publisher, req.into_inner())
+    ) -> Result<Response<pb::PublishReply>, Status> {
+        let queue = self.queue(&req, &req.get_ref().queue_id).await?;
+        let from = addr(&req);
+        self.publish_one(&queue, from, req.into_inner())
             .await
-            .map(GrpcResponse::new)
+            .map(Response::new)
     }
 
     type PublishStreamStream = ReplyStream<pb::PublishReply>;
@@ -212,9 +92,10 @@ impl pb::queues_server::Queues for QueuesService {
     async fn publish_stream(
         &self,
         req: Request<Streaming<pb::PublishRequest>>,
-    ) -> Result<GrpcResponse<Self::PublishStreamStream>, Status> {
-        let key = auth(&req)?;
-        let publisher: Arc<str> = publisher(&req).into();
+    ) -> Result<Response<Self::PublishStreamStream>, Status> {
+        // A stream without a key fails at once, not message by message.
+        let key: Arc<str> = roost_api::queue_key(bearer(&req)).map_err(status)?.into();
+        let from = addr(&req);
         let mut incoming = req.into_inner();
         let (tx, rx) = mpsc::channel(STREAM_WINDOW);
         let window = Arc::new(Semaphore::new(STREAM_WINDOW));
@@ -227,38 +108,32 @@ impl pb::queues_server::Queues for QueuesService {
                 let Ok(permit) = window.clone().acquire_owned().await else {
                     break;
                 };
-                let (service, tx, publisher) = (service.clone(), tx.clone(), publisher.clone());
+                let (service, tx, key) = (service.clone(), tx.clone(), key.clone());
                 tokio::spawn(async move {
                     let correlation = req.correlation;
-                    let reply = service
-                        .publish_one(key, &publisher, req)
-                        .await
-                        .unwrap_or_else(|s| pb::PublishReply {
-                            correlation,
-                            error: Some(as_error(&s)),
-                            ..Default::default()
-                        });
+                    let published = match service.api.queue_ref(&req.queue_id, Some(&key)) {
+                        Ok(queue) => service.publish_one(&queue, from, req).await,
+                        Err(e) => Err(status(e)),
+                    };
+                    let reply = published.unwrap_or_else(|s| pb::PublishReply {
+                        correlation,
+                        error: Some(as_error(&s)),
+                        ..Default::default()
+                    });
                     let _ = tx.send(Ok(reply)).await;
                     drop(permit);
                 });
             }
         });
-        Ok(GrpcResponse::new(Box::pin(ReceiverStream::new(rx))))
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
-    async fn pull(
-        &self,
-        req: Request<pb::PullRequest>,
-    ) -> Result<GrpcResponse<pb::PullReply>, Status> {
-        let key = auth(&req)?;
-        let _slot = if req.get_ref().wait_secs > 0 {
-            self.api.wait_slot(addr(&req)).map_err(status)?
-        } else {
-            None
-        };
-        self.pull_once(key, req.get_ref())
-            .await
-            .map(GrpcResponse::new)
+    async fn pull(&self, req: Request<pb::PullRequest>) -> Result<Response<pb::PullReply>, Status> {
+        let queue = self.queue(&req, &req.get_ref().queue_id).await?;
+        let from = addr(&req);
+        let pull = convert::pull(req.into_inner());
+        let pulled = self.api.pull(&queue, from, pull).await.map_err(status)?;
+        Ok(Response::new(convert::pulled(pulled)))
     }
 
     type PullStreamStream = ReplyStream<pb::Envelope>;
@@ -266,22 +141,26 @@ impl pb::queues_server::Queues for QueuesService {
     async fn pull_stream(
         &self,
         req: Request<pb::PullRequest>,
-    ) -> Result<GrpcResponse<Self::PullStreamStream>, Status> {
-        let key = auth(&req)?;
+    ) -> Result<Response<Self::PullStreamStream>, Status> {
+        let queue = self.queue(&req, &req.get_ref().queue_id).await?;
+        // The stream holds one waiting place for its whole life; its looks hold none.
         let slot = self.api.wait_slot(addr(&req)).map_err(status)?;
-        let mut pull = req.into_inner();
+        let mut pull: Pull = convert::pull(req.into_inner());
         // Check the request (and the key) before the stream starts.
         let first = self
-            .pull_once(
-                key,
-                &pb::PullRequest {
-                    wait_secs: 0,
+            .api
+            .pull(
+                &queue,
+                None,
+                Pull {
+                    wait: None,
                     ..pull.clone()
                 },
             )
-            .await?;
+            .await
+            .map_err(status)?;
         let (tx, rx) = mpsc::channel(1024);
-        let service = self.clone();
+        let api = self.api.clone();
         tokio::spawn(async move {
             let _slot = slot;
             let mut page = Some(first);
@@ -291,155 +170,123 @@ impl pb::queues_server::Queues for QueuesService {
                     // A long poll can wait 30 s with nothing to send: stop as soon as the client
                     // goes, not at the next message, so a cancelled stream costs nothing.
                     None => tokio::select! {
-                        next = service.pull_once(key, &pull) => next,
+                        next = api.pull(&queue, None, pull.clone()) => next,
                         _ = tx.closed() => return,
                     },
                 };
-                let reply = match next {
+                let pulled = match next {
                     Ok(p) => p,
-                    Err(s) => {
-                        let _ = tx.send(Err(s)).await;
+                    Err(e) => {
+                        let _ = tx.send(Err(status(e))).await;
                         return;
                     }
                 };
-                pull.cursor = Some(reply.next_cursor);
-                pull.wait_secs = 30;
-                for e in reply.messages {
-                    if tx.send(Ok(e)).await.is_err() {
+                pull.cursor = Some(pulled.next_cursor);
+                pull.wait = Some(STREAM_WAIT_SECS);
+                for e in pulled.messages {
+                    if tx.send(Ok(convert::envelope(e))).await.is_err() {
                         return;
                     }
                 }
             }
         });
-        Ok(GrpcResponse::new(Box::pin(ReceiverStream::new(rx))))
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
-    async fn ack(
-        &self,
-        req: Request<pb::AckRequest>,
-    ) -> Result<GrpcResponse<pb::AckReply>, Status> {
-        let key = auth(&req)?;
-        let req = req.into_inner();
-        let queue = self.queue(&req.queue_id)?;
-        if !roost_state::ids::is_valid_consumer_id(&req.consumer_id) {
-            return Err(invalid(
-                ErrorCode::InvalidConsumerId,
-                "consumer_id must be 1-128 letters, digits, '_', '-', '.' or ':'",
-            ));
-        }
-        let command = self.caps.limit(Command::Ack {
-            queue: queue.clone(),
-            auth: key,
-            consumer: req.consumer_id,
-            cursor: req.cursor,
-        });
-        match self.apply(&queue, command).await? {
-            Response::Acked { cursor } => Ok(GrpcResponse::new(pb::AckReply { cursor })),
-            other => Err(unexpected(&other)),
-        }
+    async fn ack(&self, req: Request<pb::AckRequest>) -> Result<Response<pb::AckReply>, Status> {
+        let queue = self.queue(&req, &req.get_ref().queue_id).await?;
+        let r = req.into_inner();
+        let cursor = self
+            .api
+            .ack(&queue, &r.consumer_id, r.cursor)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::AckReply { cursor }))
     }
 
     async fn create_queue(
         &self,
         req: Request<pb::CreateQueueRequest>,
-    ) -> Result<GrpcResponse<pb::CreateQueueReply>, Status> {
-        self.create_queue(req.into_inner())
-            .await
-            .map(GrpcResponse::new)
+    ) -> Result<Response<pb::CreateQueueReply>, Status> {
+        let from = addr(&req);
+        let create = convert::create_queue(req.into_inner());
+        let created = self.api.create_queue(from, create).await.map_err(status)?;
+        Ok(Response::new(convert::created_queue(created)))
     }
 
     async fn get_queue(
         &self,
         req: Request<pb::QueueRef>,
-    ) -> Result<GrpcResponse<pb::QueueInfo>, Status> {
-        let key = auth(&req)?;
-        self.get_queue(key, req.into_inner())
-            .await
-            .map(GrpcResponse::new)
+    ) -> Result<Response<pb::QueueInfo>, Status> {
+        let queue = self.queue(&req, &req.get_ref().queue_id).await?;
+        let info = self.api.get_queue(&queue).await.map_err(status)?;
+        Ok(Response::new(convert::queue_info(&info)))
     }
 
     async fn delete_queue(
         &self,
         req: Request<pb::QueueRef>,
-    ) -> Result<GrpcResponse<pb::DeleteQueueReply>, Status> {
-        let key = auth(&req)?;
-        self.delete_queue(key, req.into_inner())
-            .await
-            .map(GrpcResponse::new)
+    ) -> Result<Response<pb::DeleteQueueReply>, Status> {
+        let queue = self.queue(&req, &req.get_ref().queue_id).await?;
+        self.api.delete_queue(&queue).await.map_err(status)?;
+        Ok(Response::new(pb::DeleteQueueReply { deleted: true }))
     }
 
     async fn set_consumers(
         &self,
         req: Request<pb::SetConsumersRequest>,
-    ) -> Result<GrpcResponse<pb::QueueInfo>, Status> {
-        let key = auth(&req)?;
-        self.set_consumers(key, req.into_inner())
+    ) -> Result<Response<pb::QueueInfo>, Status> {
+        let queue = self.queue(&req, &req.get_ref().queue_id).await?;
+        let r = req.into_inner();
+        self.api
+            .change_consumers(&queue, &r.add, &r.remove)
             .await
-            .map(GrpcResponse::new)
+            .map_err(status)?;
+        let info = self.api.get_queue(&queue).await.map_err(status)?;
+        Ok(Response::new(convert::queue_info(&info)))
     }
 
-    async fn nack(
-        &self,
-        req: Request<pb::NackRequest>,
-    ) -> Result<GrpcResponse<pb::NackReply>, Status> {
-        let key = auth(&req)?;
-        self.nack(key, req.into_inner())
-            .await
-            .map(GrpcResponse::new)
+    async fn nack(&self, req: Request<pb::NackRequest>) -> Result<Response<pb::NackReply>, Status> {
+        let queue = self.queue(&req, &req.get_ref().queue_id).await?;
+        let nack = convert::nack(req.into_inner());
+        let nacked = self.api.nack(&queue, nack).await.map_err(status)?;
+        Ok(Response::new(pb::NackReply {
+            seq: nacked.seq,
+            nack_count: nacked.nack_count,
+            dead_lettered: nacked.dead_lettered,
+        }))
     }
 
     async fn list_dead_letters(
         &self,
         req: Request<pb::DeadLettersRequest>,
-    ) -> Result<GrpcResponse<pb::DeadLettersReply>, Status> {
-        let key = auth(&req)?;
-        self.list_dead_letters(key, req.into_inner())
+    ) -> Result<Response<pb::DeadLettersReply>, Status> {
+        let queue = self.queue(&req, &req.get_ref().queue_id).await?;
+        let r = req.into_inner();
+        let limit = (r.limit != 0).then_some(r.limit);
+        let page = self
+            .api
+            .dead_letters(&queue, Some(r.cursor), limit)
             .await
-            .map(GrpcResponse::new)
+            .map_err(status)?;
+        Ok(Response::new(convert::dead_letters(page)))
     }
 
     async fn replay_dead_letter(
         &self,
         req: Request<pb::ReplayRequest>,
-    ) -> Result<GrpcResponse<pb::Envelope>, Status> {
-        let key = auth(&req)?;
-        let publisher = publisher(&req);
-        self.replay_dead_letter(key, &publisher, req.into_inner())
+    ) -> Result<Response<pb::Envelope>, Status> {
+        let queue = self.queue(&req, &req.get_ref().queue_id).await?;
+        let from = addr(&req);
+        let r = req.into_inner();
+        match self
+            .api
+            .replay(&queue, from, &r.dlq_msg_id)
             .await
-            .map(GrpcResponse::new)
+            .map_err(status)?
+        {
+            Replayed::Done(e) => Ok(Response::new(convert::envelope(e))),
+            Replayed::OverQuota(d) => Err(over_quota(&d)),
+        }
     }
-}
-
-/// `bytes` as a JSON document of at most `max` bytes (a message), without copying it.
-fn json_text<'a>(field: &str, bytes: &'a [u8], max: usize) -> Result<&'a str, Status> {
-    if bytes.len() > max {
-        return Err(invalid(
-            ErrorCode::PayloadTooLarge,
-            &format!("{field} exceeds the size limit"),
-        ));
-    }
-    std::str::from_utf8(bytes)
-        .ok()
-        .filter(|s| roost_api::input::is_json_document(s))
-        .ok_or_else(|| {
-            invalid(
-                ErrorCode::InvalidJson,
-                &format!("{field} must be a JSON document, nested at most 128 deep"),
-            )
-        })
-}
-
-/// An optional idempotency key: empty means none.
-fn idempotency(key: String) -> Result<Option<String>, Status> {
-    if key.is_empty() {
-        return Ok(None);
-    }
-    if !roost_api::input::is_valid_idempotency_key(&key) {
-        return Err(status(Error::new(
-            ErrorCode::InvalidIdempotencyKey,
-            "idempotency_key must be 1-255 visible ASCII characters",
-            "",
-        )));
-    }
-    Ok(Some(key))
 }

@@ -3,8 +3,6 @@
 //! which clients of earlier versions read.
 
 use roost_api::{Error, ErrorCode};
-use roost_node::NodeError;
-use roost_state::CommandError;
 use tonic::metadata::MetadataValue;
 use tonic::{Code, Status};
 
@@ -87,16 +85,6 @@ pub fn status(e: Error) -> Status {
     s
 }
 
-/// A refusal as a status.
-pub fn refused(e: &CommandError) -> Status {
-    status(e.clone().into())
-}
-
-/// A node failure as a status.
-pub fn failed(e: NodeError) -> Status {
-    status(e.into())
-}
-
 /// Bad input as a status.
 pub fn invalid(code: ErrorCode, message: &str) -> Status {
     status(Error::new(code, message, ""))
@@ -129,11 +117,6 @@ pub fn over_quota(d: &roost_node::Denied) -> Status {
             d.limit
         ),
     )
-}
-
-/// A state-machine answer that does not fit the request: a server fault.
-pub fn unexpected<T: std::fmt::Debug>(r: &T) -> Status {
-    status(Error::unexpected(r))
 }
 
 /// A status as an in-stream error (streams go on after one message fails).

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use roost_api::{Error, ErrorCode};
@@ -122,7 +122,13 @@ fn render(status: StatusCode, e: &Error) -> Response {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        render(self.status(), &self.0)
+        let mut resp = render(self.status(), &self.0);
+        if self.0.code == ErrorCode::RateLimited {
+            // The limits count per minute.
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+        }
+        resp
     }
 }
 

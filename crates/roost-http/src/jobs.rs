@@ -16,9 +16,9 @@ use roost_api::{ClaimJobs, CreateJob, Doc, ErrorCode, ListJobs};
 use roost_state::{Job, JobStatus};
 use serde::{Deserialize, Serialize};
 
+use crate::client_ip::ClientIp;
 use crate::jwt::Caller;
-use crate::queues::{idempotency_key, limit_param, parse_param};
-use crate::waiters::ClientIp;
+use crate::queues::{idempotency_key, parse_param};
 use crate::wire::base_url;
 use crate::{body, ApiError, AppState};
 
@@ -119,7 +119,7 @@ async fn list(
     let req = ListJobs {
         status: p.status,
         job_type: p.job_type,
-        limit: Some(limit_param(p.limit.as_deref(), 50, 200)? as u32),
+        limit: parse_param("limit", p.limit.as_deref(), ErrorCode::InvalidLimit)?,
         cursor: parse_param("cursor", p.cursor.as_deref(), ErrorCode::InvalidCursor)?,
     };
     let page = s.api.list_jobs(&c, req).await?;

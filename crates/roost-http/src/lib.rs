@@ -7,6 +7,7 @@
 
 mod auth;
 mod body;
+mod client_ip;
 mod error;
 mod forms;
 mod jobs;
@@ -14,10 +15,8 @@ pub mod jwt;
 mod ops;
 mod queues;
 mod quotas;
-mod rate;
 mod refusals;
 mod server;
-mod waiters;
 mod wire;
 
 pub use wire::{is_plain_host, Links};
@@ -27,46 +26,25 @@ use std::sync::Arc;
 
 use axum::Router;
 use roost_node::Node;
-use roost_state::Retention;
 
 pub use error::ApiError;
-pub use quotas::Quotas;
 pub use server::{serve, ConnLimits};
 
-/// The digest Roost keeps of a secret key (for the operator key in configuration).
-pub fn key_digest(key: &str) -> [u8; 32] {
-    auth::digest(key.as_bytes())
-}
-
-/// Limits and defaults the edge applies before anything reaches Raft.
+/// What the HTTP edge itself needs from the configuration (the layer's limits are
+/// `roost_api::Settings`).
 #[derive(Clone, Debug)]
 pub struct Limits {
     /// Largest accepted request body (a published message included).
     pub max_body_bytes: usize,
-    /// Retention of new queues while they have no registered consumer.
-    pub retention: Retention,
-    /// Public form submissions accepted per client IP per minute.
-    pub form_submissions_per_minute: u32,
-    /// Queues and forms created per client IP per minute (creating needs no key).
-    pub creates_per_minute: u32,
-    /// Consumers and allowed origins one queue may have.
-    pub queue_caps: roost_state::QueueCaps,
-    /// Publish quotas; `None` (the default) turns them off.
-    pub quotas: Option<Quotas>,
+    /// Where over-quota answers send people to upgrade.
+    pub upgrade_url: String,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_body_bytes: 256 * 1024,
-            retention: Retention {
-                max_age_ms: Some(7 * 24 * 3600 * 1000),
-                max_messages: Some(1_000_000),
-            },
-            form_submissions_per_minute: 30,
-            creates_per_minute: 60,
-            queue_caps: roost_state::QueueCaps::default(),
-            quotas: None,
+            upgrade_url: String::new(),
         }
     }
 }
@@ -78,10 +56,6 @@ pub struct AppState {
     pub node: Arc<Node>,
     /// Input limits.
     pub limits: Limits,
-    /// Per-IP limits of public form submissions.
-    pub forms: Arc<rate::RateLimiter>,
-    /// Per-IP limits of queue and form creation.
-    pub creates: Arc<rate::RateLimiter>,
     /// The application layer the moved routes call.
     pub api: roost_api::Api,
     /// How this edge names itself in links.
@@ -93,8 +67,6 @@ pub fn router(api: roost_api::Api, limits: Limits, links: Links) -> Router {
     let state = AppState {
         node: Arc::clone(api.node()),
         limits,
-        forms: Arc::default(),
-        creates: Arc::default(),
         api,
         links,
     };

@@ -654,6 +654,7 @@ impl ServerConfig {
 
     /// The application layer's limits and defaults.
     pub fn api_settings(&self) -> roost_api::Settings {
+        let positive = |v: u64| (v > 0).then_some(v);
         roost_api::Settings {
             max_document_bytes: self.max_body_bytes,
             job_ttl: roost_state::JobTtl {
@@ -661,36 +662,29 @@ impl ServerConfig {
                 failed_ms: self.job_ttl_secs.failed.saturating_mul(1000),
                 cancelled_ms: self.job_ttl_secs.cancelled.saturating_mul(1000),
             },
-        }
-    }
-
-    /// The HTTP edge's limits.
-    pub fn limits(&self) -> roost_http::Limits {
-        let positive = |v: u64| (v > 0).then_some(v);
-        roost_http::Limits {
-            max_body_bytes: self.max_body_bytes,
             retention: roost_state::Retention {
                 max_age_ms: positive(self.retention_max_age_secs.saturating_mul(1000)),
                 max_messages: positive(self.retention_max_messages),
             },
-            form_submissions_per_minute: self.form_submissions_per_minute,
-            creates_per_minute: self.creates_per_minute,
             queue_caps: roost_state::QueueCaps {
                 max_consumers: self.max_consumers_per_queue,
                 max_origins: self.max_origins_per_queue,
             },
-            quotas: self.quotas.enabled.then(|| roost_http::Quotas {
-                limits: roost_state::PlanLimits {
-                    free: self.quotas.free,
-                    pro: self.quotas.pro,
-                },
-                operator_key_digest: self
-                    .quotas
-                    .operator_key
-                    .as_deref()
-                    .map(roost_http::key_digest),
-                upgrade_url: self.quotas.upgrade_url.clone(),
-            }),
+            creates_per_minute: self.creates_per_minute,
+            form_submissions_per_minute: self.form_submissions_per_minute,
+            operator_key_digest: self
+                .quotas
+                .operator_key
+                .as_deref()
+                .map(|k| roost_api::digest(k.as_bytes())),
+        }
+    }
+
+    /// The HTTP edge's own limits.
+    pub fn limits(&self) -> roost_http::Limits {
+        roost_http::Limits {
+            max_body_bytes: self.max_body_bytes,
+            upgrade_url: self.quotas.upgrade_url.clone(),
         }
     }
 }

@@ -143,16 +143,10 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         let grpc = tokio::net::TcpListener::bind(&config.grpc_addr)
             .await
             .with_context(|| format!("binding grpc_addr {}", config.grpc_addr))?;
-        let limits = config.limits();
-        let options = roost_grpc::Options {
-            retention: limits.retention,
-            queue_caps: limits.queue_caps,
-        };
         tokio::spawn(serve_grpc(
             grpc,
             client_tls.clone(),
             api.clone(),
-            options,
             shutdown.clone(),
         ));
     }
@@ -185,7 +179,6 @@ async fn serve_grpc(
     listener: tokio::net::TcpListener,
     tls: Option<Arc<roost_tls::ReloadingCert>>,
     api: roost_api::Api,
-    options: roost_grpc::Options,
     shutdown: CancellationToken,
 ) {
     let served = match tls {
@@ -195,7 +188,7 @@ async fn serve_grpc(
                 .map_err(anyhow::Error::from)
                 .and_then(|c| Ok(roost_tls::TlsListener::new(listener, c, shutdown.clone())?));
             match listener {
-                Ok(l) => roost_grpc::serve(l.into_stream(), api, options, shutdown).await,
+                Ok(l) => roost_grpc::serve(l.into_stream(), api, shutdown).await,
                 Err(e) => {
                     tracing::error!(error = %e, "client gRPC listener failed");
                     return;
@@ -205,7 +198,7 @@ async fn serve_grpc(
         None => {
             let incoming =
                 tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-            roost_grpc::serve(incoming, api, options, shutdown).await
+            roost_grpc::serve(incoming, api, shutdown).await
         }
     };
     if let Err(e) = served {

@@ -1,20 +1,15 @@
-//! Consumer cursors: ack, and the registered roster.
+//! Consumer cursors: ack, and the registered roster. Each handler parses, calls
+//! `roost_api::Api` and renders.
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use roost_api::ErrorCode;
-use roost_state::{Command, Query, QueryResult, Response as Applied};
-use serde::Deserialize;
-use serde_json::json;
+use roost_api::views::ConsumersView;
+use serde::{Deserialize, Serialize};
 
-use super::{unexpected, QueueReq};
-use crate::wire::consumer_id;
+use super::{Done, QueueReq};
 use crate::{body, ApiError, AppState};
-
-/// Most consumers one roster change names.
-const MAX_CHANGE: usize = 100;
 
 const ROSTER_HELP: &str = "Consumer roster updated. New consumers see ONLY future messages (RabbitMQ semantics — no historical replay). Removed consumers stop gating GC immediately.";
 
@@ -34,43 +29,29 @@ pub(super) async fn ack(
 ) -> Result<Response, ApiError> {
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
     let req: AckBody = body::json(&bytes)?;
-    let consumer = consumer_id(&req.consumer_id)?;
-    let command = s.limits.queue_caps.limit(Command::Ack {
-        queue: q.id.clone(),
-        auth: q.auth,
-        consumer: consumer.clone(),
-        cursor: req.cursor,
-    });
-    match q.write(&s, command).await? {
-        Applied::Acked { cursor } => Ok(q.reply(
-            StatusCode::OK,
-            json!({"ok": true, "consumer_id": consumer, "cursor": cursor}),
-            "Cursor advanced (UPSERT MAX — sending a lower cursor is a no-op). Future pulls will skip messages with seq <= cursor.",
-        )),
-        other => Err(unexpected(&other)),
+    let cursor = s.api.ack(&q.queue, &req.consumer_id, req.cursor).await?;
+    #[derive(Serialize)]
+    struct Acked<'a> {
+        consumer_id: &'a str,
+        cursor: u64,
     }
+    Ok(q.reply(
+        StatusCode::OK,
+        Done::of(Acked {
+            consumer_id: &req.consumer_id,
+            cursor,
+        }),
+        "Cursor advanced (UPSERT MAX — sending a lower cursor is a no-op). Future pulls will skip messages with seq <= cursor.",
+    ))
 }
 
 pub(super) async fn list(State(s): State<AppState>, q: QueueReq) -> Result<Response, ApiError> {
-    let query = Query::Info {
-        queue: q.id.clone(),
-        auth: q.auth,
-    };
-    match q.read(&s, query).await? {
-        QueryResult::Info { queue } => {
-            let cursors: serde_json::Map<String, serde_json::Value> = queue
-                .consumers
-                .iter()
-                .map(|(c, cursor)| (c.clone(), json!(cursor)))
-                .collect();
-            Ok(q.reply(
-                StatusCode::OK,
-                json!({"consumers": queue.consumers.keys().collect::<Vec<_>>(), "cursors": cursors}),
-                ROSTER_HELP,
-            ))
-        }
-        other => Err(unexpected(&other)),
-    }
+    let queue = s.api.get_queue(&q.queue).await?;
+    Ok(q.reply(
+        StatusCode::OK,
+        ConsumersView::of(&queue.consumers),
+        ROSTER_HELP,
+    ))
 }
 
 /// Body of `POST /q/{id}/consumers`.
@@ -91,36 +72,9 @@ pub(super) async fn change(
 ) -> Result<Response, ApiError> {
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
     let req: RosterBody = body::json(&bytes)?;
-    if req.add.len() + req.remove.len() > MAX_CHANGE {
-        return Err(ApiError::new(
-            ErrorCode::TooManyConsumersInRequest,
-            format!("at most {MAX_CHANGE} consumers per change"),
-            "Split the change into several requests.",
-        ));
-    }
-    let check = |list: &[String]| {
-        list.iter()
-            .map(|c| consumer_id(c))
-            .collect::<Result<Vec<_>, _>>()
-    };
-    let command = s.limits.queue_caps.limit(Command::SetConsumers {
-        queue: q.id.clone(),
-        auth: q.auth,
-        add: check(&req.add)?,
-        remove: check(&req.remove)?,
-    });
-    match q.write(&s, command).await? {
-        Applied::Consumers { consumers } => {
-            let cursors: serde_json::Map<String, serde_json::Value> = consumers
-                .iter()
-                .map(|(c, cursor)| (c.clone(), json!(cursor)))
-                .collect();
-            Ok(q.reply(
-                StatusCode::OK,
-                json!({"consumers": consumers.keys().collect::<Vec<_>>(), "cursors": cursors}),
-                ROSTER_HELP,
-            ))
-        }
-        other => Err(unexpected(&other)),
-    }
+    let cursors = s
+        .api
+        .change_consumers(&q.queue, &req.add, &req.remove)
+        .await?;
+    Ok(q.reply(StatusCode::OK, ConsumersView::of(&cursors), ROSTER_HELP))
 }

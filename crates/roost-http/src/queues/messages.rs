@@ -1,28 +1,17 @@
-//! Publishing envelopes and pulling them (with long polling).
-
-use roost_api::ErrorCode;
-use std::time::{Duration, Instant};
+//! Publishing envelopes and pulling them (with long polling): each handler parses, calls
+//! `roost_api::Api` and renders.
 
 use axum::body::Body;
 use axum::extract::{Query as UrlQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use rand::Rng;
-use roost_state::{Command, Query, QueryResult, Response as Applied, Source, Topic};
-use serde::Deserialize;
-use serde_json::json;
+use roost_api::views::{EnvelopeView, StoredView};
+use roost_api::{ErrorCode, Published, Pull};
+use serde::{Deserialize, Serialize};
 
-use super::{unexpected, QueueReq};
-use crate::auth::digest;
-use crate::wire::{consumer_id, timestamp, EnvelopeJson};
+use super::QueueReq;
+use crate::wire::timestamp;
 use crate::{body, ApiError, AppState};
-
-/// Most messages one pull returns.
-const MAX_PULL: usize = 1000;
-/// Messages a pull returns when `limit` is not given.
-const DEFAULT_PULL: usize = 10;
-/// Longest long poll, in seconds.
-const MAX_WAIT_SECS: u64 = 30;
 
 /// The `Idempotency-Key` header, if any, checked.
 pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
@@ -59,53 +48,46 @@ pub(super) async fn publish(
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers)?;
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
-    let payload = std::str::from_utf8(&bytes)
-        .ok()
-        .filter(|p| roost_api::input::is_json_document(p))
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::InvalidJson,
-                "message body must be a JSON document, nested at most 128 deep",
-                "Send the message as JSON, e.g. -d '{\"task\":\"...\"}'.",
-            )
-        })?;
-    let command = Command::Publish {
-        queue: q.id.clone(),
-        auth: q.auth,
-        id: roost_state::ids::message_id(rand::rng().random()),
-        payload: payload.to_owned(),
-        source: Source::Publish,
-        idempotency: key.map(|k| (k, digest(&bytes))),
-        hold: None,
-    };
-    let publisher = q
-        .peer
-        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
-    let charged = s.node.publish_charged(command, &publisher).await?;
-    let denied = charged.denied;
-    match charged.response {
-        Applied::Refused(e) => Err(e.into()),
-        Applied::Held { pending_id } => match &denied {
-            Some(d) => Ok(super::quota::over_quota(&s, &q, d, Some(&pending_id))),
-            // A retry of a publish that was held earlier, now under the limit: still held.
-            None => Ok(q.reply(
+    match s.api.publish(&q.queue, q.peer, &bytes, key).await? {
+        Published::Held {
+            pending_id,
+            denied: Some(d),
+        } => Ok(super::quota::over_quota(&s, &q, &d, Some(&pending_id))),
+        // A retry of a publish that was held earlier, now under the limit: still held.
+        Published::Held {
+            pending_id,
+            denied: None,
+        } => {
+            #[derive(Serialize)]
+            struct StillHeld<'a> {
+                auto_enqueued: bool,
+                pending_publish_id: &'a str,
+            }
+            Ok(q.reply(
                 StatusCode::ACCEPTED,
-                json!({"auto_enqueued": true, "pending_publish_id": pending_id}),
+                StillHeld {
+                    auto_enqueued: true,
+                    pending_publish_id: &pending_id,
+                },
                 "This publish was held back by the quota earlier; it replays when the plan is raised.",
-            )),
-        },
-        Applied::Published {
+            ))
+        }
+        Published::Stored {
             seq,
             id,
             published_at_ms,
             replayed,
         } => {
-            let qid = &q.id;
+            let qid = &q.queue.id;
             let help = format!(
                 "Message accepted. Pull it with GET /q/{qid}/pull?cursor={}&consumer_id=<x>; ack with POST /q/{qid}/ack {{cursor:{seq}, consumer_id:<x>}}.",
                 seq - 1
             );
-            let body = json!({"seq": seq, "id": id, "published_at": timestamp(published_at_ms)});
+            let body = StoredView {
+                seq,
+                id: &id,
+                published_at: timestamp(published_at_ms),
+            };
             let mut resp = q.reply(StatusCode::CREATED, body, &help);
             if replayed {
                 resp.headers_mut()
@@ -113,7 +95,6 @@ pub(super) async fn publish(
             }
             Ok(resp)
         }
-        other => Err(unexpected(&other)),
     }
 }
 
@@ -144,103 +125,51 @@ pub fn parse_param<T: std::str::FromStr>(
     .transpose()
 }
 
-/// Checks `limit` (1..=max, default `default`).
-pub fn limit_param(raw: Option<&str>, default: usize, max: usize) -> Result<usize, ApiError> {
-    let limit = parse_param("limit", raw, ErrorCode::InvalidLimit)?.unwrap_or(default);
-    if !(1..=max).contains(&limit) {
-        return Err(ApiError::new(
-            ErrorCode::InvalidLimit,
-            format!("limit must be between 1 and {max}"),
-            format!("Omit limit for {default} per page."),
-        ));
-    }
-    Ok(limit)
-}
-
 pub(super) async fn pull(
     State(s): State<AppState>,
     q: QueueReq,
     UrlQuery(params): UrlQuery<PullParams>,
 ) -> Result<Response, ApiError> {
-    let consumer = consumer_id(params.consumer_id.as_deref().ok_or_else(|| {
+    let consumer_id = params.consumer_id.ok_or_else(|| {
         ApiError::new(
             ErrorCode::MissingConsumerId,
             "consumer_id is required",
             "Add ?consumer_id=<your worker name> to the pull URL.",
         )
-    })?)?;
-    let cursor: Option<u64> =
-        parse_param("cursor", params.cursor.as_deref(), ErrorCode::InvalidCursor)?;
-    let limit = limit_param(params.limit.as_deref(), DEFAULT_PULL, MAX_PULL)?;
-    let wait: u64 =
-        parse_param("wait", params.wait.as_deref(), ErrorCode::InvalidWait)?.unwrap_or(0);
-    if wait > MAX_WAIT_SECS {
-        return Err(ApiError::new(
-            ErrorCode::InvalidWait,
-            format!("wait must be at most {MAX_WAIT_SECS} seconds"),
-            "Use wait=30 or less and poll again when it returns empty.",
-        ));
-    }
-    let query = Query::Pull {
-        queue: q.id.clone(),
-        auth: q.auth,
-        consumer: consumer.clone(),
-        cursor,
-        limit,
+    })?;
+    let req = Pull {
+        consumer_id,
+        cursor: parse_param("cursor", params.cursor.as_deref(), ErrorCode::InvalidCursor)?,
+        limit: parse_param("limit", params.limit.as_deref(), ErrorCode::InvalidLimit)?,
+        wait: parse_param("wait", params.wait.as_deref(), ErrorCode::InvalidWait)?,
     };
-    // Long poll: re-read whenever this node applies a change of the queue, until a message
-    // shows up or the wait is over.
-    let deadline = Instant::now() + Duration::from_secs(wait);
-    let _slot = if wait > 0 {
-        crate::waiters::slot(&s, q.peer)?
-    } else {
-        None
-    };
-    let mut changes = (wait > 0).then(|| s.node.subscribe(Topic::Queue(q.id.clone())));
-    let result = loop {
-        let result = q.read(&s, query.clone()).await?;
-        let empty = matches!(&result, QueryResult::Pulled { messages, .. } if messages.is_empty());
-        let left = deadline.saturating_duration_since(Instant::now());
-        match &mut changes {
-            Some(changes) if empty && !left.is_zero() => changes.changed(left).await,
-            _ => break result,
-        }
-    };
-    let QueryResult::Pulled {
-        messages,
-        cursor,
-        next_cursor,
-        has_more,
-        floor,
-        below_floor,
-    } = result
-    else {
-        return Err(unexpected(&result));
-    };
-    let envelopes = messages
+    let pulled = s.api.pull(&q.queue, q.peer, req).await?;
+    let id = &q.queue.id;
+    let messages = pulled
+        .messages
         .iter()
-        .map(|m| EnvelopeJson::new(&q.id, m))
+        .map(|m| EnvelopeView::new(id, m))
         .collect::<Result<Vec<_>, _>>()?;
     let next_url = format!(
-        "{}/q/{}/pull?consumer_id={consumer}&cursor={next_cursor}&limit={limit}",
-        q.base, q.id
+        "{}/q/{id}/pull?consumer_id={}&cursor={}&limit={}",
+        q.base, pulled.consumer_id, pulled.next_cursor, pulled.limit
     );
-    let help = if below_floor {
+    let help = if pulled.below_floor {
         "The cursor was below the garbage-collected floor: messages at or below 'floor' were reaped, so this page starts at the floor. Save next_cursor and ack it when done."
     } else {
         "Returns up to 'limit' messages with seq > cursor. Save next_cursor and POST /q/{id}/ack {cursor:next_cursor, consumer_id:X} when done. has_more=true means more available; pull again with cursor=next_cursor."
     };
     // Serialized in one pass so payloads go out exactly as they were published.
     let reply = PullReply {
-        queue_id: q.id.as_str(),
-        consumer_id: &consumer,
-        cursor,
-        messages: envelopes,
-        next_cursor,
-        has_more,
+        queue_id: id.as_str(),
+        consumer_id: &pulled.consumer_id,
+        cursor: pulled.cursor,
+        messages,
+        next_cursor: pulled.next_cursor,
+        has_more: pulled.has_more,
         next_url,
-        floor,
-        cursor_below_floor: below_floor.then_some(true),
+        floor: pulled.floor,
+        cursor_below_floor: pulled.below_floor.then_some(true),
         help,
         links: q.links(),
     };
@@ -248,12 +177,12 @@ pub(super) async fn pull(
 }
 
 /// The body of a pull.
-#[derive(serde::Serialize)]
+#[derive(Serialize)]
 struct PullReply<'a> {
     queue_id: &'a str,
     consumer_id: &'a str,
     cursor: u64,
-    messages: Vec<EnvelopeJson<'a>>,
+    messages: Vec<EnvelopeView<'a>>,
     next_cursor: u64,
     has_more: bool,
     next_url: String,
@@ -291,18 +220,6 @@ mod tests {
         for bad in ["", "\"\"", "has space", long.as_str()] {
             let e = idempotency_key(&with_key(bad)).expect_err(bad);
             assert_eq!(e.code(), "invalid_idempotency_key");
-        }
-    }
-
-    #[test]
-    fn limits_are_bounded() {
-        assert_eq!(limit_param(None, 10, 1000).ok(), Some(10));
-        assert_eq!(limit_param(Some("1000"), 10, 1000).ok(), Some(1000));
-        for bad in ["0", "1001", "-1", "x"] {
-            assert_eq!(
-                limit_param(Some(bad), 10, 1000).expect_err(bad).code(),
-                "invalid_limit"
-            );
         }
     }
 }

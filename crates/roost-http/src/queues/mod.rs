@@ -8,7 +8,7 @@ mod dlq;
 mod messages;
 mod quota;
 
-pub use messages::{idempotency_key, limit_param, parse_param};
+pub use messages::{idempotency_key, parse_param};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
@@ -17,20 +17,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use rand::Rng;
-use roost_api::ErrorCode;
-use roost_state::{
-    Command, Origins, Query, QueryResult, QueueId, QueueSettings, Response as Applied,
-};
-use serde::Deserialize;
+use roost_api::views::{CreatedView, QueueInfoView};
+use roost_api::{CreateQueue, QueueRef};
+use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::auth::{bearer_digest, digest, mint_key};
-use crate::wire::{base_url, consumer_id, queue_id, timestamp};
+use crate::auth::bearer_token;
+use crate::wire::base_url;
 use crate::{body, ApiError, AppState};
-
-/// Most consumers registered at create.
-const MAX_CONSUMERS: usize = 100;
 
 /// The `/q` routes.
 pub fn routes(state: AppState) -> Router<AppState> {
@@ -59,16 +53,17 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .merge(per_queue)
 }
 
-/// What every authenticated per-queue request carries: the queue, the key digest, the base
-/// URL for links.
+/// The header carrying an account key, which claims the queue it is sent to.
+const ACCOUNT_KEY_HEADER: &str = "x-account-key";
+
+/// What every authenticated per-queue request carries: the queue and the key presented, the
+/// base URL for links, the client's address.
 pub struct QueueReq {
-    /// The queue addressed by the path.
-    pub id: QueueId,
-    /// SHA-256 of the presented Bearer key.
-    pub auth: [u8; 32],
+    /// The queue addressed by the path, with the key presented.
+    pub queue: QueueRef,
     /// Base URL for `_links`.
     pub base: String,
-    /// The client's address, for per-IP quota counting.
+    /// The client's address (waits and quota payers are counted by it).
     pub peer: Option<std::net::IpAddr>,
 }
 
@@ -79,119 +74,92 @@ impl FromRequestParts<AppState> for QueueReq {
         let Path(raw) = Path::<String>::from_request_parts(parts, s)
             .await
             .map_err(|_| ApiError::queue_not_found())?;
-        let id = queue_id(&raw, s.node.shards())?;
-        let auth = bearer_digest(&parts.headers)?;
+        let queue = s.api.queue_ref(&raw, bearer_token(&parts.headers))?;
+        if let Some(key) = parts
+            .headers
+            .get(ACCOUNT_KEY_HEADER)
+            .and_then(|v| v.to_str().ok())
+        {
+            s.api.claim_queue(&queue, key).await?;
+        }
         let peer = parts
             .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .get::<ConnectInfo<std::net::SocketAddr>>()
             .map(|c| c.0.ip());
-        let q = QueueReq {
-            id,
-            auth,
+        Ok(QueueReq {
+            queue,
             base: base_url(&s.links, &parts.headers),
             peer,
-        };
-        quota::claim_if_asked(s, &parts.headers, &q).await?;
-        Ok(q)
+        })
     }
 }
 
 impl QueueReq {
     /// The queue's `_links`.
     pub fn links(&self) -> Value {
-        let (base, id) = (&self.base, &self.id);
-        json!({
-            "self": format!("{base}/q/{id}"),
-            "publish": format!("{base}/q/{id}/publish"),
-            "pull": format!("{base}/q/{id}/pull?consumer_id=<consumer>"),
-            "ack": format!("{base}/q/{id}/ack"),
-            "nack": format!("{base}/q/{id}/nack"),
-            "consumers": format!("{base}/q/{id}/consumers"),
-            "dlq": format!("{base}/q/{id}/dlq"),
-        })
+        links(&self.base, self.queue.id.as_str())
     }
 
-    /// A JSON response: `body` plus `queue_id`, `_help` and `_links`.
-    pub fn reply(&self, status: StatusCode, mut body: Value, help: &str) -> Response {
-        if let Some(obj) = body.as_object_mut() {
-            obj.insert("queue_id".into(), json!(self.id));
-            obj.insert("_help".into(), json!(help));
-            obj.insert("_links".into(), self.links());
-        }
-        (status, Json(body)).into_response()
+    /// A JSON response: `body` plus `queue_id`, `_help` and `_links`, serialized in one pass
+    /// so the payloads it carries go out exactly as they were published.
+    pub fn reply<T: Serialize>(&self, status: StatusCode, body: T, help: &str) -> Response {
+        framed(status, body, self.queue.id.as_str(), help, self.links())
     }
+}
 
-    /// Like [`QueueReq::reply`] for a typed body, serialized in one pass so the payloads it
-    /// carries go out exactly as they were published.
-    pub fn reply_with<T: serde::Serialize>(
-        &self,
-        status: StatusCode,
+/// The `_links` of queue `id`.
+fn links(base: &str, id: &str) -> Value {
+    json!({
+        "self": format!("{base}/q/{id}"),
+        "publish": format!("{base}/q/{id}/publish"),
+        "pull": format!("{base}/q/{id}/pull?consumer_id=<consumer>"),
+        "ack": format!("{base}/q/{id}/ack"),
+        "nack": format!("{base}/q/{id}/nack"),
+        "consumers": format!("{base}/q/{id}/consumers"),
+        "dlq": format!("{base}/q/{id}/dlq"),
+    })
+}
+
+/// `body` with `queue_id`, `_help` and `_links` added.
+fn framed<T: Serialize>(
+    status: StatusCode,
+    body: T,
+    queue_id: &str,
+    help: &str,
+    links: Value,
+) -> Response {
+    #[derive(Serialize)]
+    struct Framed<'a, T> {
+        #[serde(flatten)]
         body: T,
-        help: &str,
-    ) -> Response {
-        #[derive(serde::Serialize)]
-        struct Framed<'a, T> {
-            #[serde(flatten)]
-            body: T,
-            queue_id: &'a str,
-            #[serde(rename = "_help")]
-            help: &'a str,
-            #[serde(rename = "_links")]
-            links: Value,
-        }
-        let framed = Framed {
-            body,
-            queue_id: self.id.as_str(),
-            help,
-            links: self.links(),
-        };
-        (status, Json(framed)).into_response()
+        queue_id: &'a str,
+        #[serde(rename = "_help")]
+        help: &'a str,
+        #[serde(rename = "_links")]
+        links: Value,
     }
-
-    /// Applies `command` in the queue's shard; a refusal becomes its API error.
-    pub async fn write(&self, s: &AppState, command: Command) -> Result<Applied, ApiError> {
-        match s.node.write(self.id.shard(), command).await? {
-            Applied::Refused(e) => Err(e.into()),
-            other => Ok(other),
-        }
-    }
-
-    /// Answers `query` in the queue's shard; a refusal becomes its API error.
-    pub async fn read(&self, s: &AppState, query: Query) -> Result<QueryResult, ApiError> {
-        match s.node.read(self.id.shard(), query).await? {
-            QueryResult::Refused(e) => Err(e.into()),
-            other => Ok(other),
-        }
-    }
+    let framed = Framed {
+        body,
+        queue_id,
+        help,
+        links,
+    };
+    (status, Json(framed)).into_response()
 }
 
-/// A response the state machine should never give to that command.
-pub fn unexpected<T: std::fmt::Debug>(r: &T) -> ApiError {
-    ApiError::new(
-        ErrorCode::Internal,
-        format!("unexpected state machine response {r:?}"),
-        "This is a server fault; report it.",
-    )
+/// `{"ok": true, ...}` around `body`.
+#[derive(Serialize)]
+pub struct Done<T> {
+    ok: bool,
+    #[serde(flatten)]
+    body: T,
 }
 
-/// `allowed_origins` as given at create: `"*"`, a comma-separated string, or a list.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum OriginsField {
-    One(String),
-    Many(Vec<String>),
-}
-
-/// Body of `POST /q/create`; every field optional.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateBody {
-    #[serde(default)]
-    consumers: Vec<String>,
-    #[serde(default)]
-    max_deliveries: Option<u32>,
-    #[serde(default)]
-    allowed_origins: Option<OriginsField>,
+impl<T> Done<T> {
+    /// `body`, marked ok.
+    pub fn of(body: T) -> Self {
+        Done { ok: true, body }
+    }
 }
 
 async fn create(
@@ -200,130 +168,63 @@ async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    if !s.creates.allow(peer.ip(), s.limits.creates_per_minute) {
-        return Ok(crate::rate::limited("creates"));
-    }
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
-    let req: CreateBody = body::json(&bytes)?;
-    if req.consumers.len() > MAX_CONSUMERS {
-        return Err(ApiError::new(
-            ErrorCode::TooManyConsumersInRequest,
-            format!("at most {MAX_CONSUMERS} consumers at create"),
-            "Register the rest later with POST /q/{id}/consumers.",
-        ));
-    }
-    let consumers = req
+    let req: CreateQueue = body::json(&bytes)?;
+    let created = s.api.create_queue(Some(peer.ip()), req).await?;
+    let base = base_url(&s.links, &headers);
+    let id = created.queue.id.as_str();
+    let first = created
+        .queue
         .consumers
-        .iter()
-        .map(|c| consumer_id(c))
-        .collect::<Result<Vec<_>, _>>()?;
-    let max_deliveries = req
-        .max_deliveries
-        .unwrap_or(QueueSettings::default().max_deliveries);
-    if !(1..=100).contains(&max_deliveries) {
-        return Err(ApiError::new(
-            ErrorCode::InvalidMaxDeliveries,
-            "max_deliveries must be between 1 and 100",
-            "Omit max_deliveries for the default of 5.",
-        ));
+        .keys()
+        .next()
+        .map_or("<consumer>", String::as_str);
+    #[derive(Serialize)]
+    struct Urls {
+        publish_url: String,
+        pull_url: String,
     }
-    let allowed_origins = match req.allowed_origins {
-        None => Origins::None,
-        Some(OriginsField::One(s)) if s.trim() == "*" => Origins::Any,
-        Some(OriginsField::One(s)) => cors::origin_set(s.split(',').map(str::to_owned).collect())?,
-        Some(OriginsField::Many(list)) if list.iter().any(|o| o == "*") => Origins::Any,
-        Some(OriginsField::Many(list)) => cors::origin_set(list)?,
-    };
-    let key = mint_key();
-    let shard = s.node.pick_shard();
-    let id = QueueId::new(shard, rand::rng().random());
-    let command = s.limits.queue_caps.limit(Command::CreateQueue {
-        id: id.clone(),
-        key_digest: digest(key.as_bytes()),
-        consumers: consumers.clone(),
-        settings: QueueSettings {
-            max_deliveries,
-            allowed_origins: allowed_origins.clone(),
-            retention: s.limits.retention,
+    #[derive(Serialize)]
+    struct Created<'a> {
+        #[serde(flatten)]
+        queue: CreatedView<'a>,
+        #[serde(flatten)]
+        urls: Urls,
+    }
+    let body = Created {
+        queue: CreatedView::of(&created),
+        urls: Urls {
+            publish_url: format!("{base}/q/{id}/publish"),
+            pull_url: format!("{base}/q/{id}/pull?cursor=0&consumer_id={first}"),
         },
-    });
-    let queue = match s.node.write(shard, command).await? {
-        Applied::Created { queue } => queue,
-        Applied::Refused(e) => return Err(e.into()),
-        other => return Err(unexpected(&other)),
     };
-    let ctx = QueueReq {
-        id: id.clone(),
-        auth: [0; 32],
-        base: base_url(&s.links, &headers),
-        peer: None,
-    };
-    let base = &ctx.base;
-    let first = consumers.first().map_or("<consumer>", |c| c.as_str());
-    let body = json!({
-        "queue_api_key": key,
-        "consumers": queue.consumers.keys().collect::<Vec<_>>(),
-        "max_deliveries": max_deliveries,
-        "allowed_origins": cors::render(&allowed_origins),
-        "publish_url": format!("{base}/q/{id}/publish"),
-        "pull_url": format!("{base}/q/{id}/pull?cursor=0&consumer_id={first}"),
-    });
-    Ok(ctx.reply(
+    Ok(framed(
         StatusCode::CREATED,
         body,
+        id,
         "Queue created. Capture queue_api_key NOW — it is shown only once. Use it as Authorization: Bearer <key> on every /q/{id}/* call.",
+        links(&base, id),
     ))
 }
 
 async fn info(State(s): State<AppState>, q: QueueReq) -> Result<Response, ApiError> {
-    let queue = match q
-        .read(
-            &s,
-            Query::Info {
-                queue: q.id.clone(),
-                auth: q.auth,
-            },
-        )
-        .await?
-    {
-        QueryResult::Info { queue } => queue,
-        other => return Err(unexpected(&other)),
-    };
-    let consumers: Vec<Value> = queue
-        .consumers
-        .iter()
-        .map(|(c, cursor)| json!({"consumer_id": c, "cursor": cursor, "lag": queue.head_seq - cursor}))
-        .collect();
-    let r = queue.settings.retention;
-    let body = json!({
-        "head_seq": queue.head_seq,
-        "floor_seq": queue.floor_seq,
-        "message_count": queue.message_count(),
-        "dlq_count": queue.dlq_len,
-        "held_count": queue.held_len,
-        "consumers": consumers,
-        "created_at": timestamp(queue.created_at_ms),
-        "settings": {
-            "max_deliveries": queue.settings.max_deliveries,
-            "allowed_origins": cors::render(&queue.settings.allowed_origins),
-            "retention_max_age_secs": r.max_age_ms.map(|ms| ms / 1000),
-            "retention_max_messages": r.max_messages,
-        },
-    });
+    let queue = s.api.get_queue(&q.queue).await?;
     Ok(q.reply(
         StatusCode::OK,
-        body,
+        QueueInfoView::of(&queue),
         "Queue state: lag is how many messages each consumer has not acked yet; messages at or below floor_seq were garbage-collected.",
     ))
 }
 
 async fn delete(State(s): State<AppState>, q: QueueReq) -> Result<Response, ApiError> {
-    match q.write(&s, Command::DeleteQueue { queue: q.id.clone(), auth: q.auth }).await? {
-        Applied::Done => Ok(q.reply(
-            StatusCode::OK,
-            json!({"ok": true, "deleted": true}),
-            "Queue deleted with all its messages, cursors and dead letters; its key no longer works.",
-        )),
-        other => Err(unexpected(&other)),
+    s.api.delete_queue(&q.queue).await?;
+    #[derive(Serialize)]
+    struct Deleted {
+        deleted: bool,
     }
+    Ok(q.reply(
+        StatusCode::OK,
+        Done::of(Deleted { deleted: true }),
+        "Queue deleted with all its messages, cursors and dead letters; its key no longer works.",
+    ))
 }

@@ -10,6 +10,13 @@ use serde_json::value::RawValue;
 
 use crate::{timestamp, Heartbeat, QueueWithCounts};
 
+mod queues;
+
+pub use queues::{
+    origins_text, ConsumersView, CreatedView, DeadLetterPage, DeadLetterView, EnvelopeView,
+    NackedView, QueueInfoView, ReplayedView, StoredView,
+};
+
 /// A stored JSON document as it was accepted. Stored documents were checked at the door; one
 /// that somehow is not JSON is served as `null` rather than breaking the whole answer.
 pub fn raw(stored: &str) -> &RawValue {

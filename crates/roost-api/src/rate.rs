@@ -1,16 +1,12 @@
 //! Per-client-address limits on what anyone may do without a key: public form submissions, and
 //! creating queues and forms (each create adds state every node keeps, in memory too, for good).
 
-use roost_api::ErrorCode;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::http::{header, HeaderValue};
-use axum::response::{IntoResponse, Response};
-
-use crate::ApiError;
+use crate::{Error, ErrorCode};
 
 /// Addresses tracked at most before windows that ended are forgotten.
 const TRACKED: usize = 10_000;
@@ -46,17 +42,19 @@ impl RateLimiter {
     }
 }
 
-/// The 429 for an address over its limit of `what` (`submissions`, `creates`).
-pub fn limited(what: &str) -> Response {
-    let mut resp = ApiError::new(
-        ErrorCode::RateLimited,
-        format!("too many {what} from this address"),
-        "Wait a minute before trying again.",
-    )
-    .into_response();
-    resp.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
-    resp
+impl RateLimiter {
+    /// Counts a request of `addr` (none: an in-process caller, never limited) against
+    /// `per_minute`; past it, the request is refused as too many `what`.
+    pub fn check(&self, addr: Option<IpAddr>, per_minute: u32, what: &str) -> Result<(), Error> {
+        match addr {
+            Some(ip) if !self.allow(ip, per_minute) => Err(Error::new(
+                ErrorCode::RateLimited,
+                format!("too many {what} from this address"),
+                "Wait a minute before trying again.",
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]

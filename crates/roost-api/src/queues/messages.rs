@@ -1,0 +1,226 @@
+//! Publishing envelopes (charged against the payer's quota) and pulling them, with long polls.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use roost_node::Denied;
+use roost_state::{ids, Command, Envelope, Query, QueryResult, Response, Source, Topic};
+use tokio::time::Instant;
+
+use super::{consumer_id, QueueRef};
+use crate::keys::digest;
+use crate::workspace::idempotency;
+use crate::{input, Api, Error, ErrorCode};
+
+/// Messages a pull returns when the request names no limit, and the most it may name.
+const PULL_PAGE: (u32, u32) = (10, 1000);
+/// Longest long poll, in seconds.
+pub(crate) const MAX_WAIT_SECS: u64 = 30;
+
+/// What became of a publish.
+#[derive(Clone, Debug)]
+pub enum Published {
+    /// Stored at `seq` (`replayed`: an idempotent repeat answered with the first publish).
+    Stored {
+        /// Its place in the queue.
+        seq: u64,
+        /// The envelope id.
+        id: String,
+        /// When it was stored, ms since the epoch.
+        published_at_ms: u64,
+        /// Whether this was an idempotent repeat.
+        replayed: bool,
+    },
+    /// Held back by the payer's monthly quota; published when the plan is raised.
+    Held {
+        /// The held publish's id.
+        pending_id: String,
+        /// The payer's plan and use (`None`: a retry of a publish held earlier).
+        denied: Option<Denied>,
+    },
+}
+
+/// A pull (`GET /q/{id}/pull`).
+#[derive(Clone, Debug, Default)]
+pub struct Pull {
+    /// Who is reading (its cursor is where an absent `cursor` starts).
+    pub consumer_id: String,
+    /// Read messages with seq greater than this.
+    pub cursor: Option<u64>,
+    /// Most messages (1-1000, default 10).
+    pub limit: Option<u32>,
+    /// Seconds to wait for a message when there is none (0-30, default 0).
+    pub wait: Option<u64>,
+}
+
+/// A page of a pull.
+#[derive(Clone, Debug)]
+pub struct Pulled {
+    /// Who read.
+    pub consumer_id: String,
+    /// The envelopes, in seq order.
+    pub messages: Vec<Envelope>,
+    /// The cursor the read started from (after defaulting and flooring).
+    pub cursor: u64,
+    /// The cursor to ack, and to pull from next.
+    pub next_cursor: u64,
+    /// Whether more messages wait past `next_cursor`.
+    pub has_more: bool,
+    /// Every seq at or below this was garbage-collected.
+    pub floor: u64,
+    /// The cursor asked for was below the floor; the page starts at the floor.
+    pub below_floor: bool,
+    /// The limit applied.
+    pub limit: u32,
+}
+
+impl Api {
+    /// Publishes `payload` (a JSON document) to `q`, charged to the queue's owning account or
+    /// else to the publisher's address `addr`.
+    pub async fn publish(
+        &self,
+        q: &QueueRef,
+        addr: Option<IpAddr>,
+        payload: &[u8],
+        idempotency_key: Option<String>,
+    ) -> Result<Published, Error> {
+        let text = json_document("message body", payload, self.settings().max_document_bytes)?;
+        let idempotency = idempotency(idempotency_key)?.map(|k| (k, digest(payload)));
+        let command = Command::Publish {
+            queue: q.id.clone(),
+            auth: q.auth,
+            id: ids::message_id(self.random()),
+            payload: text.to_owned(),
+            source: Source::Publish,
+            idempotency,
+            hold: None,
+        };
+        let charged = self.node().publish_charged(command, &payer(addr)).await?;
+        match charged.response {
+            Response::Published {
+                seq,
+                id,
+                published_at_ms,
+                replayed,
+            } => Ok(Published::Stored {
+                seq,
+                id,
+                published_at_ms,
+                replayed,
+            }),
+            Response::Held { pending_id } => Ok(Published::Held {
+                pending_id,
+                denied: charged.denied,
+            }),
+            Response::Refused(e) => Err(e.into()),
+            other => Err(Error::unexpected(&other)),
+        }
+    }
+
+    /// Reads up to `limit` messages past the cursor; with `wait`, long-polls until one shows up
+    /// or the wait is over. `addr` is counted against the per-address cap on waiting requests
+    /// (`None`: the caller holds a place already, or is in-process).
+    pub async fn pull(
+        &self,
+        q: &QueueRef,
+        addr: Option<IpAddr>,
+        req: Pull,
+    ) -> Result<Pulled, Error> {
+        let consumer = consumer_id(&req.consumer_id)?;
+        let limit = match req.limit.unwrap_or(PULL_PAGE.0) {
+            n @ 1..=1000 => n,
+            _ => {
+                return Err(Error::new(
+                    ErrorCode::InvalidLimit,
+                    format!("limit must be between 1 and {}", PULL_PAGE.1),
+                    format!("Omit limit for {} per page.", PULL_PAGE.0),
+                ))
+            }
+        };
+        let wait = req.wait.unwrap_or(0);
+        if wait > MAX_WAIT_SECS {
+            return Err(Error::new(
+                ErrorCode::InvalidWait,
+                format!("wait must be at most {MAX_WAIT_SECS} seconds"),
+                "Use wait=30 or less and poll again when it returns empty.",
+            ));
+        }
+        let query = Query::Pull {
+            queue: q.id.clone(),
+            auth: q.auth,
+            consumer: consumer.clone(),
+            cursor: req.cursor,
+            limit: limit as usize,
+        };
+        // Long poll: re-read whenever this node applies a change of the queue, until a message
+        // shows up or the wait is over.
+        let deadline = Instant::now() + Duration::from_secs(wait);
+        let _slot = if wait > 0 {
+            self.wait_slot(addr)?
+        } else {
+            None
+        };
+        let mut changes = (wait > 0).then(|| self.node().subscribe(Topic::Queue(q.id.clone())));
+        loop {
+            let result = self.q_read(&q.id, query.clone()).await?;
+            let QueryResult::Pulled {
+                messages,
+                cursor,
+                next_cursor,
+                has_more,
+                floor,
+                below_floor,
+            } = result
+            else {
+                return Err(Error::unexpected(&result));
+            };
+            let left = deadline.saturating_duration_since(Instant::now());
+            match &mut changes {
+                Some(changes) if messages.is_empty() && !left.is_zero() => {
+                    changes.changed(left).await;
+                }
+                _ => {
+                    return Ok(Pulled {
+                        consumer_id: consumer,
+                        messages,
+                        cursor,
+                        next_cursor,
+                        has_more,
+                        floor,
+                        below_floor,
+                        limit,
+                    })
+                }
+            }
+        }
+    }
+}
+
+/// Who pays for a publish to a queue no account owns: the publisher's address.
+pub(crate) fn payer(addr: Option<IpAddr>) -> String {
+    addr.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+}
+
+/// `bytes` as one JSON document of at most `max` bytes, nested at most 128 deep, without
+/// copying it.
+fn json_document<'a>(what: &str, bytes: &'a [u8], max: usize) -> Result<&'a str, Error> {
+    if bytes.len() > max {
+        return Err(Error::new(
+            ErrorCode::PayloadTooLarge,
+            format!("{what} exceeds {max} bytes"),
+            format!(
+                "Send at most {max} bytes; store large payloads elsewhere and send a reference."
+            ),
+        ));
+    }
+    std::str::from_utf8(bytes)
+        .ok()
+        .filter(|p| input::is_json_document(p))
+        .ok_or_else(|| {
+            Error::new(
+                ErrorCode::InvalidJson,
+                format!("{what} must be a JSON document, nested at most 128 deep"),
+                "Send the message as JSON, e.g. -d '{\"task\":\"...\"}'.",
+            )
+        })
+}
