@@ -9,6 +9,7 @@ use roost_state::{
 };
 use serde_json::{Map, Value};
 
+use crate::input::page_limit;
 use crate::keys::digest;
 use crate::{Api, Error, ErrorCode, QueueRef};
 
@@ -153,16 +154,7 @@ impl Api {
     ) -> Result<SubmissionPage, Error> {
         let id = form_id(self, raw)?;
         let auth = form_key(key)?;
-        let limit = match limit.unwrap_or(SUBMISSION_PAGE.0) {
-            n @ 1..=1000 => n,
-            _ => {
-                return Err(Error::new(
-                    ErrorCode::InvalidLimit,
-                    format!("limit must be between 1 and {}", SUBMISSION_PAGE.1),
-                    format!("Omit limit for {} per page.", SUBMISSION_PAGE.0),
-                ))
-            }
-        };
+        let limit = page_limit(limit, SUBMISSION_PAGE)?;
         let query = Query::Submissions {
             form: id.clone(),
             auth,

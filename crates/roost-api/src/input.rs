@@ -146,6 +146,18 @@ fn is_webhook_url(url: &str) -> bool {
         })
 }
 
+/// A page size: `limit`, else the page's default (`page.0`), at most `page.1`.
+pub fn page_limit(limit: Option<u32>, page: (u32, u32)) -> Result<u32, crate::Error> {
+    match limit.unwrap_or(page.0) {
+        n if (1..=page.1).contains(&n) => Ok(n),
+        _ => Err(crate::Error::new(
+            crate::ErrorCode::InvalidLimit,
+            format!("limit must be between 1 and {}", page.1),
+            format!("Omit limit for {} per page.", page.0),
+        )),
+    }
+}
+
 /// Checks a worker's id.
 pub fn worker_id(id: &str) -> Result<(), Invalid> {
     if id.is_empty() || id.len() > 128 {

@@ -10,9 +10,10 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::input::page_limit;
 use crate::input::{self, JOB_LEASE_MS};
 use crate::workspace::idempotency;
-use crate::{Api, Doc, Error, ErrorCode, Time};
+use crate::{Api, Doc, Error, Time};
 
 /// Jobs per list page when the request names no limit, and the most it may name.
 const LIST_PAGE: (u32, u32) = (50, 200);
@@ -152,16 +153,7 @@ impl Api {
                 })
             })
             .transpose()?;
-        let limit = match req.limit.unwrap_or(LIST_PAGE.0) {
-            n @ 1..=200 => n,
-            _ => {
-                return Err(Error::new(
-                    ErrorCode::InvalidLimit,
-                    format!("limit must be between 1 and {}", LIST_PAGE.1),
-                    format!("Omit limit for {} per page.", LIST_PAGE.0),
-                ))
-            }
-        };
+        let limit = page_limit(req.limit, LIST_PAGE)?;
         let query = Query::Jobs {
             workspace: c.workspace.clone(),
             status,

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::messages::payer;
 use super::{consumer_id, QueueRef};
+use crate::input::page_limit;
 use crate::input::MAX_ERROR_BYTES;
 use crate::{Api, Error, ErrorCode};
 
@@ -104,16 +105,7 @@ impl Api {
         cursor: Option<u64>,
         limit: Option<u32>,
     ) -> Result<DeadLetters, Error> {
-        let limit = match limit.unwrap_or(DLQ_PAGE.0) {
-            n @ 1..=1000 => n,
-            _ => {
-                return Err(Error::new(
-                    ErrorCode::InvalidLimit,
-                    format!("limit must be between 1 and {}", DLQ_PAGE.1),
-                    format!("Omit limit for {} per page.", DLQ_PAGE.0),
-                ))
-            }
-        };
+        let limit = page_limit(limit, DLQ_PAGE)?;
         let query = Query::Dlq {
             queue: q.id.clone(),
             auth: q.auth,

@@ -8,6 +8,7 @@ use roost_state::{ids, Command, Envelope, Query, QueryResult, Response, Source, 
 use tokio::time::Instant;
 
 use super::{consumer_id, QueueRef};
+use crate::input::page_limit;
 use crate::keys::digest;
 use crate::workspace::idempotency;
 use crate::{input, Api, Error, ErrorCode};
@@ -127,16 +128,7 @@ impl Api {
         req: Pull,
     ) -> Result<Pulled, Error> {
         let consumer = consumer_id(&req.consumer_id)?;
-        let limit = match req.limit.unwrap_or(PULL_PAGE.0) {
-            n @ 1..=1000 => n,
-            _ => {
-                return Err(Error::new(
-                    ErrorCode::InvalidLimit,
-                    format!("limit must be between 1 and {}", PULL_PAGE.1),
-                    format!("Omit limit for {} per page.", PULL_PAGE.0),
-                ))
-            }
-        };
+        let limit = page_limit(req.limit, PULL_PAGE)?;
         let wait = req.wait.unwrap_or(0);
         if wait > MAX_WAIT_SECS {
             return Err(Error::new(

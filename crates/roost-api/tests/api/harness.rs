@@ -31,8 +31,12 @@ impl Drop for Env {
     }
 }
 
-/// Starts a node with `settings`, returning once every group has a leader.
-pub async fn env_with(settings: Settings) -> anyhow::Result<Env> {
+/// Starts a node with `settings` (and publish quotas, if given), returning once every group
+/// has a leader.
+pub async fn env_with(
+    settings: Settings,
+    quotas: Option<roost_node::Quotas>,
+) -> anyhow::Result<Env> {
     let dir = tempfile::tempdir()?;
     let peer = TcpListener::bind("127.0.0.1:0")?.local_addr()?.to_string();
     let members = BTreeMap::from([(
@@ -52,7 +56,7 @@ pub async fn env_with(settings: Settings) -> anyhow::Result<Env> {
         request_timeout: Duration::from_secs(5),
         tick_interval: Duration::from_secs(1),
         expire_unused_queues: None,
-        quotas: None,
+        quotas,
         max_waiters_per_client: 2,
         webhooks: roost_node::WebhookConfig {
             secret: vec![1; 32],
@@ -81,7 +85,7 @@ pub async fn env_with(settings: Settings) -> anyhow::Result<Env> {
 
 /// Starts a node with the default settings.
 pub async fn env() -> anyhow::Result<Env> {
-    env_with(Settings::default()).await
+    env_with(Settings::default(), None).await
 }
 
 /// A signed workspace token for `workspace`, reaching `teams` (none: every team).

@@ -2,6 +2,9 @@
 //! call exactly these methods, so what holds here holds over every edge. A single in-process
 //! node on loopback; time and randomness from a fixed source.
 
+mod accounts;
+mod forms;
 mod harness;
 mod jobs;
+mod queues;
 mod work;
