@@ -13,3 +13,6 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, Error> {
 pub fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T, Error> {
     postcard::from_bytes(bytes).map_err(|source| Error::Corrupt { what, source })
 }
+
+#[cfg(test)]
+mod golden;

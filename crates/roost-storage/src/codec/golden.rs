@@ -1,0 +1,306 @@
+//! The log's bytes, pinned: one command of every kind, encoded as today. A command type that is
+//! reshaped (fields moved into structs, variants regrouped) must still encode to exactly these
+//! bytes, or every log entry already on disk and every peer of another version would read as
+//! something else. A new command kind is appended here, never inserted.
+
+use roost_state::{
+    Binding, Command, FormId, JobSpec, JobTtl, Origins, Payer, Plan, PlanLimits, QueueCaps,
+    QueueId, QueueSettings, Retention, Source,
+};
+
+use super::encode;
+
+/// One command of every kind, in the order the kinds were added.
+fn samples() -> Vec<Command> {
+    let q = || QueueId::new(3, 0x0102_0304_0506);
+    let d = |b: u8| [b; 32];
+    let s = |t: &str| t.to_owned();
+    let publish = Command::Publish {
+        queue: q(),
+        auth: d(1),
+        id: s("qm_1"),
+        payload: s("{\"a\":1}"),
+        source: Source::DlqReplay {
+            replayed_from: s("qm_0"),
+        },
+        idempotency: Some((s("k"), d(2))),
+        hold: Some(s("pp_1")),
+    };
+    vec![
+        Command::Noop,
+        Command::InitLayout { shards: 4 },
+        Command::Tick,
+        Command::CreateQueue {
+            id: q(),
+            key_digest: d(3),
+            consumers: vec![s("me")],
+            settings: QueueSettings {
+                max_deliveries: 5,
+                allowed_origins: Origins::List([s("https://a.example")].into()),
+                retention: Retention {
+                    max_age_ms: Some(60_000),
+                    max_messages: None,
+                },
+            },
+        },
+        Command::DeleteQueue {
+            queue: q(),
+            auth: d(4),
+        },
+        publish.clone(),
+        Command::DrainHeld { queue: q() },
+        Command::SetOwner {
+            queue: q(),
+            auth: d(5),
+            owner: s("acct_1"),
+        },
+        Command::CreateAccount {
+            id: s("acct_1"),
+            plan: Plan::Pro,
+        },
+        Command::AddAccountKey {
+            account: s("acct_1"),
+            key_digest: d(6),
+        },
+        Command::SetPlan {
+            account: s("acct_1"),
+            plan: Plan::Unlimited,
+        },
+        Command::Claim {
+            key_digest: d(7),
+            queue: q(),
+        },
+        Command::Charge {
+            payer: Payer::Ip(s("10.0.0.1")),
+            limits: PlanLimits { free: 100, pro: 10_000 },
+        },
+        Command::DrainDone {
+            account: s("acct_1"),
+            upgrade: 2,
+        },
+        Command::Ack {
+            queue: q(),
+            auth: d(8),
+            consumer: s("me"),
+            cursor: 300,
+        },
+        Command::SetConsumers {
+            queue: q(),
+            auth: d(9),
+            add: vec![s("a")],
+            remove: vec![s("b")],
+        },
+        Command::Nack {
+            queue: q(),
+            auth: d(10),
+            consumer: s("me"),
+            seq: 7,
+            error: s("boom"),
+            dead_letter: true,
+        },
+        Command::ReplayDlq {
+            queue: q(),
+            auth: d(11),
+            dlq_msg_id: s("qm_2"),
+            id: s("qm_3"),
+        },
+        Command::CreateForm {
+            id: FormId::new(2, 9),
+            key_digest: d(12),
+            name: s("contact"),
+        },
+        Command::Submit {
+            form: FormId::new(2, 9),
+            id: s("sub_1"),
+            payload: s("{\"f\":\"v\"}"),
+        },
+        Command::BindForm {
+            form: FormId::new(2, 9),
+            auth: d(13),
+            binding: Binding {
+                queue: q(),
+                queue_auth: d(14),
+            },
+        },
+        Command::MirrorDone {
+            form: FormId::new(2, 9),
+            through: 4,
+            failed: Some(s("gone")),
+            queue: q(),
+        },
+        Command::CreateJob {
+            id: s("job_1"),
+            workspace: s("w"),
+            spec: JobSpec {
+                job_type: s("t"),
+                payload: s("{}"),
+                max_retries: 3,
+                timeout_secs: 300,
+                priority: -5,
+                run_at_ms: Some(1_000),
+                webhook: Some(s("https://h.example/")),
+            },
+            idempotency: Some(s("k")),
+            ttl: JobTtl {
+                completed_ms: 1,
+                failed_ms: 2,
+                cancelled_ms: 3,
+            },
+        },
+        Command::ClaimJobs {
+            workspace: s("w"),
+            worker_id: s("w1"),
+            types: vec![s("t")],
+            lease_ms: 30_000,
+            tokens: vec![u64::MAX, 1],
+        },
+        Command::Heartbeat {
+            workspace: s("w"),
+            job: s("job_1"),
+            token: 77,
+            progress: Some(50),
+            lease_ms: 30_000,
+        },
+        Command::CompleteJob {
+            workspace: s("w"),
+            job: s("job_1"),
+            token: 77,
+            result: s("[1]"),
+        },
+        Command::FailJob {
+            workspace: s("w"),
+            job: s("job_1"),
+            token: 77,
+            error: s("e"),
+            retryable: false,
+        },
+        Command::CancelJob {
+            workspace: s("w"),
+            job: s("job_1"),
+        },
+        Command::WebhookAttempted {
+            job: s("job_1"),
+            generation: 1,
+            attempt: 2,
+            outcome: Err(s("refused")),
+            give_up: false,
+        },
+        Command::RetryJob {
+            workspace: s("w"),
+            job: s("job_1"),
+        },
+        Command::CreateWorkQueue {
+            id: s("wq_1"),
+            workspace: s("w"),
+            name: s("n"),
+            team: s("red"),
+        },
+        Command::DeleteWorkQueue {
+            workspace: s("w"),
+            id: s("wq_1"),
+        },
+        Command::AddTask {
+            id: s("t_1"),
+            workspace: s("w"),
+            queue: s("wq_1"),
+            name: s("n"),
+            priority: 5,
+            payload: s("{}"),
+            deadline_ms: Some(9),
+            idempotency: None,
+        },
+        Command::Dequeue {
+            workspace: s("w"),
+            queue: s("wq_1"),
+            agent: s("a"),
+            token: 5,
+            lease_ms: 300_000,
+            steal: true,
+        },
+        Command::TaskHeartbeat {
+            workspace: s("w"),
+            task: s("t_1"),
+            token: 5,
+            lease_ms: 300_000,
+        },
+        Command::FinishTask {
+            workspace: s("w"),
+            task: s("t_1"),
+            token: Some(5),
+            outcome: Ok(s("null")),
+        },
+        Command::SetOrigins {
+            queue: q(),
+            auth: d(15),
+            add: vec![s("https://b.example")],
+            remove: vec![],
+        },
+        Command::KeepHeld {
+            command: Box::new(publish.clone()),
+        },
+        Command::ChargeHold {
+            payer: Payer::Account(s("acct_1")),
+            limits: PlanLimits { free: 1, pro: 2 },
+            bytes: 10,
+            max_held_bytes: 1 << 24,
+        },
+        Command::Refund {
+            payer: Payer::Ip(s("::1")),
+            month: 24_323,
+        },
+        Command::DrainHeldChunk {
+            queue: q(),
+            max: 256,
+        },
+        Command::ExpireUnused {
+            unused_for_ms: 604_800_000,
+        },
+        Command::Capped {
+            caps: QueueCaps {
+                max_consumers: 1000,
+                max_origins: 100,
+            },
+            command: Box::new(Command::Ack {
+                queue: q(),
+                auth: d(16),
+                consumer: s("me"),
+                cursor: 1,
+            }),
+        },
+        Command::RefundHeld {
+            payer: Payer::Account(s("acct_1")),
+            month: 24_323,
+            bytes: 10,
+        },
+    ]
+}
+
+/// The bytes of [`samples`], in hex, one per line.
+const GOLDEN: &str = include_str!("golden.hex");
+
+#[test]
+fn every_command_kind_encodes_to_its_pinned_bytes() {
+    let actual: Vec<String> = samples()
+        .iter()
+        .map(|c| encode(c).map(|b| b.iter().map(|x| format!("{x:02x}")).collect()))
+        .collect::<Result<_, _>>()
+        .expect("encodes");
+    let pinned: Vec<&str> = GOLDEN.lines().collect();
+    if std::env::var_os("ROOST_WRITE_GOLDEN").is_some() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/codec/golden.hex");
+        std::fs::write(path, actual.join("\n") + "\n").expect("write golden.hex");
+        return;
+    }
+    assert_eq!(actual.len(), pinned.len(), "a command kind was added or removed");
+    for (i, (a, p)) in actual.iter().zip(&pinned).enumerate() {
+        assert_eq!(a, p, "command #{i} ({:?}) encodes differently", samples()[i]);
+    }
+    for (i, p) in pinned.iter().enumerate() {
+        let bytes: Vec<u8> = (0..p.len())
+            .step_by(2)
+            .map(|j| u8::from_str_radix(&p[j..j + 2], 16).expect("hex"))
+            .collect();
+        let back: Command = super::decode("golden", &bytes).expect("decodes");
+        assert_eq!(back, samples()[i], "command #{i} decodes differently");
+    }
+}
