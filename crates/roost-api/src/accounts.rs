@@ -1,6 +1,7 @@
 //! Accounts and plans of publish quotas (off unless configured): the operator's calls. Claims
 //! are `queues::claim`; charging is the node's (`roost_node::quota`).
 
+use roost_state::command as cmd;
 use roost_state::{Account, Command, Plan, PlanLimits, Query, QueryResult, Response, META_GROUP};
 use subtle::ConstantTimeEq;
 
@@ -63,7 +64,8 @@ impl Api {
         self.operator(operator_key)?;
         let plan = parse_plan(plan.unwrap_or("free"))?;
         let id = format!("acct_{:016x}", self.random());
-        self.meta_write(Command::CreateAccount { id, plan }).await
+        self.meta_write(Command::CreateAccount(cmd::CreateAccount { id, plan }))
+            .await
     }
 
     /// An account.
@@ -89,10 +91,10 @@ impl Api {
     ) -> Result<AccountKey, Error> {
         self.operator(operator_key)?;
         let key = self.mint_key("ak_");
-        let command = Command::AddAccountKey {
+        let command = Command::AddAccountKey(cmd::AddAccountKey {
             account: id.to_owned(),
             key_digest: digest(key.as_bytes()),
-        };
+        });
         let account = self.meta_write(command).await?;
         Ok(AccountKey { account, key })
     }
@@ -115,10 +117,10 @@ impl Api {
         })?;
         let plan = parse_plan(raw)?;
         let account = self
-            .meta_write(Command::SetPlan {
+            .meta_write(Command::SetPlan(cmd::SetPlan {
                 account: id.to_owned(),
                 plan,
-            })
+            }))
             .await?;
         if account.upgrades > account.drained {
             self.node().drain_held_soon();

@@ -2,6 +2,7 @@
 //! limit), listed for the form key holder, and bound to a queue (proof of both keys) so every
 //! later submission is mirrored into it.
 
+use roost_state::command as cmd;
 use std::net::IpAddr;
 
 use roost_state::{
@@ -86,11 +87,11 @@ impl Api {
         }
         let key = self.mint_key("fk_");
         let id = FormId::new(self.node().pick_shard(), self.random());
-        let command = Command::CreateForm {
+        let command = Command::CreateForm(cmd::CreateForm {
             id: id.clone(),
             key_digest: digest(key.as_bytes()),
             name,
-        };
+        });
         match self.node().write(id.shard(), command).await? {
             Response::FormCreated { .. } => Ok(CreatedForm { id, key }),
             Response::Refused(e) => Err(e.into()),
@@ -125,11 +126,11 @@ impl Api {
                 "Send at least one field.",
             ));
         }
-        let command = Command::Submit {
+        let command = Command::Submit(cmd::Submit {
             form: id.clone(),
             id: ids::submission_id(self.random()),
             payload: Value::Object(fields).to_string(),
-        };
+        });
         match self.node().write(id.shard(), command).await? {
             Response::Submitted {
                 id: sub, mirrored, ..
@@ -201,14 +202,14 @@ impl Api {
             })?;
         // Proof of the queue key: a read of the queue that its key authorizes.
         self.get_queue(&queue).await?;
-        let command = Command::BindForm {
+        let command = Command::BindForm(cmd::BindForm {
             form: id.clone(),
             auth,
             binding: Binding {
                 queue: queue.id.clone(),
                 queue_auth: queue.auth,
             },
-        };
+        });
         match self.node().write(id.shard(), command).await? {
             Response::FormState { .. } => Ok((id, queue.id)),
             Response::Refused(e) => Err(e.into()),

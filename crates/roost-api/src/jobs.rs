@@ -1,6 +1,7 @@
 //! Async jobs: enqueue, inspect, list, cancel, retry, wait, follow events, and the worker side
 //! (claim, heartbeat, complete, fail). Every call is scoped to the caller's workspace.
 
+use roost_state::command as cmd;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -117,13 +118,13 @@ impl Api {
             run_at_ms,
             webhook: req.webhook,
         })?;
-        let command = Command::CreateJob {
+        let command = Command::CreateJob(cmd::CreateJob {
             id: ids::job_id(self.workspace_shard(&c.workspace), self.random()),
             workspace: c.workspace.clone(),
             spec,
             idempotency: idempotency(req.idempotency_key)?,
             ttl: self.settings().job_ttl,
-        };
+        });
         self.job_command(c, command).await
     }
 
@@ -177,19 +178,19 @@ impl Api {
 
     /// Cancels a pending job at once, or asks a running one's worker to stop.
     pub async fn cancel_job(&self, c: &Claims, id: &str) -> Result<Job, Error> {
-        let command = Command::CancelJob {
+        let command = Command::CancelJob(cmd::CancelJob {
             workspace: c.workspace.clone(),
             job: id.to_owned(),
-        };
+        });
         self.job_command(c, command).await
     }
 
     /// Runs a failed or cancelled job again.
     pub async fn retry_job(&self, c: &Claims, id: &str) -> Result<Job, Error> {
-        let command = Command::RetryJob {
+        let command = Command::RetryJob(cmd::RetryJob {
             workspace: c.workspace.clone(),
             job: id.to_owned(),
-        };
+        });
         self.job_command(c, command).await
     }
 
@@ -310,13 +311,13 @@ impl Api {
                 other => return Err(Error::unexpected(&other)),
             };
             if due {
-                let command = Command::ClaimJobs {
+                let command = Command::ClaimJobs(cmd::ClaimJobs {
                     workspace: c.workspace.clone(),
                     worker_id: req.worker_id.clone(),
                     types: req.types.clone(),
                     lease_ms: JOB_LEASE_MS,
                     tokens: (0..limit).map(|_| self.random()).collect(),
-                };
+                });
                 let jobs = match self.ws_write(&c.workspace, command).await? {
                     Response::Claimed { jobs } => jobs,
                     other => return Err(Error::unexpected(&other)),
@@ -343,13 +344,13 @@ impl Api {
         token: &str,
         progress: Option<i64>,
     ) -> Result<Heartbeat, Error> {
-        let command = Command::Heartbeat {
+        let command = Command::Heartbeat(cmd::Heartbeat {
             workspace: c.workspace.clone(),
             job: id.to_owned(),
             token: input::lease_token(token)?,
             progress: input::progress(progress)?,
             lease_ms: JOB_LEASE_MS,
-        };
+        });
         match self.ws_write(&c.workspace, command).await? {
             Response::HeartbeatAck {
                 expires_ms,
@@ -370,12 +371,12 @@ impl Api {
         token: &str,
         result: Option<Doc>,
     ) -> Result<Job, Error> {
-        let command = Command::CompleteJob {
+        let command = Command::CompleteJob(cmd::CompleteJob {
             workspace: c.workspace.clone(),
             job: id.to_owned(),
             token: input::lease_token(token)?,
             result: result.map_or_else(|| "null".to_owned(), Doc::into_string),
-        };
+        });
         self.job_command(c, command).await
     }
 
@@ -389,13 +390,13 @@ impl Api {
         retryable: bool,
     ) -> Result<Job, Error> {
         input::error_text(&error)?;
-        let command = Command::FailJob {
+        let command = Command::FailJob(cmd::FailJob {
             workspace: c.workspace.clone(),
             job: id.to_owned(),
             token: input::lease_token(token)?,
             error,
             retryable,
-        };
+        });
         self.job_command(c, command).await
     }
 

@@ -1,6 +1,7 @@
 //! Work queues for agent teams: priority tasks handed out with leases, work stealing within a
 //! team. Every call is scoped to the caller's workspace and, for team-scoped tokens, its teams.
 
+use roost_state::command as cmd;
 use std::collections::BTreeMap;
 
 use roost_auth::Claims;
@@ -73,12 +74,12 @@ impl Api {
     ) -> Result<QueueWithCounts, Error> {
         input::work_queue(&req.name, &req.team_id)?;
         reaches(c, &req.team_id)?;
-        let command = Command::CreateWorkQueue {
+        let command = Command::CreateWorkQueue(cmd::CreateWorkQueue {
             id: ids::work_queue_id(self.workspace_shard(&c.workspace), self.random()),
             workspace: c.workspace.clone(),
             name: req.name,
             team: req.team_id,
-        };
+        });
         match self.ws_write(&c.workspace, command).await? {
             Response::WorkQueueState { queue } => Ok(QueueWithCounts {
                 queue,
@@ -125,10 +126,10 @@ impl Api {
     /// Deletes a work queue and its tasks.
     pub async fn delete_work_queue(&self, c: &Claims, id: &str) -> Result<(), Error> {
         self.team_gate(c, id).await?;
-        let command = Command::DeleteWorkQueue {
+        let command = Command::DeleteWorkQueue(cmd::DeleteWorkQueue {
             workspace: c.workspace.clone(),
             id: id.to_owned(),
-        };
+        });
         match self.ws_write(&c.workspace, command).await? {
             Response::Done => Ok(()),
             other => Err(Error::unexpected(&other)),
@@ -150,7 +151,7 @@ impl Api {
             .transpose()?;
         let idempotency = idempotency(req.idempotency_key)?;
         self.team_gate(c, queue).await?;
-        let command = Command::AddTask {
+        let command = Command::AddTask(cmd::AddTask {
             id: ids::task_id(self.workspace_shard(&c.workspace), self.random()),
             workspace: c.workspace.clone(),
             queue: queue.to_owned(),
@@ -161,7 +162,7 @@ impl Api {
                 .map_or_else(|| "{}".to_owned(), Doc::into_string),
             deadline_ms,
             idempotency,
-        };
+        });
         match self.ws_write(&c.workspace, command).await? {
             Response::TaskState { task, created } => Ok((*task, created)),
             other => Err(Error::unexpected(&other)),
@@ -206,14 +207,14 @@ impl Api {
     ) -> Result<Option<Task>, Error> {
         input::agent_id(agent_id)?;
         self.team_gate(c, queue).await?;
-        let command = Command::Dequeue {
+        let command = Command::Dequeue(cmd::Dequeue {
             workspace: c.workspace.clone(),
             queue: queue.to_owned(),
             agent: agent_id.to_owned(),
             token: self.random(),
             lease_ms: TASK_LEASE_MS,
             steal,
-        };
+        });
         match self.ws_write(&c.workspace, command).await? {
             Response::Dequeued { task } => Ok(task.map(|t| *t)),
             other => Err(Error::unexpected(&other)),
@@ -252,12 +253,12 @@ impl Api {
             .transpose()?
             .ok_or_else(|| Error::invalid_field("token", "is required"))?;
         self.team_gate(c, task).await?;
-        let command = Command::TaskHeartbeat {
+        let command = Command::TaskHeartbeat(cmd::TaskHeartbeat {
             workspace: c.workspace.clone(),
             task: task.to_owned(),
             token,
             lease_ms: TASK_LEASE_MS,
-        };
+        });
         self.task_command(c, command).await
     }
 
@@ -271,12 +272,12 @@ impl Api {
     ) -> Result<Task, Error> {
         let token = token.as_deref().map(input::lease_token).transpose()?;
         self.team_gate(c, task).await?;
-        let command = Command::FinishTask {
+        let command = Command::FinishTask(cmd::FinishTask {
             workspace: c.workspace.clone(),
             task: task.to_owned(),
             token,
             outcome,
-        };
+        });
         self.task_command(c, command).await
     }
 

@@ -1,6 +1,7 @@
 //! Forwarding through a real peer server: batched commands each get their own answer, in
 //! spite of sharing RPCs, and a leader's refusal reaches exactly the command it refused.
 
+use roost_state::command as cmd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,10 +29,10 @@ impl PeerHandler for EchoLeader {
     ) -> Result<Response, ForwardError> {
         tokio::time::sleep(COMMIT).await;
         match command {
-            Command::Ack { cursor, .. } if cursor == REFUSED => {
+            Command::Ack(cmd::Ack { cursor, .. }) if cursor == REFUSED => {
                 Err(ForwardError::NotLeader { leader: Some(7) })
             }
-            Command::Ack { cursor, .. } => Ok(Response::Acked { cursor }),
+            Command::Ack(cmd::Ack { cursor, .. }) => Ok(Response::Acked { cursor }),
             other => Err(ForwardError::Unavailable(format!("unexpected {other:?}"))),
         }
     }
@@ -46,12 +47,12 @@ impl PeerHandler for EchoLeader {
 }
 
 fn ack(cursor: u64) -> Command {
-    Command::Ack {
+    Command::Ack(cmd::Ack {
         queue: QueueId::new(2, 1),
         auth: [0; 32],
         consumer: "c".into(),
         cursor,
-    }
+    })
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@
 //! quotas on, each mirrored publish is charged like any other (see `quota`).
 
 use rand::Rng;
+use roost_state::command as cmd;
 use roost_state::{Command, GroupId, Query, QueryResult, Response, Source};
 
 use crate::{Node, NodeError};
@@ -34,7 +35,7 @@ pub async fn drain(node: &Node, group: GroupId) -> Result<(), NodeError> {
         let mut through = None;
         let mut failed = None;
         for sub in &w.submissions {
-            let command = Command::Publish {
+            let command = Command::Publish(cmd::Publish {
                 queue: w.binding.queue.clone(),
                 auth: w.binding.queue_auth,
                 id: roost_state::ids::message_id(rand::rng().random()),
@@ -44,7 +45,7 @@ pub async fn drain(node: &Node, group: GroupId) -> Result<(), NodeError> {
                 },
                 idempotency: Some((format!("form-mirror:{}", sub.id), MIRROR_DIGEST)),
                 hold: None,
-            };
+            });
             // Charged like any publish: to the queue's owner, else to the form itself (a
             // public form has no single client address to stand for it).
             let payer = format!("form:{}", w.form);
@@ -73,12 +74,12 @@ pub async fn drain(node: &Node, group: GroupId) -> Result<(), NodeError> {
             }
         }
         if let Some(through) = through {
-            let done = Command::MirrorDone {
+            let done = Command::MirrorDone(cmd::MirrorDone {
                 form: w.form.clone(),
                 through,
                 failed,
                 queue: w.binding.queue.clone(),
-            };
+            });
             // If this is lost, the next drain republishes; the Idempotency-Key dedupes it.
             if let Err(e) = node.write(group, done).await {
                 tracing::debug!(form = %w.form, error = %e, "mirror progress not recorded");

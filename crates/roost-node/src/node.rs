@@ -1,5 +1,6 @@
 //! Starting a node, and routing writes and reads to group leaders.
 
+use roost_state::command as cmd;
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -210,7 +211,7 @@ impl Node {
     async fn check_layout(self: Arc<Self>, shutdown: CancellationToken) {
         let shards = self.config.shards;
         loop {
-            let attempt = self.write(META_GROUP, Command::InitLayout { shards });
+            let attempt = self.write(META_GROUP, Command::InitLayout(cmd::InitLayout { shards }));
             let result = tokio::select! {
                 r = attempt => r,
                 _ = shutdown.cancelled() => return,

@@ -9,6 +9,7 @@
 //! refund can leave one charge too many.
 
 use rand::Rng;
+use roost_state::command as cmd;
 use roost_state::{
     month_of, Command, CommandError, Payer, Plan, PlanLimits, Query, QueryResult, QueueId,
     Response, META_GROUP,
@@ -82,12 +83,12 @@ impl Node {
         mut publish: Command,
         publisher: &str,
     ) -> Result<Charged, NodeError> {
-        let Command::Publish {
+        let Command::Publish(cmd::Publish {
             queue,
             auth,
             payload,
             ..
-        } = &publish
+        }) = &publish
         else {
             return Err(NodeError::Unexpected(
                 "publish_charged takes a publish".into(),
@@ -112,12 +113,12 @@ impl Node {
             Charge::Allowed { .. } => None,
             Charge::Denied { .. } => Some(format!("pp_{:016x}", rand::rng().random::<u64>())),
         };
-        if let Command::Publish { hold, .. } = &mut publish {
+        if let Command::Publish(cmd::Publish { hold, .. }) = &mut publish {
             hold.clone_from(&pending);
         }
-        let publish = Command::KeepHeld {
+        let publish = Command::KeepHeld(cmd::KeepHeld {
             command: Box::new(publish),
-        };
+        });
         let response = self.write(queue.shard(), publish).await?;
         let stored = matches!(
             response,
@@ -155,7 +156,7 @@ impl Node {
         replay: Command,
         publisher: &str,
     ) -> Result<Replay, NodeError> {
-        let Command::ReplayDlq { queue, auth, .. } = &replay else {
+        let Command::ReplayDlq(cmd::ReplayDlq { queue, auth, .. }) = &replay else {
             return Err(NodeError::Unexpected(
                 "replay_charged takes a replay".into(),
             ));
@@ -203,16 +204,16 @@ impl Node {
         };
         let month = month_of(now_ms());
         let command = match held_bytes {
-            Some(bytes) => Command::ChargeHold {
+            Some(bytes) => Command::ChargeHold(cmd::ChargeHold {
                 payer: payer.clone(),
                 limits: quotas.plans,
                 bytes,
                 max_held_bytes: quotas.max_held_bytes,
-            },
-            None => Command::Charge {
+            }),
+            None => Command::Charge(cmd::Charge {
                 payer: payer.clone(),
                 limits: quotas.plans,
-            },
+            }),
         };
         match self.write(META_GROUP, command).await? {
             Response::Charged { allowed: true, .. } => Ok(Charge::Allowed { payer, month }),
@@ -236,11 +237,11 @@ impl Node {
     /// Gives back held bytes counted for a publish that held nothing new (a retry of a held
     /// publish). Losing it only counts the bytes twice, so a failure is logged.
     async fn refund_held(&self, payer: Payer, month: u32, bytes: u64) {
-        let command = Command::RefundHeld {
+        let command = Command::RefundHeld(cmd::RefundHeld {
             payer,
             month,
             bytes,
-        };
+        });
         if let Err(e) = self.write(META_GROUP, command).await {
             tracing::warn!(error = %e, "a held-bytes refund was lost");
         }
@@ -250,7 +251,7 @@ impl Node {
     /// one, so a failure is logged, not returned.
     async fn refund(&self, payer: Payer, month: u32) {
         if let Err(e) = self
-            .write(META_GROUP, Command::Refund { payer, month })
+            .write(META_GROUP, Command::Refund(cmd::Refund { payer, month }))
             .await
         {
             tracing::warn!(error = %e, "a quota refund was lost; one publish stays counted");

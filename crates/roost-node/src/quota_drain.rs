@@ -3,6 +3,7 @@
 //! entry grows with the backlog), then record the drain. Repeating a drain is harmless, so a
 //! leader change midway only repeats work.
 
+use roost_state::command as cmd;
 use roost_state::{Command, Query, QueryResult, Response, META_GROUP};
 
 use crate::{Node, NodeError};
@@ -19,10 +20,10 @@ pub async fn drain(node: &Node) -> Result<(), NodeError> {
         for queue in queues {
             let shard = queue.shard();
             loop {
-                let chunk = Command::DrainHeldChunk {
+                let chunk = Command::DrainHeldChunk(cmd::DrainHeldChunk {
                     queue: queue.clone(),
                     max: CHUNK,
-                };
+                });
                 match node.write(shard, chunk).await? {
                     Response::Drained { count } if count == CHUNK => {}
                     Response::Drained { .. } | Response::Refused(_) => break,
@@ -33,8 +34,11 @@ pub async fn drain(node: &Node) -> Result<(), NodeError> {
                 }
             }
         }
-        node.write(META_GROUP, Command::DrainDone { account, upgrade })
-            .await?;
+        node.write(
+            META_GROUP,
+            Command::DrainDone(cmd::DrainDone { account, upgrade }),
+        )
+        .await?;
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! the form-mirroring outbox in case a submission's own drain was cut short. When configured,
 //! every [`EXPIRE_EVERY`] it also proposes the expiry of queues nobody ever used.
 
+use roost_state::command as cmd;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,7 +42,7 @@ pub async fn run(node: Arc<Node>, every: Duration, shutdown: CancellationToken) 
             if node.leads(group) {
                 if let Some(unused) = expire {
                     let unused_for_ms = unused.as_millis() as u64;
-                    let command = Command::ExpireUnused { unused_for_ms };
+                    let command = Command::ExpireUnused(cmd::ExpireUnused { unused_for_ms });
                     if let Err(e) = node.write(group, command).await {
                         tracing::debug!(group, error = %e, "unused queues expire at the next look");
                     }

@@ -3,6 +3,7 @@
 //! in the job's event log. Delivery is at least once: an attempt whose report is lost repeats.
 //! Loopback, private and link-local addresses are refused unless the operator allows them.
 
+use roost_state::command as cmd;
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -269,13 +270,13 @@ async fn dispatch(
                     Ok(status) => (Ok(status), false),
                     Err((why, give_up)) => (Err(why), give_up),
                 };
-                let report = Command::WebhookAttempted {
+                let report = Command::WebhookAttempted(cmd::WebhookAttempted {
                     job: job.id.clone(),
                     generation: delivery.generation,
                     attempt: delivery.attempts + 1,
                     outcome,
                     give_up,
-                };
+                });
                 // Unreported, the attempt repeats: delivery is at least once.
                 if let Err(e) = node.write(group, report).await {
                     tracing::debug!(group, error = %e, "webhook attempt not recorded");

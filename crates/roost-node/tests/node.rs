@@ -1,5 +1,6 @@
 //! In-process node tests: the write/read path, restart durability, and unavailability.
 
+use roost_state::command as cmd;
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::Path;
@@ -93,12 +94,12 @@ async fn writes_survive_a_restart() -> anyhow::Result<()> {
         let created = node
             .write(
                 2,
-                Command::CreateQueue {
+                Command::CreateQueue(cmd::CreateQueue {
                     id: queue.clone(),
                     key_digest: KEY,
                     consumers: vec!["me".into()],
                     settings: QueueSettings::default(),
-                },
+                }),
             )
             .await?;
         assert!(matches!(created, Response::Created { .. }));
@@ -106,7 +107,7 @@ async fn writes_survive_a_restart() -> anyhow::Result<()> {
             let r = node
                 .write(
                     2,
-                    Command::Publish {
+                    Command::Publish(cmd::Publish {
                         queue: queue.clone(),
                         auth: KEY,
                         id: format!("qm_{i:016x}"),
@@ -114,7 +115,7 @@ async fn writes_survive_a_restart() -> anyhow::Result<()> {
                         source: roost_state::Source::Publish,
                         idempotency: None,
                         hold: None,
-                    },
+                    }),
                 )
                 .await?;
             assert!(

@@ -2,6 +2,7 @@
 //! retry an unknown outcome with the same key, and a consumer that pulls and acks, each
 //! recording a history for `jepsen-tests`' checker; then the final read after healing.
 
+use roost_state::command as cmd;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -68,12 +69,12 @@ pub(crate) async fn ask(n: NodeId, rpc: Rpc) -> Option<Reply> {
 /// Creates the queue, trying each node in turn until one leader answers.
 pub async fn create_queue(nodes: u64) -> bool {
     for attempt in 0..200 {
-        let command = Command::CreateQueue {
+        let command = Command::CreateQueue(cmd::CreateQueue {
             id: queue(),
             key_digest: KEY,
             consumers: vec!["c".into()],
             settings: QueueSettings::default(),
-        };
+        });
         match ask(attempt % nodes + 1, Rpc::Write(command)).await {
             Some(Reply::Written(Ok(Response::Created { .. })))
             | Some(Reply::Written(Ok(Response::Refused(CommandError::QueueExists)))) => {
@@ -107,7 +108,7 @@ pub async fn publisher(rec: Recorder, process: u64, nodes: u64, until: Duration)
                 seq,
             };
             rec.log(process, Outcome::Invoke, op(None));
-            let command = Command::Publish {
+            let command = Command::Publish(cmd::Publish {
                 queue: queue(),
                 auth: KEY,
                 id: format!("qm_{process}_{n}_{attempt}"),
@@ -115,7 +116,7 @@ pub async fn publisher(rec: Recorder, process: u64, nodes: u64, until: Duration)
                 source: Source::Publish,
                 idempotency: Some((key.clone(), digest(&value))),
                 hold: None,
-            };
+            });
             let node = (process + n + attempt) % nodes + 1;
             let outcome = match ask(node, Rpc::Write(command)).await {
                 Some(Reply::Written(Ok(Response::Published { seq, .. }))) => {
@@ -190,12 +191,12 @@ pub async fn consumer(rec: Recorder, nodes: u64, until: Duration) {
             stored,
         };
         rec.log(process, Outcome::Invoke, ack(None));
-        let command = Command::Ack {
+        let command = Command::Ack(cmd::Ack {
             queue: queue(),
             auth: KEY,
             consumer: "c".into(),
             cursor: last,
-        };
+        });
         match ask(node, Rpc::Write(command)).await {
             Some(Reply::Written(Ok(Response::Acked { cursor: stored }))) => {
                 rec.log(process, Outcome::Ok, ack(Some(stored)));

@@ -2,6 +2,7 @@
 //! and workers that claim one job at a time and complete it, or fail it retryably every fifth
 //! attempt, with the lease token; then the final read of every job's status.
 
+use roost_state::command as cmd;
 use std::time::Duration;
 
 use jepsen_tests::{FinalState, Op, Outcome};
@@ -45,7 +46,7 @@ pub async fn enqueuer(rec: Recorder, process: u64, nodes: u64, until: Duration) 
         // An unknown or refused outcome is retried under the same key.
         for attempt in 0..=RETRIES {
             rec.log(process, Outcome::Invoke, blank());
-            let command = Command::CreateJob {
+            let command = Command::CreateJob(cmd::CreateJob {
                 id: id.clone(),
                 workspace: WORKSPACE.into(),
                 spec: spec(),
@@ -55,7 +56,7 @@ pub async fn enqueuer(rec: Recorder, process: u64, nodes: u64, until: Duration) 
                     failed_ms: 86_400_000,
                     cancelled_ms: 86_400_000,
                 },
-            };
+            });
             let reply = ask((process + n + attempt) % nodes + 1, Rpc::Write(command)).await;
             match (outcome(&reply), reply) {
                 (Outcome::Ok, Some(Reply::Written(Ok(Response::JobState { job, .. })))) => {
@@ -93,13 +94,13 @@ pub async fn worker(rec: Recorder, process: u64, nodes: u64, until: Duration) {
             attempt,
         };
         rec.log(process, Outcome::Invoke, claim("", 0));
-        let command = Command::ClaimJobs {
+        let command = Command::ClaimJobs(cmd::ClaimJobs {
             workspace: WORKSPACE.into(),
             worker_id: format!("w{process}"),
             types: Vec::new(),
             lease_ms: LEASE_MS,
             tokens: vec![rng.random()],
-        };
+        });
         let reply = ask(node, Rpc::Write(command)).await;
         let job = match (outcome(&reply), reply) {
             (Outcome::Ok, Some(Reply::Written(Ok(Response::Claimed { mut jobs })))) => jobs.pop(),
@@ -133,20 +134,20 @@ pub async fn worker(rec: Recorder, process: u64, nodes: u64, until: Duration) {
             rec.log(process, Outcome::Invoke, op());
             let (workspace, id, token) = (WORKSPACE.to_owned(), job.id.clone(), lease.token);
             let command = if fail {
-                Command::FailJob {
+                Command::FailJob(cmd::FailJob {
                     workspace,
                     job: id,
                     token,
                     error: "sim".into(),
                     retryable: true,
-                }
+                })
             } else {
-                Command::CompleteJob {
+                Command::CompleteJob(cmd::CompleteJob {
                     workspace,
                     job: id,
                     token,
                     result: "{}".into(),
-                }
+                })
             };
             let done = outcome(&ask(node, Rpc::Write(command)).await);
             rec.log(process, done, op());

@@ -1,6 +1,7 @@
 //! One queue's replicated data: its metadata, its envelopes, its dead letters and its
 //! idempotency records.
 
+use crate::command as cmd;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -89,10 +90,10 @@ pub struct QueueCaps {
 impl QueueCaps {
     /// `command` limited by these caps.
     pub fn limit(self, command: crate::Command) -> crate::Command {
-        crate::Command::Capped {
+        crate::Command::Capped(cmd::Capped {
             caps: self,
             command: Box::new(command),
-        }
+        })
     }
 }
 

@@ -14,6 +14,7 @@ mod messages;
 mod quotas;
 mod work;
 
+use crate::command as cmd;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -384,15 +385,15 @@ impl ShardState {
                 // Job and work ids live in their workspace's shard: one naming another shard
                 // cannot be the caller's, so it is simply not found.
                 let refusal = match command {
-                    Command::Heartbeat { .. }
-                    | Command::CompleteJob { .. }
-                    | Command::FailJob { .. }
-                    | Command::CancelJob { .. }
-                    | Command::RetryJob { .. } => CommandError::JobNotFound,
-                    Command::DeleteWorkQueue { .. }
-                    | Command::AddTask { .. }
-                    | Command::Dequeue { .. } => CommandError::WorkNotFound("work queue".into()),
-                    Command::TaskHeartbeat { .. } | Command::FinishTask { .. } => {
+                    Command::Heartbeat(_)
+                    | Command::CompleteJob(_)
+                    | Command::FailJob(_)
+                    | Command::CancelJob(_)
+                    | Command::RetryJob(_) => CommandError::JobNotFound,
+                    Command::DeleteWorkQueue(_) | Command::AddTask(_) | Command::Dequeue(_) => {
+                        CommandError::WorkNotFound("work queue".into())
+                    }
+                    Command::TaskHeartbeat(_) | Command::FinishTask(_) => {
                         CommandError::WorkNotFound("task".into())
                     }
                     _ => {
@@ -403,48 +404,49 @@ impl ShardState {
             }
         }
         let result = match command {
-            Command::Capped { caps, command } => match self.breaks_caps(caps, command) {
+            Command::Capped(cmd::Capped { caps, command }) => match self.breaks_caps(caps, command)
+            {
                 Some(refusal) => refuse(refusal),
                 None => return self.apply(stamped_ms, command, lookup),
             },
             Command::Noop => Ok(Ok(Response::Done)),
-            Command::KeepHeld { command } => match &**command {
-                publish @ Command::Publish { .. } => {
+            Command::KeepHeld(cmd::KeepHeld { command }) => match &**command {
+                publish @ Command::Publish(_) => {
                     self.apply_publish(now, publish, false, lookup, &mut fx)
                 }
                 other => return self.apply(stamped_ms, other, lookup),
             },
-            Command::Refund { payer, month } => self.refund(payer, *month, &mut fx),
-            Command::RefundHeld {
+            Command::Refund(cmd::Refund { payer, month }) => self.refund(payer, *month, &mut fx),
+            Command::RefundHeld(cmd::RefundHeld {
                 payer,
                 month,
                 bytes,
-            } => self.refund_held(payer, *month, *bytes, &mut fx),
-            Command::ChargeHold {
+            }) => self.refund_held(payer, *month, *bytes, &mut fx),
+            Command::ChargeHold(cmd::ChargeHold {
                 payer,
                 limits,
                 bytes,
                 max_held_bytes,
-            } => self.charge_hold(now, payer, *limits, *bytes, *max_held_bytes, &mut fx),
-            Command::DrainHeldChunk { queue, max } => {
+            }) => self.charge_hold(now, payer, *limits, *bytes, *max_held_bytes, &mut fx),
+            Command::DrainHeldChunk(cmd::DrainHeldChunk { queue, max }) => {
                 self.drain_held_chunk(now, queue, *max, lookup, &mut fx)
             }
-            Command::ExpireUnused { unused_for_ms } => {
+            Command::ExpireUnused(cmd::ExpireUnused { unused_for_ms }) => {
                 Ok(Ok(self.expire_unused(now, *unused_for_ms, &mut fx)))
             }
-            Command::InitLayout { shards } => self.init_layout(*shards),
+            Command::InitLayout(cmd::InitLayout { shards }) => self.init_layout(*shards),
             Command::Tick => {
                 self.tick_jobs(now, &mut fx);
                 self.tick_work(now, &mut fx);
                 self.tick(now, lookup, &mut fx).map(|()| Ok(Response::Done))
             }
-            Command::CreateJob {
+            Command::CreateJob(cmd::CreateJob {
                 id,
                 workspace,
                 spec,
                 idempotency,
                 ttl,
-            } => self.create_job(
+            }) => self.create_job(
                 now,
                 id,
                 workspace,
@@ -453,53 +455,55 @@ impl ShardState {
                 *ttl,
                 &mut fx,
             ),
-            Command::ClaimJobs {
+            Command::ClaimJobs(cmd::ClaimJobs {
                 workspace,
                 worker_id,
                 types,
                 lease_ms,
                 tokens,
-            } => self.claim_jobs(now, workspace, worker_id, types, *lease_ms, tokens, &mut fx),
-            Command::Heartbeat {
+            }) => self.claim_jobs(now, workspace, worker_id, types, *lease_ms, tokens, &mut fx),
+            Command::Heartbeat(cmd::Heartbeat {
                 workspace,
                 job,
                 token,
                 progress,
                 lease_ms,
-            } => self.heartbeat(now, workspace, job, *token, *progress, *lease_ms, &mut fx),
-            Command::CompleteJob {
+            }) => self.heartbeat(now, workspace, job, *token, *progress, *lease_ms, &mut fx),
+            Command::CompleteJob(cmd::CompleteJob {
                 workspace,
                 job,
                 token,
                 result,
-            } => self.complete_job(now, workspace, job, *token, result, &mut fx),
-            Command::FailJob {
+            }) => self.complete_job(now, workspace, job, *token, result, &mut fx),
+            Command::FailJob(cmd::FailJob {
                 workspace,
                 job,
                 token,
                 error,
                 retryable,
-            } => self.fail_job(now, workspace, job, *token, error, *retryable, &mut fx),
-            Command::CancelJob { workspace, job } => self.cancel_job(now, workspace, job, &mut fx),
-            Command::WebhookAttempted {
+            }) => self.fail_job(now, workspace, job, *token, error, *retryable, &mut fx),
+            Command::CancelJob(cmd::CancelJob { workspace, job }) => {
+                self.cancel_job(now, workspace, job, &mut fx)
+            }
+            Command::WebhookAttempted(cmd::WebhookAttempted {
                 job,
                 generation,
                 attempt,
                 outcome,
                 give_up,
-            } => {
+            }) => {
                 self.webhook_attempted(now, job, *generation, *attempt, outcome, *give_up, &mut fx)
             }
-            Command::CreateWorkQueue {
+            Command::CreateWorkQueue(cmd::CreateWorkQueue {
                 id,
                 workspace,
                 name,
                 team,
-            } => self.create_work_queue(now, id, workspace, name, team, &mut fx),
-            Command::DeleteWorkQueue { workspace, id } => {
+            }) => self.create_work_queue(now, id, workspace, name, team, &mut fx),
+            Command::DeleteWorkQueue(cmd::DeleteWorkQueue { workspace, id }) => {
                 self.delete_work_queue(workspace, id, &mut fx)
             }
-            Command::AddTask {
+            Command::AddTask(cmd::AddTask {
                 id,
                 workspace,
                 queue,
@@ -508,7 +512,7 @@ impl ShardState {
                 payload,
                 deadline_ms,
                 idempotency,
-            } => self.add_task(
+            }) => self.add_task(
                 now,
                 id,
                 workspace,
@@ -520,101 +524,119 @@ impl ShardState {
                 idempotency.as_ref(),
                 &mut fx,
             ),
-            Command::Dequeue {
+            Command::Dequeue(cmd::Dequeue {
                 workspace,
                 queue,
                 agent,
                 token,
                 lease_ms,
                 steal,
-            } => self.dequeue(
+            }) => self.dequeue(
                 now, workspace, queue, agent, *token, *lease_ms, *steal, &mut fx,
             ),
-            Command::TaskHeartbeat {
+            Command::TaskHeartbeat(cmd::TaskHeartbeat {
                 workspace,
                 task,
                 token,
                 lease_ms,
-            } => self.task_heartbeat(now, workspace, task, *token, *lease_ms, &mut fx),
-            Command::FinishTask {
+            }) => self.task_heartbeat(now, workspace, task, *token, *lease_ms, &mut fx),
+            Command::FinishTask(cmd::FinishTask {
                 workspace,
                 task,
                 token,
                 outcome,
-            } => self.finish_task(now, workspace, task, *token, outcome, &mut fx),
-            Command::RetryJob { workspace, job } => self.retry_job(now, workspace, job, &mut fx),
-            Command::CreateQueue {
+            }) => self.finish_task(now, workspace, task, *token, outcome, &mut fx),
+            Command::RetryJob(cmd::RetryJob { workspace, job }) => {
+                self.retry_job(now, workspace, job, &mut fx)
+            }
+            Command::CreateQueue(cmd::CreateQueue {
                 id,
                 key_digest,
                 consumers,
                 settings,
-            } => self.create(now, id, key_digest, consumers, settings, &mut fx),
-            Command::DeleteQueue { queue, auth } => self.delete(queue, auth, &mut fx),
-            publish @ Command::Publish { .. } => {
+            }) => self.create(now, id, key_digest, consumers, settings, &mut fx),
+            Command::DeleteQueue(cmd::DeleteQueue { queue, auth }) => {
+                self.delete(queue, auth, &mut fx)
+            }
+            publish @ Command::Publish(_) => {
                 self.apply_publish(now, publish, true, lookup, &mut fx)
             }
-            Command::DrainHeld { queue } => {
+            Command::DrainHeld(cmd::DrainHeld { queue }) => {
                 self.drain_held_chunk(now, queue, u64::MAX, lookup, &mut fx)
             }
-            Command::SetOwner { queue, auth, owner } => self.set_owner(queue, auth, owner, &mut fx),
-            Command::CreateAccount { id, plan } => self.create_account(now, id, *plan, &mut fx),
-            Command::AddAccountKey {
+            Command::SetOwner(cmd::SetOwner { queue, auth, owner }) => {
+                self.set_owner(queue, auth, owner, &mut fx)
+            }
+            Command::CreateAccount(cmd::CreateAccount { id, plan }) => {
+                self.create_account(now, id, *plan, &mut fx)
+            }
+            Command::AddAccountKey(cmd::AddAccountKey {
                 account,
                 key_digest,
-            } => self.add_account_key(account, key_digest, &mut fx),
-            Command::SetPlan { account, plan } => self.set_plan(account, *plan, &mut fx),
-            Command::Claim { key_digest, queue } => self.claim(key_digest, queue, &mut fx),
-            Command::Charge { payer, limits } => self.charge(now, payer, *limits, &mut fx),
-            Command::DrainDone { account, upgrade } => self.drain_done(account, *upgrade, &mut fx),
-            Command::Ack {
+            }) => self.add_account_key(account, key_digest, &mut fx),
+            Command::SetPlan(cmd::SetPlan { account, plan }) => {
+                self.set_plan(account, *plan, &mut fx)
+            }
+            Command::Claim(cmd::Claim { key_digest, queue }) => {
+                self.claim(key_digest, queue, &mut fx)
+            }
+            Command::Charge(cmd::Charge { payer, limits }) => {
+                self.charge(now, payer, *limits, &mut fx)
+            }
+            Command::DrainDone(cmd::DrainDone { account, upgrade }) => {
+                self.drain_done(account, *upgrade, &mut fx)
+            }
+            Command::Ack(cmd::Ack {
                 queue,
                 auth,
                 consumer,
                 cursor,
-            } => self.ack(now, queue, auth, consumer, *cursor, lookup, &mut fx),
-            Command::SetConsumers {
+            }) => self.ack(now, queue, auth, consumer, *cursor, lookup, &mut fx),
+            Command::SetConsumers(cmd::SetConsumers {
                 queue,
                 auth,
                 add,
                 remove,
-            } => self.set_consumers(now, queue, auth, add, remove, lookup, &mut fx),
-            Command::Nack {
+            }) => self.set_consumers(now, queue, auth, add, remove, lookup, &mut fx),
+            Command::Nack(cmd::Nack {
                 queue,
                 auth,
                 seq,
                 error,
                 dead_letter,
                 ..
-            } => self.nack(now, queue, auth, *seq, error, *dead_letter, lookup, &mut fx),
-            Command::ReplayDlq {
+            }) => self.nack(now, queue, auth, *seq, error, *dead_letter, lookup, &mut fx),
+            Command::ReplayDlq(cmd::ReplayDlq {
                 queue,
                 auth,
                 dlq_msg_id,
                 id,
-            } => self.replay(now, queue, auth, dlq_msg_id, id, lookup, &mut fx),
-            Command::SetOrigins {
+            }) => self.replay(now, queue, auth, dlq_msg_id, id, lookup, &mut fx),
+            Command::SetOrigins(cmd::SetOrigins {
                 queue,
                 auth,
                 add,
                 remove,
-            } => self.set_origins(queue, auth, add, remove, &mut fx),
-            Command::CreateForm {
+            }) => self.set_origins(queue, auth, add, remove, &mut fx),
+            Command::CreateForm(cmd::CreateForm {
                 id,
                 key_digest,
                 name,
-            } => self.create_form(now, id, key_digest, name, &mut fx),
-            Command::Submit { form, id, payload } => self.submit(now, form, id, payload, &mut fx),
-            Command::BindForm {
+            }) => self.create_form(now, id, key_digest, name, &mut fx),
+            Command::Submit(cmd::Submit { form, id, payload }) => {
+                self.submit(now, form, id, payload, &mut fx)
+            }
+            Command::BindForm(cmd::BindForm {
                 form,
                 auth,
                 binding,
-            } => self.bind_form(form, auth, binding, &mut fx),
-            Command::MirrorDone {
+            }) => self.bind_form(form, auth, binding, &mut fx),
+            Command::MirrorDone(cmd::MirrorDone {
                 form,
                 through,
                 failed,
                 queue,
-            } => self.mirror_done(form, *through, failed.as_deref(), queue, &mut fx),
+            }) => self.mirror_done(form, *through, failed.as_deref(), queue, &mut fx),
         };
         // A refusal must change nothing: operations decide before they mutate, and any effect
         // gathered before the refusal is dropped.
@@ -817,7 +839,7 @@ impl ShardState {
         lookup: &dyn Lookup,
         fx: &mut Effects,
     ) -> Outcome {
-        let Command::Publish {
+        let Command::Publish(cmd::Publish {
             queue,
             auth,
             id,
@@ -825,7 +847,7 @@ impl ShardState {
             source,
             idempotency,
             hold,
-        } = publish
+        }) = publish
         else {
             return refuse(CommandError::Invalid("not a publish".into()));
         };

@@ -3,6 +3,7 @@
 use openraft::storage::RaftStateMachine;
 use openraft::testing::{StoreBuilder, Suite};
 use openraft::{CommittedLeaderId, EntryPayload, RaftSnapshotBuilder};
+use roost_state::command as cmd;
 use roost_state::{
     Batch, Command, JobSpec, JobTtl, Query, QueryResult, QueueId, QueueSettings, Response, Source,
     Topic,
@@ -45,17 +46,17 @@ fn entry(index: u64, command: Command) -> Entry {
 fn workload(queue: &QueueId) -> Vec<Entry> {
     let mut entries = vec![entry(
         1,
-        Command::CreateQueue {
+        Command::CreateQueue(cmd::CreateQueue {
             id: queue.clone(),
             key_digest: KEY,
             consumers: vec!["me".into()],
             settings: QueueSettings::default(),
-        },
+        }),
     )];
     for i in 0..5u64 {
         entries.push(entry(
             2 + i,
-            Command::Publish {
+            Command::Publish(cmd::Publish {
                 queue: queue.clone(),
                 auth: KEY,
                 id: format!("qm_{i:016x}"),
@@ -64,17 +65,17 @@ fn workload(queue: &QueueId) -> Vec<Entry> {
                 // The same key twice in one batch must dedupe inside the batch.
                 idempotency: Some((format!("k{}", i.min(3)), [i.min(3) as u8; 32])),
                 hold: None,
-            },
+            }),
         ));
     }
     entries.push(entry(
         7,
-        Command::Ack {
+        Command::Ack(cmd::Ack {
             queue: queue.clone(),
             auth: KEY,
             consumer: "me".into(),
             cursor: 2,
-        },
+        }),
     ));
     entries
 }
@@ -158,14 +159,14 @@ fn entries_from(first: u64, commands: Vec<Command>) -> Vec<Entry> {
 }
 
 fn nack(queue: &QueueId, seq: u64) -> Command {
-    Command::Nack {
+    Command::Nack(cmd::Nack {
         queue: queue.clone(),
         auth: KEY,
         consumer: "me".into(),
         seq,
         error: "boom".into(),
         dead_letter: true,
-    }
+    })
 }
 
 fn dlq(sm: &StateMachineStore, queue: &QueueId) -> Vec<u64> {
@@ -185,14 +186,14 @@ fn dlq(sm: &StateMachineStore, queue: &QueueId) -> Vec<u64> {
 async fn dead_letters_gc_and_deletion_persist_within_and_across_batches() -> anyhow::Result<()> {
     let dir = TempDir::new()?;
     let queue = QueueId::new(1, 9);
-    let mut commands = vec![Command::CreateQueue {
+    let mut commands = vec![Command::CreateQueue(cmd::CreateQueue {
         id: queue.clone(),
         key_digest: KEY,
         consumers: vec!["me".into()],
         settings: QueueSettings::default(),
-    }];
+    })];
     for i in 0..3u64 {
-        commands.push(Command::Publish {
+        commands.push(Command::Publish(cmd::Publish {
             queue: queue.clone(),
             auth: KEY,
             id: format!("qm_{i:016x}"),
@@ -200,24 +201,24 @@ async fn dead_letters_gc_and_deletion_persist_within_and_across_batches() -> any
             source: Source::Publish,
             idempotency: None,
             hold: None,
-        });
+        }));
     }
     // In one batch: dead-letter seq 3, replay it (reading the pending row), dead-letter seq 2,
     // and ack 1 so the floor rises.
     commands.push(nack(&queue, 3));
-    commands.push(Command::ReplayDlq {
+    commands.push(Command::ReplayDlq(cmd::ReplayDlq {
         queue: queue.clone(),
         auth: KEY,
         dlq_msg_id: format!("qm_{:016x}", 2),
         id: "qm_replayed".into(),
-    });
+    }));
     commands.push(nack(&queue, 2));
-    commands.push(Command::Ack {
+    commands.push(Command::Ack(cmd::Ack {
         queue: queue.clone(),
         auth: KEY,
         consumer: "me".into(),
         cursor: 1,
-    });
+    }));
     {
         let storage = Storage::open(dir.path())?;
         let (_log, mut sm) = storage.group(1)?;
@@ -234,10 +235,10 @@ async fn dead_letters_gc_and_deletion_persist_within_and_across_batches() -> any
     // Deleting the queue removes every record it had.
     sm.apply(entries_from(
         9,
-        vec![Command::DeleteQueue {
+        vec![Command::DeleteQueue(cmd::DeleteQueue {
             queue: queue.clone(),
             auth: KEY,
-        }],
+        })],
     ))
     .await?;
     drop((log, sm, storage));
@@ -275,21 +276,23 @@ async fn snapshot_build_leaves_the_runtime_free() -> anyhow::Result<()> {
     let queue = QueueId::new(1, 11);
     let storage = Storage::open(dir.path())?;
     let (_log, mut sm) = storage.group(1)?;
-    let mut commands = vec![Command::CreateQueue {
+    let mut commands = vec![Command::CreateQueue(cmd::CreateQueue {
         id: queue.clone(),
         key_digest: KEY,
         consumers: vec!["me".into()],
         settings: QueueSettings::default(),
-    }];
+    })];
     let pad = "x".repeat(200);
-    commands.extend((0..60_000u64).map(|i| Command::Publish {
-        queue: queue.clone(),
-        auth: KEY,
-        id: format!("qm_{i:016x}"),
-        payload: format!("{{\"i\":{i},\"pad\":\"{pad}\"}}"),
-        source: Source::Publish,
-        idempotency: None,
-        hold: None,
+    commands.extend((0..60_000u64).map(|i| {
+        Command::Publish(cmd::Publish {
+            queue: queue.clone(),
+            auth: KEY,
+            id: format!("qm_{i:016x}"),
+            payload: format!("{{\"i\":{i},\"pad\":\"{pad}\"}}"),
+            source: Source::Publish,
+            idempotency: None,
+            hold: None,
+        })
     }));
     sm.apply(vec![Entry {
         log_id: LogId::new(CommittedLeaderId::new(1, 1), 1),
@@ -341,7 +344,7 @@ async fn each_applied_batch_announces_what_it_changed() -> anyhow::Result<()> {
     let job = |index, workspace: &str| {
         entry(
             index,
-            Command::CreateJob {
+            Command::CreateJob(cmd::CreateJob {
                 id: format!("job_{index}"),
                 workspace: workspace.into(),
                 spec: JobSpec {
@@ -359,7 +362,7 @@ async fn each_applied_batch_announces_what_it_changed() -> anyhow::Result<()> {
                     failed_ms: 60_000,
                     cancelled_ms: 60_000,
                 },
-            },
+            }),
         )
     };
     sm.apply([job(3, "ws-x")]).await?;

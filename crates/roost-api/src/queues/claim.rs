@@ -1,5 +1,6 @@
 //! The claim of a queue by the account whose key a request carries (quotas only).
 
+use roost_state::command as cmd;
 use roost_state::{Command, CommandError, Query, QueryResult, QueueId, Response, META_GROUP};
 
 use super::QueueRef;
@@ -32,11 +33,11 @@ impl Api {
         let owner = match self.owner(&q.id).await? {
             Some(owner) => owner,
             None => {
-                let set = Command::SetOwner {
+                let set = Command::SetOwner(cmd::SetOwner {
                     queue: q.id.clone(),
                     auth: q.auth,
                     owner: account.id.clone(),
-                };
+                });
                 match self.node().write(q.id.shard(), set).await? {
                     Response::Owner { owner } => owner,
                     // Another account won the race.
@@ -47,10 +48,10 @@ impl Api {
             }
         };
         if owner == account.id && !account.queues.contains(&q.id) {
-            let claim = Command::Claim {
+            let claim = Command::Claim(cmd::Claim {
                 key_digest,
                 queue: q.id.clone(),
-            };
+            });
             match self.node().write(META_GROUP, claim).await? {
                 Response::Owner { .. } => {}
                 Response::Refused(e) => return Err(e.into()),

@@ -1,5 +1,6 @@
 //! Consumer cursors: ack, and the registered roster.
 
+use roost_state::command as cmd;
 use std::collections::BTreeMap;
 
 use roost_state::{Command, Response};
@@ -10,12 +11,12 @@ use crate::{Api, Error, ErrorCode};
 impl Api {
     /// Moves `consumer`'s cursor up to `cursor` (never down); answers the cursor now.
     pub async fn ack(&self, q: &QueueRef, consumer: &str, cursor: u64) -> Result<u64, Error> {
-        let command = self.settings().queue_caps.limit(Command::Ack {
+        let command = self.settings().queue_caps.limit(Command::Ack(cmd::Ack {
             queue: q.id.clone(),
             auth: q.auth,
             consumer: consumer_id(consumer)?,
             cursor,
-        });
+        }));
         match self.q_write(&q.id, command).await? {
             Response::Acked { cursor } => Ok(cursor),
             other => Err(Error::unexpected(&other)),
@@ -36,12 +37,15 @@ impl Api {
                 "Split the change into several requests.",
             ));
         }
-        let command = self.settings().queue_caps.limit(Command::SetConsumers {
-            queue: q.id.clone(),
-            auth: q.auth,
-            add: consumer_ids(add)?,
-            remove: consumer_ids(remove)?,
-        });
+        let command = self
+            .settings()
+            .queue_caps
+            .limit(Command::SetConsumers(cmd::SetConsumers {
+                queue: q.id.clone(),
+                auth: q.auth,
+                add: consumer_ids(add)?,
+                remove: consumer_ids(remove)?,
+            }));
         match self.q_write(&q.id, command).await? {
             Response::Consumers { consumers } => Ok(consumers),
             other => Err(Error::unexpected(&other)),

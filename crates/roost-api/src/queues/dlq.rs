@@ -1,5 +1,6 @@
 //! Failed deliveries (nack), the dead-letter queue and its replay.
 
+use roost_state::command as cmd;
 use std::net::IpAddr;
 
 use roost_node::{Denied, Replay};
@@ -76,14 +77,14 @@ impl Api {
                 "Send a shorter error description.",
             ));
         }
-        let command = Command::Nack {
+        let command = Command::Nack(cmd::Nack {
             queue: q.id.clone(),
             auth: q.auth,
             consumer,
             seq: req.seq,
             error: req.error,
             dead_letter: req.dead_letter,
-        };
+        });
         match self.q_write(&q.id, command).await? {
             Response::Nacked {
                 seq,
@@ -135,12 +136,12 @@ impl Api {
         addr: Option<IpAddr>,
         dlq_msg_id: &str,
     ) -> Result<Replayed, Error> {
-        let command = Command::ReplayDlq {
+        let command = Command::ReplayDlq(cmd::ReplayDlq {
             queue: q.id.clone(),
             auth: q.auth,
             dlq_msg_id: dlq_msg_id.to_owned(),
             id: ids::message_id(self.random()),
-        };
+        });
         match self.node().replay_charged(command, &payer(addr)).await? {
             Replay::OverQuota(d) => Ok(Replayed::OverQuota(d)),
             Replay::Applied(applied) => match *applied {

@@ -1,5 +1,6 @@
 //! Publishing envelopes (charged against the payer's quota) and pulling them, with long polls.
 
+use roost_state::command as cmd;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -87,7 +88,7 @@ impl Api {
     ) -> Result<Published, Error> {
         let text = json_document("message body", payload, self.settings().max_document_bytes)?;
         let idempotency = idempotency(idempotency_key)?.map(|k| (k, digest(payload)));
-        let command = Command::Publish {
+        let command = Command::Publish(cmd::Publish {
             queue: q.id.clone(),
             auth: q.auth,
             id: ids::message_id(self.random()),
@@ -95,7 +96,7 @@ impl Api {
             source: Source::Publish,
             idempotency,
             hold: None,
-        };
+        });
         let charged = self.node().publish_charged(command, &payer(addr)).await?;
         match charged.response {
             Response::Published {

@@ -12,6 +12,7 @@ pub use dlq::{DeadLetters, Nack, Nacked, Replayed};
 pub use messages::{Published, Pull, Pulled};
 pub use origins::{check_origin, origin_set, OriginsField};
 
+use roost_state::command as cmd;
 use std::net::IpAddr;
 
 use roost_state::{
@@ -122,16 +123,19 @@ impl Api {
         };
         let key = self.mint_key("qk_");
         let id = QueueId::new(self.node().pick_shard(), self.random());
-        let command = self.settings().queue_caps.limit(Command::CreateQueue {
-            id: id.clone(),
-            key_digest: digest(key.as_bytes()),
-            consumers,
-            settings: QueueSettings {
-                max_deliveries,
-                allowed_origins,
-                retention: self.settings().retention,
-            },
-        });
+        let command = self
+            .settings()
+            .queue_caps
+            .limit(Command::CreateQueue(cmd::CreateQueue {
+                id: id.clone(),
+                key_digest: digest(key.as_bytes()),
+                consumers,
+                settings: QueueSettings {
+                    max_deliveries,
+                    allowed_origins,
+                    retention: self.settings().retention,
+                },
+            }));
         match self.q_write(&id, command).await? {
             Response::Created { queue } => Ok(CreatedQueue { queue, key }),
             other => Err(Error::unexpected(&other)),
@@ -152,10 +156,10 @@ impl Api {
 
     /// Deletes the queue with all its messages, cursors and dead letters.
     pub async fn delete_queue(&self, q: &QueueRef) -> Result<(), Error> {
-        let command = Command::DeleteQueue {
+        let command = Command::DeleteQueue(cmd::DeleteQueue {
             queue: q.id.clone(),
             auth: q.auth,
-        };
+        });
         match self.q_write(&q.id, command).await? {
             Response::Done => Ok(()),
             other => Err(Error::unexpected(&other)),

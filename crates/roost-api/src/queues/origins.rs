@@ -1,6 +1,7 @@
 //! A queue's allowed browser origins: checked, set at create, changed later. The CORS answers
 //! themselves are the HTTP edge's.
 
+use roost_state::command as cmd;
 use std::collections::BTreeSet;
 
 use roost_state::{Command, Origins, Query, QueryResult, QueueId, Response};
@@ -101,12 +102,15 @@ impl Api {
         let names = |list: &[String]| -> Result<Vec<String>, Error> {
             list.iter().map(|o| check_origin(o)).collect()
         };
-        let command = self.settings().queue_caps.limit(Command::SetOrigins {
-            queue: q.id.clone(),
-            auth: q.auth,
-            add: names(add)?,
-            remove: names(remove)?,
-        });
+        let command = self
+            .settings()
+            .queue_caps
+            .limit(Command::SetOrigins(cmd::SetOrigins {
+                queue: q.id.clone(),
+                auth: q.auth,
+                add: names(add)?,
+                remove: names(remove)?,
+            }));
         match self.q_write(&q.id, command).await? {
             Response::Origins { origins } => Ok(origins),
             other => Err(Error::unexpected(&other)),

@@ -337,7 +337,10 @@ async fn consumers_and_origins_are_capped_per_request_and_per_queue() -> anyhow:
     assert_eq!(cursors.keys().collect::<Vec<_>>(), ["c1"]);
 
     let origin = "https://app.example".to_owned();
-    let origins = env.api.change_origins(&q, &[origin.clone()], &[]).await?;
+    let origins = env
+        .api
+        .change_origins(&q, std::slice::from_ref(&origin), &[])
+        .await?;
     assert!(origins.allows(&origin));
     assert!(env.api.queue_origins(q.id.as_str()).await?.allows(&origin));
     refused(

@@ -2,6 +2,7 @@
 //! key, and each one is state every replica keeps in memory; without a cap one queue took 5,001
 //! consumers and 3,000 origins. A change that shrinks a queue already past a cap is allowed.
 
+use crate::command as cmd;
 use std::collections::BTreeSet;
 
 use super::ShardState;
@@ -19,11 +20,11 @@ impl ShardState {
         };
         let over = |n: usize, max: u32| n > max as usize;
         match command {
-            Command::CreateQueue {
+            Command::CreateQueue(cmd::CreateQueue {
                 consumers,
                 settings,
                 ..
-            } => {
+            }) => {
                 let unique: BTreeSet<&String> = consumers.iter().collect();
                 if over(unique.len(), caps.max_consumers) {
                     return Some(too_many_consumers);
@@ -35,34 +36,34 @@ impl ShardState {
                     _ => None,
                 }
             }
-            Command::Ack {
+            Command::Ack(cmd::Ack {
                 queue,
                 auth,
                 consumer,
                 ..
-            } => {
+            }) => {
                 let q = self.authorized(queue, auth).ok()?;
                 let grows = !q.consumers.contains_key(consumer);
                 (grows && over(q.consumers.len() + 1, caps.max_consumers))
                     .then_some(too_many_consumers)
             }
-            Command::SetConsumers {
+            Command::SetConsumers(cmd::SetConsumers {
                 queue,
                 auth,
                 add,
                 remove,
-            } => {
+            }) => {
                 let q = self.authorized(queue, auth).ok()?;
                 let after = changed(q.consumers.keys(), add, remove);
                 let grows = after.len() > q.consumers.len();
                 (grows && over(after.len(), caps.max_consumers)).then_some(too_many_consumers)
             }
-            Command::SetOrigins {
+            Command::SetOrigins(cmd::SetOrigins {
                 queue,
                 auth,
                 add,
                 remove,
-            } => {
+            }) => {
                 let q = self.authorized(queue, auth).ok()?;
                 let now = match &q.settings.allowed_origins {
                     // `Any` ignores additions.

@@ -3,6 +3,7 @@
 //! id — is refused before any group or command sees its request, and nothing changes. A node
 //! started on another cluster's data dir is refused and the cluster keeps serving.
 
+use roost_state::command as cmd;
 use std::path::Path;
 use std::time::Duration;
 
@@ -60,10 +61,10 @@ fn forced_election() -> pb::AppendEntriesRequest {
 
 /// A forwarded command creating an account, as only the operator may.
 fn account_creation() -> anyhow::Result<pb::ForwardRequest> {
-    let command = roost_state::Command::CreateAccount {
+    let command = roost_state::Command::CreateAccount(cmd::CreateAccount {
         id: "acct_intruder".into(),
         plan: roost_state::Plan::Pro,
-    };
+    });
     Ok(pb::ForwardRequest {
         group: 0,
         kind: Some(pb::forward_request::Kind::Command(postcard::to_stdvec(

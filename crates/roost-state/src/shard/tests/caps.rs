@@ -1,6 +1,7 @@
 //! Per-queue caps on consumers and origins.
 
 use super::*;
+use crate::command as cmd;
 use crate::QueueCaps;
 
 const CAPS: QueueCaps = QueueCaps {
@@ -9,19 +10,19 @@ const CAPS: QueueCaps = QueueCaps {
 };
 
 fn capped(command: Command) -> Command {
-    Command::Capped {
+    Command::Capped(cmd::Capped {
         caps: CAPS,
         command: Box::new(command),
-    }
+    })
 }
 
 fn ack(q: &QueueId, consumer: &str) -> Command {
-    capped(Command::Ack {
+    capped(Command::Ack(cmd::Ack {
         queue: q.clone(),
         auth: KEY,
         consumer: consumer.into(),
         cursor: 0,
-    })
+    }))
 }
 
 fn refused(r: &Response) -> Option<&CommandError> {
@@ -50,21 +51,21 @@ fn consumers_stop_at_the_cap_and_changing_nothing_when_refused() {
         .contains_key("x"));
     // A known consumer still acks; a wrong key gets its own refusal, not the cap.
     assert!(matches!(h.run(4, ack(&q, "a")), Response::Acked { .. }));
-    let wrong = capped(Command::Ack {
+    let wrong = capped(Command::Ack(cmd::Ack {
         queue: q.clone(),
         auth: [0; 32],
         consumer: "z".into(),
         cursor: 0,
-    });
+    }));
     assert_eq!(refused(&h.run(5, wrong)), Some(&CommandError::Unauthorized));
     // Swapping one for another keeps the count; growing past the cap does not.
     let set = |add: &[&str], remove: &[&str]| {
-        capped(Command::SetConsumers {
+        capped(Command::SetConsumers(cmd::SetConsumers {
             queue: q.clone(),
             auth: KEY,
             add: add.iter().map(|s| s.to_string()).collect(),
             remove: remove.iter().map(|s| s.to_string()).collect(),
-        })
+        }))
     };
     assert!(matches!(
         h.run(6, set(&["c"], &["a"])),
@@ -75,12 +76,12 @@ fn consumers_stop_at_the_cap_and_changing_nothing_when_refused() {
         Some(&CommandError::TooManyConsumers { max: 3 })
     );
     // An uncapped command (an entry from before caps) is applied as it always was.
-    let old = Command::Ack {
+    let old = Command::Ack(cmd::Ack {
         queue: q.clone(),
         auth: KEY,
         consumer: "legacy".into(),
         cursor: 0,
-    };
+    });
     assert!(matches!(h.run(8, old), Response::Acked { .. }));
     // Past the cap already, removing is allowed.
     assert!(matches!(
@@ -94,12 +95,12 @@ fn origins_and_creates_respect_the_caps() {
     let mut h = Harness::new();
     let q = h.create();
     let origins = |add: &[&str]| {
-        capped(Command::SetOrigins {
+        capped(Command::SetOrigins(cmd::SetOrigins {
             queue: q.clone(),
             auth: KEY,
             add: add.iter().map(|s| s.to_string()).collect(),
             remove: vec![],
-        })
+        }))
     };
     assert!(matches!(
         h.run(2, origins(&["https://a.example", "https://b.example"])),
@@ -109,12 +110,12 @@ fn origins_and_creates_respect_the_caps() {
         refused(&h.run(3, origins(&["https://c.example"]))),
         Some(&CommandError::TooManyOrigins { max: 2 })
     );
-    let create = capped(Command::CreateQueue {
+    let create = capped(Command::CreateQueue(cmd::CreateQueue {
         id: QueueId::new(1, 43),
         key_digest: KEY,
         consumers: ["a", "b", "c", "d"].map(String::from).to_vec(),
         settings: QueueSettings::default(),
-    });
+    }));
     assert_eq!(
         refused(&h.run(4, create)),
         Some(&CommandError::TooManyConsumers { max: 3 })

@@ -1,18 +1,19 @@
 //! Nacks, the DLQ, the roster, retention, origins and deletion.
 
 use super::*;
+use crate::command as cmd;
 
 fn nack(h: &mut Harness, q: &QueueId, seq: u64, dead_letter: bool) -> Response {
     h.run(
         10,
-        Command::Nack {
+        Command::Nack(cmd::Nack {
             queue: q.clone(),
             auth: KEY,
             consumer: "me".into(),
             seq,
             error: format!("failed {seq}"),
             dead_letter,
-        },
+        }),
     )
 }
 
@@ -93,12 +94,12 @@ fn nacks_dead_letter_exactly_once_and_replay_appends_a_new_envelope() {
     let replay = |h: &mut Harness, id: &str| {
         h.run(
             20,
-            Command::ReplayDlq {
+            Command::ReplayDlq(cmd::ReplayDlq {
                 queue: q.clone(),
                 auth: KEY,
                 dlq_msg_id: original.id.clone(),
                 id: id.into(),
-            },
+            }),
         )
     };
     match replay(&mut h, "qm_new") {
@@ -133,12 +134,12 @@ fn roster_additions_start_at_the_head_and_removals_stop_gating_gc() {
     let roster = |h: &mut Harness, add: &[&str], remove: &[&str]| {
         h.run(
             30,
-            Command::SetConsumers {
+            Command::SetConsumers(cmd::SetConsumers {
                 queue: q.clone(),
                 auth: KEY,
                 add: add.iter().map(|s| s.to_string()).collect(),
                 remove: remove.iter().map(|s| s.to_string()).collect(),
-            },
+            }),
         )
     };
     match roster(&mut h, &["late"], &[]) {
@@ -169,12 +170,12 @@ fn retention_reaps_by_count_and_by_age_without_consumers() {
     };
     h.run(
         1,
-        Command::CreateQueue {
+        Command::CreateQueue(cmd::CreateQueue {
             id: id.clone(),
             key_digest: KEY,
             consumers: vec![],
             settings,
-        },
+        }),
     );
     for t in 0..5 {
         h.publish(100 + t, &id, "{}", None);
@@ -194,12 +195,12 @@ fn origins_are_additive_without_wildcards_and_deletion_removes_everything() {
     let set = |h: &mut Harness, add: &[&str], remove: &[&str]| {
         h.run(
             3,
-            Command::SetOrigins {
+            Command::SetOrigins(cmd::SetOrigins {
                 queue: q.clone(),
                 auth: KEY,
                 add: add.iter().map(|s| s.to_string()).collect(),
                 remove: remove.iter().map(|s| s.to_string()).collect(),
-            },
+            }),
         )
     };
     assert!(matches!(set(&mut h, &["*"], &[]), Response::Refused(_)));
@@ -215,20 +216,20 @@ fn origins_are_additive_without_wildcards_and_deletion_removes_everything() {
     assert_eq!(
         h.run(
             5,
-            Command::DeleteQueue {
+            Command::DeleteQueue(cmd::DeleteQueue {
                 queue: q.clone(),
                 auth: [1; 32]
-            }
+            })
         ),
         Response::Refused(CommandError::Unauthorized)
     );
     assert_eq!(
         h.run(
             5,
-            Command::DeleteQueue {
+            Command::DeleteQueue(cmd::DeleteQueue {
                 queue: q.clone(),
                 auth: KEY
-            }
+            })
         ),
         Response::Done
     );

@@ -1,6 +1,7 @@
 //! Forms and their mirroring outbox.
 
 use super::*;
+use crate::command as cmd;
 
 #[test]
 fn forms_mirror_only_later_submissions_through_the_outbox() {
@@ -10,21 +11,21 @@ fn forms_mirror_only_later_submissions_through_the_outbox() {
     let fkey = [4; 32];
     let created = h.run(
         1,
-        Command::CreateForm {
+        Command::CreateForm(cmd::CreateForm {
             id: form.clone(),
             key_digest: fkey,
             name: "contact".into(),
-        },
+        }),
     );
     assert!(matches!(created, Response::FormCreated { .. }));
     let submit = |h: &mut Harness, n: u32| {
         h.run(
             2,
-            Command::Submit {
+            Command::Submit(cmd::Submit {
                 form: form.clone(),
                 id: format!("sub_{n}"),
                 payload: format!("{{\"n\":{n}}}"),
-            },
+            }),
         )
     };
     assert!(matches!(
@@ -41,21 +42,21 @@ fn forms_mirror_only_later_submissions_through_the_outbox() {
     };
     let wrong = h.run(
         3,
-        Command::BindForm {
+        Command::BindForm(cmd::BindForm {
             form: form.clone(),
             auth: [0; 32],
             binding: binding.clone(),
-        },
+        }),
     );
     assert_eq!(wrong, Response::Refused(CommandError::FormUnauthorized));
     assert!(matches!(
         h.run(
             3,
-            Command::BindForm {
+            Command::BindForm(cmd::BindForm {
                 form: form.clone(),
                 auth: fkey,
                 binding: binding.clone()
-            }
+            })
         ),
         Response::FormState { .. }
     ));
@@ -95,35 +96,35 @@ fn forms_mirror_only_later_submissions_through_the_outbox() {
     );
     h.run(
         4,
-        Command::MirrorDone {
+        Command::MirrorDone(cmd::MirrorDone {
             form: form.clone(),
             through: 3,
             failed: None,
             queue: q.clone(),
-        },
+        }),
     );
     assert!(outbox(&h).is_empty());
     // A failure reported for another (earlier) binding changes nothing.
     submit(&mut h, 4);
     h.run(
         5,
-        Command::MirrorDone {
+        Command::MirrorDone(cmd::MirrorDone {
             form: form.clone(),
             through: 4,
             failed: Some("old queue gone".into()),
             queue: QueueId::new(1, 999),
-        },
+        }),
     );
     assert!(h.state.form(&form).is_some_and(|f| f.binding.is_some()));
     // A refused mirror drops the binding and records why.
     h.run(
         5,
-        Command::MirrorDone {
+        Command::MirrorDone(cmd::MirrorDone {
             form: form.clone(),
             through: 4,
             failed: Some("queue not found".into()),
             queue: q.clone(),
-        },
+        }),
     );
     let f = h.state.form(&form).expect("form");
     assert_eq!(

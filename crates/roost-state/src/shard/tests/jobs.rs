@@ -1,6 +1,7 @@
 //! Jobs: leases and fencing tokens, retries with backoff, timeouts, cancellation, expiry.
 
 use super::*;
+use crate::command as cmd;
 use crate::{Job, JobSpec, JobStatus, JobTtl};
 
 const WS: &str = "ws1";
@@ -32,26 +33,26 @@ fn job(r: Response) -> Job {
 fn create(h: &mut Harness, t: u64, id: &str, max_retries: u32, key: Option<&str>) -> Response {
     h.run(
         t,
-        Command::CreateJob {
+        Command::CreateJob(cmd::CreateJob {
             id: id.into(),
             workspace: WS.into(),
             spec: spec(max_retries),
             idempotency: key.map(str::to_owned),
             ttl: TTL,
-        },
+        }),
     )
 }
 
 fn claim(h: &mut Harness, t: u64, token: u64) -> Vec<Job> {
     match h.run(
         t,
-        Command::ClaimJobs {
+        Command::ClaimJobs(cmd::ClaimJobs {
             workspace: WS.into(),
             worker_id: "w1".into(),
             types: vec!["render".into()],
             lease_ms: 10_000,
             tokens: vec![token],
-        },
+        }),
     ) {
         Response::Claimed { jobs } => jobs,
         other => panic!("{other:?}"),
@@ -82,13 +83,13 @@ fn a_job_runs_under_a_fenced_lease_and_retries_with_backoff() {
     let fail = |h: &mut Harness, t, token| {
         h.run(
             t,
-            Command::FailJob {
+            Command::FailJob(cmd::FailJob {
                 workspace: WS.into(),
                 job: id.clone(),
                 token,
                 error: "boom".into(),
                 retryable: true,
-            },
+            }),
         )
     };
     assert_eq!(
@@ -108,12 +109,12 @@ fn a_job_runs_under_a_fenced_lease_and_retries_with_backoff() {
     let complete = |h: &mut Harness, token| {
         h.run(
             9_000,
-            Command::CompleteJob {
+            Command::CompleteJob(cmd::CompleteJob {
                 workspace: WS.into(),
                 job: id.clone(),
                 token,
                 result: "{\"ok\":1}".into(),
-            },
+            }),
         )
     };
     assert_eq!(
@@ -142,10 +143,10 @@ fn a_job_runs_under_a_fenced_lease_and_retries_with_backoff() {
     assert_eq!(
         h.run(
             9_001,
-            Command::CancelJob {
+            Command::CancelJob(cmd::CancelJob {
                 workspace: "other".into(),
                 job: id.clone()
-            }
+            })
         ),
         Response::Refused(CommandError::JobNotFound)
     );
@@ -172,13 +173,13 @@ fn lapsed_leases_and_timeouts_end_attempts_and_retries_run_out() {
         t += 8_000;
         let r = h.run(
             t,
-            Command::Heartbeat {
+            Command::Heartbeat(cmd::Heartbeat {
                 workspace: WS.into(),
                 job: id.clone(),
                 token: 6,
                 progress: Some(50),
                 lease_ms: 10_000,
-            },
+            }),
         );
         assert!(
             matches!(
@@ -194,13 +195,13 @@ fn lapsed_leases_and_timeouts_end_attempts_and_retries_run_out() {
     // Past the timeout, even before a tick, the lease no longer answers.
     let late = h.run(
         j.run_at_ms + 30_000,
-        Command::Heartbeat {
+        Command::Heartbeat(cmd::Heartbeat {
             workspace: WS.into(),
             job: id.clone(),
             token: 6,
             progress: None,
             lease_ms: 10_000,
-        },
+        }),
     );
     assert_eq!(late, Response::Refused(CommandError::StaleToken));
     h.run(j.run_at_ms + 30_000, Command::Tick);
@@ -210,10 +211,10 @@ fn lapsed_leases_and_timeouts_end_attempts_and_retries_run_out() {
     assert_eq!(
         job(h.run(
             t + 1,
-            Command::RetryJob {
+            Command::RetryJob(cmd::RetryJob {
                 workspace: WS.into(),
                 job: id.clone()
-            }
+            })
         ))
         .status,
         JobStatus::Pending
@@ -229,10 +230,10 @@ fn cancelling_pending_running_and_finished_jobs() {
     assert_eq!(
         job(h.run(
             1,
-            Command::CancelJob {
+            Command::CancelJob(cmd::CancelJob {
                 workspace: WS.into(),
                 job: a.clone()
-            }
+            })
         ))
         .status,
         JobStatus::Cancelled
@@ -240,10 +241,10 @@ fn cancelling_pending_running_and_finished_jobs() {
     assert!(matches!(
         h.run(
             2,
-            Command::CancelJob {
+            Command::CancelJob(cmd::CancelJob {
                 workspace: WS.into(),
                 job: a.clone()
-            }
+            })
         ),
         Response::Refused(CommandError::JobState(_))
     ));
@@ -251,10 +252,10 @@ fn cancelling_pending_running_and_finished_jobs() {
     claim(&mut h, 4, 9);
     let running = job(h.run(
         5,
-        Command::CancelJob {
+        Command::CancelJob(cmd::CancelJob {
             workspace: WS.into(),
             job: b.clone(),
-        },
+        }),
     ));
     assert_eq!(
         (running.status, running.cancel_requested),
@@ -262,13 +263,13 @@ fn cancelling_pending_running_and_finished_jobs() {
     );
     let ack = h.run(
         6,
-        Command::Heartbeat {
+        Command::Heartbeat(cmd::Heartbeat {
             workspace: WS.into(),
             job: b.clone(),
             token: 9,
             progress: None,
             lease_ms: 1_000,
-        },
+        }),
     );
     assert!(matches!(
         ack,
@@ -280,13 +281,13 @@ fn cancelling_pending_running_and_finished_jobs() {
     // The worker stops; its failure turns into cancelled, not a retry.
     let done = job(h.run(
         7,
-        Command::FailJob {
+        Command::FailJob(cmd::FailJob {
             workspace: WS.into(),
             job: b.clone(),
             token: 9,
             error: "stopped".into(),
             retryable: true,
-        },
+        }),
     ));
     assert_eq!(done.status, JobStatus::Cancelled);
 }

@@ -11,6 +11,7 @@ mod quotas;
 mod work;
 
 use super::*;
+use crate::command as cmd;
 use crate::mem::MemStore;
 use crate::queue::IDEMPOTENCY_WINDOW_MS;
 use crate::{Binding, FormId, Origins, QueueSettings, Retention, Source};
@@ -44,12 +45,12 @@ impl Harness {
         let id = QueueId::new(1, 42);
         let resp = self.run(
             1,
-            Command::CreateQueue {
+            Command::CreateQueue(cmd::CreateQueue {
                 id: id.clone(),
                 key_digest: KEY,
                 consumers: vec!["me".into(), "_dash_view".into()],
                 settings: QueueSettings::default(),
-            },
+            }),
         );
         assert!(matches!(resp, Response::Created { .. }));
         id
@@ -58,7 +59,7 @@ impl Harness {
     fn publish(&mut self, t: u64, q: &QueueId, body: &str, key: Option<&str>) -> Response {
         self.run(
             t,
-            Command::Publish {
+            Command::Publish(cmd::Publish {
                 queue: q.clone(),
                 auth: KEY,
                 id: format!("qm_{t}"),
@@ -66,19 +67,19 @@ impl Harness {
                 source: Source::Publish,
                 idempotency: key.map(|k| (k.to_owned(), [body.len() as u8; 32])),
                 hold: None,
-            },
+            }),
         )
     }
 
     fn ack(&mut self, q: &QueueId, consumer: &str, cursor: u64) -> Response {
         self.run(
             0,
-            Command::Ack {
+            Command::Ack(cmd::Ack {
                 queue: q.clone(),
                 auth: KEY,
                 consumer: consumer.into(),
                 cursor,
-            },
+            }),
         )
     }
 

@@ -1,6 +1,7 @@
 //! Publishing, acking, pulling, idempotency, the clock and the layout.
 
 use super::*;
+use crate::command as cmd;
 
 #[test]
 fn inspection_consumers_are_never_registered() {
@@ -22,7 +23,7 @@ fn wrong_key_and_unknown_queue_change_nothing() {
     let before = h.state.clone();
     let r = h.run(
         5,
-        Command::Publish {
+        Command::Publish(cmd::Publish {
             queue: q.clone(),
             auth: [0; 32],
             id: "qm_x".into(),
@@ -30,7 +31,7 @@ fn wrong_key_and_unknown_queue_change_nothing() {
             source: Source::Publish,
             idempotency: None,
             hold: None,
-        },
+        }),
     );
     assert_eq!(r, Response::Refused(CommandError::Unauthorized));
     let other = QueueId::new(1, 43);
@@ -160,7 +161,7 @@ fn the_first_layout_wins_and_only_in_the_metadata_group() {
     let mem = crate::mem::MemStore::default();
     let init = |state: &mut ShardState, shards| {
         state
-            .apply(1, &Command::InitLayout { shards }, &mem)
+            .apply(1, &Command::InitLayout(cmd::InitLayout { shards }), &mem)
             .expect("lookup")
             .0
     };
@@ -196,15 +197,17 @@ fn only_queues_never_published_to_expire_and_only_after_their_time() {
     let used = h.create(); // created at t = 1
     h.publish(2, &used, "{}", None);
     let unused = QueueId::new(1, 77);
-    let create = Command::CreateQueue {
+    let create = Command::CreateQueue(cmd::CreateQueue {
         id: unused.clone(),
         key_digest: KEY,
         consumers: vec![],
         settings: QueueSettings::default(),
-    };
+    });
     assert!(matches!(h.run(1_000, create), Response::Created { .. }));
-    let expire = || Command::ExpireUnused {
-        unused_for_ms: 10_000,
+    let expire = || {
+        Command::ExpireUnused(cmd::ExpireUnused {
+            unused_for_ms: 10_000,
+        })
     };
     h.run(10_999, expire());
     assert!(h.state.queue(&unused).is_some(), "too young to expire");

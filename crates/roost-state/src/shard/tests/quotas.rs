@@ -1,6 +1,7 @@
 //! Charges, accounts and held publishes.
 
 use super::*;
+use crate::command as cmd;
 
 #[test]
 fn charges_count_monthly_and_refuse_over_the_limit() {
@@ -10,24 +11,24 @@ fn charges_count_monthly_and_refuse_over_the_limit() {
     };
     let limits = crate::PlanLimits { free: 2, pro: 3 };
     let charge = |h: &mut Harness, t: u64, payer: crate::Payer| match h
-        .run(t, Command::Charge { payer, limits })
+        .run(t, Command::Charge(cmd::Charge { payer, limits }))
     {
         Response::Charged { allowed, used, .. } => (allowed, used),
         other => panic!("{other:?}"),
     };
     meta.run(
         1,
-        Command::CreateAccount {
+        Command::CreateAccount(cmd::CreateAccount {
             id: "acct_1".into(),
             plan: crate::Plan::Free,
-        },
+        }),
     );
     meta.run(
         1,
-        Command::AddAccountKey {
+        Command::AddAccountKey(cmd::AddAccountKey {
             account: "acct_1".into(),
             key_digest: [8; 32],
-        },
+        }),
     );
     let acct = || crate::Payer::Account("acct_1".into());
     assert_eq!(charge(&mut meta, 2, acct()), (true, 1));
@@ -39,10 +40,10 @@ fn charges_count_monthly_and_refuse_over_the_limit() {
     // A raise lifts the limit and asks for a drain; a new month resets the count.
     match meta.run(
         6,
-        Command::SetPlan {
+        Command::SetPlan(cmd::SetPlan {
             account: "acct_1".into(),
             plan: crate::Plan::Pro,
-        },
+        }),
     ) {
         Response::AccountState { account } => {
             assert_eq!((account.upgrades, account.drained), (1, 0))
@@ -57,10 +58,10 @@ fn charges_count_monthly_and_refuse_over_the_limit() {
     assert_eq!(
         meta.run(
             8,
-            Command::Claim {
+            Command::Claim(cmd::Claim {
                 key_digest: [8; 32],
                 queue: q.clone()
-            }
+            })
         ),
         Response::Owner {
             owner: "acct_1".into()
@@ -69,10 +70,10 @@ fn charges_count_monthly_and_refuse_over_the_limit() {
     assert_eq!(
         meta.run(
             8,
-            Command::Claim {
+            Command::Claim(cmd::Claim {
                 key_digest: [9; 32],
                 queue: q
-            }
+            })
         ),
         Response::Refused(CommandError::AccountNotFound)
     );
@@ -86,10 +87,10 @@ fn charges_count_monthly_and_refuse_over_the_limit() {
     }
     meta.run(
         9,
-        Command::DrainDone {
+        Command::DrainDone(cmd::DrainDone {
             account: "acct_1".into(),
             upgrade: 1,
-        },
+        }),
     );
     match meta
         .state
@@ -109,7 +110,7 @@ fn held_publishes_drain_first_and_in_order() {
     let hold = |h: &mut Harness, n: u32, key: Option<&str>| {
         h.run(
             3,
-            Command::Publish {
+            Command::Publish(cmd::Publish {
                 queue: q.clone(),
                 auth: KEY,
                 id: format!("qm_h{n}"),
@@ -117,7 +118,7 @@ fn held_publishes_drain_first_and_in_order() {
                 source: Source::Publish,
                 idempotency: key.map(|k| (k.to_owned(), [n as u8; 32])),
                 hold: Some(format!("pp_{n}")),
-            },
+            }),
         )
     };
     assert_eq!(
@@ -165,7 +166,7 @@ fn held_publishes_drain_first_and_in_order() {
         }
     ));
     assert_eq!(
-        h.run(5, Command::DrainHeld { queue: q.clone() }),
+        h.run(5, Command::DrainHeld(cmd::DrainHeld { queue: q.clone() })),
         Response::Drained { count: 0 }
     );
 }
@@ -177,7 +178,7 @@ fn a_charged_publish_leaves_held_ones_held_and_drains_come_in_chunks() {
     for n in 1..=3u32 {
         h.run(
             2,
-            Command::Publish {
+            Command::Publish(cmd::Publish {
                 queue: q.clone(),
                 auth: KEY,
                 id: format!("qm_h{n}"),
@@ -185,11 +186,11 @@ fn a_charged_publish_leaves_held_ones_held_and_drains_come_in_chunks() {
                 source: Source::Publish,
                 idempotency: None,
                 hold: Some(format!("pp_{n}")),
-            },
+            }),
         );
     }
-    let charged = Command::KeepHeld {
-        command: Box::new(Command::Publish {
+    let charged = Command::KeepHeld(cmd::KeepHeld {
+        command: Box::new(Command::Publish(cmd::Publish {
             queue: q.clone(),
             auth: KEY,
             id: "qm_new".into(),
@@ -197,14 +198,16 @@ fn a_charged_publish_leaves_held_ones_held_and_drains_come_in_chunks() {
             source: Source::Publish,
             idempotency: None,
             hold: None,
-        }),
-    };
+        })),
+    });
     assert_eq!(seq_of(&h.run(3, charged)), 1, "appended alone");
     assert_eq!(h.mem.held.len(), 3, "the held ones stay held");
     assert_eq!(h.state.queue(&q).map(|q| q.held_len), Some(3));
-    let chunk = || Command::DrainHeldChunk {
-        queue: q.clone(),
-        max: 2,
+    let chunk = || {
+        Command::DrainHeldChunk(cmd::DrainHeldChunk {
+            queue: q.clone(),
+            max: 2,
+        })
     };
     assert_eq!(h.run(4, chunk()), Response::Drained { count: 2 });
     assert_eq!(h.run(5, chunk()), Response::Drained { count: 1 });
@@ -227,35 +230,35 @@ fn a_refund_gives_back_one_charge_of_its_month_only() {
     let used = |h: &Harness| h.state.ip_usage("10.0.0.9").map(|(_, u)| u);
     meta.run(
         2,
-        Command::Charge {
+        Command::Charge(cmd::Charge {
             payer: ip(),
             limits,
-        },
+        }),
     );
     meta.run(
         3,
-        Command::Charge {
+        Command::Charge(cmd::Charge {
             payer: ip(),
             limits,
-        },
+        }),
     );
     let month = crate::month_of(3);
-    meta.run(4, Command::Refund { payer: ip(), month });
+    meta.run(4, Command::Refund(cmd::Refund { payer: ip(), month }));
     assert_eq!(used(&meta), Some(1));
     meta.run(
         5,
-        Command::Refund {
+        Command::Refund(cmd::Refund {
             payer: ip(),
             month: month + 1,
-        },
+        }),
     );
     assert_eq!(
         used(&meta),
         Some(1),
         "another month's refund changes nothing"
     );
-    meta.run(6, Command::Refund { payer: ip(), month });
-    meta.run(7, Command::Refund { payer: ip(), month });
+    meta.run(6, Command::Refund(cmd::Refund { payer: ip(), month }));
+    meta.run(7, Command::Refund(cmd::Refund { payer: ip(), month }));
     assert_eq!(used(&meta), Some(0), "never below zero");
 }
 
@@ -269,12 +272,12 @@ fn held_bytes_are_bounded_per_payer_and_month() {
     let charge = |h: &mut Harness, t: u64, bytes: u64| {
         h.run(
             t,
-            Command::ChargeHold {
+            Command::ChargeHold(cmd::ChargeHold {
                 payer: crate::Payer::Ip("10.0.0.5".into()),
                 limits,
                 bytes,
                 max_held_bytes: 100,
-            },
+            }),
         )
     };
     assert!(matches!(
@@ -296,11 +299,11 @@ fn held_bytes_are_bounded_per_payer_and_month() {
     // Bytes given back (a retry that held nothing new) make room again.
     meta.run(
         5,
-        Command::RefundHeld {
+        Command::RefundHeld(cmd::RefundHeld {
             payer: crate::Payer::Ip("10.0.0.5".into()),
             month: crate::month_of(5),
             bytes: 100,
-        },
+        }),
     );
     assert!(matches!(
         charge(&mut meta, 6, 100),

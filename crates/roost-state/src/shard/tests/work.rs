@@ -1,6 +1,7 @@
 //! Work queues: urgency order, stealing within a team, fencing tokens, lapsed leases.
 
 use super::*;
+use crate::command as cmd;
 use crate::{ids, TaskStatus};
 
 const WS: &str = "ws";
@@ -9,12 +10,12 @@ fn queue(h: &mut Harness, n: u64, team: &str) -> String {
     let id = ids::work_queue_id(1, n);
     h.run(
         1,
-        Command::CreateWorkQueue {
+        Command::CreateWorkQueue(cmd::CreateWorkQueue {
             id: id.clone(),
             workspace: WS.into(),
             name: format!("q{n}"),
             team: team.into(),
-        },
+        }),
     );
     id
 }
@@ -23,7 +24,7 @@ fn add(h: &mut Harness, q: &str, n: u64, priority: u8, deadline: Option<u64>) ->
     let id = ids::task_id(1, n);
     let r = h.run(
         2,
-        Command::AddTask {
+        Command::AddTask(cmd::AddTask {
             id: id.clone(),
             workspace: WS.into(),
             queue: q.into(),
@@ -32,7 +33,7 @@ fn add(h: &mut Harness, q: &str, n: u64, priority: u8, deadline: Option<u64>) ->
             payload: "{}".into(),
             deadline_ms: deadline,
             idempotency: None,
-        },
+        }),
     );
     assert!(
         matches!(r, Response::TaskState { created: true, .. }),
@@ -44,14 +45,14 @@ fn add(h: &mut Harness, q: &str, n: u64, priority: u8, deadline: Option<u64>) ->
 fn take(h: &mut Harness, t: u64, q: &str, token: u64, steal: bool) -> Option<String> {
     match h.run(
         t,
-        Command::Dequeue {
+        Command::Dequeue(cmd::Dequeue {
             workspace: WS.into(),
             queue: q.into(),
             agent: "a".into(),
             token,
             lease_ms: 1_000,
             steal,
-        },
+        }),
     ) {
         Response::Dequeued { task } => task.map(|t| t.id),
         other => panic!("{other:?}"),
@@ -84,12 +85,12 @@ fn dequeue_takes_priority_then_deadline_then_fifo_and_steals_within_the_team() {
     let finish = |h: &mut Harness, token| {
         h.run(
             20,
-            Command::FinishTask {
+            Command::FinishTask(cmd::FinishTask {
                 workspace: WS.into(),
                 task: low.clone(),
                 token,
                 outcome: Ok("{}".into()),
-            },
+            }),
         )
     };
     assert_eq!(
@@ -121,12 +122,12 @@ fn lapsed_leases_return_tasks_and_overdue_tasks_stay_dequeueable() {
     // The lapsed token can no longer finish it; a new dequeue gets it with a new token.
     let stale = h.run(
         1_200,
-        Command::FinishTask {
+        Command::FinishTask(cmd::FinishTask {
             workspace: WS.into(),
             task: t.clone(),
             token: Some(1),
             outcome: Err("x".into()),
-        },
+        }),
     );
     assert_eq!(stale, Response::Refused(CommandError::StaleToken));
     assert_eq!(take(&mut h, 1_300, &q, 2, false), Some(t));
@@ -139,7 +140,7 @@ fn a_task_idempotency_key_answers_the_same_task_and_refuses_another() {
     let add_keyed = |h: &mut Harness, n: u64, priority: u8, payload: &str| {
         h.run(
             3,
-            Command::AddTask {
+            Command::AddTask(cmd::AddTask {
                 id: ids::task_id(1, n),
                 workspace: WS.into(),
                 queue: q.clone(),
@@ -148,7 +149,7 @@ fn a_task_idempotency_key_answers_the_same_task_and_refuses_another() {
                 payload: payload.into(),
                 deadline_ms: None,
                 idempotency: Some("k".into()),
-            },
+            }),
         )
     };
     let first = add_keyed(&mut h, 10, 3, r#"{"a":1}"#);
