@@ -8,7 +8,6 @@ use axum::Json;
 use roost_api::{Error, ErrorCode};
 use roost_node::NodeError;
 use roost_state::CommandError;
-use serde_json::json;
 
 /// An error response: `{error, code, _help}` with the status of its code.
 #[derive(Debug)]
@@ -116,7 +115,19 @@ pub fn status(code: ErrorCode) -> StatusCode {
 
 /// `e` as JSON with `status`.
 fn render(status: StatusCode, e: &Error) -> Response {
-    let body = json!({"error": e.message, "code": e.code.as_str(), "_help": e.help});
+    /// `{error, code, _help}`: every error, on every route.
+    #[derive(serde::Serialize)]
+    struct ErrorBody<'a> {
+        error: &'a str,
+        code: &'static str,
+        #[serde(rename = "_help")]
+        help: &'a str,
+    }
+    let body = ErrorBody {
+        error: &e.message,
+        code: e.code.as_str(),
+        help: &e.help,
+    };
     (status, Json(body)).into_response()
 }
 

@@ -14,7 +14,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use roost_api::ErrorCode;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use crate::auth::bearer_token;
 use crate::queues::parse_param;
@@ -30,12 +30,20 @@ pub fn routes() -> Router<AppState> {
         .route("/api/forms/{id}/submissions", get(submissions))
 }
 
-fn form_links(base: &str, id: &str) -> Value {
-    json!({
-        "submit": format!("{base}/f/{id}"),
-        "submissions": format!("{base}/api/forms/{id}/submissions"),
-        "bind": format!("{base}/api/forms/{id}"),
-    })
+/// The `_links` of a form: where each of its operations is.
+#[derive(Serialize)]
+struct FormLinks {
+    submit: String,
+    submissions: String,
+    bind: String,
+}
+
+fn form_links(base: &str, id: &str) -> FormLinks {
+    FormLinks {
+        submit: format!("{base}/f/{id}"),
+        submissions: format!("{base}/api/forms/{id}/submissions"),
+        bind: format!("{base}/api/forms/{id}"),
+    }
 }
 
 /// Body of `POST /new`.
@@ -65,7 +73,7 @@ async fn create(
         #[serde(rename = "_help")]
         help: &'static str,
         #[serde(rename = "_links")]
-        links: Value,
+        links: FormLinks,
     }
     let body = Created {
         form_id: id,
@@ -191,7 +199,7 @@ struct SubmissionPage<'a> {
     #[serde(rename = "_help")]
     help: &'static str,
     #[serde(rename = "_links")]
-    links: Value,
+    links: FormLinks,
 }
 
 /// One submission.
@@ -236,7 +244,7 @@ async fn bind(
         #[serde(rename = "_help")]
         help: &'static str,
         #[serde(rename = "_links")]
-        links: Value,
+        links: FormLinks,
     }
     Ok(Json(Bound {
         ok: true,

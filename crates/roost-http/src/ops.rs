@@ -6,7 +6,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use roost_api::ErrorCode;
 use roost_node::NotReady;
-use serde_json::json;
+use serde::Serialize;
 
 use crate::{ApiError, AppState};
 
@@ -18,15 +18,29 @@ pub fn routes() -> Router<AppState> {
         .route("/cluster", get(cluster))
 }
 
+/// The answer of `/healthz` and `/readyz`.
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node_id: Option<u64>,
+}
+
 /// Alive as long as the process serves HTTP.
 async fn healthz() -> impl IntoResponse {
-    Json(json!({"status": "ok"}))
+    Json(Health {
+        status: "ok",
+        node_id: None,
+    })
 }
 
 /// Ready once every group has a known leader.
 async fn readyz(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     match s.node.ready() {
-        Ok(()) => Ok(Json(json!({"status": "ready", "node_id": s.node.id()}))),
+        Ok(()) => Ok(Json(Health {
+            status: "ready",
+            node_id: Some(s.node.id()),
+        })),
         Err(NotReady::NoLeader) => Err(ApiError::new(
             ErrorCode::NotReady,
             "not every group has a leader yet",

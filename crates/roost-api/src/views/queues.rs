@@ -234,3 +234,38 @@ pub struct ReplayedView<'a> {
     /// The new envelope.
     pub replayed: EnvelopeView<'a>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelopes_embed_the_payload_verbatim() -> Result<(), Error> {
+        let q = QueueId::new(1, 1);
+        let e = Envelope {
+            id: "qm_1".into(),
+            seq: 3,
+            published_at_ms: 0,
+            source: Source::DlqReplay {
+                replayed_from: "qm_0".into(),
+            },
+            payload: r#"{"b": [1, 2.50], "n": 1e400}"#.into(),
+        };
+        let json = serde_json::to_string(&EnvelopeView::new(&q, &e)?)
+            .map_err(|e| Error::internal(e.to_string()))?;
+        assert!(
+            json.contains(r#""payload":{"b": [1, 2.50], "n": 1e400}"#),
+            "{json}"
+        );
+        assert!(json.contains(r#""replayed_from":"qm_0""#), "{json}");
+        let broken = Envelope {
+            payload: "not json".into(),
+            ..e
+        };
+        assert_eq!(
+            EnvelopeView::new(&q, &broken).err().map(|e| e.code),
+            Some(crate::ErrorCode::Internal)
+        );
+        Ok(())
+    }
+}

@@ -192,7 +192,7 @@ struct PullReply<'a> {
     #[serde(rename = "_help")]
     help: &'static str,
     #[serde(rename = "_links")]
-    links: serde_json::Value,
+    links: super::QueueLinks,
 }
 
 #[cfg(test)]

@@ -20,7 +20,6 @@ use axum::{Json, Router};
 use roost_api::views::{CreatedView, QueueInfoView};
 use roost_api::{CreateQueue, QueueRef};
 use serde::Serialize;
-use serde_json::{json, Value};
 
 use crate::auth::bearer_token;
 use crate::wire::base_url;
@@ -96,7 +95,7 @@ impl FromRequestParts<AppState> for QueueReq {
 
 impl QueueReq {
     /// The queue's `_links`.
-    pub fn links(&self) -> Value {
+    pub fn links(&self) -> QueueLinks {
         links(&self.base, self.queue.id.as_str())
     }
 
@@ -107,17 +106,31 @@ impl QueueReq {
     }
 }
 
+/// The `_links` of a queue: where each of its operations is.
+#[derive(Serialize)]
+pub struct QueueLinks {
+    #[serde(rename = "self")]
+    this: String,
+    publish: String,
+    pull: String,
+    ack: String,
+    nack: String,
+    consumers: String,
+    dlq: String,
+}
+
 /// The `_links` of queue `id`.
-fn links(base: &str, id: &str) -> Value {
-    json!({
-        "self": format!("{base}/q/{id}"),
-        "publish": format!("{base}/q/{id}/publish"),
-        "pull": format!("{base}/q/{id}/pull?consumer_id=<consumer>"),
-        "ack": format!("{base}/q/{id}/ack"),
-        "nack": format!("{base}/q/{id}/nack"),
-        "consumers": format!("{base}/q/{id}/consumers"),
-        "dlq": format!("{base}/q/{id}/dlq"),
-    })
+fn links(base: &str, id: &str) -> QueueLinks {
+    let at = |path: &str| format!("{base}/q/{id}{path}");
+    QueueLinks {
+        this: at(""),
+        publish: at("/publish"),
+        pull: at("/pull?consumer_id=<consumer>"),
+        ack: at("/ack"),
+        nack: at("/nack"),
+        consumers: at("/consumers"),
+        dlq: at("/dlq"),
+    }
 }
 
 /// `body` with `queue_id`, `_help` and `_links` added.
@@ -126,7 +139,7 @@ fn framed<T: Serialize>(
     body: T,
     queue_id: &str,
     help: &str,
-    links: Value,
+    links: QueueLinks,
 ) -> Response {
     #[derive(Serialize)]
     struct Framed<'a, T> {
@@ -136,7 +149,7 @@ fn framed<T: Serialize>(
         #[serde(rename = "_help")]
         help: &'a str,
         #[serde(rename = "_links")]
-        links: Value,
+        links: QueueLinks,
     }
     let framed = Framed {
         body,
