@@ -184,7 +184,7 @@ impl std::fmt::Display for ErrorCode {
 }
 
 /// A failed operation: its code, what went wrong, and one sentence telling the caller what to
-/// do next (every edge shows it: HTTP and MCP as `_help`).
+/// do next (HTTP shows it as `_help`).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct Error {

@@ -86,7 +86,7 @@ pub fn is_valid_idempotency_key(key: &str) -> bool {
 pub struct NewJob {
     /// The worker type.
     pub job_type: String,
-    /// JSON handed to the worker (validated as JSON by the edge); `{}` when absent.
+    /// JSON handed to the worker (a checked [`crate::Doc`]); `{}` when absent.
     pub payload: Option<String>,
     /// Retries after the first attempt (0-10, default 3).
     pub max_retries: Option<i64>,

@@ -1,6 +1,6 @@
 //! Roost's application layer: every client operation, once, under every edge.
 //!
-//! An edge (HTTP, gRPC, MCP) parses a request into the typed structs here, calls one method of
+//! An edge (HTTP, gRPC) parses a request into the typed structs here, calls one method of
 //! [`Api`], and renders the typed reply or the [`Error`]. Everything between lives here:
 //! validation and limits ([`input`]), credentials and team scopes, minting ids and fencing
 //! tokens (the only clock and randomness above the node, behind [`Source`]), routing to the

@@ -51,7 +51,7 @@ impl JobStatus {
     }
 }
 
-/// What a new job asks for (validated by the edge).
+/// What a new job asks for (validated by `roost-api`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobSpec {
     /// The worker type that handles it.

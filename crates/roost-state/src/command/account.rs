@@ -106,7 +106,7 @@ impl Operation for SetPlan {
 pub struct Claim {
     /// Digest of the account key presented.
     pub key_digest: [u8; 32],
-    /// The queue (its key was proven by the edge).
+    /// The queue (its key was proven by `roost-api`).
     pub queue: QueueId,
 }
 

@@ -57,7 +57,7 @@ pub struct Publish {
     pub auth: [u8; 32],
     /// Message id chosen by the proposer.
     pub id: String,
-    /// The JSON document (already validated by the edge).
+    /// The JSON document (already validated by `roost-api`).
     pub payload: String,
     /// Where the envelope comes from.
     pub source: Source,
