@@ -37,6 +37,19 @@ pub struct Cluster {
     _dir: TempDir,
 }
 
+/// How a cluster differs from plain nodes on loopback.
+#[derive(Default)]
+struct Extras<'a> {
+    /// Each node in a network namespace of its own.
+    net: Option<Net>,
+    /// Wall clocks under libfaketime.
+    skewable: bool,
+    /// TLS on the client listeners and mutual TLS between peers.
+    tls: bool,
+    /// A data dir every node starts from.
+    seed: Option<&'a Path>,
+}
+
 fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
@@ -54,32 +67,73 @@ impl Cluster {
         top_extra: &str,
         raft_extra: &str,
     ) -> anyhow::Result<Cluster> {
-        Self::launch(n, shards, top_extra, raft_extra, None, false, false).await
+        Self::launch(n, shards, top_extra, raft_extra, Extras::default()).await
     }
 
     /// Like [`Cluster::start`] on loopback, with TLS on the client listeners (HTTP and gRPC,
     /// `https://` URLs, [`Cluster::http`] trusting the cluster's CA) and mutual TLS between
     /// peers.
     pub async fn start_tls(n: u64, shards: u32) -> anyhow::Result<Cluster> {
-        Self::launch(n, shards, "", "", None, false, true).await
+        Self::launch(
+            n,
+            shards,
+            "",
+            "",
+            Extras {
+                tls: true,
+                ..Extras::default()
+            },
+        )
+        .await
     }
 
     /// Like [`Cluster::start_with`], each node in a network namespace of its own (see
     /// [`crate::netns`]), so the test can partition them.
     pub async fn start_isolated(n: u64, shards: u32, top_extra: &str) -> anyhow::Result<Cluster> {
-        Self::launch(n, shards, top_extra, "", Some(Net::make(n)?), false, false).await
+        Self::launch(
+            n,
+            shards,
+            top_extra,
+            "",
+            Extras {
+                net: Some(Net::make(n)?),
+                ..Extras::default()
+            },
+        )
+        .await
     }
 
     /// Like [`Cluster::start_isolated`] and [`Cluster::start_skewable`] at once.
     pub async fn start_isolated_skewable(n: u64, shards: u32) -> anyhow::Result<Cluster> {
-        Self::launch(n, shards, "", "", Some(Net::make(n)?), true, false).await
+        Self::launch(
+            n,
+            shards,
+            "",
+            "",
+            Extras {
+                net: Some(Net::make(n)?),
+                skewable: true,
+                ..Extras::default()
+            },
+        )
+        .await
     }
 
     /// Like [`Cluster::start`], with each node's wall clock under libfaketime so the test can
     /// skew and jump it ([`Cluster::skew`]); monotonic clocks are left alone, as a real clock
     /// step leaves them.
     pub async fn start_skewable(n: u64, shards: u32) -> anyhow::Result<Cluster> {
-        Self::launch(n, shards, "", "", None, true, false).await
+        Self::launch(
+            n,
+            shards,
+            "",
+            "",
+            Extras {
+                skewable: true,
+                ..Extras::default()
+            },
+        )
+        .await
     }
 
     async fn launch(
@@ -87,10 +141,14 @@ impl Cluster {
         shards: u32,
         top_extra: &str,
         raft_extra: &str,
-        net: Option<Net>,
-        skewable: bool,
-        tls: bool,
+        extras: Extras<'_>,
     ) -> anyhow::Result<Cluster> {
+        let Extras {
+            net,
+            skewable,
+            tls,
+            seed,
+        } = extras;
         let dir = tempfile::tempdir()?;
         // (host, http, peer, grpc) per node: its own address in a namespace, else free
         // loopback ports.
@@ -165,10 +223,45 @@ impl Cluster {
             _dir: dir,
         };
         for id in 1..=n {
+            if let Some(seed) = seed {
+                copy_dir(seed, &cluster.node(id).data)?;
+            }
             cluster.spawn(id)?;
         }
         cluster.wait_ready(Duration::from_secs(60)).await?;
         Ok(cluster)
+    }
+
+    /// One node with `shards` shards whose data dir starts as a copy of `seed` (a data dir an
+    /// earlier version wrote), with extra top-level settings.
+    pub async fn start_from(seed: &Path, shards: u32, top_extra: &str) -> anyhow::Result<Cluster> {
+        Self::launch(
+            1,
+            shards,
+            top_extra,
+            "",
+            Extras {
+                seed: Some(seed),
+                ..Extras::default()
+            },
+        )
+        .await
+    }
+
+    /// Stops node `id` as an operator would (SIGTERM) and waits for it to exit.
+    pub fn stop(&self, id: u64) -> anyhow::Result<()> {
+        self.signal(id, "TERM")?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut child = lock(&self.node(id).child);
+        while let Some(c) = child.as_mut() {
+            if c.try_wait()?.is_some() {
+                *child = None;
+                break;
+            }
+            anyhow::ensure!(Instant::now() < deadline, "node {id} did not stop");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
     }
 
     /// Starts (or restarts) node `id`.
@@ -485,5 +578,20 @@ fn namespace_configs_start_from_the_reference_ones() -> anyhow::Result<()> {
     assert_eq!(merged["peer_addr"].as_str(), Some("127.0.0.1:7182"));
     assert!(merged["auth"]["jwt_secret"].as_str().is_some());
     assert!(from_reference(4, 1, ours).is_err());
+    Ok(())
+}
+
+/// Copies directory `from` into `to` (created), recursively.
+pub fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
     Ok(())
 }

@@ -9,6 +9,7 @@ mod chaos_jobs;
 mod chaos_work;
 mod deploy;
 mod failover;
+mod fixture;
 mod forms;
 mod grpc;
 mod grpc_workspace;
