@@ -1,7 +1,8 @@
 //! Roost's client gRPC API, the same operations as the HTTP edge: queues (with a bidirectional
 //! publish stream, many publishes in flight, each acknowledged with its seq, and a pull stream
 //! that follows the queue), async jobs (with a stream of a job's events) and work queues.
-//! [`status`] is the one mapping of failures to gRPC status codes.
+//! Each call parses, calls `roost_api::Api` and renders; [`status`] is the one mapping of
+//! error codes to gRPC status codes.
 
 mod convert;
 mod credentials;

@@ -1,7 +1,7 @@
 //! Roost's HTTP edge: the client API every node serves.
 //!
-//! Handlers parse a request, call [`roost_api::Api`] (the queue routes not yet moved there turn
-//! it into state-machine commands for [`roost_node::Node`] themselves), and render the answer.
+//! Handlers parse a request, call [`roost_api::Api`], and render the answer; they never decide
+//! (validation, credentials, limits and routing are the layer's).
 //! Every response is JSON; every error has a stable `code` and a `_help` sentence ([`error`] is
 //! the one place that maps error codes to HTTP statuses).
 
@@ -52,11 +52,11 @@ impl Default for Limits {
 /// Shared by every handler.
 #[derive(Clone)]
 pub struct AppState {
-    /// The node requests are routed through.
+    /// The node, for the operational routes (health, readiness, `/cluster`) and the refusal log.
     pub node: Arc<Node>,
-    /// Input limits.
+    /// The edge's own limits.
     pub limits: Limits,
-    /// The application layer the moved routes call.
+    /// The application layer every client route calls.
     pub api: roost_api::Api,
     /// How this edge names itself in links.
     pub links: Links,
