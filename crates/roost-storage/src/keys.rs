@@ -56,6 +56,8 @@ const SM_JOB: u8 = 0x0c;
 const SM_JOB_EVENT: u8 = 0x0d;
 const SM_WORK_QUEUE: u8 = 0x0e;
 const SM_TASK: u8 = 0x0f;
+const SNAP_META: u8 = 0x00;
+const SNAP_DATA: u8 = 0x01;
 /// Every tag holding per-queue records.
 const QUEUE_SCOPED: [u8; 6] = [
     SM_MESSAGE,
@@ -65,6 +67,82 @@ const QUEUE_SCOPED: [u8; 6] = [
     SM_IDEMPOTENCY_BY_TIME,
     SM_HELD,
 ];
+
+/// What a stored value is, told by its column family and key: the type it decodes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Record {
+    /// A group's vote.
+    Vote,
+    /// A group's last purged log id.
+    LastPurged,
+    /// A Raft log entry.
+    LogEntry,
+    /// A group's applied position, membership and clock.
+    AppliedMeta,
+    /// A queue's metadata.
+    Queue,
+    /// A message.
+    Envelope,
+    /// An idempotency record.
+    Idempotency,
+    /// A dead letter.
+    DeadLetter,
+    /// The row of a dead letter, by its envelope id (a big-endian u64, not postcard).
+    DeadLetterRow,
+    /// An idempotency key by time (empty).
+    IdempotencyByTime,
+    /// A form's metadata.
+    Form,
+    /// A form submission.
+    Submission,
+    /// A publish held by a quota.
+    Held,
+    /// An account.
+    Account,
+    /// An address's monthly publish count.
+    IpUsage,
+    /// A job.
+    Job,
+    /// A job event.
+    JobEvent,
+    /// A work queue.
+    WorkQueue,
+    /// A work-queue task.
+    Task,
+    /// A snapshot's metadata.
+    SnapshotMeta,
+    /// A snapshot's data.
+    SnapshotData,
+}
+
+/// What the value under `key` in column family `cf` is (`None`: no key Roost writes).
+pub fn record(cf: &str, key: &[u8]) -> Option<Record> {
+    let (tag, rest) = (*key.get(4)?, key.get(5..)?);
+    Some(match (cf, tag) {
+        (CF_RAFT, RAFT_META) if rest == b"vote" => Record::Vote,
+        (CF_RAFT, RAFT_META) if rest == b"purged" => Record::LastPurged,
+        (CF_RAFT, RAFT_LOG) => Record::LogEntry,
+        (CF_SM, SM_META) => Record::AppliedMeta,
+        (CF_SM, SM_QUEUE) => Record::Queue,
+        (CF_SM, SM_MESSAGE) => Record::Envelope,
+        (CF_SM, SM_IDEMPOTENCY) => Record::Idempotency,
+        (CF_SM, SM_DLQ) => Record::DeadLetter,
+        (CF_SM, SM_DLQ_INDEX) => Record::DeadLetterRow,
+        (CF_SM, SM_IDEMPOTENCY_BY_TIME) => Record::IdempotencyByTime,
+        (CF_SM, SM_FORM) => Record::Form,
+        (CF_SM, SM_SUBMISSION) => Record::Submission,
+        (CF_SM, SM_HELD) => Record::Held,
+        (CF_SM, SM_ACCOUNT) => Record::Account,
+        (CF_SM, SM_IP_USAGE) => Record::IpUsage,
+        (CF_SM, SM_JOB) => Record::Job,
+        (CF_SM, SM_JOB_EVENT) => Record::JobEvent,
+        (CF_SM, SM_WORK_QUEUE) => Record::WorkQueue,
+        (CF_SM, SM_TASK) => Record::Task,
+        (CF_SNAP, SNAP_META) => Record::SnapshotMeta,
+        (CF_SNAP, SNAP_DATA) => Record::SnapshotData,
+        _ => return None,
+    })
+}
 
 fn prefix(group: GroupId, tag: u8, cap: usize) -> Vec<u8> {
     let mut k = Vec::with_capacity(5 + cap);
@@ -373,12 +451,12 @@ pub fn group_range(group: GroupId) -> (Vec<u8>, Vec<u8>) {
 
 /// The metadata of `group`'s latest snapshot.
 pub fn snapshot_meta(group: GroupId) -> Vec<u8> {
-    prefix(group, 0x00, 0)
+    prefix(group, SNAP_META, 0)
 }
 
 /// The data of `group`'s latest snapshot.
 pub fn snapshot_data_blob(group: GroupId) -> Vec<u8> {
-    prefix(group, 0x01, 0)
+    prefix(group, SNAP_DATA, 0)
 }
 
 #[cfg(test)]

@@ -12,6 +12,8 @@ pub mod keys;
 mod log_store;
 mod lookup;
 mod recent;
+#[cfg(test)]
+mod records;
 mod state_machine;
 mod syncer;
 

@@ -21,7 +21,7 @@ use crate::{keys, Error};
 
 /// The applied position, membership and clock, stored with every applied batch.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-struct AppliedMeta {
+pub(crate) struct AppliedMeta {
     last_applied: Option<LogId>,
     membership: StoredMembership,
     header: Header,
@@ -29,7 +29,7 @@ struct AppliedMeta {
 
 /// A snapshot's contents: the applied meta and every record of the group's data range.
 #[derive(Serialize, Deserialize)]
-struct SnapshotData {
+pub(crate) struct SnapshotData {
     header: Header,
     records: Vec<(Vec<u8>, Vec<u8>)>,
 }

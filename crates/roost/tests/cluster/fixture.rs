@@ -1,6 +1,6 @@
 //! A data dir written by an earlier release opens with this binary and serves its data.
 //!
-//! `tests/fixtures/datadir-1/` was made by `make_the_fixture` (ignored; run it with
+//! `fixtures/datadir-1/` (at the repository's root) was made by `make_the_fixture` (ignored; run it with
 //! `cargo test -p roost --test cluster -- --ignored fixture::make_the_fixture`) on the release
 //! before storage formats carried version numbers: queues with messages, cursors, a dead
 //! letter, a claim and a mirrored form; jobs and a work queue; an account. `facts.json` holds
@@ -26,7 +26,7 @@ fn settings() -> String {
 }
 
 fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/datadir-1")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/datadir-1")
 }
 
 /// Calls `path` on node 1 with `bearer`; the status and the JSON answer.
@@ -71,15 +71,23 @@ fn text(v: &Value, key: &str) -> anyhow::Result<String> {
 }
 
 #[tokio::test]
-#[ignore = "writes tests/fixtures/datadir-1; run once per format version, by hand"]
+#[ignore = "writes fixtures/datadir-1; run once per format version, by hand"]
 async fn make_the_fixture() -> anyhow::Result<()> {
     let c = Cluster::start_with(1, SHARDS, &settings(), "").await?;
     let (get, post, put) = (Method::GET, Method::POST, Method::PUT);
     // A queue with messages, two cursors, a dead letter, an owner.
     let inbox = api::create(&c, 1, &["fast", "slow"]).await?;
     for i in 1..=5 {
-        let body = json!({"n": i, "exact": 1e300});
-        api::call(&c, &inbox, post.clone(), "/publish", Some(body)).await?;
+        // The first with an idempotency key, so its record is in the data dir too.
+        let published = c
+            .http
+            .post(format!("{}/q/{}/publish", c.url(1), inbox.id))
+            .bearer_auth(&inbox.key)
+            .header("idempotency-key", format!("fixture-{i}"))
+            .json(&json!({"n": i, "exact": 1e300}))
+            .send()
+            .await?;
+        anyhow::ensure!(published.status() == 201, "publish: {}", published.status());
     }
     api::call(
         &c,
