@@ -33,6 +33,9 @@ pub enum Error {
     /// A snapshot carried a key outside its group's data range.
     #[error("snapshot record outside the group's range")]
     ForeignKey,
+    /// The data dir's format cannot be read by this build (see `format`).
+    #[error("data format: {0}")]
+    Format(String),
     /// A lock was poisoned by a panic in another thread.
     #[error("state lock poisoned")]
     Poisoned,

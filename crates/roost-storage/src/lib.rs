@@ -8,6 +8,7 @@
 
 mod codec;
 mod error;
+pub mod format;
 pub mod keys;
 mod log_store;
 mod lookup;
@@ -40,8 +41,10 @@ pub struct Storage {
 }
 
 impl Storage {
-    /// Opens (creating if needed) the database under `dir`.
+    /// Opens (creating if needed) the database under `dir`, migrating a data dir of an older
+    /// format and refusing a newer one (see [`format`]).
     pub fn open(dir: &Path) -> Result<Storage, Error> {
+        let found = format::check(dir)?;
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
@@ -65,6 +68,7 @@ impl Storage {
         };
         let cfs = [keys::CF_RAFT, keys::CF_SM, keys::CF_SNAP].map(cf);
         let db = Arc::new(DB::open_cf_descriptors(&opts, dir, cfs)?);
+        format::migrate(dir, &db, found)?;
         let syncer = Syncer::start(&db)?;
         Ok(Storage {
             db,

@@ -301,6 +301,9 @@ async fn a_data_dir_from_the_release_before_versions_opens_and_serves_its_data(
     let dir = fixture();
     let facts: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("facts.json"))?)?;
     let c = Cluster::start_from(&dir.join("data"), SHARDS, &settings()).await?;
+    // Migrated to the current format at open.
+    let format = std::fs::read_to_string(c.node(1).data.join("FORMAT"))?;
+    assert_eq!(format.trim(), "2");
     let (get, post) = (Method::GET, Method::POST);
     let queue = |v: &Value| -> anyhow::Result<Queue> {
         Ok(Queue {
@@ -460,5 +463,41 @@ async fn a_data_dir_from_the_release_before_versions_opens_and_serves_its_data(
     )
     .await?;
     assert_eq!(claimed["jobs"][0]["id"], pending["job"]["id"], "{claimed}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_data_dir_of_a_newer_format_is_refused_before_it_is_touched() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    copy_dir(&fixture().join("data"), &data)?;
+    std::fs::write(data.join("FORMAT"), "99\n")?;
+    let before = std::fs::read(data.join("000004.log"))?;
+    let config = dir.path().join("roost.toml");
+    std::fs::write(
+        &config,
+        format!("node_id = 1\ndata_dir = {data:?}\nhttp_addr = \"127.0.0.1:0\"\npeer_addr = \"127.0.0.1:0\"\ngrpc_addr = \"\"\nshards = {SHARDS}\n"),
+    )?;
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_roost"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .output(),
+    )
+    .await??;
+    let said =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("data format 99") || said.contains("holds data format 99"),
+        "{said}"
+    );
+    assert!(said.contains("newer than this roost reads"), "{said}");
+    assert_eq!(
+        std::fs::read(data.join("000004.log"))?,
+        before,
+        "the data dir was not touched"
+    );
     Ok(())
 }
