@@ -10,6 +10,7 @@ mod client;
 mod convert;
 mod error;
 mod forwarder;
+pub mod protocol;
 pub mod security;
 mod server;
 

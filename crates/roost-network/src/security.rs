@@ -9,6 +9,8 @@
 //!   metadata, and a node that knows its cluster's id refuses RPCs carrying another one or none.
 //!   Certificates prove membership of the CA's domain; the id keeps two clusters under one CA —
 //!   or a node restarted on another cluster's data dir — from merging.
+//!
+//! The same interceptors carry and check the peer protocol's version (see [`crate::protocol`]).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -205,8 +207,18 @@ impl ClusterId {
         true
     }
 
-    /// Logs that peer `node` at `addr` refused this node's RPC because of its cluster id.
+    /// Logs that peer `node` at `addr` refused this node's RPC because of its cluster id or
+    /// its protocol version.
     pub(crate) fn refused_by(&self, node: u64, addr: &str, status: &Status) {
+        let protocol = status.message().starts_with("protocol_unsupported");
+        if protocol && self.due(addr.to_owned(), "protocol") {
+            tracing::error!(
+                peer = node,
+                addr,
+                reason = status.message(),
+                "a peer refused this node's protocol version"
+            );
+        }
         if status.code() == tonic::Code::PermissionDenied && self.due(addr.to_owned(), "") {
             tracing::error!(
                 peer = node,
@@ -240,6 +252,7 @@ pub struct Admit(pub(crate) ClusterId);
 
 impl Interceptor for Admit {
     fn call(&mut self, req: Request<()>) -> Result<Request<()>, Status> {
+        crate::protocol::admit(&req)?;
         self.0.admit(&req)?;
         Ok(req)
     }
@@ -251,6 +264,7 @@ pub(crate) struct Stamp(pub(crate) ClusterId);
 
 impl Interceptor for Stamp {
     fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
+        crate::protocol::stamp(&mut req);
         if let Some(id) = self.0.inner.id.get() {
             req.metadata_mut().insert(CLUSTER_ID_HEADER, id.clone());
         }

@@ -14,7 +14,7 @@ use serde_json::Value;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 use crate::api::{create, publish, pull_all};
-use crate::harness::{make_certs, Cluster};
+use crate::harness::{copy_dir, make_certs, Cluster};
 
 const OPERATOR: &str = "operator-key-for-perimeter";
 
@@ -137,6 +137,18 @@ async fn strangers_on_the_peer_network_are_refused_and_change_nothing() -> anyho
         "{refused:?}"
     );
 
+    // The right certificate and cluster id, but a protocol version this node does not speak.
+    let id = std::fs::read_to_string(c.node(2).data.join("cluster_id"))?;
+    let mut future = with_cluster_id(account_creation()?, id.trim())?;
+    future
+        .metadata_mut()
+        .insert(roost_network::protocol::PROTOCOL_HEADER, "3".parse()?);
+    let refused = insider.forward(future).await.expect_err("protocol 3");
+    ensure!(
+        refused.message().starts_with("protocol_unsupported"),
+        "{refused:?}"
+    );
+
     // Nothing changed: no election was forced, no account exists.
     ensure!(terms(&c).await? == before, "terms moved: {before:?}");
     let r = c
@@ -200,16 +212,5 @@ async fn a_node_on_another_clusters_data_dir_is_refused_and_the_cluster_serves_o
     // Node 3 never joined: its data dir still holds the other cluster's id.
     let now = std::fs::read_to_string(node3.join("cluster_id"))?;
     ensure!(now == stray_id, "node 3 adopted {now}");
-    Ok(())
-}
-
-fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        if entry.file_type()?.is_file() {
-            std::fs::copy(entry.path(), to.join(entry.file_name()))?;
-        }
-    }
     Ok(())
 }
