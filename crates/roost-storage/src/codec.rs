@@ -15,4 +15,4 @@ pub fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T
 }
 
 #[cfg(test)]
-mod golden;
+pub(crate) mod golden;

@@ -54,6 +54,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     use rocksdb::{IteratorMode, Options, DB};
+    use roost_state::{CommandError, Origins, Plan, Response};
 
     use super::*;
     use crate::keys::{record, CF_RAFT, CF_SM, CF_SNAP};
@@ -70,11 +71,120 @@ mod tests {
         dir
     }
 
+    /// The fixture's database, open.
+    fn open(dir: &tempfile::TempDir) -> DB {
+        DB::open_cf(&Options::default(), dir.path(), [CF_RAFT, CF_SM, CF_SNAP]).expect("open")
+    }
+
+    /// The first value of kind `kind` in the fixture, decoded.
+    fn first<T: DeserializeOwned>(db: &DB, kind: Record) -> T {
+        let cf = db.cf_handle(CF_SM).expect("column family");
+        for item in db.iterator_cf(cf, IteratorMode::Start) {
+            let (key, value) = item.expect("read");
+            if record(CF_SM, &key) == Some(kind) {
+                return decode("sample", &value).expect("decodes");
+            }
+        }
+        panic!("the fixture has no {kind:?}")
+    }
+
+    /// One answer of every kind, in the order the kinds were added, made of the fixture's
+    /// records: answers travel between peers (forwarded commands), so their bytes are a format.
+    fn responses(db: &DB) -> Vec<Response> {
+        let job: Job = first(db, Record::Job);
+        let task: Task = first(db, Record::Task);
+        vec![
+            Response::Done,
+            Response::Layout { shards: 4 },
+            Response::Created {
+                queue: first(db, Record::Queue),
+            },
+            Response::Published {
+                seq: 5,
+                id: "qm_1".into(),
+                published_at_ms: 1_700_000_000_000,
+                replayed: true,
+            },
+            Response::Held {
+                pending_id: "pp_1".into(),
+            },
+            Response::Drained { count: 3 },
+            Response::Owner {
+                owner: "acct_1".into(),
+            },
+            Response::AccountState {
+                account: first(db, Record::Account),
+            },
+            Response::Charged {
+                allowed: false,
+                plan: Plan::Pro,
+                used: 10,
+                limit: Some(100),
+            },
+            Response::JobState {
+                job: Box::new(job.clone()),
+                created: true,
+            },
+            Response::Claimed { jobs: vec![job] },
+            Response::WorkQueueState {
+                queue: first(db, Record::WorkQueue),
+            },
+            Response::TaskState {
+                task: Box::new(task.clone()),
+                created: false,
+            },
+            Response::Dequeued {
+                task: Some(Box::new(task)),
+            },
+            Response::HeartbeatAck {
+                expires_ms: 9,
+                cancel_requested: true,
+            },
+            Response::Acked { cursor: 3 },
+            Response::Consumers {
+                consumers: [("a".to_owned(), 1), ("b".to_owned(), 2)].into(),
+            },
+            Response::Nacked {
+                seq: 2,
+                nack_count: 1,
+                dead_lettered: true,
+            },
+            Response::Replayed {
+                envelope: first(db, Record::Envelope),
+            },
+            Response::FormCreated {
+                form: first(db, Record::Form),
+            },
+            Response::Submitted {
+                id: "sub_1".into(),
+                seq: 1,
+                mirrored: true,
+            },
+            Response::FormState {
+                form: first(db, Record::Form),
+            },
+            Response::Origins {
+                origins: Origins::List(["https://a.example".to_owned()].into()),
+            },
+            Response::Refused(CommandError::HeldFull { max_bytes: 16 }),
+        ]
+    }
+
+    #[test]
+    fn every_answer_kind_encodes_to_its_pinned_bytes() {
+        let dir = fixture();
+        let db = open(&dir);
+        crate::codec::golden::check(
+            "answers.hex",
+            include_str!("codec/answers.hex"),
+            &responses(&db),
+        );
+    }
+
     #[test]
     fn every_record_of_an_earlier_release_comes_back_byte_for_byte() {
         let dir = fixture();
-        let db =
-            DB::open_cf(&Options::default(), dir.path(), [CF_RAFT, CF_SM, CF_SNAP]).expect("open");
+        let db = open(&dir);
         let mut seen = BTreeSet::new();
         for cf_name in [CF_RAFT, CF_SM, CF_SNAP] {
             let cf = db.cf_handle(cf_name).expect("column family");

@@ -279,43 +279,39 @@ fn samples() -> Vec<Command> {
     ]
 }
 
-/// The bytes of [`samples`], in hex, one per line.
-const GOLDEN: &str = include_str!("golden.hex");
-
-#[test]
-fn every_command_kind_encodes_to_its_pinned_bytes() {
-    let actual: Vec<String> = samples()
+/// Checks that `samples` encode, in order, to the hex lines of `pinned` (the contents of
+/// `src/codec/<file>`), and that each line decodes back to its sample and starts with its
+/// variant's index. `ROOST_WRITE_GOLDEN=1` writes the file instead, for a new kind appended.
+pub(crate) fn check<T>(file: &str, pinned: &str, samples: &[T])
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    let actual: Vec<String> = samples
         .iter()
         .map(|c| encode(c).map(|b| b.iter().map(|x| format!("{x:02x}")).collect()))
         .collect::<Result<_, _>>()
         .expect("encodes");
-    let pinned: Vec<&str> = GOLDEN.lines().collect();
     if std::env::var_os("ROOST_WRITE_GOLDEN").is_some() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/codec/golden.hex");
-        std::fs::write(path, actual.join("\n") + "\n").expect("write golden.hex");
+        let path = format!("{}/src/codec/{file}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::write(path, actual.join("\n") + "\n").expect("write the golden file");
         return;
     }
-    assert_eq!(
-        actual.len(),
-        pinned.len(),
-        "a command kind was added or removed"
-    );
+    let pinned: Vec<&str> = pinned.lines().collect();
+    assert_eq!(actual.len(), pinned.len(), "a kind was added or removed");
     for (i, (a, p)) in actual.iter().zip(&pinned).enumerate() {
-        assert_eq!(
-            a,
-            p,
-            "command #{i} ({:?}) encodes differently",
-            samples()[i]
-        );
-    }
-    for (i, p) in pinned.iter().enumerate() {
+        assert_eq!(a, p, "#{i} ({:?}) encodes differently", samples[i]);
         let bytes: Vec<u8> = (0..p.len())
             .step_by(2)
             .map(|j| u8::from_str_radix(&p[j..j + 2], 16).expect("hex"))
             .collect();
         // Variant indexes below 128 are one byte: every kind is sampled, in order.
         assert_eq!(usize::from(bytes[0]), i, "sample #{i} is not kind #{i}");
-        let back: Command = super::decode("golden", &bytes).expect("decodes");
-        assert_eq!(back, samples()[i], "command #{i} decodes differently");
+        let back: T = super::decode("golden", &bytes).expect("decodes");
+        assert_eq!(back, samples[i], "#{i} decodes differently");
     }
+}
+
+#[test]
+fn every_command_kind_encodes_to_its_pinned_bytes() {
+    check("golden.hex", include_str!("golden.hex"), &samples());
 }
