@@ -54,7 +54,10 @@ mod tests {
     use std::collections::BTreeSet;
 
     use rocksdb::{IteratorMode, Options, DB};
-    use roost_state::{CommandError, Origins, Plan, Response};
+    use roost_state::{
+        CommandError, FormId, JobStatus, Origins, Plan, Query, QueryResult, QueueId, Response,
+        TaskStatus,
+    };
 
     use super::*;
     use crate::keys::{record, CF_RAFT, CF_SM, CF_SNAP};
@@ -168,6 +171,155 @@ mod tests {
             },
             Response::Refused(CommandError::HeldFull { max_bytes: 16 }),
         ]
+    }
+
+    /// One read of every kind, in the order the kinds were added: reads are forwarded to
+    /// leaders, so their bytes are a format.
+    fn queries() -> Vec<Query> {
+        let q = || QueueId::new(2, 7);
+        let ws = || "w".to_owned();
+        vec![
+            Query::Pull {
+                queue: q(),
+                auth: [1; 32],
+                consumer: "me".into(),
+                cursor: Some(3),
+                limit: 10,
+            },
+            Query::Info {
+                queue: q(),
+                auth: [2; 32],
+            },
+            Query::Dlq {
+                queue: q(),
+                auth: [3; 32],
+                after: 1,
+                limit: 50,
+            },
+            Query::AccountByKey {
+                key_digest: [4; 32],
+            },
+            Query::Account {
+                id: "acct_1".into(),
+            },
+            Query::DrainWork,
+            Query::Owner { queue: q() },
+            Query::Job {
+                workspace: ws(),
+                id: "job_1".into(),
+            },
+            Query::Jobs {
+                workspace: ws(),
+                status: Some(JobStatus::Running),
+                job_type: Some("t".into()),
+                after: 2,
+                limit: 200,
+            },
+            Query::JobEvents {
+                workspace: ws(),
+                id: "job_1".into(),
+                after: 0,
+                limit: 100,
+            },
+            Query::WebhooksDue {
+                until_ms: 9,
+                limit: 64,
+            },
+            Query::WorkQueues { workspace: ws() },
+            Query::WorkQueue {
+                workspace: ws(),
+                id: "wq_1".into(),
+            },
+            Query::Tasks {
+                workspace: ws(),
+                queue: "wq_1".into(),
+                status: Some(TaskStatus::Assigned),
+            },
+            Query::Submissions {
+                form: FormId::new(1, 3),
+                auth: [5; 32],
+                after: 0,
+                limit: 1000,
+            },
+            Query::MirrorOutbox { limit: 16 },
+            Query::Origins { queue: q() },
+            Query::ClaimableJobs {
+                workspace: ws(),
+                types: vec!["a".into()],
+                now_ms: 1,
+            },
+            Query::Team {
+                workspace: ws(),
+                id: "t_1".into(),
+            },
+        ]
+    }
+
+    /// One read answer of every kind, made of the fixture's records.
+    fn query_results(db: &DB) -> Vec<QueryResult> {
+        let job: Job = first(db, Record::Job);
+        let task: Task = first(db, Record::Task);
+        let envelope: Envelope = first(db, Record::Envelope);
+        vec![
+            QueryResult::Pulled {
+                messages: vec![envelope],
+                cursor: 1,
+                next_cursor: 2,
+                has_more: true,
+                floor: 0,
+                below_floor: false,
+            },
+            QueryResult::Info {
+                queue: first(db, Record::Queue),
+            },
+            QueryResult::DlqPage {
+                rows: vec![(1, first(db, Record::DeadLetter))],
+                next_cursor: 1,
+                has_more: false,
+            },
+            QueryResult::SubmissionPage {
+                form: first(db, Record::Form),
+                rows: vec![first(db, Record::Submission)],
+                next_cursor: 1,
+                has_more: false,
+            },
+            QueryResult::WorkQueues(vec![(
+                first(db, Record::WorkQueue),
+                [("pending".to_owned(), 1)].into(),
+            )]),
+            QueryResult::Tasks(vec![task]),
+            QueryResult::Jobs(vec![job.clone()]),
+            QueryResult::Job(Box::new(job.clone())),
+            QueryResult::JobPage {
+                jobs: vec![job.clone()],
+                next_cursor: 4,
+                has_more: true,
+            },
+            QueryResult::JobEvents {
+                job: Box::new(job),
+                events: vec![first(db, Record::JobEvent)],
+            },
+            QueryResult::Account(Some(first(db, Record::Account))),
+            QueryResult::Owner(Some("acct_1".into())),
+            QueryResult::DrainWork(vec![("acct_1".into(), 2, vec![QueueId::new(1, 1)])]),
+            QueryResult::Outbox(vec![]),
+            QueryResult::Origins(Some(Origins::Any)),
+            QueryResult::Refused(CommandError::StaleToken),
+            QueryResult::ClaimableJobs(true),
+            QueryResult::Team("red".into()),
+        ]
+    }
+
+    #[test]
+    fn every_read_and_read_answer_kind_encodes_to_its_pinned_bytes() {
+        let dir = fixture();
+        let db = open(&dir);
+        crate::codec::golden::check("reads.hex", include_str!("codec/reads.hex"), &queries());
+        crate::codec::golden::check(
+            "read_answers.hex",
+            include_str!("codec/read_answers.hex"),
+            &query_results(&db),
+        );
     }
 
     #[test]

@@ -313,5 +313,5 @@ where
 
 #[test]
 fn every_command_kind_encodes_to_its_pinned_bytes() {
-    check("golden.hex", include_str!("golden.hex"), &samples());
+    check("commands.hex", include_str!("commands.hex"), &samples());
 }
