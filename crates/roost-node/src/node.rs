@@ -461,7 +461,9 @@ impl Node {
             .enumerate()
             .map(|(i, g)| {
                 let m = g.raft.metrics().borrow().clone();
-                let voters: Vec<NodeId> = m.membership_config.membership().voter_ids().collect();
+                let membership = m.membership_config.membership();
+                let voters: Vec<NodeId> = membership.voter_ids().collect();
+                let learners: Vec<NodeId> = membership.learner_ids().collect();
                 let commit_index = m.replication.as_ref().map(|r| {
                     let mut matched: Vec<u64> = voters
                         .iter()
@@ -493,6 +495,7 @@ impl Node {
                     snapshot_index: m.snapshot.map(|l| l.index),
                     purged_index: m.purged.map(|l| l.index),
                     voters,
+                    learners,
                     queues: g.reader.queue_count(),
                 }
             })

@@ -28,6 +28,8 @@ pub struct GroupStatus {
     pub purged_index: Option<u64>,
     /// Voters of the group.
     pub voters: Vec<NodeId>,
+    /// Learners of the group: members receiving its log that do not vote (yet).
+    pub learners: Vec<NodeId>,
     /// Queues held (shards only).
     pub queues: usize,
 }

@@ -32,6 +32,19 @@ async fn publish_through_a_follower_is_read_everywhere() -> anyhow::Result<()> {
         .filter_map(|g| status["groups"][g]["leader"].as_u64())
         .collect();
     assert!(leaders.len() >= 2, "leaders not spread: {leaders:?}");
+    // Every group shows its members: three voters, no learners.
+    for g in 0..=3 {
+        assert_eq!(
+            status["groups"][g]["voters"],
+            serde_json::json!([1, 2, 3]),
+            "{status}"
+        );
+        assert_eq!(
+            status["groups"][g]["learners"],
+            serde_json::json!([]),
+            "{status}"
+        );
+    }
     Ok(())
 }
 
