@@ -17,24 +17,11 @@ pub struct Doc(String);
 impl Doc {
     /// `bytes` as a document of at most `max` bytes, nested at most 128 deep.
     pub fn from_bytes(field: &str, bytes: Vec<u8>, max: usize) -> Result<Self, Error> {
-        if bytes.len() > max {
-            return Err(Error::new(
-                ErrorCode::PayloadTooLarge,
-                format!("{field} exceeds the size limit"),
-                format!("Send at most {max} bytes; store large documents elsewhere and send a reference."),
-            ));
-        }
+        json_document(field, &bytes, max)?;
+        // Checked as UTF-8 just now.
         String::from_utf8(bytes)
-            .ok()
-            .filter(|s| input::is_json_document(s))
             .map(Doc)
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorCode::InvalidJson,
-                    format!("{field} must be a JSON document, nested at most 128 deep"),
-                    "Send valid JSON.",
-                )
-            })
+            .map_err(|_| Error::internal("a checked document is not UTF-8"))
     }
 
     /// The document's text.
@@ -52,6 +39,30 @@ impl<'de> Deserialize<'de> for Doc {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         Box::<RawValue>::deserialize(d).map(|raw| Doc(raw.get().to_owned()))
     }
+}
+
+/// `bytes` as one JSON document of at most `max` bytes, nested at most 128 deep, without
+/// copying it; `what` names it in the error.
+pub(crate) fn json_document<'a>(what: &str, bytes: &'a [u8], max: usize) -> Result<&'a str, Error> {
+    if bytes.len() > max {
+        return Err(Error::new(
+            ErrorCode::PayloadTooLarge,
+            format!("{what} exceeds {max} bytes"),
+            format!(
+                "Send at most {max} bytes; store large documents elsewhere and send a reference."
+            ),
+        ));
+    }
+    std::str::from_utf8(bytes)
+        .ok()
+        .filter(|s| input::is_json_document(s))
+        .ok_or_else(|| {
+            Error::new(
+                ErrorCode::InvalidJson,
+                format!("{what} must be a JSON document, nested at most 128 deep"),
+                "Send valid JSON, e.g. '{\"task\":\"...\"}'.",
+            )
+        })
 }
 
 /// A time a client names (`runAt`, `deadline`).

@@ -3,7 +3,11 @@
 
 use std::net::IpAddr;
 
-use tonic::Request;
+use roost_api::Api;
+use roost_auth::Claims;
+use tonic::{Request, Status};
+
+use crate::status::status;
 
 /// The token in the call's `authorization: Bearer <token>` metadata.
 pub(crate) fn bearer<T>(req: &Request<T>) -> Option<&str> {
@@ -25,4 +29,9 @@ pub(crate) fn account_key<T>(req: &Request<T>) -> Option<&str> {
 /// The client's address, which waiting calls are counted against.
 pub(crate) fn addr<T>(req: &Request<T>) -> Option<IpAddr> {
     req.remote_addr().map(|a| a.ip())
+}
+
+/// The caller of a workspace call (jobs, work queues), from its workspace token.
+pub(crate) fn caller<T>(api: &Api, req: &Request<T>) -> Result<Claims, Status> {
+    api.caller(bearer(req)).map_err(status)
 }

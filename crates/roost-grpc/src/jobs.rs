@@ -5,22 +5,22 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use crate::credentials::addr as wait_addr;
+use crate::credentials::{addr as wait_addr, caller};
 use crate::status::status;
-use crate::workspace::Workspaces;
 use crate::{convert, pb};
+use roost_api::Api;
 
 /// Serves jobs of the caller's workspace.
 #[derive(Clone)]
 pub struct JobsService {
     /// The application layer.
-    ws: Workspaces,
+    api: Api,
 }
 
 impl JobsService {
     /// The tonic service.
-    pub fn server(ws: Workspaces) -> pb::jobs_server::JobsServer<Self> {
-        pb::jobs_server::JobsServer::new(JobsService { ws })
+    pub fn server(api: Api) -> pb::jobs_server::JobsServer<Self> {
+        pb::jobs_server::JobsServer::new(JobsService { api })
     }
 }
 
@@ -30,15 +30,16 @@ impl pb::jobs_server::Jobs for JobsService {
         &self,
         req: Request<pb::CreateJobRequest>,
     ) -> Result<Response<pb::Job>, Status> {
-        let c = self.ws.caller(&req)?;
-        let create = convert::create_job(req.into_inner(), self.ws.max_doc()).map_err(status)?;
-        let job = self.ws.api.create_job(&c, create).await.map_err(status)?;
+        let c = caller(&self.api, &req)?;
+        let create = convert::create_job(req.into_inner(), self.api.settings().max_document_bytes)
+            .map_err(status)?;
+        let job = self.api.create_job(&c, create).await.map_err(status)?;
         Ok(Response::new(convert::job(&job)))
     }
 
     async fn get_job(&self, req: Request<pb::JobRef>) -> Result<Response<pb::Job>, Status> {
-        let c = self.ws.caller(&req)?;
-        let job = self.ws.api.get_job(&c, &req.get_ref().job_id).await;
+        let c = caller(&self.api, &req)?;
+        let job = self.api.get_job(&c, &req.get_ref().job_id).await;
         Ok(Response::new(convert::job(&job.map_err(status)?)))
     }
 
@@ -46,21 +47,21 @@ impl pb::jobs_server::Jobs for JobsService {
         &self,
         req: Request<pb::ListJobsRequest>,
     ) -> Result<Response<pb::ListJobsReply>, Status> {
-        let c = self.ws.caller(&req)?;
+        let c = caller(&self.api, &req)?;
         let list = convert::list_jobs(req.into_inner());
-        let page = self.ws.api.list_jobs(&c, list).await.map_err(status)?;
+        let page = self.api.list_jobs(&c, list).await.map_err(status)?;
         Ok(Response::new(convert::job_page(page)))
     }
 
     async fn cancel_job(&self, req: Request<pb::JobRef>) -> Result<Response<pb::Job>, Status> {
-        let c = self.ws.caller(&req)?;
-        let job = self.ws.api.cancel_job(&c, &req.get_ref().job_id).await;
+        let c = caller(&self.api, &req)?;
+        let job = self.api.cancel_job(&c, &req.get_ref().job_id).await;
         Ok(Response::new(convert::job(&job.map_err(status)?)))
     }
 
     async fn retry_job(&self, req: Request<pb::JobRef>) -> Result<Response<pb::Job>, Status> {
-        let c = self.ws.caller(&req)?;
-        let job = self.ws.api.retry_job(&c, &req.get_ref().job_id).await;
+        let c = caller(&self.api, &req)?;
+        let job = self.api.retry_job(&c, &req.get_ref().job_id).await;
         Ok(Response::new(convert::job(&job.map_err(status)?)))
     }
 
@@ -68,10 +69,10 @@ impl pb::jobs_server::Jobs for JobsService {
         &self,
         req: Request<pb::WaitJobRequest>,
     ) -> Result<Response<pb::Job>, Status> {
-        let c = self.ws.caller(&req)?;
+        let c = caller(&self.api, &req)?;
         let addr = wait_addr(&req);
         let r = req.into_inner();
-        let job = self.ws.api.wait_job(&c, addr, &r.job_id, r.wait_secs).await;
+        let job = self.api.wait_job(&c, addr, &r.job_id, r.wait_secs).await;
         Ok(Response::new(convert::job(&job.map_err(status)?)))
     }
 
@@ -81,11 +82,10 @@ impl pb::jobs_server::Jobs for JobsService {
         &self,
         req: Request<pb::WatchJobRequest>,
     ) -> Result<Response<Self::WatchJobStream>, Status> {
-        let c = self.ws.caller(&req)?;
+        let c = caller(&self.api, &req)?;
         let addr = wait_addr(&req);
         let r = req.into_inner();
         let mut items = self
-            .ws
             .api
             .follow_job(&c, addr, &r.job_id, r.after_seq)
             .await
@@ -109,15 +109,10 @@ impl pb::jobs_server::Jobs for JobsService {
         &self,
         req: Request<pb::ClaimJobsRequest>,
     ) -> Result<Response<pb::ClaimJobsReply>, Status> {
-        let c = self.ws.caller(&req)?;
+        let c = caller(&self.api, &req)?;
         let addr = wait_addr(&req);
         let claim = convert::claim_jobs(req.into_inner());
-        let jobs = self
-            .ws
-            .api
-            .claim_jobs(&c, addr, claim)
-            .await
-            .map_err(status)?;
+        let jobs = self.api.claim_jobs(&c, addr, claim).await.map_err(status)?;
         Ok(Response::new(pb::ClaimJobsReply {
             jobs: jobs.iter().map(convert::leased_job).collect(),
         }))
@@ -127,10 +122,9 @@ impl pb::jobs_server::Jobs for JobsService {
         &self,
         req: Request<pb::HeartbeatRequest>,
     ) -> Result<Response<pb::HeartbeatReply>, Status> {
-        let c = self.ws.caller(&req)?;
+        let c = caller(&self.api, &req)?;
         let r = req.into_inner();
         let beat = self
-            .ws
             .api
             .heartbeat_job(&c, &r.job_id, &r.token, r.progress)
             .await;
@@ -141,14 +135,11 @@ impl pb::jobs_server::Jobs for JobsService {
         &self,
         req: Request<pb::CompleteJobRequest>,
     ) -> Result<Response<pb::Job>, Status> {
-        let c = self.ws.caller(&req)?;
+        let c = caller(&self.api, &req)?;
         let r = req.into_inner();
-        let result = convert::doc("result", r.result, self.ws.max_doc()).map_err(status)?;
-        let job = self
-            .ws
-            .api
-            .complete_job(&c, &r.job_id, &r.token, result)
-            .await;
+        let result = convert::doc("result", r.result, self.api.settings().max_document_bytes)
+            .map_err(status)?;
+        let job = self.api.complete_job(&c, &r.job_id, &r.token, result).await;
         Ok(Response::new(convert::job(&job.map_err(status)?)))
     }
 
@@ -156,11 +147,10 @@ impl pb::jobs_server::Jobs for JobsService {
         &self,
         req: Request<pb::FailJobRequest>,
     ) -> Result<Response<pb::Job>, Status> {
-        let c = self.ws.caller(&req)?;
+        let c = caller(&self.api, &req)?;
         let r = req.into_inner();
         let retryable = r.retryable.unwrap_or(true);
         let job = self
-            .ws
             .api
             .fail_job(&c, &r.job_id, &r.token, r.error, retryable)
             .await;

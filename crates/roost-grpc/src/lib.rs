@@ -11,7 +11,6 @@ mod refusals;
 mod service;
 mod status;
 mod work;
-mod workspace;
 
 /// Code generated from `proto/roost/client/v1/client.proto`.
 #[allow(missing_docs, clippy::all)]
@@ -27,7 +26,6 @@ use tokio_util::sync::CancellationToken;
 pub use jobs::JobsService;
 pub use service::QueuesService;
 pub use work::WorkQueuesService;
-pub use workspace::Workspaces;
 
 /// Serves the client API on `incoming` connections (plain TCP, or TLS) until `shutdown`.
 pub async fn serve<I, IO, E>(
@@ -48,14 +46,13 @@ where
 {
     let max_decoding = api.settings().max_document_bytes + 64 * 1024;
     let log_node = Arc::clone(api.node());
-    let ws = Workspaces::new(api.clone());
     tonic::transport::Server::builder()
         .layer(tower::layer::layer_fn(move |s| {
             refusals::LogRefused::new(s, Arc::clone(&log_node))
         }))
-        .add_service(QueuesService::server(api))
-        .add_service(JobsService::server(ws.clone()).max_decoding_message_size(max_decoding))
-        .add_service(WorkQueuesService::server(ws).max_decoding_message_size(max_decoding))
+        .add_service(QueuesService::server(api.clone()))
+        .add_service(JobsService::server(api.clone()).max_decoding_message_size(max_decoding))
+        .add_service(WorkQueuesService::server(api).max_decoding_message_size(max_decoding))
         .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
         .await
 }

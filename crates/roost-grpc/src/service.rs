@@ -93,8 +93,13 @@ impl pb::queues_server::Queues for QueuesService {
         &self,
         req: Request<Streaming<pb::PublishRequest>>,
     ) -> Result<Response<Self::PublishStreamStream>, Status> {
-        // A stream without a key fails at once, not message by message.
-        let key: Arc<str> = roost_api::queue_key(bearer(&req)).map_err(status)?.into();
+        // A stream without a key fails at once, not message by message; the key is digested
+        // once for the whole stream.
+        let auth = roost_api::digest(
+            roost_api::queue_key(bearer(&req))
+                .map_err(status)?
+                .as_bytes(),
+        );
         let from = addr(&req);
         let mut incoming = req.into_inner();
         let (tx, rx) = mpsc::channel(STREAM_WINDOW);
@@ -108,11 +113,11 @@ impl pb::queues_server::Queues for QueuesService {
                 let Ok(permit) = window.clone().acquire_owned().await else {
                     break;
                 };
-                let (service, tx, key) = (service.clone(), tx.clone(), key.clone());
+                let (service, tx) = (service.clone(), tx.clone());
                 tokio::spawn(async move {
                     let correlation = req.correlation;
-                    let published = match service.api.queue_ref(&req.queue_id, Some(&key)) {
-                        Ok(queue) => service.publish_one(&queue, from, req).await,
+                    let published = match service.api.queue_id(&req.queue_id) {
+                        Ok(id) => service.publish_one(&QueueRef { id, auth }, from, req).await,
                         Err(e) => Err(status(e)),
                     };
                     let reply = published.unwrap_or_else(|s| pb::PublishReply {

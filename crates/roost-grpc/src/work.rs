@@ -4,25 +4,27 @@
 use tonic::{Request, Response, Status};
 
 use crate::status::status;
-use crate::workspace::Workspaces;
+use roost_api::Api;
+
+use crate::credentials::caller;
 use crate::{convert, pb};
 
 /// Serves work queues of the caller's workspace.
 #[derive(Clone)]
 pub struct WorkQueuesService {
     /// The application layer.
-    ws: Workspaces,
+    api: Api,
 }
 
 impl WorkQueuesService {
     /// The tonic service.
-    pub fn server(ws: Workspaces) -> pb::work_queues_server::WorkQueuesServer<Self> {
-        pb::work_queues_server::WorkQueuesServer::new(WorkQueuesService { ws })
+    pub fn server(api: Api) -> pb::work_queues_server::WorkQueuesServer<Self> {
+        pb::work_queues_server::WorkQueuesServer::new(WorkQueuesService { api })
     }
 
     /// A task as the reply message, seen now.
     fn task(&self, t: &roost_state::Task, with_token: bool) -> pb::Task {
-        convert::task(t, with_token, self.ws.api.now_ms())
+        convert::task(t, with_token, self.api.now_ms())
     }
 
     /// Dequeue or steal.
@@ -31,10 +33,9 @@ impl WorkQueuesService {
         req: Request<pb::TakeRequest>,
         steal: bool,
     ) -> Result<pb::TakeReply, Status> {
-        let c = self.ws.caller(&req)?;
+        let c = caller(&self.api, &req)?;
         let r = req.into_inner();
         let task = self
-            .ws
             .api
             .take_task(&c, &r.work_queue_id, &r.agent_id, steal)
             .await
@@ -50,14 +51,15 @@ impl WorkQueuesService {
         req: Request<pb::FinishTaskRequest>,
         ok: bool,
     ) -> Result<pb::Task, Status> {
-        let c = self.ws.caller(&req)?;
+        let c = caller(&self.api, &req)?;
         let r = req.into_inner();
         let id = r.task_id.clone();
-        let finish = convert::finish_task(r, self.ws.max_doc()).map_err(status)?;
+        let finish =
+            convert::finish_task(r, self.api.settings().max_document_bytes).map_err(status)?;
         let task = if ok {
-            self.ws.api.complete_task(&c, &id, finish).await
+            self.api.complete_task(&c, &id, finish).await
         } else {
-            self.ws.api.fail_task(&c, &id, finish).await
+            self.api.fail_task(&c, &id, finish).await
         };
         Ok(self.task(&task.map_err(status)?, false))
     }
@@ -69,10 +71,9 @@ impl pb::work_queues_server::WorkQueues for WorkQueuesService {
         &self,
         req: Request<pb::CreateWorkQueueRequest>,
     ) -> Result<Response<pb::WorkQueue>, Status> {
-        let c = self.ws.caller(&req)?;
+        let c = caller(&self.api, &req)?;
         let create = convert::create_work_queue(req.into_inner());
         let queue = self
-            .ws
             .api
             .create_work_queue(&c, create)
             .await
@@ -84,8 +85,8 @@ impl pb::work_queues_server::WorkQueues for WorkQueuesService {
         &self,
         req: Request<pb::ListWorkQueuesRequest>,
     ) -> Result<Response<pb::ListWorkQueuesReply>, Status> {
-        let c = self.ws.caller(&req)?;
-        let queues = self.ws.api.list_work_queues(&c).await.map_err(status)?;
+        let c = caller(&self.api, &req)?;
+        let queues = self.api.list_work_queues(&c).await.map_err(status)?;
         Ok(Response::new(pb::ListWorkQueuesReply {
             work_queues: queues.iter().map(convert::work_queue).collect(),
         }))
@@ -95,9 +96,8 @@ impl pb::work_queues_server::WorkQueues for WorkQueuesService {
         &self,
         req: Request<pb::WorkQueueRef>,
     ) -> Result<Response<pb::WorkQueue>, Status> {
-        let c = self.ws.caller(&req)?;
+        let c = caller(&self.api, &req)?;
         let queue = self
-            .ws
             .api
             .get_work_queue(&c, &req.get_ref().work_queue_id)
             .await;
@@ -108,9 +108,8 @@ impl pb::work_queues_server::WorkQueues for WorkQueuesService {
         &self,
         req: Request<pb::WorkQueueRef>,
     ) -> Result<Response<pb::DeleteWorkQueueReply>, Status> {
-        let c = self.ws.caller(&req)?;
+        let c = caller(&self.api, &req)?;
         let deleted = self
-            .ws
             .api
             .delete_work_queue(&c, &req.get_ref().work_queue_id)
             .await;
@@ -122,16 +121,11 @@ impl pb::work_queues_server::WorkQueues for WorkQueuesService {
         &self,
         req: Request<pb::AddTaskRequest>,
     ) -> Result<Response<pb::Task>, Status> {
-        let c = self.ws.caller(&req)?;
+        let c = caller(&self.api, &req)?;
         let r = req.into_inner();
         let queue = r.work_queue_id.clone();
-        let add = convert::add_task(r, self.ws.max_doc()).map_err(status)?;
-        let (task, _) = self
-            .ws
-            .api
-            .add_task(&c, &queue, add)
-            .await
-            .map_err(status)?;
+        let add = convert::add_task(r, self.api.settings().max_document_bytes).map_err(status)?;
+        let (task, _) = self.api.add_task(&c, &queue, add).await.map_err(status)?;
         Ok(Response::new(self.task(&task, false)))
     }
 
@@ -139,11 +133,10 @@ impl pb::work_queues_server::WorkQueues for WorkQueuesService {
         &self,
         req: Request<pb::ListTasksRequest>,
     ) -> Result<Response<pb::ListTasksReply>, Status> {
-        let c = self.ws.caller(&req)?;
+        let c = caller(&self.api, &req)?;
         let r = req.into_inner();
         let status_filter = (!r.status.is_empty()).then_some(r.status.as_str());
         let tasks = self
-            .ws
             .api
             .list_tasks(&c, &r.work_queue_id, status_filter)
             .await
@@ -185,10 +178,9 @@ impl pb::work_queues_server::WorkQueues for WorkQueuesService {
         &self,
         req: Request<pb::TaskHeartbeatRequest>,
     ) -> Result<Response<pb::Task>, Status> {
-        let c = self.ws.caller(&req)?;
+        let c = caller(&self.api, &req)?;
         let r = req.into_inner();
         let task = self
-            .ws
             .api
             .task_heartbeat(&c, &r.task_id, Some(&r.token))
             .await;

@@ -6,8 +6,6 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use roost_api::{Error, ErrorCode};
-use roost_node::NodeError;
-use roost_state::CommandError;
 
 /// An error response: `{error, code, _help}` with the status of its code.
 #[derive(Debug)]
@@ -146,24 +144,6 @@ impl IntoResponse for ApiError {
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         ApiError(e)
-    }
-}
-
-impl From<roost_api::input::Invalid> for ApiError {
-    fn from(e: roost_api::input::Invalid) -> Self {
-        ApiError(e.into())
-    }
-}
-
-impl From<CommandError> for ApiError {
-    fn from(e: CommandError) -> Self {
-        ApiError(e.into())
-    }
-}
-
-impl From<NodeError> for ApiError {
-    fn from(e: NodeError) -> Self {
-        ApiError(e.into())
     }
 }
 

@@ -22,10 +22,7 @@ mod wire;
 pub use wire::{is_plain_host, Links};
 mod work;
 
-use std::sync::Arc;
-
 use axum::Router;
-use roost_node::Node;
 
 pub use error::ApiError;
 pub use server::{serve, ConnLimits};
@@ -52,8 +49,6 @@ impl Default for Limits {
 /// Shared by every handler.
 #[derive(Clone)]
 pub struct AppState {
-    /// The node, for the operational routes (health, readiness, `/cluster`) and the refusal log.
-    pub node: Arc<Node>,
     /// The edge's own limits.
     pub limits: Limits,
     /// The application layer every client route calls.
@@ -64,12 +59,7 @@ pub struct AppState {
 
 /// The whole HTTP API.
 pub fn router(api: roost_api::Api, limits: Limits, links: Links) -> Router {
-    let state = AppState {
-        node: Arc::clone(api.node()),
-        limits,
-        api,
-        links,
-    };
+    let state = AppState { limits, api, links };
     Router::new()
         .merge(ops::routes())
         .merge(queues::routes(state.clone()))

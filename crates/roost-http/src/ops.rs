@@ -36,10 +36,10 @@ async fn healthz() -> impl IntoResponse {
 
 /// Ready once every group has a known leader.
 async fn readyz(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    match s.node.ready() {
+    match s.api.node().ready() {
         Ok(()) => Ok(Json(Health {
             status: "ready",
-            node_id: Some(s.node.id()),
+            node_id: Some(s.api.node().id()),
         })),
         Err(NotReady::NoLeader) => Err(ApiError::new(
             ErrorCode::NotReady,
@@ -56,5 +56,5 @@ async fn readyz(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError
 
 /// Nodes, groups, leaders, terms and indexes as this node sees them.
 async fn cluster(State(s): State<AppState>) -> impl IntoResponse {
-    Json(s.node.status())
+    Json(s.api.node().status())
 }

@@ -64,6 +64,7 @@ async fn create_account(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    // The key first, so a caller without it learns nothing from how its body is refused.
     s.api.operator(bearer_token(&headers))?;
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
     let req: PlanBody = body::json(&bytes)?;
@@ -113,6 +114,7 @@ async fn set_plan(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    // The key first, so a caller without it learns nothing from how its body is refused.
     s.api.operator(bearer_token(&headers))?;
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
     let req: PlanBody = body::json(&bytes)?;

@@ -22,7 +22,10 @@ pub async fn log_refused(State(s): State<AppState>, req: Request, next: Next) ->
         resp.status(),
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
     ) {
-        s.node.refusals().note(from, &route, resp.status().as_str());
+        s.api
+            .node()
+            .refusals()
+            .note(from, &route, resp.status().as_str());
     }
     resp
 }

@@ -229,6 +229,17 @@ impl ClusterId {
         }
     }
 
+    /// Logs an RPC refused for its protocol version (at most once per [`LOG_EVERY`] per
+    /// address).
+    fn log_protocol_refusal(&self, from: Option<SocketAddr>, refused: &Status) {
+        let peer = from.map(|a| a.ip().to_string()).unwrap_or_default();
+        if !self.due(peer, "protocol") {
+            return;
+        }
+        let from = from.map_or_else(|| "unknown".into(), |a| a.to_string());
+        tracing::error!(%from, reason = refused.message(), "refused a peer RPC of a protocol version this node does not speak");
+    }
+
     fn log_refusal(&self, from: Option<SocketAddr>, theirs: &str, ours: &str) {
         let peer = from.map(|a| a.ip().to_string()).unwrap_or_default();
         if !self.due(peer, theirs) {
@@ -252,7 +263,10 @@ pub struct Admit(pub(crate) ClusterId);
 
 impl Interceptor for Admit {
     fn call(&mut self, req: Request<()>) -> Result<Request<()>, Status> {
-        crate::protocol::admit(&req)?;
+        if let Err(refused) = crate::protocol::admit(&req) {
+            self.0.log_protocol_refusal(req.remote_addr(), &refused);
+            return Err(refused);
+        }
         self.0.admit(&req)?;
         Ok(req)
     }

@@ -3,9 +3,9 @@
 //! other member adopts it from the first peer RPC that carries it and keeps it from then on.
 //! A node whose data dir holds another cluster's id is refused by this cluster, not merged.
 
-use std::fs::{self, OpenOptions};
-use std::io::{ErrorKind, Write};
-use std::path::{Path, PathBuf};
+use std::fs;
+use std::io::ErrorKind;
+use std::path::PathBuf;
 
 use rand::Rng;
 use roost_network::ClusterId;
@@ -28,7 +28,7 @@ pub(crate) fn load(config: &NodeConfig) -> Result<ClusterId, NodeError> {
         Some(id) => Some(id),
         None if bootstraps_meta => {
             let id = format!("{:032x}", rand::rng().random::<u128>());
-            write(&path, &id)?;
+            roost_storage::durable::write(&path, id.as_bytes())?;
             tracing::info!(cluster_id = %id, "made the cluster id");
             Some(id)
         }
@@ -38,23 +38,8 @@ pub(crate) fn load(config: &NodeConfig) -> Result<ClusterId, NodeError> {
         tracing::info!(cluster_id = %id, "cluster");
     }
     let keep: PathBuf = path.clone();
-    ClusterId::new(known, move |id| write(&keep, id).map_err(|e| e.to_string()))
-        .map_err(NodeError::Config)
-}
-
-/// Writes `id` durably: to a new file, synced, renamed into place.
-fn write(path: &Path, id: &str) -> std::io::Result<()> {
-    let partial = path.with_extension("partial");
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&partial)?;
-    file.write_all(id.as_bytes())?;
-    file.sync_all()?;
-    fs::rename(&partial, path)?;
-    if let Some(dir) = path.parent() {
-        fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
+    ClusterId::new(known, move |id| {
+        roost_storage::durable::write(&keep, id.as_bytes()).map_err(|e| e.to_string())
+    })
+    .map_err(NodeError::Config)
 }

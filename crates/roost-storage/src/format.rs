@@ -6,8 +6,7 @@
 //! 1. Every data dir written before the number existed (no `FORMAT` file).
 //! 2. The same records; the number is written.
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs;
 use std::path::Path;
 
 use crate::Error;
@@ -49,9 +48,9 @@ pub fn check(dir: &Path) -> Result<u32, Error> {
     Ok(found)
 }
 
-/// Migrates the data dir at `dir` (its database open as `db`) from format `from` to
+/// Migrates the data dir at `dir` (its database open) from format `from` to
 /// [`CURRENT`], one step at a time, recording each step so an interrupted migration resumes.
-pub fn migrate(dir: &Path, _db: &rocksdb::DB, from: u32) -> Result<(), Error> {
+pub fn migrate(dir: &Path, from: u32) -> Result<(), Error> {
     for version in from..CURRENT {
         match version {
             // 1 → 2: the records are unchanged; the number starts being kept.
@@ -63,24 +62,11 @@ pub fn migrate(dir: &Path, _db: &rocksdb::DB, from: u32) -> Result<(), Error> {
     Ok(())
 }
 
-/// Writes `version` durably: to a new file, synced, renamed into place, the directory synced.
+/// Writes `version` as the data dir's format, durably.
 fn write(dir: &Path, version: u32) -> Result<(), Error> {
     let path = dir.join(FILE);
-    durably(dir, &path, version)
+    crate::durable::write(&path, format!("{version}\n").as_bytes())
         .map_err(|e| Error::Format(format!("writing {}: {e}", path.display())))
-}
-
-fn durably(dir: &Path, path: &Path, version: u32) -> std::io::Result<()> {
-    let partial = path.with_extension("partial");
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&partial)?;
-    file.write_all(format!("{version}\n").as_bytes())?;
-    file.sync_all()?;
-    fs::rename(&partial, path)?;
-    fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]

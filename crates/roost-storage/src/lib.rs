@@ -7,6 +7,7 @@
 //! and the applied position in one `WriteBatch`.
 
 mod codec;
+pub mod durable;
 mod error;
 pub mod format;
 pub mod keys;
@@ -68,7 +69,7 @@ impl Storage {
         };
         let cfs = [keys::CF_RAFT, keys::CF_SM, keys::CF_SNAP].map(cf);
         let db = Arc::new(DB::open_cf_descriptors(&opts, dir, cfs)?);
-        format::migrate(dir, &db, found)?;
+        format::migrate(dir, found)?;
         let syncer = Syncer::start(&db)?;
         Ok(Storage {
             db,

@@ -9,10 +9,11 @@ use roost_state::{ids, Command, Envelope, Query, QueryResult, Response, Source, 
 use tokio::time::Instant;
 
 use super::{consumer_id, QueueRef};
+use crate::doc::json_document;
 use crate::input::page_limit;
 use crate::keys::digest;
 use crate::workspace::idempotency;
-use crate::{input, Api, Error, ErrorCode};
+use crate::{Api, Error, ErrorCode};
 
 /// Messages a pull returns when the request names no limit, and the most it may name.
 const PULL_PAGE: (u32, u32) = (10, 1000);
@@ -192,28 +193,4 @@ impl Api {
 /// Who pays for a publish to a queue no account owns: the publisher's address.
 pub(crate) fn payer(addr: Option<IpAddr>) -> String {
     addr.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
-}
-
-/// `bytes` as one JSON document of at most `max` bytes, nested at most 128 deep, without
-/// copying it.
-fn json_document<'a>(what: &str, bytes: &'a [u8], max: usize) -> Result<&'a str, Error> {
-    if bytes.len() > max {
-        return Err(Error::new(
-            ErrorCode::PayloadTooLarge,
-            format!("{what} exceeds {max} bytes"),
-            format!(
-                "Send at most {max} bytes; store large payloads elsewhere and send a reference."
-            ),
-        ));
-    }
-    std::str::from_utf8(bytes)
-        .ok()
-        .filter(|p| input::is_json_document(p))
-        .ok_or_else(|| {
-            Error::new(
-                ErrorCode::InvalidJson,
-                format!("{what} must be a JSON document, nested at most 128 deep"),
-                "Send the message as JSON, e.g. -d '{\"task\":\"...\"}'.",
-            )
-        })
 }

@@ -64,14 +64,18 @@ impl Api {
     /// The queue `raw` names, with the key presented (`None`: none was). A malformed id, or one
     /// naming a shard this cluster does not have, is simply not found and costs no Raft round.
     pub fn queue_ref(&self, raw: &str, key: Option<&str>) -> Result<QueueRef, Error> {
-        let id = QueueId::parse(raw)
-            .filter(|id| (1..=self.node().shards()).contains(&id.shard()))
-            .ok_or_else(Error::queue_not_found)?;
-        let key = queue_key(key)?;
+        let id = self.queue_id(raw)?;
         Ok(QueueRef {
             id,
-            auth: digest(key.as_bytes()),
+            auth: digest(queue_key(key)?.as_bytes()),
         })
+    }
+
+    /// The queue `raw` names, if it names an existing shard.
+    pub fn queue_id(&self, raw: &str) -> Result<QueueId, Error> {
+        QueueId::parse(raw)
+            .filter(|id| (1..=self.node().shards()).contains(&id.shard()))
+            .ok_or_else(Error::queue_not_found)
     }
 
     /// Applies `command` in `q`'s shard; a refusal is its error.

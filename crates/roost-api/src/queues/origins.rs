@@ -4,7 +4,7 @@
 use roost_state::command as cmd;
 use std::collections::BTreeSet;
 
-use roost_state::{Command, Origins, Query, QueryResult, QueueId, Response};
+use roost_state::{Command, Origins, Query, QueryResult, Response};
 use serde::Deserialize;
 
 use super::QueueRef;
@@ -120,9 +120,7 @@ impl Api {
     /// The origins queue `raw` allows, read without its key: browsers ask before they send
     /// one (CORS preflights). An unknown queue is not found.
     pub async fn queue_origins(&self, raw: &str) -> Result<Origins, Error> {
-        let id = QueueId::parse(raw)
-            .filter(|id| (1..=self.node().shards()).contains(&id.shard()))
-            .ok_or_else(Error::queue_not_found)?;
+        let id = self.queue_id(raw)?;
         match self
             .q_read(&id, Query::Origins { queue: id.clone() })
             .await?

@@ -1,9 +1,9 @@
 //! Accounts, plans and quotas: the operator's calls, the claim, and publishes over quota.
 
-use roost_api::{digest, CreateQueue, ErrorCode, Published, Replayed, Settings};
+use roost_api::{digest, ErrorCode, Published, Replayed, Settings};
 use roost_state::PlanLimits;
 
-use crate::harness::{env, env_with, refused};
+use crate::harness::{env, env_with, queue, refused};
 
 const OPERATOR: &str = "operator-secret";
 
@@ -54,19 +54,7 @@ async fn publishes_over_quota_are_held_until_the_plan_is_raised() -> anyhow::Res
         .await?;
     assert!(minted.key.starts_with("ak_"));
 
-    let created = env
-        .api
-        .create_queue(
-            None,
-            CreateQueue {
-                consumers: vec!["me".into()],
-                ..CreateQueue::default()
-            },
-        )
-        .await?;
-    let q = env
-        .api
-        .queue_ref(created.queue.id.as_str(), Some(&created.key))?;
+    let q = queue(&env, &["me"], None).await?;
     refused(
         env.api.claim_queue(&q, "ak_wrong").await,
         ErrorCode::InvalidAccountKey,

@@ -114,3 +114,20 @@ pub fn refused<T: std::fmt::Debug>(r: Result<T, Error>, code: ErrorCode) -> Erro
         other => panic!("expected {code}, got {other:?}"),
     }
 }
+
+/// A new queue with `consumers` and `max_deliveries`, addressed with its own key.
+pub async fn queue(
+    env: &Env,
+    consumers: &[&str],
+    max_deliveries: Option<u32>,
+) -> anyhow::Result<roost_api::QueueRef> {
+    let create = roost_api::CreateQueue {
+        consumers: consumers.iter().map(|c| (*c).to_owned()).collect(),
+        max_deliveries,
+        allowed_origins: None,
+    };
+    let created = env.api.create_queue(None, create).await?;
+    Ok(env
+        .api
+        .queue_ref(created.queue.id.as_str(), Some(&created.key))?)
+}

@@ -35,30 +35,15 @@ async fn a_job_is_created_listed_claimed_heartbeated_and_completed() -> anyhow::
     let env = env().await?;
     let c = caller(&env, "w", &[])?;
     // Ids and fencing tokens come from the source, so they are known in advance.
-    let created = env
-        .api
-        .create_job(
-            &c,
-            CreateJob {
-                payload: doc(r#"{"n": 1e400}"#),
-                idempotency_key: Some("k-1".into()),
-                ..job("send")
-            },
-        )
-        .await?;
+    let keyed = CreateJob {
+        payload: doc(r#"{"n": 1e400}"#),
+        idempotency_key: Some("k-1".into()),
+        ..job("send")
+    };
+    let created = env.api.create_job(&c, keyed.clone()).await?;
     assert!(created.id.ends_with("00000000001000"), "{}", created.id);
     assert_eq!(created.spec.payload, r#"{"n": 1e400}"#);
-    let again = env
-        .api
-        .create_job(
-            &c,
-            CreateJob {
-                payload: doc(r#"{"n": 1e400}"#),
-                idempotency_key: Some("k-1".into()),
-                ..job("send")
-            },
-        )
-        .await?;
+    let again = env.api.create_job(&c, keyed).await?;
     assert_eq!(
         again.id, created.id,
         "an idempotent repeat answers the first job"

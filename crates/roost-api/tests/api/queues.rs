@@ -7,7 +7,7 @@ use roost_api::{
 };
 use roost_state::{Origins, QueueCaps};
 
-use crate::harness::{env, env_with, refused};
+use crate::harness::{env, env_with, queue, refused};
 
 fn pull(consumer: &str) -> Pull {
     Pull {
@@ -134,10 +134,7 @@ async fn bad_creates_are_refused_and_keyless_creates_are_limited_per_address() -
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_are_published_pulled_and_acked_byte_for_byte() -> anyhow::Result<()> {
     let env = env().await?;
-    let created = env.api.create_queue(None, CreateQueue::default()).await?;
-    let q = env
-        .api
-        .queue_ref(created.queue.id.as_str(), Some(&created.key))?;
+    let q = queue(&env, &[], None).await?;
 
     let body = br#"{"n": 1e400, "s": "\u00e9"}"#;
     let first = env.api.publish(&q, None, body, Some("k1".into())).await?;
@@ -234,20 +231,7 @@ async fn messages_are_published_pulled_and_acked_byte_for_byte() -> anyhow::Resu
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_go_to_the_dead_letter_queue_and_replay_from_it() -> anyhow::Result<()> {
     let env = env().await?;
-    let created = env
-        .api
-        .create_queue(
-            None,
-            CreateQueue {
-                consumers: vec!["me".into()],
-                max_deliveries: Some(2),
-                ..CreateQueue::default()
-            },
-        )
-        .await?;
-    let q = env
-        .api
-        .queue_ref(created.queue.id.as_str(), Some(&created.key))?;
+    let q = queue(&env, &["me"], Some(2)).await?;
     let seq = publish(&env, &q, r#"{"job": 1}"#).await?;
     let nack = |dead_letter| Nack {
         consumer_id: "me".into(),
@@ -317,10 +301,7 @@ async fn consumers_and_origins_are_capped_per_request_and_per_queue() -> anyhow:
         ..Settings::default()
     };
     let env = env_with(settings, None).await?;
-    let created = env.api.create_queue(None, CreateQueue::default()).await?;
-    let q = env
-        .api
-        .queue_ref(created.queue.id.as_str(), Some(&created.key))?;
+    let q = queue(&env, &[], None).await?;
     let names = |n: usize| (0..n).map(|i| format!("c{i}")).collect::<Vec<_>>();
 
     let cursors = env.api.change_consumers(&q, &names(2), &[]).await?;

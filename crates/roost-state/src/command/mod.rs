@@ -226,12 +226,14 @@ impl Command {
             Command::TaskHeartbeat(c) => c,
             Command::FinishTask(c) => c,
             Command::SetOrigins(c) => c,
-            Command::KeepHeld(c) => c,
+            // The wrappers (this and `Capped`) are what they carry: as retry-safe, for the same
+            // group and queue.
+            Command::KeepHeld(c) => c.command.op(),
             Command::ChargeHold(c) => c,
             Command::Refund(c) => c,
             Command::DrainHeldChunk(c) => c,
             Command::ExpireUnused(c) => c,
-            Command::Capped(c) => c,
+            Command::Capped(c) => c.command.op(),
             Command::RefundHeld(c) => c,
         }
     }
@@ -251,5 +253,55 @@ impl Command {
     /// The queue the command is about.
     pub fn queue(&self) -> Option<&QueueId> {
         self.op().queue()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Source, META_GROUP};
+
+    fn publish(key: Option<&str>) -> Command {
+        Command::Publish(Publish {
+            queue: QueueId::new(3, 1),
+            auth: [0; 32],
+            id: "qm_1".into(),
+            payload: "{}".into(),
+            source: Source::Publish,
+            idempotency: key.map(|k| (k.to_owned(), [0; 32])),
+            hold: None,
+        })
+    }
+
+    #[test]
+    fn each_kind_states_its_retry_safety_and_group() {
+        assert!(publish(Some("k")).is_retry_safe());
+        assert!(!publish(None).is_retry_safe());
+        assert_eq!(publish(None).shard(), Some(3));
+        let kept = |c: Command| {
+            Command::KeepHeld(KeepHeld {
+                command: Box::new(c),
+            })
+        };
+        assert!(!kept(publish(None)).is_retry_safe());
+        assert!(kept(publish(Some("k"))).is_retry_safe());
+        assert_eq!(kept(publish(None)).queue(), Some(&QueueId::new(3, 1)));
+        let account = Command::CreateAccount(CreateAccount {
+            id: "acct_1".into(),
+            plan: crate::Plan::Free,
+        });
+        assert_eq!(
+            (account.is_retry_safe(), account.shard()),
+            (false, Some(META_GROUP))
+        );
+        let claim = Command::ClaimJobs(ClaimJobs {
+            workspace: "w".into(),
+            worker_id: "w1".into(),
+            types: vec![],
+            lease_ms: 1,
+            tokens: vec![1],
+        });
+        assert_eq!((claim.is_retry_safe(), claim.shard()), (false, None));
+        assert!(Command::Tick.is_retry_safe() && Command::Noop.shard().is_none());
     }
 }

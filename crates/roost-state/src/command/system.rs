@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Command, Operation};
-use crate::{GroupId, QueueCaps, QueueId};
+use crate::QueueCaps;
 
 /// Records the cluster layout in the metadata group (the first value wins), so a node
 /// started with a different shard count can tell it would misroute.
@@ -26,21 +26,6 @@ impl Operation for InitLayout {
 pub struct KeepHeld {
     /// The publish.
     pub command: Box<Command>,
-}
-
-impl Operation for KeepHeld {
-    // As safe as the publish it carries.
-    fn retry_safe(&self) -> bool {
-        self.command.is_retry_safe()
-    }
-
-    fn group(&self) -> Option<GroupId> {
-        self.command.shard()
-    }
-
-    fn queue(&self) -> Option<&QueueId> {
-        self.command.queue()
-    }
 }
 
 /// Deletes the queues nothing was ever published to that were created at least
@@ -66,21 +51,6 @@ pub struct Capped {
     pub caps: QueueCaps,
     /// The command they limit.
     pub command: Box<Command>,
-}
-
-impl Operation for Capped {
-    // As safe as the command it limits.
-    fn retry_safe(&self) -> bool {
-        self.command.is_retry_safe()
-    }
-
-    fn group(&self) -> Option<GroupId> {
-        self.command.shard()
-    }
-
-    fn queue(&self) -> Option<&QueueId> {
-        self.command.queue()
-    }
 }
 
 /// What `Noop` and `Tick` state: they carry nothing, touch no queue, and may be repeated.

@@ -1,8 +1,8 @@
 //! A data dir written by an earlier release opens with this binary and serves its data.
 //!
-//! `fixtures/datadir-1/` (at the repository's root) was made by `make_the_fixture` (ignored; run it with
-//! `cargo test -p roost --test cluster -- --ignored fixture::make_the_fixture`) on the release
-//! before storage formats carried version numbers: queues with messages, cursors, a dead
+//! `fixtures/datadir-1/` (at the repository's root) was made by [`make`] (with
+//! `ROOST_WRITE_FIXTURE=1 cargo test -p roost --test cluster -- fixture::what_the_fixture_maker`)
+//! on the release before storage formats carried version numbers: queues with messages, cursors, a dead
 //! letter, a claim and a mirrored form; jobs and a work queue; an account. `facts.json` holds
 //! what the test needs to reach them (throwaway keys of this fixture, nothing else). Never
 //! regenerate it to make the test pass: it stands for the data dirs users already have.
@@ -76,9 +76,9 @@ fn text(v: &Value, key: &str) -> anyhow::Result<String> {
         .to_owned())
 }
 
-#[tokio::test]
-#[ignore = "writes fixtures/datadir-1; run once per format version, by hand"]
-async fn make_the_fixture() -> anyhow::Result<()> {
+/// Makes a fixture in `out` (`data/` and `facts.json`): a one-node cluster filled with one of
+/// everything, stopped as an operator would.
+async fn make(out: &Path) -> anyhow::Result<()> {
     let c = Cluster::start_with(1, SHARDS, &settings(), "").await?;
     let (get, post, put) = (Method::GET, Method::POST, Method::PUT);
     // A queue with messages, two cursors, a dead letter, an owner.
@@ -262,12 +262,6 @@ async fn make_the_fixture() -> anyhow::Result<()> {
     .await?;
 
     c.stop(1)?;
-    let out = fixture();
-    anyhow::ensure!(
-        !out.exists(),
-        "{} exists: never regenerate a fixture",
-        out.display()
-    );
     copy_dir(&c.node(1).data, &out.join("data"))?;
     // RocksDB's informational logs are not data, and no secret goes into the repository (the
     // node makes a new webhook secret when it finds none). The fixture stands for format 1,
@@ -303,10 +297,34 @@ async fn make_the_fixture() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The fixture maker runs with every test run, and what it makes reads back as the committed
+/// fixture must. With `ROOST_WRITE_FIXTURE=1` it also writes `fixtures/datadir-1` when that is
+/// absent: how the committed one was made, and how the next format's fixture will be.
+#[tokio::test]
+async fn what_the_fixture_maker_makes_reads_back() -> anyhow::Result<()> {
+    let made = tempfile::tempdir()?;
+    make(made.path()).await?;
+    check(made.path()).await?;
+    let out = fixture();
+    if std::env::var_os("ROOST_WRITE_FIXTURE").is_some() {
+        anyhow::ensure!(
+            !out.exists(),
+            "{} exists: never regenerate a fixture",
+            out.display()
+        );
+        copy_dir(made.path(), &out)?;
+    }
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_data_dir_from_the_release_before_versions_opens_and_serves_its_data(
 ) -> anyhow::Result<()> {
-    let dir = fixture();
+    check(&fixture()).await
+}
+
+/// Opens a copy of the fixture in `dir` with this binary and reads everything in it back.
+async fn check(dir: &Path) -> anyhow::Result<()> {
     let facts: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("facts.json"))?)?;
     let c = Cluster::start_from(&dir.join("data"), SHARDS, &settings()).await?;
     // Migrated to the current format at open.

@@ -163,6 +163,10 @@ async fn strangers_on_the_peer_network_are_refused_and_change_nothing() -> anyho
         log.contains("refused a peer RPC from another cluster"),
         "{log}"
     );
+    ensure!(
+        log.contains("refused a peer RPC of a protocol version this node does not speak"),
+        "{log}"
+    );
     Ok(())
 }
 
