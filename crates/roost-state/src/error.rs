@@ -85,6 +85,18 @@ pub enum CommandError {
         /// The cap.
         max: u32,
     },
+    /// No member has that id.
+    #[error("no member has that id")]
+    MemberNotFound,
+    /// The id was removed from the cluster and may never be used again.
+    #[error("node id {0} was removed from the cluster and can never be used again")]
+    MemberRemoved(u64),
+    /// The member conflicts with one the roster holds (another address, or an address in use).
+    #[error("{0}")]
+    MemberConflict(String),
+    /// A data dir other than the one the cluster knew serves under this id.
+    #[error("node id {0} was used by another data dir; add a new node and remove the old id")]
+    IdReused(u64),
 }
 
 /// Storage could not answer a read the state machine needed.

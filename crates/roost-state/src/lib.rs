@@ -15,6 +15,7 @@ pub mod ids;
 pub mod job;
 pub mod mem;
 pub mod queue;
+pub mod roster;
 pub mod shard;
 pub mod topic;
 pub mod work;
@@ -29,6 +30,7 @@ pub use queue::{
     DlqEntry, Envelope, HeldPublish, IdempotencyRecord, NackRecord, Origins, Queue, QueueCaps,
     QueueSettings, Retention, Source,
 };
+pub use roster::{Member, Roster};
 pub use shard::{Effect, Header, Lookup, ShardParts, ShardState};
 pub use topic::Topic;
 pub use work::{Task, TaskStatus, WorkQueue};

@@ -145,6 +145,7 @@ impl MemStore {
                 Effect::PutQueue(_)
                 | Effect::PutForm(_)
                 | Effect::PutAccount(_)
+                | Effect::PutRoster
                 | Effect::PutIpUsage(_)
                 | Effect::PutJob(_)
                 | Effect::PutWorkQueue(_)

@@ -10,6 +10,7 @@ mod dlq;
 mod expiry;
 mod forms;
 mod jobs;
+mod members;
 mod messages;
 mod quotas;
 mod work;
@@ -178,6 +179,8 @@ pub enum Effect {
     },
     /// The account's record changed: store [`ShardState::account`]'s current value.
     PutAccount(String),
+    /// The roster changed: store [`ShardState::roster`] (metadata group).
+    PutRoster,
     /// The IP's monthly counter changed.
     PutIpUsage(String),
     /// The form's metadata changed: store [`ShardState::form`]'s current value.
@@ -231,6 +234,8 @@ pub struct ShardState {
     tasks: BTreeMap<String, Task>,
     /// Indexes over `tasks`, derived.
     work_index: work::WorkIndex,
+    /// The cluster's members (metadata group).
+    roster: crate::Roster,
 }
 
 /// Everything persisted of a group's in-memory state, for rebuilding it.
@@ -252,6 +257,8 @@ pub struct ShardParts {
     pub work_queues: Vec<WorkQueue>,
     /// Tasks.
     pub tasks: Vec<Task>,
+    /// The cluster's members (metadata group).
+    pub roster: crate::Roster,
 }
 
 /// Effects of the command being applied.
@@ -310,6 +317,7 @@ impl ShardState {
                 index
             },
             tasks: parts.tasks.into_iter().map(|t| (t.id.clone(), t)).collect(),
+            roster: parts.roster,
         }
     }
 
@@ -356,6 +364,11 @@ impl ShardState {
     /// The group header (clock, layout).
     pub fn header(&self) -> Header {
         self.header
+    }
+
+    /// The cluster's members (metadata group).
+    pub fn roster(&self) -> &crate::Roster {
+        &self.roster
     }
 
     /// A queue's metadata.
@@ -435,6 +448,18 @@ impl ShardState {
                 Ok(Ok(self.expire_unused(now, *unused_for_ms, &mut fx)))
             }
             Command::InitLayout(cmd::InitLayout { shards }) => self.init_layout(*shards),
+            Command::SeedMembers(cmd::SeedMembers { members }) => {
+                self.seed_members(members, &mut fx)
+            }
+            Command::AddMember(cmd::AddMember {
+                id,
+                peer_addr,
+                http_addr,
+            }) => self.add_member(*id, peer_addr, http_addr, &mut fx),
+            Command::RemoveMember(cmd::RemoveMember { id }) => self.remove_member(*id, &mut fx),
+            Command::MemberStarted(cmd::MemberStarted { id, incarnation }) => {
+                self.member_started(*id, *incarnation, &mut fx)
+            }
             Command::Tick => {
                 self.tick_jobs(now, &mut fx);
                 self.tick_work(now, &mut fx);
@@ -722,6 +747,7 @@ impl ShardState {
                 })),
                 Err(e) => Ok(Err(e)),
             },
+            Query::Roster => Ok(Ok(QueryResult::Roster(self.roster.clone()))),
             Query::Owner { queue } => Ok(Ok(QueryResult::Owner(
                 self.queues.get(queue).and_then(|q| q.owner.clone()),
             ))),

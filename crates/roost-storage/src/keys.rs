@@ -24,6 +24,7 @@
 //! - `group | 0x0d | len | job | seq`    → job event
 //! - `group | 0x0e | id`                 → work queue
 //! - `group | 0x0f | id`                 → work-queue task
+//! - `group | 0x10`                      → the cluster's roster (metadata group)
 //!
 //! Column family `snap` (the group's latest snapshot):
 //! - `group | 0x00` → its metadata
@@ -56,6 +57,7 @@ const SM_JOB: u8 = 0x0c;
 const SM_JOB_EVENT: u8 = 0x0d;
 const SM_WORK_QUEUE: u8 = 0x0e;
 const SM_TASK: u8 = 0x0f;
+const SM_ROSTER: u8 = 0x10;
 const SNAP_META: u8 = 0x00;
 const SNAP_DATA: u8 = 0x01;
 /// Every tag holding per-queue records.
@@ -109,6 +111,8 @@ pub enum Record {
     WorkQueue,
     /// A work-queue task.
     Task,
+    /// The cluster's roster.
+    Roster,
     /// A snapshot's metadata.
     SnapshotMeta,
     /// A snapshot's data.
@@ -138,6 +142,7 @@ pub fn record(cf: &str, key: &[u8]) -> Option<Record> {
         (CF_SM, SM_JOB_EVENT) => Record::JobEvent,
         (CF_SM, SM_WORK_QUEUE) => Record::WorkQueue,
         (CF_SM, SM_TASK) => Record::Task,
+        (CF_SM, SM_ROSTER) => Record::Roster,
         (CF_SNAP, SNAP_META) => Record::SnapshotMeta,
         (CF_SNAP, SNAP_DATA) => Record::SnapshotData,
         _ => return None,
@@ -279,6 +284,11 @@ pub fn accounts(group: GroupId) -> (Vec<u8>, Vec<u8>) {
         prefix(group, SM_ACCOUNT, 0),
         prefix(group, SM_ACCOUNT + 1, 0),
     )
+}
+
+/// The cluster's roster (metadata group).
+pub fn roster(group: GroupId) -> Vec<u8> {
+    prefix(group, SM_ROSTER, 0)
 }
 
 /// The counter of `ip`.

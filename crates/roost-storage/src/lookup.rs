@@ -54,6 +54,8 @@ pub(crate) struct Pending {
     pub touched_accounts: BTreeSet<String>,
     /// IP counters that must be written at the end of the batch.
     pub touched_ips: BTreeSet<String>,
+    /// Whether the roster changed.
+    pub touched_roster: bool,
     /// Job events written.
     job_events: BTreeMap<(String, u64), JobEvent>,
     /// Jobs deleted (with their events).
@@ -159,6 +161,9 @@ impl Pending {
             }
             Effect::PutAccount(id) => {
                 self.touched_accounts.insert(id);
+            }
+            Effect::PutRoster => {
+                self.touched_roster = true;
             }
             Effect::PutIpUsage(ip) => {
                 self.touched_ips.insert(ip);

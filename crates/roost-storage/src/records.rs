@@ -4,7 +4,7 @@
 
 use roost_state::{
     Account, DlqEntry, Envelope, Form, HeldPublish, IdempotencyRecord, Job, JobEvent, Queue,
-    Submission, Task, WorkQueue,
+    Roster, Submission, Task, WorkQueue,
 };
 use roost_types::{Entry, LogId, SnapshotMeta, Vote};
 use serde::{de::DeserializeOwned, Serialize};
@@ -44,6 +44,7 @@ pub(crate) fn reencode(record: Record, bytes: &[u8]) -> Result<Vec<u8>, Error> {
         Record::JobEvent => again::<JobEvent>("job event", bytes),
         Record::WorkQueue => again::<WorkQueue>("work queue", bytes),
         Record::Task => again::<Task>("task", bytes),
+        Record::Roster => again::<Roster>("roster", bytes),
         Record::SnapshotMeta => again::<SnapshotMeta>("snapshot meta", bytes),
         Record::SnapshotData => again::<SnapshotData>("snapshot", bytes),
     }
@@ -170,6 +171,7 @@ mod tests {
                 origins: Origins::List(["https://a.example".to_owned()].into()),
             },
             Response::Refused(CommandError::HeldFull { max_bytes: 16 }),
+            Response::Roster(roster()),
         ]
     }
 
@@ -252,6 +254,7 @@ mod tests {
                 workspace: ws(),
                 id: "t_1".into(),
             },
+            Query::Roster,
         ]
     }
 
@@ -307,7 +310,21 @@ mod tests {
             QueryResult::Refused(CommandError::StaleToken),
             QueryResult::ClaimableJobs(true),
             QueryResult::Team("red".into()),
+            QueryResult::Roster(roster()),
         ]
+    }
+
+    /// A roster with a started member, one not started yet, and a removed id.
+    fn roster() -> Roster {
+        let member = |n: u64, incarnation| roost_state::Member {
+            peer_addr: format!("10.0.0.{n}:7000"),
+            http_addr: format!("10.0.0.{n}:8080"),
+            incarnation,
+        };
+        Roster {
+            members: [(1, member(1, Some(0xfeed))), (4, member(4, None))].into(),
+            removed: [2].into(),
+        }
     }
 
     #[test]

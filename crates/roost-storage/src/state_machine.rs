@@ -8,7 +8,7 @@ use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, RaftSnapshotBuilder, StorageIOError};
 use rocksdb::{ColumnFamily, WriteBatch, WriteOptions, DB};
 use roost_state::{
-    Account, Form, GroupId, Header, Job, Query, QueryResult, Queue, Response, ShardParts,
+    Account, Form, GroupId, Header, Job, Query, QueryResult, Queue, Response, Roster, ShardParts,
     ShardState, Task, Topic, WorkQueue,
 };
 use roost_types::{Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
@@ -161,7 +161,12 @@ impl StateMachineStore {
             let (_, v) = item?;
             tasks.push(decode::<Task>("task", &v)?);
         }
+        let roster = match self.db.get_pinned_cf(cf, keys::roster(self.group))? {
+            Some(b) => decode("roster", &b)?,
+            None => Roster::default(),
+        };
         let parts = ShardParts {
+            roster,
             work_queues,
             tasks,
             header: meta.header,
@@ -253,6 +258,10 @@ impl StateMachineStore {
                 Some(a) => batch.put_cf(cf, keys::account(self.group, &id), encode(a)?),
                 None => batch.delete_cf(cf, keys::account(self.group, &id)),
             }
+        }
+        if std::mem::take(&mut pending.touched_roster) {
+            let roster = encode(applied.state.roster())?;
+            batch.put_cf(cf, keys::roster(self.group), roster);
         }
         for ip in std::mem::take(&mut pending.touched_ips) {
             if let Some(usage) = applied.state.ip_usage(&ip) {

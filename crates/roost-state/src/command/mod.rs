@@ -5,6 +5,7 @@
 //! retried and which group applies it.
 
 mod account;
+mod cluster;
 mod form;
 mod job;
 mod query;
@@ -17,6 +18,7 @@ pub use account::{
     AddAccountKey, Charge, ChargeHold, Claim, CreateAccount, DrainDone, DrainHeld, DrainHeldChunk,
     Refund, RefundHeld, SetOwner, SetPlan,
 };
+pub use cluster::{AddMember, MemberStarted, RemoveMember, SeedMembers};
 pub use form::{BindForm, CreateForm, MirrorDone, Submit};
 pub use job::{
     CancelJob, ClaimJobs, CompleteJob, CreateJob, FailJob, Heartbeat, RetryJob, WebhookAttempted,
@@ -184,6 +186,14 @@ pub enum Command {
     /// Gives back `bytes` of a payer's held backlog of `month` that a [`Command::ChargeHold`]
     /// counted for a publish that held nothing new (a retry of a held publish).
     RefundHeld(account::RefundHeld),
+    /// Records the members a cluster started with, unless a roster exists (metadata group).
+    SeedMembers(cluster::SeedMembers),
+    /// Adds a member to the roster (metadata group; operator only).
+    AddMember(cluster::AddMember),
+    /// Removes a member for good (metadata group; operator only).
+    RemoveMember(cluster::RemoveMember),
+    /// Records the incarnation of the data dir serving under a member's id (metadata group).
+    MemberStarted(cluster::MemberStarted),
 }
 
 impl Command {
@@ -235,6 +245,10 @@ impl Command {
             Command::ExpireUnused(c) => c,
             Command::Capped(c) => c.command.op(),
             Command::RefundHeld(c) => c,
+            Command::SeedMembers(c) => c,
+            Command::AddMember(c) => c,
+            Command::RemoveMember(c) => c,
+            Command::MemberStarted(c) => c,
         }
     }
 

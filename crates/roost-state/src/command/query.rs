@@ -159,6 +159,8 @@ pub enum Query {
         /// A work queue or a task.
         id: String,
     },
+    /// The cluster's roster (metadata group).
+    Roster,
 }
 
 /// The answer to a [`Query`].
@@ -244,4 +246,6 @@ pub enum QueryResult {
     ClaimableJobs(bool),
     /// A work queue's team.
     Team(String),
+    /// The cluster's roster.
+    Roster(crate::Roster),
 }

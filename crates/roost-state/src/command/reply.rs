@@ -149,4 +149,6 @@ pub enum Response {
     },
     /// The command was refused and changed nothing.
     Refused(CommandError),
+    /// The cluster's roster after a change.
+    Roster(crate::Roster),
 }

@@ -276,6 +276,19 @@ fn samples() -> Vec<Command> {
             month: 24_323,
             bytes: 10,
         }),
+        Command::SeedMembers(cmd::SeedMembers {
+            members: [(1, (s("10.0.0.1:7000"), s("10.0.0.1:8080")))].into(),
+        }),
+        Command::AddMember(cmd::AddMember {
+            id: 4,
+            peer_addr: s("10.0.0.4:7000"),
+            http_addr: s("10.0.0.4:8080"),
+        }),
+        Command::RemoveMember(cmd::RemoveMember { id: 2 }),
+        Command::MemberStarted(cmd::MemberStarted {
+            id: 4,
+            incarnation: 0xfeed,
+        }),
     ]
 }
 

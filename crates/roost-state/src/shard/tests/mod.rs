@@ -5,6 +5,7 @@ mod caps;
 mod dlq;
 mod forms;
 mod jobs;
+mod members;
 mod properties;
 mod queues;
 mod quotas;
