@@ -23,7 +23,15 @@ use crate::pb::peer_client::PeerClient;
 use crate::security::{ClusterId, PeerTls, Stamp};
 use crate::{pb, ForwardError};
 
+use crate::members::Identity;
 use crate::Client;
+
+type MembersClient = pb::members_client::MembersClient<
+    tonic::service::interceptor::InterceptedService<Channel, Stamp>,
+>;
+
+/// How long a `Members` call may take: a member that does not answer by then counts as down.
+const MEMBERS_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Largest peer message accepted, both ways. One entry of the largest allowed client body
 /// must fit with room to spare.
@@ -72,39 +80,73 @@ impl PeerClients {
         }
     }
 
-    /// The client for `node` at `addr`, reusing its channel while the address is unchanged.
-    fn client(&self, node: NodeId, addr: &str) -> Result<Client, tonic::Status> {
+    /// The channel to `node` at `addr`, reused while the address is unchanged.
+    fn channel(&self, node: NodeId, addr: &str) -> Result<Channel, tonic::Status> {
         let mut channels = self
             .channels
             .lock()
             .map_err(|_| tonic::Status::internal("peer channel map poisoned"))?;
-        let channel = match channels.get(&node) {
-            Some((a, ch)) if a == addr => ch.clone(),
-            _ => {
-                let scheme = if self.tls.is_some() { "https" } else { "http" };
-                let mut endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))
-                    .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?
-                    .tcp_nodelay(true)
-                    .connect_timeout(Duration::from_secs(1))
-                    .http2_keep_alive_interval(Duration::from_secs(5))
-                    .keep_alive_timeout(Duration::from_secs(5))
-                    .initial_connection_window_size(16 * 1024 * 1024)
-                    .initial_stream_window_size(4 * 1024 * 1024);
-                if let Some(tls) = &self.tls {
-                    endpoint = endpoint
-                        .tls_config(tls.client_config())
-                        .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?;
-                }
-                let ch = endpoint.connect_lazy();
-                channels.insert(node, (addr.to_owned(), ch.clone()));
-                ch
+        if let Some((a, ch)) = channels.get(&node) {
+            if a == addr {
+                return Ok(ch.clone());
             }
-        };
+        }
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let mut endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))
+            .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?
+            .tcp_nodelay(true)
+            .connect_timeout(Duration::from_secs(1))
+            .http2_keep_alive_interval(Duration::from_secs(5))
+            .keep_alive_timeout(Duration::from_secs(5))
+            .initial_connection_window_size(16 * 1024 * 1024)
+            .initial_stream_window_size(4 * 1024 * 1024);
+        if let Some(tls) = &self.tls {
+            endpoint = endpoint
+                .tls_config(tls.client_config())
+                .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?;
+        }
+        let ch = endpoint.connect_lazy();
+        channels.insert(node, (addr.to_owned(), ch.clone()));
+        Ok(ch)
+    }
+
+    /// The client for `node` at `addr`.
+    fn client(&self, node: NodeId, addr: &str) -> Result<Client, tonic::Status> {
         Ok(
-            PeerClient::with_interceptor(channel, Stamp(self.cluster.clone()))
+            PeerClient::with_interceptor(self.channel(node, addr)?, Stamp(self.cluster.clone()))
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
         )
+    }
+
+    /// The `Members` client for `node` at `addr`; its calls give up after `MEMBERS_TIMEOUT`.
+    fn members(&self, node: NodeId, addr: &str) -> Result<MembersClient, tonic::Status> {
+        let stamp = Stamp(self.cluster.clone());
+        Ok(pb::members_client::MembersClient::with_interceptor(
+            self.channel(node, addr)?,
+            stamp,
+        ))
+    }
+
+    /// What `node` knows that decides whether `asker` may start (see [`crate::members`]).
+    pub async fn identify(
+        &self,
+        node: NodeId,
+        addr: &str,
+        asker: NodeId,
+    ) -> Result<Identity, tonic::Status> {
+        let mut req = tonic::Request::new(pb::IdentifyRequest { node_id: asker });
+        req.set_timeout(MEMBERS_TIMEOUT);
+        let reply = self.members(node, addr)?.identify(req).await?.into_inner();
+        Identity::from_pb(reply).map_err(|e| tonic::Status::invalid_argument(e.0))
+    }
+
+    /// `node`'s status document (JSON).
+    pub async fn status(&self, node: NodeId, addr: &str) -> Result<Vec<u8>, tonic::Status> {
+        let mut req = tonic::Request::new(pb::Empty {});
+        req.set_timeout(MEMBERS_TIMEOUT);
+        let reply = self.members(node, addr)?.status(req).await?.into_inner();
+        Ok(reply.status)
     }
 
     /// The network factory of one group.

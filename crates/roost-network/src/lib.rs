@@ -10,6 +10,7 @@ mod client;
 mod convert;
 mod error;
 mod forwarder;
+mod members;
 pub mod protocol;
 pub mod security;
 mod server;
@@ -22,6 +23,7 @@ pub mod pb {
 
 pub use client::{GroupNetwork, PeerClients, PeerConnection};
 pub use error::ForwardError;
+pub use members::{Identity, MembersHandler, MembersService};
 pub use security::{ClusterId, PeerTls, PemError};
 pub use server::{PeerHandler, PeerService};
 

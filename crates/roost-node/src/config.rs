@@ -76,6 +76,9 @@ pub struct NodeConfig {
     pub webhooks: crate::WebhookConfig,
     /// Mutual TLS between peers; `None` speaks plaintext.
     pub peer_tls: Option<roost_network::PeerTls>,
+    /// Whether this node joins a running cluster (`--join`): it never bootstraps a group and
+    /// serves once an operator added it.
+    pub joining: bool,
 }
 
 impl NodeConfig {

@@ -10,6 +10,8 @@ mod cluster_id;
 mod config;
 mod error;
 mod group;
+mod identity;
+mod membership;
 mod mirror;
 mod node;
 mod proposer;

@@ -1,14 +1,15 @@
 //! Starting a node, and routing writes and reads to group leaders.
 
 use roost_state::command as cmd;
-use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use openraft::{BasicNode, ServerState};
 use rand::Rng;
 use roost_network::{ForwardError, PeerClients, PeerHandler, PeerService};
-use roost_state::{Command, GroupId, Query, QueryResult, Response, Topic, META_GROUP};
+use roost_state::{Command, GroupId, Query, QueryResult, Response, Roster, Topic, META_GROUP};
 use roost_storage::Storage;
 use roost_types::{NodeId, Raft};
 use tokio_util::sync::CancellationToken;
@@ -20,7 +21,7 @@ use crate::read_barrier::{BarrierError, ReadBarrier};
 use crate::refusals::Refusals;
 use crate::status::{ClusterStatus, GroupStatus, MemberStatus};
 use crate::waiters::{WaitSlot, Waiters};
-use crate::{NodeConfig, NodeError};
+use crate::{Member, NodeConfig, NodeError};
 
 /// Streams a peer may reset before this node's peer server accepted them. HTTP/2 servers cap
 /// this low (hyper: 20) against "rapid reset" floods and answer with GOAWAY
@@ -30,6 +31,9 @@ use crate::{NodeConfig, NodeError};
 /// shares, which caused elections and writes ending as `outcome_unknown` (seen while filling
 /// 10 million messages). Peers are cluster members, so the cap only needs to be finite.
 const PEER_PENDING_RESETS: usize = 100_000;
+
+/// How often each node drives the groups it leads towards the roster (see `membership`).
+const MEMBERSHIP_EVERY: Duration = Duration::from_millis(500);
 
 /// A running node. Shared (`Arc`) by the HTTP edge and the peer service.
 pub struct Node {
@@ -51,6 +55,15 @@ pub struct Node {
     refusals: Refusals,
     /// Held while a form-mirroring drain runs (see `mirror::drain`).
     pub(crate) mirroring: tokio::sync::Mutex<()>,
+    /// The cluster's id, as this node knows it.
+    cluster: roost_network::ClusterId,
+    /// Whether peers' Raft RPCs reach the groups: not before the members let a data dir that
+    /// never took part serve under this id (see `identity`).
+    admitted: AtomicBool,
+    /// The number this data dir picked once (see `identity`).
+    incarnation: u64,
+    /// Where each member listens: the configuration's list, then the roster's.
+    book: RwLock<BTreeMap<NodeId, Member>>,
 }
 
 /// Why a node is not ready to serve.
@@ -90,8 +103,10 @@ enum Attempt<T> {
 }
 
 impl Node {
-    /// Opens storage, starts every group and the peer listener, and bootstraps groups this
-    /// node is the designated initializer of. Returns once the peer listener is bound.
+    /// Opens storage, starts every group and the peer listener, clears this data dir with the
+    /// other members if it never took part (see `identity`), and bootstraps the groups this
+    /// node is the designated initializer of that no member holds. Returns once the node takes
+    /// part in its groups.
     pub async fn start(
         config: NodeConfig,
         shutdown: CancellationToken,
@@ -127,7 +142,21 @@ impl Node {
                 proposer,
             });
         }
+        let known = crate::identity::load(&config.data_dir)?;
+        let mut took_part = false;
+        for g in &groups {
+            took_part |= g
+                .raft
+                .is_initialized()
+                .await
+                .map_err(|e| NodeError::Raft(e.to_string()))?;
+        }
+        let cleared = known.is_some() || took_part;
         let node = Arc::new(Node {
+            book: RwLock::new(config.members.clone()),
+            incarnation: known.unwrap_or_else(crate::identity::pick),
+            admitted: AtomicBool::new(cleared),
+            cluster: cluster.clone(),
             config,
             groups,
             clients,
@@ -139,10 +168,31 @@ impl Node {
             mirroring: tokio::sync::Mutex::new(()),
         });
         node.serve_peers(cluster, shutdown.clone()).await?;
-        node.bootstrap().await?;
+        let designated = node.designated_uninitialized().await?;
+        let answers = if !cleared || !designated.is_empty() {
+            let members: Vec<(NodeId, Member)> = node.config.members.clone().into_iter().collect();
+            crate::identity::ask(node.config.id, &members, &node.clients, &shutdown).await?
+        } else {
+            Vec::new()
+        };
+        if !cleared {
+            crate::identity::judge(node.config.id, node.config.joining, &answers)
+                .map_err(NodeError::Identity)?;
+        }
+        if known.is_none() {
+            crate::identity::keep(&node.config.data_dir, node.incarnation)?;
+        }
+        node.admitted.store(true, Ordering::Release);
+        let held = crate::identity::held_elsewhere(&answers);
+        node.bootstrap(designated.difference(&held)).await;
         tokio::spawn(node.clone().check_layout(shutdown.clone()));
         let every = node.config.tick_interval;
         tokio::spawn(crate::webhooks::run(node.clone(), every, shutdown.clone()));
+        tokio::spawn(crate::membership::run(
+            node.clone(),
+            MEMBERSHIP_EVERY,
+            shutdown.clone(),
+        ));
         tokio::spawn(crate::ticker::run(node.clone(), every, shutdown));
         Ok(node)
     }
@@ -162,10 +212,12 @@ impl Node {
         let incoming =
             tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         let service = PeerService::server(self.clone(), cluster);
+        let members = roost_network::MembersService::server(self.clone());
         tokio::spawn(async move {
             let served = builder
                 .http2_max_pending_accept_reset_streams(Some(PEER_PENDING_RESETS))
                 .add_service(service)
+                .add_service(members)
                 .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
                 .await;
             if let Err(e) = served {
@@ -175,17 +227,16 @@ impl Node {
         Ok(())
     }
 
-    /// Initializes the groups this node is the designated initializer of: group `g` is
-    /// initialized by the `g mod n`-th member, which also makes it the group's first leader and
-    /// so spreads shard leaders over the nodes.
-    async fn bootstrap(&self) -> Result<(), NodeError> {
+    /// The groups this node is the designated initializer of that hold no log here: group
+    /// `g` is initialized by the `g mod n`-th configured member, which also makes it the
+    /// group's first leader and so spreads shard leaders over the nodes. A joining node
+    /// initializes nothing.
+    async fn designated_uninitialized(&self) -> Result<BTreeSet<GroupId>, NodeError> {
         let ids: Vec<NodeId> = self.config.members.keys().copied().collect();
-        let members: BTreeMap<NodeId, BasicNode> = self
-            .config
-            .members
-            .iter()
-            .map(|(id, m)| (*id, BasicNode::new(&m.peer_addr)))
-            .collect();
+        let mut designated = BTreeSet::new();
+        if self.config.joining {
+            return Ok(designated);
+        }
         for (g, group) in self.groups.iter().enumerate() {
             if ids[g % ids.len()] != self.config.id {
                 continue;
@@ -196,14 +247,30 @@ impl Node {
                 .await
                 .map_err(|e| NodeError::Raft(e.to_string()))?;
             if !initialized {
-                tracing::info!(group = g, "initializing group");
-                if let Err(e) = group.raft.initialize(members.clone()).await {
-                    // Another start already did it; the group's log says what is true.
-                    tracing::warn!(group = g, error = %e, "initialize refused");
-                }
+                designated.insert(g as GroupId);
             }
         }
-        Ok(())
+        Ok(designated)
+    }
+
+    /// Initializes `groups` with the configured members.
+    async fn bootstrap(&self, groups: impl Iterator<Item = &GroupId>) {
+        let members: BTreeMap<NodeId, BasicNode> = self
+            .config
+            .members
+            .iter()
+            .map(|(id, m)| (*id, BasicNode::new(&m.peer_addr)))
+            .collect();
+        for g in groups {
+            let Some(group) = self.groups.get(*g as usize) else {
+                continue;
+            };
+            tracing::info!(group = g, "initializing group");
+            if let Err(e) = group.raft.initialize(members.clone()).await {
+                // Another start already did it; the group's log says what is true.
+                tracing::warn!(group = g, error = %e, "initialize refused");
+            }
+        }
     }
 
     /// Records this node's shard count in the metadata group (the first record wins) and flags
@@ -305,11 +372,64 @@ impl Node {
             .ok_or(NodeError::NoSuchGroup(group))
     }
 
-    fn leader_addr(&self, leader: NodeId) -> Option<&str> {
-        self.config
+    fn leader_addr(&self, leader: NodeId) -> Option<String> {
+        let book = self.book.read().ok()?;
+        book.get(&leader).map(|m| m.peer_addr.clone())
+    }
+
+    /// The roster as this node's metadata group applied it.
+    pub(crate) fn local_roster(&self) -> Roster {
+        self.groups
+            .get(META_GROUP as usize)
+            .map(|g| g.reader.roster())
+            .unwrap_or_default()
+    }
+
+    /// Takes the roster's addresses into the address book (this node keeps its own).
+    pub(crate) fn learn_addresses(&self, roster: &Roster) {
+        if roster.members.is_empty() {
+            return;
+        }
+        let mut learnt: BTreeMap<NodeId, Member> = roster
             .members
-            .get(&leader)
-            .map(|m| m.peer_addr.as_str())
+            .iter()
+            .map(|(id, m)| {
+                let member = Member {
+                    peer_addr: m.peer_addr.clone(),
+                    http_addr: m.http_addr.clone(),
+                };
+                (*id, member)
+            })
+            .collect();
+        if let Some(me) = self.config.members.get(&self.config.id) {
+            learnt.insert(self.config.id, me.clone());
+        }
+        if let Ok(mut book) = self.book.write() {
+            if *book != learnt {
+                tracing::info!(members = ?learnt.keys().collect::<Vec<_>>(), "members");
+                *book = learnt;
+            }
+        }
+    }
+
+    /// Every member this node knows of, with its addresses.
+    pub fn members(&self) -> BTreeMap<NodeId, Member> {
+        self.book.read().map(|b| b.clone()).unwrap_or_default()
+    }
+
+    /// The number this data dir picked once (see `identity`).
+    pub(crate) fn incarnation(&self) -> u64 {
+        self.incarnation
+    }
+
+    /// The local Raft of `group`.
+    pub(crate) fn raft_of(&self, group: GroupId) -> Option<Raft> {
+        self.groups.get(group as usize).map(|g| g.raft.clone())
+    }
+
+    /// The peer clients, for asking members.
+    pub(crate) fn clients(&self) -> &PeerClients {
+        &self.clients
     }
 
     /// Applies `command` in `group` wherever its leader is.
@@ -329,7 +449,7 @@ impl Node {
                 };
                 match self
                     .clients
-                    .forward_command(leader, addr, group, &command)
+                    .forward_command(leader, &addr, group, &command)
                     .await
                 {
                     Ok(r) => Attempt::Done(r),
@@ -355,7 +475,7 @@ impl Node {
                 };
                 match self
                     .clients
-                    .forward_query(leader, addr, group, &query)
+                    .forward_query(leader, &addr, group, &query)
                     .await
                 {
                     Ok(r) => Attempt::Done(r),
@@ -503,8 +623,7 @@ impl Node {
         ClusterStatus {
             node_id: self.config.id,
             nodes: self
-                .config
-                .members
+                .members()
                 .iter()
                 .map(|(id, m)| MemberStatus {
                     id: *id,
@@ -531,7 +650,10 @@ impl Node {
 
 impl PeerHandler for Node {
     fn raft(&self, group: GroupId) -> Option<Raft> {
-        self.groups.get(group as usize).map(|g| g.raft.clone())
+        if !self.admitted.load(Ordering::Acquire) {
+            return None;
+        }
+        self.raft_of(group)
     }
 
     async fn forward_command(
@@ -575,5 +697,35 @@ impl PeerHandler for Node {
             }),
             Attempt::Unknown(e) => Err(ForwardError::Unavailable(e)),
         }
+    }
+}
+
+impl roost_network::MembersHandler for Node {
+    fn cluster_id(&self) -> Option<String> {
+        self.cluster.get().map(str::to_owned)
+    }
+
+    fn roster(&self) -> Roster {
+        self.local_roster()
+    }
+
+    fn initialized(&self) -> Vec<GroupId> {
+        self.groups
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| {
+                let m = g.raft.metrics().borrow().clone();
+                m.membership_config
+                    .membership()
+                    .voter_ids()
+                    .next()
+                    .is_some()
+            })
+            .map(|(i, _)| i as GroupId)
+            .collect()
+    }
+
+    fn status_json(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.status()).unwrap_or_default()
     }
 }

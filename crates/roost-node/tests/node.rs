@@ -33,6 +33,7 @@ fn config(dir: &Path, members: BTreeMap<u64, Member>, timeout: Duration) -> Node
             allow_private: false,
         },
         peer_tls: None,
+        joining: false,
     }
 }
 

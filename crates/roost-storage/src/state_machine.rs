@@ -485,6 +485,14 @@ impl ShardReader {
             .and_then(|g| g.meta.last_applied.map(|l| l.index))
     }
 
+    /// The roster as applied here (metadata group), which may trail the leader's.
+    pub fn roster(&self) -> Roster {
+        self.store
+            .read_lock()
+            .map(|g| g.state.roster().clone())
+            .unwrap_or_default()
+    }
+
     /// How many queues the group holds.
     pub fn queue_count(&self) -> usize {
         self.store

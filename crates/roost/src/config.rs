@@ -618,6 +618,7 @@ impl ServerConfig {
                 allow_private: self.webhooks.allow_private_addresses,
             },
             peer_tls,
+            joining: false,
         }
     }
 

@@ -63,6 +63,7 @@ pub async fn env_with(
             allow_private: false,
         },
         peer_tls: None,
+        joining: false,
     };
     let shutdown = CancellationToken::new();
     let node: Arc<Node> = Node::start(config, shutdown.clone()).await?;
