@@ -123,6 +123,8 @@ codes! {
     AccountNotFound => "account_not_found",
     /// No such dead letter.
     DlqMessageNotFound => "dlq_message_not_found",
+    /// No member has that node id.
+    MemberNotFound => "member_not_found",
     /// Quotas are not configured on this cluster.
     QuotasDisabled => "quotas_disabled",
     // State conflicts.
@@ -138,6 +140,11 @@ codes! {
     TooManyConsumers => "too_many_consumers",
     /// A queue at its cap of allowed origins.
     TooManyOrigins => "too_many_origins",
+    /// A node id that was removed from the cluster, which can never be used again.
+    MemberRemoved => "member_removed",
+    /// A member that conflicts with the roster (another address, an address in use, the last
+    /// member, or a node id another data dir served under).
+    MemberConflict => "member_conflict",
     /// An ack past the newest message.
     CursorPastHead => "cursor_past_head",
     /// A nack of a seq that is not stored.
@@ -339,6 +346,26 @@ impl From<CommandError> for Error {
                 text,
                 "Remove origins you no longer use, or allow * by re-creating the queue.",
             ),
+            CommandError::MemberNotFound => (
+                ErrorCode::MemberNotFound,
+                text,
+                "List the members with GET /admin/cluster/nodes.",
+            ),
+            CommandError::MemberRemoved(_) => (
+                ErrorCode::MemberRemoved,
+                text,
+                "Start the node with a new id and --join, then add that id.",
+            ),
+            CommandError::MemberConflict(_) => (
+                ErrorCode::MemberConflict,
+                text,
+                "Check the member list with GET /admin/cluster/nodes and use a new id and free addresses.",
+            ),
+            CommandError::IdReused(_) => (
+                ErrorCode::MemberConflict,
+                text,
+                "Add a new node with a new id, then remove the old id.",
+            ),
             CommandError::Invalid(m) => (
                 ErrorCode::InvalidRequest,
                 m,
@@ -394,5 +421,8 @@ mod tests {
             "quota_exceeded"
         );
         assert_eq!(code(CommandError::WorkNotFound("task".into())), "not_found");
+        assert_eq!(code(CommandError::MemberNotFound), "member_not_found");
+        assert_eq!(code(CommandError::MemberRemoved(2)), "member_removed");
+        assert_eq!(code(CommandError::IdReused(2)), "member_conflict");
     }
 }

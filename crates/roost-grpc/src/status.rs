@@ -56,6 +56,7 @@ pub fn grpc_code(code: ErrorCode) -> Code {
         | C::NotFound
         | C::AccountNotFound
         | C::DlqMessageNotFound
+        | C::MemberNotFound
         | C::QuotasDisabled => Code::NotFound,
         C::QueueExists => Code::AlreadyExists,
         C::QueueClaimed
@@ -65,7 +66,9 @@ pub fn grpc_code(code: ErrorCode) -> Code {
         | C::SeqOutOfRange
         | C::IdempotencyKeyReused
         | C::InvalidRequest
-        | C::WildcardNotAllowed => Code::FailedPrecondition,
+        | C::WildcardNotAllowed
+        | C::MemberRemoved
+        | C::MemberConflict => Code::FailedPrecondition,
         C::QuotaExceeded
         | C::TooManyConsumers
         | C::TooManyOrigins

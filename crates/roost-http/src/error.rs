@@ -88,13 +88,16 @@ pub fn status(code: ErrorCode) -> StatusCode {
         | C::NotFound
         | C::AccountNotFound
         | C::DlqMessageNotFound
+        | C::MemberNotFound
         | C::QuotasDisabled => StatusCode::NOT_FOUND,
         C::QueueExists
         | C::QueueClaimed
         | C::StaleToken
         | C::JobStateConflict
         | C::TooManyConsumers
-        | C::TooManyOrigins => StatusCode::CONFLICT,
+        | C::TooManyOrigins
+        | C::MemberRemoved
+        | C::MemberConflict => StatusCode::CONFLICT,
         C::CursorPastHead
         | C::SeqOutOfRange
         | C::IdempotencyKeyReused

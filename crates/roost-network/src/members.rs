@@ -16,8 +16,6 @@ use crate::pb;
 
 /// What the node provides to answer.
 pub trait MembersHandler: Send + Sync + 'static {
-    /// This node's cluster id, if it has one.
-    fn cluster_id(&self) -> Option<String>;
     /// The roster this node's metadata group applied.
     fn roster(&self) -> Roster;
     /// Groups this node holds any log or snapshot of.
@@ -65,7 +63,6 @@ impl<H: MembersHandler> pb::members_server::Members for MembersService<H> {
             convert::encode(&roster).map_err(|e| Status::internal(e.0))?
         };
         Ok(Response::new(pb::IdentifyReply {
-            cluster_id: self.handler.cluster_id().unwrap_or_default(),
             roster,
             initialized: self.handler.initialized(),
         }))
@@ -81,8 +78,6 @@ impl<H: MembersHandler> pb::members_server::Members for MembersService<H> {
 /// What a node said in answer to `Identify`.
 #[derive(Clone, Debug, Default)]
 pub struct Identity {
-    /// Its cluster id, if it has one.
-    pub cluster_id: Option<String>,
     /// The roster it applied (empty: none recorded).
     pub roster: Roster,
     /// Groups it holds a log of.
@@ -97,7 +92,6 @@ impl Identity {
             convert::decode("roster", &reply.roster)?
         };
         Ok(Identity {
-            cluster_id: Some(reply.cluster_id).filter(|c| !c.is_empty()),
             roster,
             initialized: reply.initialized,
         })

@@ -136,7 +136,6 @@ mod tests {
             incarnation,
         };
         Identity {
-            cluster_id: Some("c".into()),
             roster: Roster {
                 members: members.iter().map(|(id, i)| (*id, member(*i))).collect(),
                 removed: removed.iter().copied().collect(),

@@ -55,8 +55,6 @@ pub struct Node {
     refusals: Refusals,
     /// Held while a form-mirroring drain runs (see `mirror::drain`).
     pub(crate) mirroring: tokio::sync::Mutex<()>,
-    /// The cluster's id, as this node knows it.
-    cluster: roost_network::ClusterId,
     /// Whether peers' Raft RPCs reach the groups: not before the members let a data dir that
     /// never took part serve under this id (see `identity`).
     admitted: AtomicBool,
@@ -143,20 +141,18 @@ impl Node {
             });
         }
         let known = crate::identity::load(&config.data_dir)?;
-        let mut took_part = false;
-        for g in &groups {
-            took_part |= g
-                .raft
-                .is_initialized()
-                .await
-                .map_err(|e| NodeError::Raft(e.to_string()))?;
+        let mut held = BTreeSet::new();
+        for (g, group) in groups.iter().enumerate() {
+            let initialized = group.raft.is_initialized().await;
+            if initialized.map_err(|e| NodeError::Raft(e.to_string()))? {
+                held.insert(g as GroupId);
+            }
         }
-        let cleared = known.is_some() || took_part;
+        let cleared = known.is_some() || !held.is_empty();
         let node = Arc::new(Node {
             book: RwLock::new(config.members.clone()),
             incarnation: known.unwrap_or_else(crate::identity::pick),
             admitted: AtomicBool::new(cleared),
-            cluster: cluster.clone(),
             config,
             groups,
             clients,
@@ -168,7 +164,7 @@ impl Node {
             mirroring: tokio::sync::Mutex::new(()),
         });
         node.serve_peers(cluster, shutdown.clone()).await?;
-        let designated = node.designated_uninitialized().await?;
+        let designated = node.designated(&held);
         let answers = if !cleared || !designated.is_empty() {
             let members: Vec<(NodeId, Member)> = node.config.members.clone().into_iter().collect();
             crate::identity::ask(node.config.id, &members, &node.clients, &shutdown).await?
@@ -227,30 +223,18 @@ impl Node {
         Ok(())
     }
 
-    /// The groups this node is the designated initializer of that hold no log here: group
-    /// `g` is initialized by the `g mod n`-th configured member, which also makes it the
-    /// group's first leader and so spreads shard leaders over the nodes. A joining node
-    /// initializes nothing.
-    async fn designated_uninitialized(&self) -> Result<BTreeSet<GroupId>, NodeError> {
-        let ids: Vec<NodeId> = self.config.members.keys().copied().collect();
-        let mut designated = BTreeSet::new();
+    /// The groups this node is the designated initializer of that hold no log here (`held`
+    /// holds the others): group `g` is initialized by the `g mod n`-th configured member,
+    /// which also makes it the group's first leader and so spreads shard leaders over the
+    /// nodes. A joining node initializes nothing.
+    fn designated(&self, held: &BTreeSet<GroupId>) -> BTreeSet<GroupId> {
         if self.config.joining {
-            return Ok(designated);
+            return BTreeSet::new();
         }
-        for (g, group) in self.groups.iter().enumerate() {
-            if ids[g % ids.len()] != self.config.id {
-                continue;
-            }
-            let initialized = group
-                .raft
-                .is_initialized()
-                .await
-                .map_err(|e| NodeError::Raft(e.to_string()))?;
-            if !initialized {
-                designated.insert(g as GroupId);
-            }
-        }
-        Ok(designated)
+        let ids: Vec<NodeId> = self.config.members.keys().copied().collect();
+        (0..=self.config.shards)
+            .filter(|g| ids[*g as usize % ids.len()] == self.config.id && !held.contains(g))
+            .collect()
     }
 
     /// Initializes `groups` with the configured members.
@@ -425,11 +409,6 @@ impl Node {
     /// The local Raft of `group`.
     pub(crate) fn raft_of(&self, group: GroupId) -> Option<Raft> {
         self.groups.get(group as usize).map(|g| g.raft.clone())
-    }
-
-    /// The peer clients, for asking members.
-    pub(crate) fn clients(&self) -> &PeerClients {
-        &self.clients
     }
 
     /// Applies `command` in `group` wherever its leader is.
@@ -701,10 +680,6 @@ impl PeerHandler for Node {
 }
 
 impl roost_network::MembersHandler for Node {
-    fn cluster_id(&self) -> Option<String> {
-        self.cluster.get().map(str::to_owned)
-    }
-
     fn roster(&self) -> Roster {
         self.local_roster()
     }
