@@ -29,9 +29,14 @@ impl Api {
         })
     }
 
+    /// Checks the operator key of a call about accounts, which need quotas on.
+    fn quota_operator(&self, key: Option<&str>) -> Result<(), Error> {
+        self.plan_limits()?;
+        self.operator(key)
+    }
+
     /// Checks the operator key a request presented (compared in constant time).
     pub fn operator(&self, key: Option<&str>) -> Result<(), Error> {
-        self.plan_limits()?;
         let key = key.map(str::trim).filter(|k| !k.is_empty()).ok_or_else(|| {
             Error::new(
                 ErrorCode::MissingApiKey,
@@ -61,7 +66,7 @@ impl Api {
         operator_key: Option<&str>,
         plan: Option<&str>,
     ) -> Result<Account, Error> {
-        self.operator(operator_key)?;
+        self.quota_operator(operator_key)?;
         let plan = parse_plan(plan.unwrap_or("free"))?;
         let id = format!("acct_{:016x}", self.random());
         self.meta_write(Command::CreateAccount(cmd::CreateAccount { id, plan }))
@@ -74,7 +79,7 @@ impl Api {
         operator_key: Option<&str>,
         id: &str,
     ) -> Result<Account, Error> {
-        self.operator(operator_key)?;
+        self.quota_operator(operator_key)?;
         let query = Query::Account { id: id.to_owned() };
         match self.node().read(META_GROUP, query).await? {
             QueryResult::Account(Some(a)) => Ok(a),
@@ -89,7 +94,7 @@ impl Api {
         operator_key: Option<&str>,
         id: &str,
     ) -> Result<AccountKey, Error> {
-        self.operator(operator_key)?;
+        self.quota_operator(operator_key)?;
         let key = self.mint_key("ak_");
         let command = Command::AddAccountKey(cmd::AddAccountKey {
             account: id.to_owned(),
@@ -107,7 +112,7 @@ impl Api {
         id: &str,
         plan: Option<&str>,
     ) -> Result<Account, Error> {
-        self.operator(operator_key)?;
+        self.quota_operator(operator_key)?;
         let raw = plan.ok_or_else(|| {
             Error::new(
                 ErrorCode::InvalidPlan,

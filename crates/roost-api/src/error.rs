@@ -145,6 +145,8 @@ codes! {
     /// A member that conflicts with the roster (another address, an address in use, the last
     /// member, or a node id another data dir served under).
     MemberConflict => "member_conflict",
+    /// A member removed while some group would be left without a quorum of live voters.
+    QuorumAtRisk => "quorum_at_risk",
     /// An ack past the newest message.
     CursorPastHead => "cursor_past_head",
     /// A nack of a seq that is not stored.

@@ -7,6 +7,7 @@
 //! shard that holds a resource, long polls and their per-client cap. An edge never decides.
 
 mod accounts;
+mod admin;
 mod doc;
 mod error;
 mod forms;
@@ -29,6 +30,7 @@ use roost_node::{Node, WaitSlot};
 use roost_state::{JobTtl, QueueCaps, Retention};
 
 pub use accounts::AccountKey;
+pub use admin::{ClusterNodes, GroupMembers, NewNode, QuorumCheck};
 pub use doc::{timestamp, Doc, Time};
 pub use error::{Error, ErrorCode};
 pub use forms::{CreatedForm, SubmissionPage};
@@ -56,7 +58,8 @@ pub struct Settings {
     pub creates_per_minute: u32,
     /// Public form submissions one client address may make a minute.
     pub form_submissions_per_minute: u32,
-    /// Digest of the operator key guarding accounts and plans; `None` refuses every caller.
+    /// Digest of the operator key guarding `/admin` (members, accounts and plans); `None`
+    /// refuses every caller.
     pub operator_key_digest: Option<[u8; 32]>,
 }
 

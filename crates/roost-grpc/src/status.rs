@@ -68,7 +68,8 @@ pub fn grpc_code(code: ErrorCode) -> Code {
         | C::InvalidRequest
         | C::WildcardNotAllowed
         | C::MemberRemoved
-        | C::MemberConflict => Code::FailedPrecondition,
+        | C::MemberConflict
+        | C::QuorumAtRisk => Code::FailedPrecondition,
         C::QuotaExceeded
         | C::TooManyConsumers
         | C::TooManyOrigins

@@ -97,7 +97,8 @@ pub fn status(code: ErrorCode) -> StatusCode {
         | C::TooManyConsumers
         | C::TooManyOrigins
         | C::MemberRemoved
-        | C::MemberConflict => StatusCode::CONFLICT,
+        | C::MemberConflict
+        | C::QuorumAtRisk => StatusCode::CONFLICT,
         C::CursorPastHead
         | C::SeqOutOfRange
         | C::IdempotencyKeyReused

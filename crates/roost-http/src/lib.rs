@@ -5,6 +5,7 @@
 //! Every response is JSON; every error has a stable `code` and a `_help` sentence ([`error`] is
 //! the one place that maps error codes to HTTP statuses).
 
+mod admin;
 mod auth;
 mod body;
 mod client_ip;
@@ -65,6 +66,7 @@ pub fn router(api: roost_api::Api, limits: Limits, links: Links) -> Router {
         .merge(queues::routes(state.clone()))
         .merge(forms::routes())
         .merge(quotas::routes())
+        .merge(admin::routes())
         .merge(jobs::routes())
         .merge(work::routes())
         .fallback(error::not_found)

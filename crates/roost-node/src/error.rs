@@ -30,9 +30,6 @@ pub enum NodeError {
     /// Raft stopped with a fatal error.
     #[error("raft: {0}")]
     Raft(String),
-    /// The members refused this data dir under this node id.
-    #[error("{0}")]
-    Identity(String),
     /// A configured field is out of its bounds.
     #[error("invalid configuration: {field}: {why}")]
     InvalidField {

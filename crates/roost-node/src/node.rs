@@ -60,6 +60,8 @@ pub struct Node {
     admitted: AtomicBool,
     /// The number this data dir picked once (see `identity`).
     incarnation: u64,
+    /// Set when the members refused this data dir (see `take_part`).
+    refused: OnceLock<String>,
     /// Where each member listens: the configuration's list, then the roster's.
     book: RwLock<BTreeMap<NodeId, Member>>,
 }
@@ -101,10 +103,8 @@ enum Attempt<T> {
 }
 
 impl Node {
-    /// Opens storage, starts every group and the peer listener, clears this data dir with the
-    /// other members if it never took part (see `identity`), and bootstraps the groups this
-    /// node is the designated initializer of that no member holds. Returns once the node takes
-    /// part in its groups.
+    /// Opens storage, starts every group and the peer listener, and sets off `take_part`.
+    /// Returns before the groups have leaders: `ready` says when they do.
     pub async fn start(
         config: NodeConfig,
         shutdown: CancellationToken,
@@ -153,6 +153,7 @@ impl Node {
             book: RwLock::new(config.members.clone()),
             incarnation: known.unwrap_or_else(crate::identity::pick),
             admitted: AtomicBool::new(cleared),
+            refused: OnceLock::new(),
             config,
             groups,
             clients,
@@ -164,33 +165,60 @@ impl Node {
             mirroring: tokio::sync::Mutex::new(()),
         });
         node.serve_peers(cluster, shutdown.clone()).await?;
-        let designated = node.designated(&held);
+        let every = node.config.tick_interval;
+        tokio::spawn(crate::webhooks::run(node.clone(), every, shutdown.clone()));
+        tokio::spawn(crate::ticker::run(node.clone(), every, shutdown.clone()));
+        tokio::spawn(node.clone().take_part(known.is_some(), held, shutdown));
+        Ok(node)
+    }
+
+    /// Clears a data dir that never took part with the other members (see `identity`),
+    /// bootstraps the designated groups no member holds, then keeps the groups' membership
+    /// in step with the roster. A refused start stops the node: `refused` says why.
+    async fn take_part(
+        self: Arc<Self>,
+        known: bool,
+        held: BTreeSet<GroupId>,
+        shutdown: CancellationToken,
+    ) {
+        let cleared = self.admitted.load(Ordering::Acquire);
+        let designated = self.designated(&held);
         let answers = if !cleared || !designated.is_empty() {
-            let members: Vec<(NodeId, Member)> = node.config.members.clone().into_iter().collect();
-            crate::identity::ask(node.config.id, &members, &node.clients, &shutdown).await?
+            let members: Vec<(NodeId, Member)> = self.config.members.clone().into_iter().collect();
+            match crate::identity::ask(self.config.id, &members, &self.clients, &shutdown).await {
+                Ok(answers) => answers,
+                Err(_) => return,
+            }
         } else {
             Vec::new()
         };
-        if !cleared {
-            crate::identity::judge(node.config.id, node.config.joining, &answers)
-                .map_err(NodeError::Identity)?;
+        let judged = if cleared {
+            Ok(())
+        } else {
+            crate::identity::judge(self.config.id, self.config.joining, &answers)
+        };
+        let kept = match judged {
+            Ok(()) if !known => crate::identity::keep(&self.config.data_dir, self.incarnation)
+                .map_err(|e| format!("keeping this data dir's incarnation: {e}")),
+            other => other,
+        };
+        if let Err(why) = kept {
+            tracing::error!("{why}");
+            let _ = self.refused.set(why);
+            shutdown.cancel();
+            return;
         }
-        if known.is_none() {
-            crate::identity::keep(&node.config.data_dir, node.incarnation)?;
-        }
-        node.admitted.store(true, Ordering::Release);
+        self.admitted.store(true, Ordering::Release);
         let held = crate::identity::held_elsewhere(&answers);
-        node.bootstrap(designated.difference(&held)).await;
-        tokio::spawn(node.clone().check_layout(shutdown.clone()));
-        let every = node.config.tick_interval;
-        tokio::spawn(crate::webhooks::run(node.clone(), every, shutdown.clone()));
-        tokio::spawn(crate::membership::run(
-            node.clone(),
-            MEMBERSHIP_EVERY,
-            shutdown.clone(),
-        ));
-        tokio::spawn(crate::ticker::run(node.clone(), every, shutdown));
-        Ok(node)
+        self.bootstrap(designated.difference(&held)).await;
+        tokio::spawn(self.clone().check_layout(shutdown.clone()));
+        crate::membership::run(self, MEMBERSHIP_EVERY, shutdown).await;
+    }
+
+    /// Why the members refused to let this data dir serve under its node id, if they did
+    /// (the node then stops).
+    pub fn refused(&self) -> Option<&str> {
+        self.refused.get().map(String::as_str)
     }
 
     async fn serve_peers(
@@ -401,6 +429,11 @@ impl Node {
         self.book.read().map(|b| b.clone()).unwrap_or_default()
     }
 
+    /// Channels to the other members.
+    pub(crate) fn clients(&self) -> &PeerClients {
+        &self.clients
+    }
+
     /// The number this data dir picked once (see `identity`).
     pub(crate) fn incarnation(&self) -> u64 {
         self.incarnation
@@ -577,7 +610,8 @@ impl Node {
                         "meta"
                     } else {
                         "shard"
-                    },
+                    }
+                    .into(),
                     leader: m.current_leader,
                     role: match m.state {
                         ServerState::Leader => "leader",

@@ -1,15 +1,16 @@
-//! The cluster view a node reports on `/cluster` and uses for readiness.
+//! The cluster view a node reports on `/cluster`, uses for readiness, and answers members'
+//! `Status` calls with (see `survey`).
 
 use roost_types::NodeId;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One group as seen from this node.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct GroupStatus {
     /// The group id (0 is the metadata group).
     pub group: u32,
     /// `meta` or `shard`.
-    pub kind: &'static str,
+    pub kind: String,
     /// The leader this node knows of.
     pub leader: Option<NodeId>,
     /// This node's role in the group.
@@ -35,7 +36,7 @@ pub struct GroupStatus {
 }
 
 /// One cluster member.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MemberStatus {
     /// The member's id.
     pub id: NodeId,
@@ -46,7 +47,7 @@ pub struct MemberStatus {
 }
 
 /// What `/cluster` shows.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ClusterStatus {
     /// The node answering.
     pub node_id: NodeId,

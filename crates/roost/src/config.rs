@@ -32,6 +32,11 @@ pub struct ServeArgs {
     /// This node's id (must be one of the members).
     #[arg(long)]
     pub node_id: Option<u64>,
+    /// Join a running cluster through any member's HTTP address (`http://host:port`): learn
+    /// its members and shard count there, never bootstrap, and serve once an operator added
+    /// this node (`roost admin add-node`). Keep it on every later start too.
+    #[arg(long)]
+    pub join: Option<String>,
 }
 
 /// A cluster member as the config file lists it.
@@ -64,6 +69,8 @@ pub struct ServerConfig {
     pub shards: u32,
     /// Every member; empty means a one-node cluster of this node.
     pub members: Vec<MemberEntry>,
+    /// A member's HTTP URL to join a running cluster through (see `--join`).
+    pub join: Option<String>,
     /// How long a request may wait for a leader.
     pub request_timeout_ms: u64,
     /// How often shard leaders propose a tick (drives age retention).
@@ -88,6 +95,8 @@ pub struct ServerConfig {
     pub log_format: String,
     /// Raft tuning.
     pub raft: RaftTuning,
+    /// The operator API.
+    pub admin: AdminConfig,
     /// Publish quotas.
     pub quotas: QuotaConfig,
     /// Workspace tokens (jobs, work queues).
@@ -208,6 +217,14 @@ impl Default for JobTtlConfig {
     }
 }
 
+/// `[admin]`: the operator API under `/admin` (members, accounts and plans).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// The key the operator API wants as Bearer; unset refuses every caller.
+    pub operator_key: Option<String>,
+}
+
 /// `[quotas]`: accounts, plans and monthly publish limits (off by default).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -218,7 +235,7 @@ pub struct QuotaConfig {
     pub free: u64,
     /// Publishes a month on the pro plan.
     pub pro: u64,
-    /// The key guarding the operator API (`/admin`); unset disables that API.
+    /// The operator key's former place, still read: `[admin] operator_key` is the one to set.
     pub operator_key: Option<String>,
     /// Where over-quota answers point people to upgrade.
     pub upgrade_url: String,
@@ -250,6 +267,7 @@ impl Default for ServerConfig {
             grpc_addr: "127.0.0.1:7270".into(),
             shards: 4,
             members: Vec::new(),
+            join: None,
             request_timeout_ms: 5_000,
             tick_interval_ms: 1_000,
             retention_max_age_secs: 7 * 24 * 3600,
@@ -262,6 +280,7 @@ impl Default for ServerConfig {
             max_origins_per_queue: roost_state::QueueCaps::default().max_origins,
             log_format: "text".into(),
             raft: RaftTuning::default(),
+            admin: AdminConfig::default(),
             quotas: QuotaConfig::default(),
             auth: AuthConfig::default(),
             job_ttl_secs: JobTtlConfig::default(),
@@ -396,6 +415,10 @@ impl ServerConfig {
             config.node_id = v;
             flags.push(("node_id", "--node-id"));
         }
+        if let Some(v) = &args.join {
+            config.join = Some(v.clone());
+            flags.push(("join", "--join"));
+        }
         config.validate().map_err(|e| {
             let from = match flags.iter().find(|(field, _)| *field == e.field) {
                 Some((_, flag)) => format!(" (from {flag})"),
@@ -433,16 +456,21 @@ impl ServerConfig {
         {
             return Err(invalid("auth.jwt_secret", "must be at least 32 characters"));
         }
-        if self
-            .quotas
-            .operator_key
-            .as_deref()
-            .is_some_and(|k| k.len() < 16)
-        {
-            return Err(invalid(
-                "quotas.operator_key",
-                "must be at least 16 characters",
-            ));
+        if let (Some(new), Some(old)) = (&self.admin.operator_key, &self.quotas.operator_key) {
+            if new != old {
+                return Err(invalid(
+                    "quotas.operator_key",
+                    "differs from admin.operator_key: keep only [admin] operator_key",
+                ));
+            }
+        }
+        if self.operator_key().is_some_and(|k| k.len() < 16) {
+            let field = if self.admin.operator_key.is_some() {
+                "admin.operator_key"
+            } else {
+                "quotas.operator_key"
+            };
+            return Err(invalid(field, "must be at least 16 characters"));
         }
         if let Some(secret) = &self.webhooks.secret {
             decode_webhook_secret(secret)
@@ -486,6 +514,15 @@ impl ServerConfig {
         }
         if !["text", "json"].contains(&self.log_format.as_str()) {
             return Err(invalid("log_format", "must be \"text\" or \"json\""));
+        }
+        if let Some(url) = &self.join {
+            // The client below speaks plain HTTP only (no TLS stack in this binary's client).
+            if !url.starts_with("http://") {
+                return Err(invalid(
+                    "join",
+                    format!("{url:?} is not a member's http:// address"),
+                ));
+            }
         }
         let mut seen = std::collections::BTreeSet::new();
         for m in &self.members {
@@ -618,7 +655,7 @@ impl ServerConfig {
                 allow_private: self.webhooks.allow_private_addresses,
             },
             peer_tls,
-            joining: false,
+            joining: self.join.is_some(),
         }
     }
 
@@ -673,12 +710,16 @@ impl ServerConfig {
             },
             creates_per_minute: self.creates_per_minute,
             form_submissions_per_minute: self.form_submissions_per_minute,
-            operator_key_digest: self
-                .quotas
-                .operator_key
-                .as_deref()
-                .map(|k| roost_api::digest(k.as_bytes())),
+            operator_key_digest: self.operator_key().map(|k| roost_api::digest(k.as_bytes())),
         }
+    }
+
+    /// The operator key: `[admin] operator_key`, or its former name `[quotas] operator_key`.
+    fn operator_key(&self) -> Option<&str> {
+        self.admin
+            .operator_key
+            .as_deref()
+            .or(self.quotas.operator_key.as_deref())
     }
 
     /// The HTTP edge's own limits.

@@ -1,7 +1,10 @@
-//! The `roost` binary: `roost serve` runs a node, `roost bench` runs the load generator.
+//! The `roost` binary: `roost serve` runs a node, `roost admin` drives the operator API,
+//! `roost bench` runs the load generator.
 
+mod admin;
 mod certs;
 mod config;
+mod join;
 mod secrets;
 mod tokens;
 mod worker;
@@ -37,6 +40,8 @@ enum Cmd {
     /// Workspace tokens.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// The cluster's members, through any member's operator API.
+    Admin(admin::AdminArgs),
     /// Make a development CA and a certificate per node for `[peer_tls]`.
     Certs(certs::CertsArgs),
     /// Run a command for each claimed job (payload on stdin, `progress N` lines and a JSON
@@ -64,6 +69,7 @@ fn main() -> anyhow::Result<()> {
         }
         Cmd::Bench(args) => runtime.block_on(roost_bench::run_and_print(args)),
         Cmd::Token(TokenCmd::Create(args)) => tokens::create(args),
+        Cmd::Admin(args) => runtime.block_on(admin::run(args)),
         Cmd::Certs(args) => certs::create(args),
         Cmd::Worker(args) => runtime.block_on(worker::run(args)),
     }
@@ -80,9 +86,10 @@ fn init_tracing(format: &str) {
     }
 }
 
-async fn serve(config: ServerConfig) -> anyhow::Result<()> {
+async fn serve(mut config: ServerConfig) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     secrets::private_dir(&config.data_dir)?;
+    join::resolve(&mut config).await?;
     let node_config = config.node_config()?;
     let http = tokio::net::TcpListener::bind(&config.http_addr)
         .await
@@ -168,7 +175,10 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     served.context("serving http")?;
     tracing::info!("draining: stopping raft groups");
     node.shutdown().await;
-    Ok(())
+    match node.refused() {
+        Some(why) => anyhow::bail!("the cluster refused this node: {why}"),
+        None => Ok(()),
+    }
 }
 
 /// How often the client listeners' certificate files are looked at for a change.

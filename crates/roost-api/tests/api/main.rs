@@ -3,6 +3,7 @@
 //! node on loopback; time and randomness from a fixed source.
 
 mod accounts;
+mod admin;
 mod forms;
 mod harness;
 mod jobs;

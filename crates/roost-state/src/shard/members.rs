@@ -17,6 +17,18 @@ impl ShardState {
             .then(|| CommandError::Invalid("the roster lives in the metadata group".into()))
     }
 
+    /// An operator's change needs the seeded roster: on an empty one, a single added member
+    /// would become the whole desired membership (and seeding would no longer happen).
+    fn seeded(&self) -> Option<CommandError> {
+        self.roster.is_empty().then(|| {
+            CommandError::MemberConflict(
+                "the cluster has not recorded its members yet (it does within seconds of \
+                 electing a leader); retry"
+                    .into(),
+            )
+        })
+    }
+
     pub(super) fn seed_members(
         &mut self,
         members: &BTreeMap<u64, (String, String)>,
@@ -49,7 +61,7 @@ impl ShardState {
         http_addr: &str,
         fx: &mut Effects,
     ) -> Outcome {
-        if let Some(e) = self.in_meta() {
+        if let Some(e) = self.in_meta().or_else(|| self.seeded()) {
             return refuse(e);
         }
         if self.roster.removed.contains(&id) {
@@ -85,7 +97,7 @@ impl ShardState {
     }
 
     pub(super) fn remove_member(&mut self, id: u64, fx: &mut Effects) -> Outcome {
-        if let Some(e) = self.in_meta() {
+        if let Some(e) = self.in_meta().or_else(|| self.seeded()) {
             return refuse(e);
         }
         if self.roster.removed.contains(&id) {

@@ -48,6 +48,8 @@ struct Extras<'a> {
     tls: bool,
     /// A data dir every node starts from.
     seed: Option<&'a Path>,
+    /// Nodes past the members, configured to `--join` through node 1 and not started.
+    spares: u64,
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -68,6 +70,21 @@ impl Cluster {
         raft_extra: &str,
     ) -> anyhow::Result<Cluster> {
         Self::launch(n, shards, top_extra, raft_extra, Extras::default()).await
+    }
+
+    /// `members` nodes like [`Cluster::start_with`], plus `spares` nodes (ids after theirs)
+    /// configured to join through node 1 and not started: [`Cluster::spawn`] starts one.
+    pub async fn start_growable(
+        members: u64,
+        spares: u64,
+        shards: u32,
+        top_extra: &str,
+    ) -> anyhow::Result<Cluster> {
+        let extras = Extras {
+            spares,
+            ..Extras::default()
+        };
+        Self::launch(members, shards, top_extra, "", extras).await
     }
 
     /// Like [`Cluster::start`] on loopback, with TLS on the client listeners (HTTP and gRPC,
@@ -148,11 +165,12 @@ impl Cluster {
             skewable,
             tls,
             seed,
+            spares,
         } = extras;
         let dir = tempfile::tempdir()?;
         // (host, http, peer, grpc) per node: its own address in a namespace, else free
         // loopback ports.
-        let addrs: Vec<(String, u16, u16, u16)> = (1..=n)
+        let addrs: Vec<(String, u16, u16, u16)> = (1..=n + spares)
             .map(|id| match &net {
                 Some(net) => Ok((net.ip(id), 7080, 7180, 7280)),
                 None => Ok((
@@ -164,7 +182,7 @@ impl Cluster {
             })
             .collect::<anyhow::Result<_>>()?;
         let mut members = String::new();
-        for (i, (host, http, peer, _)) in addrs.iter().enumerate() {
+        for (i, (host, http, peer, _)) in addrs.iter().take(n as usize).enumerate() {
             members.push_str(&format!(
                 "\n[[members]]\nid = {}\npeer_addr = \"{host}:{peer}\"\nhttp_addr = \"{host}:{http}\"\n",
                 i + 1
@@ -183,8 +201,15 @@ impl Cluster {
             let id = i as u64 + 1;
             let data = dir.path().join(format!("node{id}"));
             let config = dir.path().join(format!("node{id}.toml"));
+            // A spare names no members: it learns them from the node it joins through.
+            let (join, members) = if id > n {
+                let (host, http, _, _) = &addrs[0];
+                (format!("join = \"http://{host}:{http}\"\n"), "")
+            } else {
+                (String::new(), members.as_str())
+            };
             let mut text = format!(
-                "node_id = {id}\ndata_dir = {data:?}\nhttp_addr = \"{host}:{http}\"\npeer_addr = \"{host}:{peer}\"\ngrpc_addr = \"{host}:{grpc}\"\nshards = {shards}\nrequest_timeout_ms = 10000\n{top_extra}\n{members}\n[raft]\n{raft_extra}\n"
+                "node_id = {id}\ndata_dir = {data:?}\nhttp_addr = \"{host}:{http}\"\npeer_addr = \"{host}:{peer}\"\ngrpc_addr = \"{host}:{grpc}\"\nshards = {shards}\nrequest_timeout_ms = 10000\n{join}{top_extra}\n{members}\n[raft]\n{raft_extra}\n"
             );
             if peer_tls {
                 text.push_str(&peer_tls_table(&certs, id));

@@ -16,6 +16,7 @@ mod grpc_workspace;
 mod harness;
 mod idle;
 mod jobs;
+mod membership;
 mod netns;
 mod payloads;
 mod perimeter;

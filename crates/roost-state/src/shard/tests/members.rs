@@ -108,3 +108,19 @@ fn a_second_data_dir_under_a_known_id_is_refused() {
         Response::Refused(CommandError::MemberNotFound)
     );
 }
+
+#[test]
+fn nothing_is_added_or_removed_before_the_roster_is_seeded() {
+    let mut h = meta();
+    assert!(matches!(
+        h.run(1, add(4, "p4:1", "h4:1")),
+        Response::Refused(CommandError::MemberConflict(_))
+    ));
+    assert!(matches!(
+        h.run(2, Command::RemoveMember(cmd::RemoveMember { id: 1 })),
+        Response::Refused(CommandError::MemberConflict(_))
+    ));
+    assert!(h.state.roster().is_empty());
+    let seeded = roster(h.run(3, seed(&[1, 2, 3])));
+    assert_eq!(seeded.members.len(), 3, "the seed still wins");
+}

@@ -1,0 +1,235 @@
+//! The cluster's members under `/admin/cluster` (operator key as Bearer). Each handler
+//! parses, calls `roost_api::Api` and renders.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use axum::body::Body;
+use axum::extract::{Path, Query as UrlQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use roost_api::{ErrorCode, NewNode};
+use roost_state::{Member, Roster};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::bearer_token;
+use crate::{body, ApiError, AppState};
+
+/// The `/admin/cluster` routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin/cluster/nodes", get(nodes).post(add_node))
+        .route(
+            "/admin/cluster/nodes/{id}",
+            axum::routing::delete(remove_node),
+        )
+        .route(
+            "/admin/cluster/nodes/{id}/quorum-critical",
+            get(quorum_critical),
+        )
+}
+
+/// One member as the operator sees it.
+#[derive(Serialize)]
+struct MemberView<'a> {
+    id: u64,
+    peer_addr: &'a str,
+    http_addr: &'a str,
+    /// Whether it answered just now.
+    live: bool,
+    /// Whether a data dir has started under this id yet.
+    started: bool,
+    /// Groups it votes in, and groups it receives the log of without voting.
+    voter_in: Vec<u32>,
+    learner_in: Vec<u32>,
+    /// The most entries it is behind any group's leader (`None`: unknown).
+    max_lag: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct GroupView {
+    group: u32,
+    leader: Option<u64>,
+    voters: Vec<u64>,
+    learners: Vec<u64>,
+    lag: BTreeMap<u64, Option<u64>>,
+}
+
+#[derive(Serialize)]
+struct RosterView<'a> {
+    members: Vec<MemberView<'a>>,
+    removed: &'a BTreeSet<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    groups: Vec<GroupView>,
+    #[serde(rename = "_help", skip_serializing_if = "Option::is_none")]
+    help: Option<&'static str>,
+}
+
+impl<'a> MemberView<'a> {
+    /// What the roster says of member `id`, nothing of its live state.
+    fn of(id: u64, m: &'a Member) -> Self {
+        MemberView {
+            id,
+            peer_addr: &m.peer_addr,
+            http_addr: &m.http_addr,
+            live: false,
+            started: m.incarnation.is_some(),
+            voter_in: Vec::new(),
+            learner_in: Vec::new(),
+            max_lag: None,
+        }
+    }
+}
+
+/// The roster alone (after a change), without the live view.
+fn roster_view<'a>(roster: &'a Roster, help: &'static str) -> RosterView<'a> {
+    let members = roster
+        .members
+        .iter()
+        .map(|(id, m)| MemberView::of(*id, m))
+        .collect();
+    RosterView {
+        members,
+        removed: &roster.removed,
+        groups: Vec::new(),
+        help: Some(help),
+    }
+}
+
+async fn nodes(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let view = s.api.cluster_nodes(bearer_token(&headers)).await?;
+    let in_groups = |id: u64, learners: bool| -> Vec<u32> {
+        view.groups
+            .iter()
+            .filter(|g| if learners { &g.learners } else { &g.voters }.contains(&id))
+            .map(|g| g.group)
+            .collect()
+    };
+    let members = view
+        .roster
+        .members
+        .iter()
+        .map(|(id, m)| MemberView {
+            live: view.live.contains(id),
+            voter_in: in_groups(*id, false),
+            learner_in: in_groups(*id, true),
+            max_lag: view
+                .groups
+                .iter()
+                .filter_map(|g| g.lag.get(id))
+                .try_fold(0, |most: u64, lag| lag.map(|l| most.max(l))),
+            ..MemberView::of(*id, m)
+        })
+        .collect();
+    let groups = view
+        .groups
+        .iter()
+        .map(|g| GroupView {
+            group: g.group,
+            leader: g.leader,
+            voters: g.voters.clone(),
+            learners: g.learners.clone(),
+            lag: g.lag.clone(),
+        })
+        .collect();
+    Ok(Json(RosterView {
+        members,
+        removed: &view.roster.removed,
+        groups,
+        help: None,
+    })
+    .into_response())
+}
+
+/// Body of `POST /admin/cluster/nodes`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddBody {
+    id: u64,
+    peer_addr: String,
+    http_addr: String,
+}
+
+async fn add_node(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    // The key first, so a caller without it learns nothing from how its body is refused.
+    s.api.operator(bearer_token(&headers))?;
+    let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
+    let req: AddBody = body::json(&bytes)?;
+    let node = NewNode {
+        id: req.id,
+        peer_addr: req.peer_addr,
+        http_addr: req.http_addr,
+    };
+    let roster = s.api.add_node(bearer_token(&headers), node).await?;
+    let help = "Node added. Start it (if it is not running) with --join <any member's HTTP address>; every group takes it in as a learner, then as a voter once it caught up. GET /admin/cluster/nodes shows the progress.";
+    Ok((StatusCode::CREATED, Json(roster_view(&roster, help))).into_response())
+}
+
+/// Query string of `DELETE /admin/cluster/nodes/{id}`.
+#[derive(Deserialize)]
+struct RemoveParams {
+    force: Option<String>,
+}
+
+async fn remove_node(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    UrlQuery(p): UrlQuery<RemoveParams>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    s.api.operator(bearer_token(&headers))?;
+    let id = node_id(&id)?;
+    let force = match p.force.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidField,
+                format!("force: {other:?} is not true or false"),
+                "Send ?force=true to remove a node even when a group would be left without a quorum of live voters.",
+            ))
+        }
+    };
+    let roster = s.api.remove_node(bearer_token(&headers), id, force).await?;
+    let help = "Node removed for good: its id can never be used again. Every group drops it from its voters; stop its process once GET /admin/cluster/nodes no longer lists it in any group.";
+    Ok(Json(roster_view(&roster, help)).into_response())
+}
+
+async fn quorum_critical(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    s.api.operator(bearer_token(&headers))?;
+    let check = s
+        .api
+        .quorum_critical(bearer_token(&headers), node_id(&id)?)
+        .await?;
+    #[derive(Serialize)]
+    struct Critical {
+        node: u64,
+        quorum_critical: bool,
+        groups: Vec<u32>,
+    }
+    Ok(Json(Critical {
+        node: check.node,
+        quorum_critical: !check.groups.is_empty(),
+        groups: check.groups,
+    })
+    .into_response())
+}
+
+fn node_id(raw: &str) -> Result<u64, ApiError> {
+    raw.parse::<u64>().ok().filter(|id| *id > 0).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::InvalidField,
+            format!("{raw:?} is not a node id"),
+            "Name the node by its positive numeric id, as GET /admin/cluster/nodes lists it.",
+        )
+    })
+}
