@@ -30,7 +30,7 @@ impl Api {
     }
 
     /// Checks the operator key of a call about accounts, which need quotas on.
-    fn quota_operator(&self, key: Option<&str>) -> Result<(), Error> {
+    pub fn accounts_operator(&self, key: Option<&str>) -> Result<(), Error> {
         self.plan_limits()?;
         self.operator(key)
     }
@@ -66,7 +66,7 @@ impl Api {
         operator_key: Option<&str>,
         plan: Option<&str>,
     ) -> Result<Account, Error> {
-        self.quota_operator(operator_key)?;
+        self.accounts_operator(operator_key)?;
         let plan = parse_plan(plan.unwrap_or("free"))?;
         let id = format!("acct_{:016x}", self.random());
         self.meta_write(Command::CreateAccount(cmd::CreateAccount { id, plan }))
@@ -79,7 +79,7 @@ impl Api {
         operator_key: Option<&str>,
         id: &str,
     ) -> Result<Account, Error> {
-        self.quota_operator(operator_key)?;
+        self.accounts_operator(operator_key)?;
         let query = Query::Account { id: id.to_owned() };
         match self.node().read(META_GROUP, query).await? {
             QueryResult::Account(Some(a)) => Ok(a),
@@ -94,7 +94,7 @@ impl Api {
         operator_key: Option<&str>,
         id: &str,
     ) -> Result<AccountKey, Error> {
-        self.quota_operator(operator_key)?;
+        self.accounts_operator(operator_key)?;
         let key = self.mint_key("ak_");
         let command = Command::AddAccountKey(cmd::AddAccountKey {
             account: id.to_owned(),
@@ -112,7 +112,7 @@ impl Api {
         id: &str,
         plan: Option<&str>,
     ) -> Result<Account, Error> {
-        self.quota_operator(operator_key)?;
+        self.accounts_operator(operator_key)?;
         let raw = plan.ok_or_else(|| {
             Error::new(
                 ErrorCode::InvalidPlan,

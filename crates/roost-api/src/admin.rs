@@ -112,6 +112,7 @@ impl Api {
         }
         check_address("peer_addr", &node.peer_addr)?;
         check_address("http_addr", &node.http_addr)?;
+        self.seeded_roster().await?;
         self.roster_write(Command::AddMember(cmd::AddMember {
             id: node.id,
             peer_addr: node.peer_addr,
@@ -129,6 +130,7 @@ impl Api {
         force: bool,
     ) -> Result<Roster, Error> {
         self.operator(operator_key)?;
+        self.seeded_roster().await?;
         if !force {
             let groups = self.groups_at_risk(id, Leaving::Removed).await;
             if !groups.is_empty() {
@@ -172,6 +174,26 @@ impl Api {
         match self.node().read(META_GROUP, Query::Roster).await? {
             QueryResult::Roster(r) => Ok(r),
             other => Err(Error::unexpected(&other)),
+        }
+    }
+
+    /// The roster once the metadata group's first leader recorded it (within a second or two
+    /// of a new cluster's first election), so an early change is not refused for nothing.
+    async fn seeded_roster(&self) -> Result<Roster, Error> {
+        let deadline = tokio::time::Instant::now() + self.node().config().request_timeout;
+        loop {
+            let roster = self.roster().await?;
+            if !roster.is_empty() {
+                return Ok(roster);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::new(
+                    ErrorCode::Unavailable,
+                    "the cluster has not recorded its members yet",
+                    "A new cluster records them within seconds of electing its first leader; retry.",
+                ));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
     }
 

@@ -65,7 +65,7 @@ async fn create_account(
     body: Body,
 ) -> Result<Response, ApiError> {
     // The key first, so a caller without it learns nothing from how its body is refused.
-    s.api.operator(bearer_token(&headers))?;
+    s.api.accounts_operator(bearer_token(&headers))?;
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
     let req: PlanBody = body::json(&bytes)?;
     let account = s
@@ -115,7 +115,7 @@ async fn set_plan(
     body: Body,
 ) -> Result<Response, ApiError> {
     // The key first, so a caller without it learns nothing from how its body is refused.
-    s.api.operator(bearer_token(&headers))?;
+    s.api.accounts_operator(bearer_token(&headers))?;
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
     let req: PlanBody = body::json(&bytes)?;
     let account = s

@@ -282,28 +282,30 @@ fn cluster_configs_in_the_repo_are_valid() {
 }
 
 #[test]
-fn the_operator_key_is_read_under_admin_and_under_its_former_name() -> anyhow::Result<()> {
-    let key = "0123456789abcdef";
-    let digest = Some(roost_api::digest(key.as_bytes()));
-    let new = load_toml(&format!("[admin]\noperator_key = \"{key}\""))?;
-    assert_eq!(new.api_settings().operator_key_digest, digest);
-    let old = load_toml(&format!("[quotas]\noperator_key = \"{key}\""))?;
-    assert_eq!(old.api_settings().operator_key_digest, digest);
-    let both = format!("[admin]\noperator_key = \"{key}\"\n[quotas]\noperator_key = \"{key}\"");
-    assert_eq!(load_toml(&both)?.api_settings().operator_key_digest, digest);
-    let differ =
-        format!("[admin]\noperator_key = \"{key}\"\n[quotas]\noperator_key = \"{key}-other\"");
-    let e = load_toml(&differ)
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
-    assert!(
-        e.contains("quotas.operator_key") && e.contains("admin.operator_key"),
-        "{e}"
-    );
-    let short = load_toml("[admin]\noperator_key = \"short\"")
-        .err()
-        .map(|e| e.to_string());
-    assert!(short.unwrap_or_default().contains("admin.operator_key"));
-    Ok(())
+fn the_operator_key_is_read_under_admin_and_under_its_former_name() {
+    jailed(|_| {
+        let key = "0123456789abcdef";
+        let digest = Some(roost_api::digest(key.as_bytes()));
+        let new = load_toml(&format!("[admin]\noperator_key = \"{key}\""))?;
+        assert_eq!(new.api_settings().operator_key_digest, digest);
+        let old = load_toml(&format!("[quotas]\noperator_key = \"{key}\""))?;
+        assert_eq!(old.api_settings().operator_key_digest, digest);
+        let both = format!("[admin]\noperator_key = \"{key}\"\n[quotas]\noperator_key = \"{key}\"");
+        assert_eq!(load_toml(&both)?.api_settings().operator_key_digest, digest);
+        let differ =
+            format!("[admin]\noperator_key = \"{key}\"\n[quotas]\noperator_key = \"{key}-other\"");
+        let e = load_toml(&differ)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.contains("quotas.operator_key") && e.contains("admin.operator_key"),
+            "{e}"
+        );
+        let short = load_toml("[admin]\noperator_key = \"short\"")
+            .err()
+            .map(|e| e.to_string());
+        assert!(short.unwrap_or_default().contains("admin.operator_key"));
+        Ok(())
+    })
 }

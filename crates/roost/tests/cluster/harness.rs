@@ -418,7 +418,14 @@ impl Cluster {
                     break;
                 }
                 if Instant::now() > deadline {
-                    bail!("node {id} not ready within {within:?}");
+                    let log = std::fs::read_to_string(self.node(id).data.with_extension("log"))
+                        .unwrap_or_default();
+                    let tail: Vec<&str> = log.lines().rev().take(40).collect();
+                    let tail: Vec<&str> = tail.into_iter().rev().collect();
+                    bail!(
+                        "node {id} not ready within {within:?}; its log ends:\n{}",
+                        tail.join("\n")
+                    );
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
