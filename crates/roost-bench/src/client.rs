@@ -3,11 +3,17 @@
 //! It knows only the wire format (no roost crate is linked in), spreads requests
 //! round-robin over every configured node URL, and turns any non-2xx reply into an error
 //! carrying the status and body so a broken run aborts instead of producing numbers.
+//!
+//! With failover (`--idempotency-keys`), a publish, pull or ack whose connection failed goes
+//! to the next node instead: what a client of a cluster whose nodes restart one by one does.
+//! That is safe because pulls and acks are idempotent and each publish then carries an
+//! `Idempotency-Key`, so a retried publish that had landed is answered with its first seq.
+//! A reply that arrived, 5xx included, is never retried: it fails the run.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -16,6 +22,12 @@ pub(crate) const CONSUMER_ID: &str = "bench";
 
 /// Longest slice of an error reply body quoted in an error message.
 const MAX_ERROR_BODY: usize = 2000;
+
+/// Most times one request goes to another node after a connection failure.
+const MAX_FAILOVERS: u32 = 20;
+
+/// Pause before sending again after a connection failure, per failure so far.
+const FAILOVER_PAUSE: Duration = Duration::from_millis(50);
 
 /// A queue created for one repetition, with the key needed to use it.
 #[derive(Debug, Clone)]
@@ -64,6 +76,18 @@ pub(crate) struct Api {
     client: reqwest::Client,
     urls: Vec<String>,
     next: AtomicUsize,
+    /// Whether publishes carry idempotency keys and requests fail over (see the module doc).
+    failover: bool,
+    /// Requests sent again to another node after a connection failure.
+    failovers: AtomicU64,
+}
+
+/// How one attempt of a request failed.
+enum Failure {
+    /// The connection failed before a whole reply arrived: the request may be sent again.
+    Connection(anyhow::Error),
+    /// The server answered, and not with success.
+    Answered(anyhow::Error),
 }
 
 impl Api {
@@ -73,6 +97,7 @@ impl Api {
         urls: Vec<String>,
         pool_idle: usize,
         timeout: Duration,
+        failover: bool,
     ) -> anyhow::Result<Self> {
         anyhow::ensure!(!urls.is_empty(), "no server url given");
         let client = reqwest::Client::builder()
@@ -85,7 +110,37 @@ impl Api {
             client,
             urls,
             next: AtomicUsize::new(0),
+            failover,
+            failovers: AtomicU64::new(0),
         })
+    }
+
+    /// Requests sent again to another node after a connection failure.
+    pub(crate) fn failovers(&self) -> u64 {
+        self.failovers.load(Ordering::Relaxed)
+    }
+
+    /// Sends the request `build` makes for a node's URL of `path`, on the next node after a
+    /// connection failure when failing over (at most [`MAX_FAILOVERS`] times).
+    async fn call(
+        &self,
+        what: &str,
+        path: &str,
+        build: impl Fn(&str) -> reqwest::RequestBuilder,
+    ) -> anyhow::Result<String> {
+        let mut failures = 0;
+        loop {
+            let url = format!("{}{path}", self.base());
+            match attempt(build(&url), what, &url).await {
+                Ok(body) => return Ok(body),
+                Err(Failure::Connection(_)) if self.failover && failures < MAX_FAILOVERS => {
+                    failures += 1;
+                    self.failovers.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(FAILOVER_PAUSE * failures).await;
+                }
+                Err(Failure::Connection(e) | Failure::Answered(e)) => return Err(e),
+            }
+        }
     }
 
     /// The base URL for the next request (round-robin).
@@ -109,16 +164,31 @@ impl Api {
         })
     }
 
-    /// Publishes one JSON body; returns the sequence number the server assigned.
-    pub(crate) async fn publish(&self, queue: &QueueHandle, body: String) -> anyhow::Result<u64> {
-        let url = format!("{}/q/{}/publish", self.base(), queue.id);
-        let req = self
-            .client
-            .post(&url)
-            .bearer_auth(&queue.key)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body);
-        let reply: PublishReply = send_json(req, "publish", &url).await?;
+    /// Publishes message `i`'s JSON body; returns the sequence number the server assigned.
+    pub(crate) async fn publish(
+        &self,
+        queue: &QueueHandle,
+        i: u64,
+        body: String,
+    ) -> anyhow::Result<u64> {
+        let path = format!("/q/{}/publish", queue.id);
+        let key = format!("bench-{i}");
+        let text = self
+            .call("publish", &path, |url| {
+                let req = self
+                    .client
+                    .post(url)
+                    .bearer_auth(&queue.key)
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body.clone());
+                if self.failover {
+                    req.header("Idempotency-Key", &key)
+                } else {
+                    req
+                }
+            })
+            .await?;
+        let reply: PublishReply = parse(&text, "publish", &path)?;
         Ok(reply.seq)
     }
 
@@ -190,45 +260,69 @@ impl Api {
         cursor: u64,
         limit: u64,
     ) -> anyhow::Result<PullReply> {
-        let url = format!(
-            "{}/q/{}/pull?consumer_id={CONSUMER_ID}&cursor={cursor}&limit={limit}",
-            self.base(),
+        let path = format!(
+            "/q/{}/pull?consumer_id={CONSUMER_ID}&cursor={cursor}&limit={limit}",
             queue.id
         );
-        let req = self.client.get(&url).bearer_auth(&queue.key);
-        send_json(req, "pull", &url).await
+        let text = self
+            .call("pull", &path, |url| {
+                self.client.get(url).bearer_auth(&queue.key)
+            })
+            .await?;
+        parse(&text, "pull", &path)
     }
 
     /// Acknowledges everything up to and including `cursor` for consumer `bench`.
     pub(crate) async fn ack(&self, queue: &QueueHandle, cursor: u64) -> anyhow::Result<()> {
-        let url = format!("{}/q/{}/ack", self.base(), queue.id);
-        let req = self
-            .client
-            .post(&url)
-            .bearer_auth(&queue.key)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(format!(
-                "{{\"consumer_id\":\"{CONSUMER_ID}\",\"cursor\":{cursor}}}"
-            ));
-        send(req, "ack", &url).await.map(drop)
+        let path = format!("/q/{}/ack", queue.id);
+        self.call("ack", &path, |url| {
+            self.client
+                .post(url)
+                .bearer_auth(&queue.key)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(format!(
+                    "{{\"consumer_id\":\"{CONSUMER_ID}\",\"cursor\":{cursor}}}"
+                ))
+        })
+        .await
+        .map(drop)
     }
+}
+
+/// One attempt of `req`: the reply body, or how it failed.
+async fn attempt(req: reqwest::RequestBuilder, what: &str, url: &str) -> Result<String, Failure> {
+    let resp = req.send().await.map_err(|e| {
+        Failure::Connection(
+            anyhow::Error::new(e).context(format!("{what}: request to {url} failed")),
+        )
+    })?;
+    let status = resp.status();
+    let body = resp.text().await.map_err(|e| {
+        Failure::Connection(
+            anyhow::Error::new(e)
+                .context(format!("{what}: reading reply from {url} (HTTP {status})")),
+        )
+    })?;
+    if !status.is_success() {
+        return Err(Failure::Answered(anyhow::anyhow!(
+            "{what}: {url} replied HTTP {status}: {}",
+            clip(&body)
+        )));
+    }
+    Ok(body)
+}
+
+/// Parses a reply body as JSON `T`.
+fn parse<T: DeserializeOwned>(body: &str, what: &str, path: &str) -> anyhow::Result<T> {
+    serde_json::from_str(body)
+        .with_context(|| format!("{what}: unexpected reply to {path}: {}", clip(body)))
 }
 
 /// Sends `req` and returns the reply body, or an error with status and body if not 2xx.
 async fn send(req: reqwest::RequestBuilder, what: &str, url: &str) -> anyhow::Result<String> {
-    let resp = req
-        .send()
+    attempt(req, what, url)
         .await
-        .with_context(|| format!("{what}: request to {url} failed"))?;
-    let status = resp.status();
-    let body = resp
-        .text()
-        .await
-        .with_context(|| format!("{what}: reading reply from {url} (HTTP {status})"))?;
-    if !status.is_success() {
-        bail!("{what}: {url} replied HTTP {status}: {}", clip(&body));
-    }
-    Ok(body)
+        .map_err(|(Failure::Connection(e) | Failure::Answered(e))| e)
 }
 
 /// Like [`send`], then parses the body as JSON `T`.
@@ -315,6 +409,7 @@ mod tests {
             vec!["http://a".to_owned(), "http://b".to_owned()],
             1,
             Duration::from_secs(1),
+            false,
         )
         .expect("client");
         let seen: Vec<String> = (0..4).map(|_| api.base().to_owned()).collect();

@@ -142,6 +142,12 @@ pub struct BenchArgs {
     #[arg(long)]
     pub grpc_url: Option<String>,
 
+    /// Publish with an `Idempotency-Key` on each message, and send a publish, pull or ack
+    /// whose connection failed to the next `--url` (what clients of a cluster whose nodes
+    /// restart do); a reply that arrived, 5xx included, still fails the run.
+    #[arg(long)]
+    pub idempotency_keys: bool,
+
     /// Workspace token for the jobs workload.
     #[arg(long, env = "ROOST_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
@@ -198,6 +204,7 @@ async fn run_unbounded(args: &BenchArgs) -> anyhow::Result<Report> {
         urls.clone(),
         pool_idle,
         Duration::from_secs(args.timeout_secs),
+        args.idempotency_keys,
     )?);
 
     let mut repetitions = Vec::new();
@@ -315,6 +322,7 @@ async fn run_unbounded(args: &BenchArgs) -> anyhow::Result<Report> {
         payload_bytes: args.payload_bytes,
         repetitions,
         summary,
+        failovers: api.failovers(),
     })
 }
 

@@ -135,6 +135,9 @@ pub struct Report {
     pub repetitions: Vec<Repetition>,
     /// Min/median/max across repetitions, one entry per phase.
     pub summary: Vec<PhaseSummary>,
+    /// Requests sent again to another node after a connection failure
+    /// (`--idempotency-keys`).
+    pub failovers: u64,
 }
 
 impl Report {
@@ -183,7 +186,7 @@ impl Report {
         // Writing to a String cannot fail; the results are ignored deliberately.
         let _ = writeln!(
             out,
-            "roost bench: workload={} api={} count={} window={} rate={} payload={}B reps={} urls={}",
+            "roost bench: workload={} api={} count={} window={} rate={} payload={}B reps={} urls={} failovers={}",
             self.workload.name(),
             self.api,
             self.count,
@@ -192,7 +195,8 @@ impl Report {
                 .map_or_else(|| "closed-loop".to_owned(), |r| format!("{r}/s")),
             self.payload_bytes,
             self.repetitions.len(),
-            self.urls.join(",")
+            self.urls.join(","),
+            self.failovers
         );
         let _ = writeln!(
             out,
@@ -297,6 +301,7 @@ mod tests {
             payload_bytes: 200,
             repetitions,
             summary,
+            failovers: 0,
         }
     }
 

@@ -126,7 +126,7 @@ pub(crate) async fn publish(
                 let body = payload::build(i, payload_bytes);
                 let sent = departure(pacing, i).await;
                 let seq = api
-                    .publish(&queue, body)
+                    .publish(&queue, i, body)
                     .await
                     .with_context(|| format!("publishing message {i} to {}", queue.id))?;
                 record(&mut hist, sent.elapsed());

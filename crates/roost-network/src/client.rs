@@ -170,7 +170,7 @@ impl PeerClients {
         let reply = client
             .forward(req)
             .await
-            .map_err(|s| unreachable(s.to_string()))?
+            .map_err(|s| ForwardError::transport(node, &s))?
             .into_inner();
         outcome(reply.result)
     }

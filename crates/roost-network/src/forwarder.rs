@@ -109,7 +109,7 @@ async fn run(
                 }
                 Ok(Err(status)) => replies
                     .iter()
-                    .map(|_| Err(unreachable(status.to_string())))
+                    .map(|_| Err(ForwardError::transport(node, &status)))
                     .collect(),
                 Err(_) => replies
                     .iter()

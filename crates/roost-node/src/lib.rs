@@ -8,6 +8,7 @@
 mod changes;
 mod cluster_id;
 mod config;
+mod drain;
 mod error;
 mod group;
 mod identity;

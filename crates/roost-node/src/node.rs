@@ -15,6 +15,7 @@ use roost_types::{NodeId, Raft};
 use tokio_util::sync::CancellationToken;
 
 use crate::changes::{Changes, Subscription};
+use crate::drain::Gate;
 use crate::group::Group;
 use crate::proposer::{Proposed, Proposer};
 use crate::read_barrier::{BarrierError, ReadBarrier};
@@ -62,6 +63,8 @@ pub struct Node {
     incarnation: u64,
     /// Set when the members refused this data dir (see `take_part`).
     refused: OnceLock<String>,
+    /// Local proposals and reads, closed when the node drains (see `drain`).
+    gate: Gate,
     /// Where each member listens: the configuration's list, then the roster's.
     book: RwLock<BTreeMap<NodeId, Member>>,
 }
@@ -154,6 +157,7 @@ impl Node {
             incarnation: known.unwrap_or_else(crate::identity::pick),
             admitted: AtomicBool::new(cleared),
             refused: OnceLock::new(),
+            gate: Gate::default(),
             config,
             groups,
             clients,
@@ -434,6 +438,11 @@ impl Node {
         &self.clients
     }
 
+    /// Local proposals and reads (see `drain`).
+    pub(crate) fn gate(&self) -> &Gate {
+        &self.gate
+    }
+
     /// The number this data dir picked once (see `identity`).
     pub(crate) fn incarnation(&self) -> u64 {
         self.incarnation
@@ -466,6 +475,7 @@ impl Node {
                 {
                     Ok(r) => Attempt::Done(r),
                     Err(ForwardError::NotLeader { .. }) => Attempt::Retry("leader moved".into()),
+                    Err(e @ ForwardError::NotSent { .. }) => Attempt::Retry(e.to_string()),
                     Err(e) => Attempt::Unknown(e.to_string()),
                 }
             }
@@ -492,6 +502,7 @@ impl Node {
                 {
                     Ok(r) => Attempt::Done(r),
                     Err(ForwardError::NotLeader { .. }) => Attempt::Retry("leader moved".into()),
+                    Err(e @ ForwardError::NotSent { .. }) => Attempt::Retry(e.to_string()),
                     Err(e) => Attempt::Unknown(e.to_string()),
                 }
             }
@@ -551,6 +562,9 @@ impl Node {
     }
 
     async fn propose_local(&self, g: &Group, command: Command) -> Attempt<Response> {
+        let Some(_pass) = self.gate.enter() else {
+            return Attempt::Retry("this node is stopping".into());
+        };
         match g.proposer.propose(command).await {
             Proposed::Applied(r) => Attempt::Done(*r),
             Proposed::NotCommitted(why) => Attempt::Retry(why),
@@ -559,6 +573,9 @@ impl Node {
     }
 
     async fn read_local(&self, g: &Group, query: &Query) -> Attempt<QueryResult> {
+        let Some(_pass) = self.gate.enter() else {
+            return Attempt::Retry("this node is stopping".into());
+        };
         match g.barrier.wait().await {
             Ok(()) => match g.reader.query(query) {
                 Ok(r) => Attempt::Done(r),

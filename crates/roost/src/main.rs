@@ -87,7 +87,11 @@ fn init_tracing(format: &str) {
 }
 
 async fn serve(mut config: ServerConfig) -> anyhow::Result<()> {
+    // Two steps to stopping: SIGTERM closes the client listeners (`stop_clients`), whose
+    // requests finish; then the node drains (hands leadership over) and `shutdown` stops the
+    // rest. A refused start cancels `shutdown`, which closes the client listeners too.
     let shutdown = CancellationToken::new();
+    let stop_clients = shutdown.child_token();
     secrets::private_dir(&config.data_dir)?;
     join::resolve(&mut config).await?;
     let node_config = config.node_config()?;
@@ -105,7 +109,7 @@ async fn serve(mut config: ServerConfig) -> anyhow::Result<()> {
         shards = node.shards(),
         "roost serving"
     );
-    tokio::spawn(wait_for_signal(shutdown.clone()));
+    tokio::spawn(wait_for_signal(stop_clients.clone()));
     let exposed = config.peers_off_loopback();
     if config.peer_tls.is_none() && !exposed.is_empty() {
         tracing::warn!(
@@ -154,7 +158,7 @@ async fn serve(mut config: ServerConfig) -> anyhow::Result<()> {
             grpc,
             client_tls.clone(),
             api.clone(),
-            shutdown.clone(),
+            stop_clients.clone(),
         ));
     }
     let links = roost_http::Links {
@@ -167,14 +171,15 @@ async fn serve(mut config: ServerConfig) -> anyhow::Result<()> {
     let served = match &client_tls {
         Some(cert) => {
             let config = cert.server_config(roost_tls::ALPN_HTTP)?;
-            let listener = roost_tls::TlsListener::new(http, config, shutdown.clone())?;
-            roost_http::serve(listener, router, conn_limits, shutdown.clone()).await
+            let listener = roost_tls::TlsListener::new(http, config, stop_clients.clone())?;
+            roost_http::serve(listener, router, conn_limits, stop_clients.clone()).await
         }
-        None => roost_http::serve(http, router, conn_limits, shutdown.clone()).await,
+        None => roost_http::serve(http, router, conn_limits, stop_clients.clone()).await,
     };
     served.context("serving http")?;
-    tracing::info!("draining: stopping raft groups");
-    node.shutdown().await;
+    tracing::info!("client requests finished; draining");
+    node.drain().await;
+    shutdown.cancel();
     match node.refused() {
         Some(why) => anyhow::bail!("the cluster refused this node: {why}"),
         None => Ok(()),

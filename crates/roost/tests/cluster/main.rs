@@ -23,6 +23,7 @@ mod perimeter;
 mod queue_limits;
 mod queue_rung;
 mod quotas;
+mod rolling;
 mod single;
 mod slow_clients;
 mod teams;
