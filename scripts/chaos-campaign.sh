@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A chaos campaign: runs every chaos run (`crates/roost/tests/cluster/chaos.rs`: kills, pauses,
-# partitions, five-node schedules, clock skew) RUNS times, each lasting SECS seconds instead of
+# partitions, five-node schedules, clock skew; `membership.rs`: nodes added and removed, a dead
+# node replaced; `rolling.rs`: rolling restarts) RUNS times, each lasting SECS seconds instead of
 # CI's few seconds, one at a time. Every run leaves a directory under OUT (history.jsonl,
 # final.json, results.json, summary.txt, latency.png, throughput.png with faults shaded);
 # the table of runs goes to OUT/table.md. Needs root (network namespaces).
@@ -23,7 +24,7 @@ for r in $(seq 1 "$runs"); do
   # The whole output (failure messages included) stays in the run's test.log.
   mkdir -p "$out/run-$r"
   ROOST_CHAOS_SECS="$secs" ROOST_CHAOS_OUT="$out/run-$r" timeout $((secs * 12 + 900)) \
-    cargo test -p roost --test cluster chaos -- --test-threads 1 --nocapture \
+    cargo test -p roost --test cluster -- chaos membership rolling --test-threads 1 --nocapture \
     >"$out/run-$r/test.log" 2>&1 || echo "run $r: some runs failed (see $out/run-$r/test.log)"
   grep -E '^(test |[a-z_]+: (valid|INVALID))' "$out/run-$r/test.log" || true
 done

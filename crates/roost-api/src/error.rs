@@ -125,6 +125,8 @@ codes! {
     DlqMessageNotFound => "dlq_message_not_found",
     /// No member has that node id.
     MemberNotFound => "member_not_found",
+    /// No such backup (or file of one) on this node.
+    BackupNotFound => "backup_not_found",
     /// Quotas are not configured on this cluster.
     QuotasDisabled => "quotas_disabled",
     // State conflicts.
@@ -392,6 +394,11 @@ impl From<NodeError> for Error {
                 "The write may or may not have happened; retry with the same Idempotency-Key to be safe.",
             ),
             NodeError::NoSuchGroup(_) => Error::queue_not_found(),
+            NodeError::Backup(_) => Error::new(
+                ErrorCode::Unavailable,
+                e.to_string(),
+                "A backup needs every member up and every group led; take it again when GET /admin/cluster/nodes shows them live.",
+            ),
             other => Error::internal(other.to_string()),
         }
     }

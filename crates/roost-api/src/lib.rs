@@ -8,6 +8,7 @@
 
 mod accounts;
 mod admin;
+mod backups;
 mod doc;
 mod error;
 mod forms;
@@ -31,6 +32,7 @@ use roost_state::{JobTtl, QueueCaps, Retention};
 
 pub use accounts::AccountKey;
 pub use admin::{ClusterNodes, GroupMembers, NewNode, QuorumCheck};
+pub use backups::TakenBackup;
 pub use doc::{timestamp, Doc, Time};
 pub use error::{Error, ErrorCode};
 pub use forms::{CreatedForm, SubmissionPage};

@@ -57,6 +57,7 @@ pub fn grpc_code(code: ErrorCode) -> Code {
         | C::AccountNotFound
         | C::DlqMessageNotFound
         | C::MemberNotFound
+        | C::BackupNotFound
         | C::QuotasDisabled => Code::NotFound,
         C::QueueExists => Code::AlreadyExists,
         C::QueueClaimed

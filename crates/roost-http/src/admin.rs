@@ -1,5 +1,5 @@
-//! The cluster's members under `/admin/cluster` (operator key as Bearer). Each handler
-//! parses, calls `roost_api::Api` and renders.
+//! The cluster's members under `/admin/cluster`, and backups under `/admin/backups` (operator
+//! key as Bearer). Each handler parses, calls `roost_api::Api` and renders.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -28,6 +28,9 @@ pub fn routes() -> Router<AppState> {
             "/admin/cluster/nodes/{id}/quorum-critical",
             get(quorum_critical),
         )
+        .route("/admin/backups", axum::routing::post(take_backup))
+        .route("/admin/backups/{id}", axum::routing::delete(delete_backup))
+        .route("/admin/backups/{id}/files/{name}", get(backup_file))
 }
 
 /// One member as the operator sees it.
@@ -232,4 +235,76 @@ fn node_id(raw: &str) -> Result<u64, ApiError> {
             "Name the node by its positive numeric id, as GET /admin/cluster/nodes lists it.",
         )
     })
+}
+
+async fn take_backup(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let taken = s.api.take_backup(bearer_token(&headers)).await?;
+    #[derive(Serialize)]
+    struct Taken<'a> {
+        id: &'a str,
+        manifest: &'a roost_node::backup::Manifest,
+        #[serde(rename = "_help")]
+        help: &'static str,
+    }
+    let body = Taken {
+        id: &taken.id,
+        manifest: &taken.manifest,
+        help: "Download each file of manifest.files from /admin/backups/{id}/files/{name} (and manifest.json), check each SHA-256, then DELETE /admin/backups/{id}. `roost admin backup --out DIR` does all of it.",
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// Bytes read per chunk of a streamed backup file.
+const CHUNK: usize = 1 << 20;
+
+async fn backup_file(
+    State(s): State<AppState>,
+    Path((id, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let path = s.api.backup_file(bearer_token(&headers), &id, &name)?;
+    let mut file = tokio::fs::File::open(&path).await.map_err(|e| {
+        ApiError::new(
+            ErrorCode::BackupNotFound,
+            format!("backup {id} file {name}: {e}"),
+            "Backups live on the node that took them until they are deleted.",
+        )
+    })?;
+    // Streamed in chunks: table files run to tens of megabytes.
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(2);
+    tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        loop {
+            let mut buf = vec![0; CHUNK];
+            match file.read(&mut buf).await {
+                Ok(0) => return,
+                Ok(n) => {
+                    buf.truncate(n);
+                    if tx.send(Ok(buf)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            }
+        }
+    });
+    let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+    let mut resp = Body::from_stream(stream).into_response();
+    resp.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/octet-stream"),
+    );
+    Ok(resp)
+}
+
+async fn delete_backup(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    s.api.delete_backup(bearer_token(&headers), &id)?;
+    Ok(Json(serde_json::json!({ "deleted": id })).into_response())
 }

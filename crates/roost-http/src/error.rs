@@ -89,6 +89,7 @@ pub fn status(code: ErrorCode) -> StatusCode {
         | C::AccountNotFound
         | C::DlqMessageNotFound
         | C::MemberNotFound
+        | C::BackupNotFound
         | C::QuotasDisabled => StatusCode::NOT_FOUND,
         C::QueueExists
         | C::QueueClaimed

@@ -33,6 +33,10 @@ type MembersClient = pb::members_client::MembersClient<
 /// How long a `Members` call may take: a member that does not answer by then counts as down.
 const MEMBERS_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// How long a pause of a member's outboxes may wait for the drivers' steps under way (each a
+/// few writes, each bounded by the request timeout).
+const PAUSE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Largest peer message accepted, both ways. One entry of the largest allowed client body
 /// must fit with room to spare.
 pub(crate) const MAX_MESSAGE_BYTES: usize = 128 * 1024 * 1024;
@@ -117,6 +121,21 @@ impl PeerClients {
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
         )
+    }
+
+    /// Pauses `node`'s outbox drivers for `for_ms` (0: resumes them); the number its process
+    /// picked at start. Waits for the drivers' steps under way, so it allows them the time a
+    /// forwarded write may take.
+    pub async fn pause_outboxes(
+        &self,
+        node: NodeId,
+        addr: &str,
+        for_ms: u64,
+    ) -> Result<u64, tonic::Status> {
+        let mut req = tonic::Request::new(pb::PauseOutboxesRequest { for_ms });
+        req.set_timeout(PAUSE_TIMEOUT);
+        let reply = self.client(node, addr)?.pause_outboxes(req).await?;
+        Ok(reply.into_inner().boot)
     }
 
     /// The `Members` client for `node` at `addr`; its calls give up after `MEMBERS_TIMEOUT`.

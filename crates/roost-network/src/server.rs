@@ -30,6 +30,9 @@ pub trait PeerHandler: Send + Sync + 'static {
         group: GroupId,
         query: Query,
     ) -> impl Future<Output = Result<QueryResult, ForwardError>> + Send;
+    /// Pauses this node's outbox drivers for `for_ms` (0: resumes them) once the steps under
+    /// way finished; returns the number this process picked at start.
+    fn pause_outboxes(&self, for_ms: u64) -> impl Future<Output = u64> + Send;
 }
 
 /// The peer gRPC service of a node.
@@ -163,6 +166,14 @@ impl<H: PeerHandler> pb::peer_server::Peer for PeerService<H> {
         }))
         .await;
         Ok(GrpcResponse::new(pb::ForwardBatchReply { replies }))
+    }
+
+    async fn pause_outboxes(
+        &self,
+        req: GrpcRequest<pb::PauseOutboxesRequest>,
+    ) -> Result<GrpcResponse<pb::PauseOutboxesReply>, Status> {
+        let boot = self.handler.pause_outboxes(req.into_inner().for_ms).await;
+        Ok(GrpcResponse::new(pb::PauseOutboxesReply { boot }))
     }
 }
 

@@ -44,7 +44,14 @@ impl PeerHandler for EchoLeader {
     ) -> Result<QueryResult, ForwardError> {
         Err(ForwardError::Unavailable("no queries here".into()))
     }
+
+    async fn pause_outboxes(&self, for_ms: u64) -> u64 {
+        BOOT + for_ms
+    }
 }
+
+/// The process number the echo leader answers a pause with (plus the pause).
+const BOOT: u64 = 4_000;
 
 fn ack(cursor: u64) -> Command {
     Command::Ack(cmd::Ack {
@@ -91,6 +98,7 @@ async fn concurrent_forwards_share_batches_and_keep_their_own_answers() -> anyho
         answered += 1;
     }
     assert_eq!(answered, count);
+    assert_eq!(clients.pause_outboxes(1, &addr, 7).await?, BOOT + 7);
     // One command per RPC, two RPCs at a time, would take count / 2 commits (12.5 s);
     // batches carry whatever queued meanwhile, so a few commits' time suffices.
     let took = started.elapsed();

@@ -23,7 +23,8 @@ pub(crate) fn load(config: &NodeConfig) -> Result<ClusterId, NodeError> {
         Err(e) if e.kind() == ErrorKind::NotFound => None,
         Err(e) => return Err(e.into()),
     };
-    let bootstraps_meta = config.members.keys().next() == Some(&config.id);
+    // A joining node never makes one, whatever its id: the cluster it joins has one.
+    let bootstraps_meta = !config.joining && config.members.keys().next() == Some(&config.id);
     let known = match known {
         Some(id) => Some(id),
         None if bootstraps_meta => {

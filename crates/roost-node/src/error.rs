@@ -30,6 +30,9 @@ pub enum NodeError {
     /// Raft stopped with a fatal error.
     #[error("raft: {0}")]
     Raft(String),
+    /// A backup could not be taken, checked or restored; the text says why.
+    #[error("backup: {0}")]
+    Backup(String),
     /// A configured field is out of its bounds.
     #[error("invalid configuration: {field}: {why}")]
     InvalidField {

@@ -5,6 +5,7 @@
 //! Raft when this node leads the group, and otherwise forward it to the leader over the peer
 //! network, so clients can talk to any node.
 
+pub mod backup;
 mod changes;
 mod cluster_id;
 mod config;

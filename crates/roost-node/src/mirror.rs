@@ -19,11 +19,15 @@ const BATCH: usize = 256;
 /// submission, whose payload never changes.
 const MIRROR_DIGEST: [u8; 32] = [0; 32];
 
-/// Publishes pending submissions of `group`'s bound forms into their queues. One drain runs at
+/// Publishes pending submissions of `group`'s bound forms into their queues, unless a backup
+/// paused the outboxes (see `backup`). One drain runs at
 /// a time on a node: two at once would publish the same submissions twice (harmless for the
 /// queue, which dedupes by key, but each repeat is charged and refunded, and while a repeat is
 /// charged a real submission can find the quota spent).
 pub async fn drain(node: &Node, group: GroupId) -> Result<(), NodeError> {
+    let Some(_turn) = node.outboxes().turn().await else {
+        return Ok(());
+    };
     let _one_at_a_time = node.mirroring.lock().await;
     let QueryResult::Outbox(work) = node
         .read(group, Query::MirrorOutbox { limit: BATCH })

@@ -14,6 +14,7 @@ use roost_storage::Storage;
 use roost_types::{NodeId, Raft};
 use tokio_util::sync::CancellationToken;
 
+use crate::backup::Outboxes;
 use crate::changes::{Changes, Subscription};
 use crate::drain::Gate;
 use crate::group::Group;
@@ -65,6 +66,10 @@ pub struct Node {
     refused: OnceLock<String>,
     /// Local proposals and reads, closed when the node drains (see `drain`).
     gate: Gate,
+    /// The cross-group outbox drivers' turns, paused by backups (see `backup`).
+    outboxes: Outboxes,
+    /// A number this process picked at start, so a backup notices a member that restarted.
+    boot: u64,
     /// Where each member listens: the configuration's list, then the roster's.
     book: RwLock<BTreeMap<NodeId, Member>>,
 }
@@ -158,6 +163,8 @@ impl Node {
             admitted: AtomicBool::new(cleared),
             refused: OnceLock::new(),
             gate: Gate::default(),
+            outboxes: Outboxes::default(),
+            boot: rand::rng().random(),
             config,
             groups,
             clients,
@@ -441,6 +448,35 @@ impl Node {
     /// Local proposals and reads (see `drain`).
     pub(crate) fn gate(&self) -> &Gate {
         &self.gate
+    }
+
+    /// The outbox drivers' turns (see `backup`).
+    pub(crate) fn outboxes(&self) -> &Outboxes {
+        &self.outboxes
+    }
+
+    /// Pauses this node's outbox drivers for `span` (zero resumes them) once the steps under
+    /// way finished; this process's number.
+    pub(crate) async fn pause_outboxes_here(&self, span: Duration) -> u64 {
+        self.outboxes.pause(span).await;
+        self.boot
+    }
+
+    /// The database, for backups.
+    pub(crate) fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// The last index `group` applied here.
+    pub(crate) fn applied_index(&self, group: GroupId) -> Option<u64> {
+        self.groups.get(group as usize)?.reader.applied_index()
+    }
+
+    /// `group`'s clock as applied here.
+    pub(crate) fn clock_ms(&self, group: GroupId) -> u64 {
+        self.groups
+            .get(group as usize)
+            .map_or(0, |g| g.reader.clock_ms())
     }
 
     /// The number this data dir picked once (see `identity`).
@@ -727,6 +763,11 @@ impl PeerHandler for Node {
             }),
             Attempt::Unknown(e) => Err(ForwardError::Unavailable(e)),
         }
+    }
+
+    async fn pause_outboxes(&self, for_ms: u64) -> u64 {
+        self.pause_outboxes_here(Duration::from_millis(for_ms))
+            .await
     }
 }
 

@@ -11,8 +11,12 @@ use crate::{Node, NodeError};
 /// Held publishes appended per command.
 const CHUNK: u64 = 256;
 
-/// Drains the held publishes of every upgraded account.
+/// Drains the held publishes of every upgraded account, unless a backup paused the outboxes
+/// (see `backup`).
 pub async fn drain(node: &Node) -> Result<(), NodeError> {
+    let Some(_turn) = node.outboxes().turn().await else {
+        return Ok(());
+    };
     let QueryResult::DrainWork(work) = node.read(META_GROUP, Query::DrainWork).await? else {
         return Ok(());
     };

@@ -63,7 +63,7 @@ pub fn migrate(dir: &Path, from: u32) -> Result<(), Error> {
 }
 
 /// Writes `version` as the data dir's format, durably.
-fn write(dir: &Path, version: u32) -> Result<(), Error> {
+pub fn write(dir: &Path, version: u32) -> Result<(), Error> {
     let path = dir.join(FILE);
     crate::durable::write(&path, format!("{version}\n").as_bytes())
         .map_err(|e| Error::Format(format!("writing {}: {e}", path.display())))

@@ -6,6 +6,7 @@
 //! previous sync ran (group commit across all groups). Applying entries writes the state changes
 //! and the applied position in one `WriteBatch`.
 
+pub mod backup;
 mod codec;
 pub mod durable;
 mod error;

@@ -27,6 +27,18 @@ pub(crate) struct AppliedMeta {
     header: Header,
 }
 
+impl AppliedMeta {
+    /// The same data under no cluster: no applied position or membership, the clock kept (a
+    /// restored group starts a new log on top of its data; see `backup`).
+    pub(crate) fn forget_cluster(&self) -> AppliedMeta {
+        AppliedMeta {
+            last_applied: None,
+            membership: StoredMembership::default(),
+            header: self.header,
+        }
+    }
+}
+
 /// A snapshot's contents: the applied meta and every record of the group's data range.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct SnapshotData {
@@ -483,6 +495,14 @@ impl ShardReader {
             .read_lock()
             .ok()
             .and_then(|g| g.meta.last_applied.map(|l| l.index))
+    }
+
+    /// The group clock as applied here, ms since the Unix epoch.
+    pub fn clock_ms(&self) -> u64 {
+        self.store
+            .read_lock()
+            .map(|g| g.meta.header.clock_ms)
+            .unwrap_or_default()
     }
 
     /// The roster as applied here (metadata group), which may trail the leader's.

@@ -381,3 +381,47 @@ async fn each_applied_batch_announces_what_it_changed() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_restored_checkpoint_keeps_the_data_and_clock_and_forgets_the_cluster(
+) -> anyhow::Result<()> {
+    use openraft::storage::RaftLogStorage;
+    use openraft::Vote;
+    let (live, restored) = (TempDir::new()?, TempDir::new()?);
+    let queue = QueueId::new(1, 9);
+    let storage = Storage::open(live.path())?;
+    let (mut log, mut sm) = storage.group(1)?;
+    sm.apply(workload(&queue)).await?;
+    log.save_vote(&Vote::new_committed(3, 1)).await?;
+    let (_meta_log, mut meta) = storage.group(0)?;
+    let members = [(1, ("p1:1".to_owned(), "h1:1".to_owned()))].into();
+    let seed = Command::SeedMembers(cmd::SeedMembers { members });
+    meta.apply(vec![entry(1, seed)]).await?;
+    assert!(!meta.reader().roster().is_empty());
+    let clock = sm.reader().clock_ms();
+    let into = restored.path().join("db");
+    storage.checkpoint(&into)?;
+    drop((log, sm, meta, storage));
+
+    let found = roost_storage::backup::prepare_restore(&into)?;
+    assert_eq!(found.groups, vec![0, 1]);
+    let storage = Storage::open(&into)?;
+    let (mut log, mut sm) = storage.group(1)?;
+    assert_eq!(
+        log.read_vote().await?,
+        None,
+        "the old cluster's vote is gone"
+    );
+    assert_eq!(log.get_log_state().await?.last_log_id, None);
+    let (applied, membership) = sm.applied_state().await?;
+    assert_eq!(applied, None);
+    assert_eq!(membership.membership().voter_ids().count(), 0);
+    assert_eq!(pulled_seqs(&sm, &queue), (2, vec![3, 4]), "the data stays");
+    assert_eq!(sm.reader().clock_ms(), clock, "the group clock stays");
+    let (_meta_log, meta) = storage.group(0)?;
+    assert!(
+        meta.reader().roster().is_empty(),
+        "the new cluster seeds its own roster"
+    );
+    Ok(())
+}

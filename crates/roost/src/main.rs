@@ -5,6 +5,7 @@ mod admin;
 mod certs;
 mod config;
 mod join;
+mod restore;
 mod secrets;
 mod tokens;
 mod worker;
@@ -40,8 +41,10 @@ enum Cmd {
     /// Workspace tokens.
     #[command(subcommand)]
     Token(TokenCmd),
-    /// The cluster's members, through any member's operator API.
+    /// The cluster's members and backups, through any member's operator API.
     Admin(admin::AdminArgs),
+    /// Prepare a new node's data dir from a backup (for a new cluster).
+    Restore(restore::RestoreArgs),
     /// Make a development CA and a certificate per node for `[peer_tls]`.
     Certs(certs::CertsArgs),
     /// Run a command for each claimed job (payload on stdin, `progress N` lines and a JSON
@@ -70,6 +73,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Bench(args) => runtime.block_on(roost_bench::run_and_print(args)),
         Cmd::Token(TokenCmd::Create(args)) => tokens::create(args),
         Cmd::Admin(args) => runtime.block_on(admin::run(args)),
+        Cmd::Restore(args) => restore::run(args),
         Cmd::Certs(args) => certs::create(args),
         Cmd::Worker(args) => runtime.block_on(worker::run(args)),
     }

@@ -326,7 +326,7 @@ async fn a_data_dir_from_the_release_before_versions_opens_and_serves_its_data(
 /// Opens a copy of the fixture in `dir` with this binary and reads everything in it back.
 async fn check(dir: &Path) -> anyhow::Result<()> {
     let facts: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("facts.json"))?)?;
-    let c = Cluster::start_from(&dir.join("data"), SHARDS, &settings()).await?;
+    let c = Cluster::start_from(1, &dir.join("data"), SHARDS, &settings()).await?;
     // Migrated to the current format at open.
     let format = std::fs::read_to_string(c.node(1).data.join("FORMAT"))?;
     assert_eq!(format.trim(), "2");

@@ -257,11 +257,16 @@ impl Cluster {
         Ok(cluster)
     }
 
-    /// One node with `shards` shards whose data dir starts as a copy of `seed` (a data dir an
-    /// earlier version wrote), with extra top-level settings.
-    pub async fn start_from(seed: &Path, shards: u32, top_extra: &str) -> anyhow::Result<Cluster> {
+    /// `n` nodes with `shards` shards whose data dirs start as copies of `seed` (a data dir an
+    /// earlier version wrote, or one restored from a backup), with extra top-level settings.
+    pub async fn start_from(
+        n: u64,
+        seed: &Path,
+        shards: u32,
+        top_extra: &str,
+    ) -> anyhow::Result<Cluster> {
         Self::launch(
-            1,
+            n,
             shards,
             top_extra,
             "",
@@ -626,4 +631,17 @@ pub fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Runs the `roost` binary with `args` and the operator key in `ROOST_OPERATOR_KEY`: whether
+/// it succeeded, and what it printed (stdout, then stderr).
+pub async fn roost(args: &[&str], operator_key: &str) -> anyhow::Result<(bool, String)> {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_roost"))
+        .args(args)
+        .env("ROOST_OPERATOR_KEY", operator_key)
+        .output()
+        .await?;
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    Ok((out.status.success(), text))
 }

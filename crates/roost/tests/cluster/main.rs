@@ -2,6 +2,7 @@
 //! forwarding, failover, catch-up, chaos, and the container deployments of `deploy/`.
 
 mod api;
+mod backup;
 mod catch_up;
 mod chaos;
 mod chaos_five;

@@ -27,13 +27,16 @@ const UNKEYED_LANES: u64 = 8;
 
 /// Whether `roost admin quorum-critical --node id` says stopping `id` is safe now.
 async fn safe_to_stop(c: &Cluster, id: u64) -> anyhow::Result<bool> {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_roost"))
-        .args(["admin", "--url", c.url(id), "quorum-critical", "--node"])
-        .arg(id.to_string())
-        .env("ROOST_OPERATOR_KEY", KEY)
-        .output()
-        .await?;
-    Ok(out.status.success())
+    let node = id.to_string();
+    let args = [
+        "admin",
+        "--url",
+        c.url(id),
+        "quorum-critical",
+        "--node",
+        &node,
+    ];
+    Ok(crate::harness::roost(&args, KEY).await?.0)
 }
 
 #[tokio::test]
