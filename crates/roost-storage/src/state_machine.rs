@@ -46,6 +46,12 @@ pub(crate) struct SnapshotData {
     records: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
+/// A snapshot's contents with `header` and `records`, for the pinned encodings.
+#[cfg(test)]
+pub(crate) fn snapshot_sample(header: Header, records: Vec<(Vec<u8>, Vec<u8>)>) -> SnapshotData {
+    SnapshotData { header, records }
+}
+
 /// What readers and the apply task share.
 struct Applied {
     meta: AppliedMeta,
