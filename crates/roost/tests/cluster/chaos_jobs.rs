@@ -320,6 +320,33 @@ async fn jobs_under_combined_nemeses_have_no_anomaly() -> anyhow::Result<()> {
     Ok(())
 }
 
+#[tokio::test]
+async fn jobs_survive_a_dead_node_replaced_by_a_new_id() -> anyhow::Result<()> {
+    let top = format!("{SECRET}\n{}", crate::membership::top());
+    let c = Cluster::start_growable(3, 1, 2, &top).await?;
+    let tok = token(&c, WORKSPACE)?;
+    let shard = u64::from(roost_state::ids::workspace_shard(WORKSPACE, 2));
+    let rec = Recorder::new();
+    let until = Instant::now() + run_length(16);
+    let (_, _, _, _, n) = tokio::join!(
+        enqueuer(&c, &tok, &rec, 1, until),
+        enqueuer(&c, &tok, &rec, 2, until),
+        worker(&c, &tok, &rec, 11, until),
+        worker(&c, &tok, &rec, 12, until),
+        crate::membership::replace_dead_node(&c, &rec),
+    );
+    n?;
+    c.wait_ready(Duration::from_secs(30)).await?;
+    c.wait_leader(shard, Duration::from_secs(30)).await?;
+    let fin = final_jobs(&c, &tok).await?;
+    let history = rec.history();
+    let report = check_and_keep("jobs_replace", c.size(), &history, &fin)?;
+    let completed = count_ok(&history, |op| matches!(op, Op::CompleteJob { .. }));
+    assert!(completed > 10, "too little progress: {completed} completed");
+    assert!(report.valid, "anomalies: {:#?}", report.anomalies);
+    Ok(())
+}
+
 /// After a run: heals the network, then waits until every node serves and `shard` has a
 /// leader, so the final read sees the whole group.
 pub(crate) async fn settle(c: &Cluster, shard: u64) -> anyhow::Result<()> {

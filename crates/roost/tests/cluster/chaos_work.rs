@@ -212,15 +212,21 @@ async fn final_tasks(c: &Cluster, tok: &str, queues: &[String]) -> anyhow::Resul
     Ok(fin)
 }
 
+/// A run's token, its workspace's shard, and its two work queues.
+async fn prepare(c: &Cluster) -> anyhow::Result<(String, u64, Vec<String>)> {
+    let tok = token(c, WORKSPACE)?;
+    let shard = u64::from(roost_state::ids::workspace_shard(WORKSPACE, 2));
+    let queues = vec![
+        create_queue(c, &tok, "a").await?,
+        create_queue(c, &tok, "b").await?,
+    ];
+    Ok((tok, shard, queues))
+}
+
 #[tokio::test]
 async fn work_queues_under_combined_nemeses_have_no_anomaly() -> anyhow::Result<()> {
     let c = Cluster::start_isolated(3, 2, SECRET).await?;
-    let tok = token(&c, WORKSPACE)?;
-    let shard = u64::from(roost_state::ids::workspace_shard(WORKSPACE, 2));
-    let queues = vec![
-        create_queue(&c, &tok, "a").await?,
-        create_queue(&c, &tok, "b").await?,
-    ];
+    let (tok, shard, queues) = prepare(&c).await?;
     let rec = Recorder::new();
     let until = Instant::now() + run_length(12);
     let (_, _, _, _, n) = tokio::join!(
@@ -243,6 +249,31 @@ async fn work_queues_under_combined_nemeses_have_no_anomaly() -> anyhow::Result<
         added > 20 && completed > 10,
         "too little progress under the nemesis: {added} added, {completed} completed"
     );
+    assert!(report.valid, "anomalies: {:#?}", report.anomalies);
+    Ok(())
+}
+
+#[tokio::test]
+async fn tasks_survive_a_dead_node_replaced_by_a_new_id() -> anyhow::Result<()> {
+    let top = format!("{SECRET}\n{}", crate::membership::top());
+    let c = Cluster::start_growable(3, 1, 2, &top).await?;
+    let (tok, shard, queues) = prepare(&c).await?;
+    let rec = Recorder::new();
+    let until = Instant::now() + run_length(16);
+    let (_, _, _, n) = tokio::join!(
+        adder(&c, &tok, &rec, &queues, until),
+        agent(&c, &tok, &rec, 11, &queues[0], until),
+        agent(&c, &tok, &rec, 12, &queues[1], until),
+        crate::membership::replace_dead_node(&c, &rec),
+    );
+    n?;
+    c.wait_ready(Duration::from_secs(30)).await?;
+    c.wait_leader(shard, Duration::from_secs(30)).await?;
+    let fin = final_tasks(&c, &tok, &queues).await?;
+    let history = rec.history();
+    let report = check_and_keep("work_replace", c.size(), &history, &fin)?;
+    let completed = count_ok(&history, |op| matches!(op, Op::CompleteTask { .. }));
+    assert!(completed > 10, "too little progress: {completed} completed");
     assert!(report.valid, "anomalies: {:#?}", report.anomalies);
     Ok(())
 }

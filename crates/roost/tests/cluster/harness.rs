@@ -1,6 +1,7 @@
 //! Starts `roost serve` processes on free loopback ports (or each in a network namespace of its
 //! own, see [`crate::netns`]) and stops exactly those processes.
 
+use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -52,8 +53,18 @@ struct Extras<'a> {
     spares: u64,
 }
 
+/// A loopback port free now and never handed out before in this process. Tests run at once
+/// and nodes stop and start (and spare nodes start late): a port freed by one test's node
+/// must not become another test's listener meanwhile.
 fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    static HANDED: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    for _ in 0..10_000 {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        if lock(&HANDED).insert(port) {
+            return Ok(port);
+        }
+    }
+    bail!("no loopback port left that this process has not handed out")
 }
 
 impl Cluster {

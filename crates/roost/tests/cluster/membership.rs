@@ -15,7 +15,8 @@ use crate::harness::Cluster;
 
 const KEY: &str = "membership-operator-key";
 
-fn top() -> String {
+/// The `[admin]` table of the clusters these runs start.
+pub(crate) fn top() -> String {
     format!("[admin]\noperator_key = \"{KEY}\"")
 }
 
@@ -208,59 +209,65 @@ async fn a_dead_node_is_replaced_by_a_new_id_and_its_wiped_disk_is_refused() -> 
     let q = create(&c, 1, &["c"]).await?;
     let rec = Recorder::new();
     let until = Instant::now() + run_length(20);
-    let nemesis = async {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        c.kill(3)?;
-        rec.fault("kill 3 and lose its disk".into(), Outcome::Invoke);
-        std::fs::remove_dir_all(&c.node(3).data)?;
-        // Stopping another member now would cost every group its quorum; so would removing one.
-        let (ok, out) = roost_admin(&c, 1, &["quorum-critical", "--node", "2"]).await?;
-        anyhow::ensure!(!ok && out.contains("\"quorum_critical\": true"), "{out}");
-        let (status, v) = admin(
-            &c,
-            1,
-            reqwest::Method::DELETE,
-            "/admin/cluster/nodes/2",
-            None,
-        )
-        .await?;
-        anyhow::ensure!(
-            status == 409 && v["code"] == "quorum_at_risk",
-            "{status} {v}"
-        );
-        // The empty data dir under the old id is refused: it would vote without what it
-        // acknowledged.
-        c.spawn(3)?;
-        let status = exits(&c, 3, Duration::from_secs(30)).await?;
-        anyhow::ensure!(!status.success(), "a wiped node 3 started");
-        let log = std::fs::read_to_string(c.node(3).data.with_extension("log"))?;
-        anyhow::ensure!(log.contains("this id was used"), "{log}");
-        // The runbook: remove the dead id, start a new node with --join, add it.
-        remove(&c, 2, 3).await?;
-        c.spawn(4)?;
-        let (ok, out) = roost_admin(
-            &c,
-            1,
-            &[
-                "add-node",
-                "--id",
-                "4",
-                "--peer-addr",
-                &peer_addr(&c, 4)?,
-                "--http-addr",
-                c.url(4).trim_start_matches("http://"),
-            ],
-        )
-        .await?;
-        anyhow::ensure!(ok, "add-node 4: {out}");
-        let replaced = settle(&c, 1, &[1, 2, 4], Duration::from_secs(60)).await?;
-        println!("replaced node 3 by node 4 in {replaced:?}");
-        rec.fault("kill 3 and lose its disk".into(), Outcome::Ok);
-        let (ok, out) = roost_admin(&c, 1, &["quorum-critical", "--node", "2"]).await?;
-        anyhow::ensure!(ok && out.contains("\"quorum_critical\": false"), "{out}");
-        anyhow::Ok(())
-    };
-    run_and_check("replace", &c, &q, until, &rec, nemesis).await
+    run_and_check("replace", &c, &q, until, &rec, replace_dead_node(&c, &rec)).await
+}
+
+/// The nemesis of a lost disk, on a cluster from [`Cluster::start_growable`]`(3, 1, …)` with
+/// [`top`]: kills node 3 and wipes its data dir; checks that stopping or removing another
+/// member now is refused as quorum-critical and that the wiped node under its old id is
+/// refused; then follows the runbook (remove 3, start node 4 with `--join`, add it) until
+/// every group's voters are 1, 2 and 4.
+pub(crate) async fn replace_dead_node(c: &Cluster, rec: &Recorder) -> anyhow::Result<()> {
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    c.kill(3)?;
+    rec.fault("kill 3 and lose its disk".into(), Outcome::Invoke);
+    std::fs::remove_dir_all(&c.node(3).data)?;
+    // Stopping another member now would cost every group its quorum; so would removing one.
+    let (ok, out) = roost_admin(c, 1, &["quorum-critical", "--node", "2"]).await?;
+    anyhow::ensure!(!ok && out.contains("\"quorum_critical\": true"), "{out}");
+    let (status, v) = admin(
+        c,
+        1,
+        reqwest::Method::DELETE,
+        "/admin/cluster/nodes/2",
+        None,
+    )
+    .await?;
+    anyhow::ensure!(
+        status == 409 && v["code"] == "quorum_at_risk",
+        "{status} {v}"
+    );
+    // The empty data dir under the old id is refused: it would vote without what it
+    // acknowledged.
+    c.spawn(3)?;
+    let status = exits(c, 3, Duration::from_secs(30)).await?;
+    anyhow::ensure!(!status.success(), "a wiped node 3 started");
+    let log = std::fs::read_to_string(c.node(3).data.with_extension("log"))?;
+    anyhow::ensure!(log.contains("this id was used"), "{log}");
+    // The runbook: remove the dead id, start a new node with --join, add it.
+    remove(c, 2, 3).await?;
+    c.spawn(4)?;
+    let (ok, out) = roost_admin(
+        c,
+        1,
+        &[
+            "add-node",
+            "--id",
+            "4",
+            "--peer-addr",
+            &peer_addr(c, 4)?,
+            "--http-addr",
+            c.url(4).trim_start_matches("http://"),
+        ],
+    )
+    .await?;
+    anyhow::ensure!(ok, "add-node 4: {out}");
+    let replaced = settle(c, 1, &[1, 2, 4], Duration::from_secs(60)).await?;
+    println!("replaced node 3 by node 4 in {replaced:?}");
+    rec.fault("kill 3 and lose its disk".into(), Outcome::Ok);
+    let (ok, out) = roost_admin(c, 1, &["quorum-critical", "--node", "2"]).await?;
+    anyhow::ensure!(ok && out.contains("\"quorum_critical\": false"), "{out}");
+    Ok(())
 }
 
 fn peer_addr(c: &Cluster, id: u64) -> anyhow::Result<String> {
