@@ -319,21 +319,33 @@ impl PeerConnection {
 }
 
 /// For a batch over [`TARGET_APPEND_BYTES`] of more than one entry, how many leading entries
-/// fit (at least one); `None` when the batch may be sent as it is.
+/// fit (at least one); `None` when the batch may be sent as it is. The count must make a
+/// request that is not oversized itself: openraft resends the first `n` entries, and a count
+/// that still does not fit would be answered with itself forever (a learner catching up on a
+/// backlog stalled so). So it counts what the request costs besides its entries, and each
+/// entry as it is framed in the request.
 fn oversized(req: &pb::AppendEntriesRequest) -> Option<u64> {
-    if req.entries.len() <= 1 || prost::Message::encoded_len(req) <= TARGET_APPEND_BYTES {
+    let whole = prost::Message::encoded_len(req);
+    if req.entries.len() <= 1 || whole <= TARGET_APPEND_BYTES {
         return None;
     }
-    let mut total = 0;
-    let fits = req
-        .entries
+    let framed: Vec<usize> = req.entries.iter().map(framed_len).collect();
+    let mut total = whole - framed.iter().sum::<usize>();
+    let fits = framed
         .iter()
-        .take_while(|e| {
-            total += prost::Message::encoded_len(*e);
+        .take_while(|len| {
+            total += **len;
             total <= TARGET_APPEND_BYTES
         })
         .count();
     Some(fits.max(1) as u64)
+}
+
+/// The bytes `entry` takes inside an `AppendEntriesRequest`: the field's key (one byte, field
+/// 4), the length, the entry.
+fn framed_len(entry: &pb::Entry) -> usize {
+    let len = prost::Message::encoded_len(entry);
+    1 + prost::length_delimiter_len(len) + len
 }
 
 impl RaftNetwork<TypeConfig> for PeerConnection {
@@ -380,5 +392,58 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
         let req = convert::vote_req_to_pb(self.group, &rpc);
         let reply = self.call(|mut c| async move { c.vote(req).await }).await?;
         convert::vote_reply_from_pb(&reply).map_err(malformed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(sizes: &[usize]) -> pb::AppendEntriesRequest {
+        let entries = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| pb::Entry {
+                log_id: Some(pb::LogId {
+                    term: 3,
+                    node_id: 1,
+                    index: 1_000_000 + i as u64,
+                }),
+                payload: vec![7; *n],
+            })
+            .collect();
+        pb::AppendEntriesRequest {
+            group: 4,
+            vote: Some(pb::Vote {
+                term: 3,
+                node_id: 1,
+                committed: true,
+            }),
+            prev_log_id: None,
+            entries,
+            leader_commit: None,
+        }
+    }
+
+    #[test]
+    fn the_entries_that_fit_make_a_request_that_fits() {
+        // Entries of a few kilobytes, as a backlog of batched publishes makes them: their
+        // framing adds up to more than one more entry.
+        for size in [1_000, 22_700, 23_000, 100_000] {
+            let mut req = request(&vec![size; 1 + 2 * TARGET_APPEND_BYTES / size]);
+            let fits = oversized(&req).expect("oversized") as usize;
+            assert!(fits < req.entries.len());
+            req.entries.truncate(fits);
+            assert_eq!(
+                oversized(&req),
+                None,
+                "entries of {size} bytes: {fits} still too many"
+            );
+        }
+        assert_eq!(
+            oversized(&request(&[TARGET_APPEND_BYTES * 2])),
+            None,
+            "one entry goes as it is"
+        );
     }
 }
