@@ -47,8 +47,8 @@ pub(crate) fn keep(data_dir: &Path, incarnation: u64) -> Result<(), NodeError> {
     Ok(())
 }
 
-/// Asks the other members what they know until a majority of all members (this one counted)
-/// answered. A member that does not answer may be down; a majority is enough because any
+/// Asks the other members what they know (all at once, each round) until a majority of all
+/// members (this one counted) answered. A member that does not answer may be down; a majority is enough because any
 /// roster change was committed on one.
 pub(crate) async fn ask(
     id: NodeId,
@@ -60,13 +60,22 @@ pub(crate) async fn ask(
     let mut answered: Vec<(NodeId, Identity)> = Vec::new();
     let mut logged = Instant::now();
     loop {
+        // All at once: a member that is down costs a round one timeout, not one each.
+        let mut asks = tokio::task::JoinSet::new();
         for (peer, member) in members {
             if *peer == id || answered.iter().any(|(p, _)| p == peer) {
                 continue;
             }
-            match clients.identify(*peer, &member.peer_addr, id).await {
-                Ok(identity) => answered.push((*peer, identity)),
-                Err(e) => tracing::debug!(peer, error = %e, "member did not answer yet"),
+            let (clients, peer, addr) = (clients.clone(), *peer, member.peer_addr.clone());
+            asks.spawn(async move { (peer, clients.identify(peer, &addr, id).await) });
+        }
+        while let Some(joined) = asks.join_next().await {
+            match joined {
+                Ok((peer, Ok(identity))) => answered.push((peer, identity)),
+                Ok((peer, Err(e))) => {
+                    tracing::debug!(peer, error = %e, "member did not answer yet")
+                }
+                Err(e) => tracing::debug!(error = %e, "asking a member failed"),
             }
         }
         if answered.len() + 1 >= needed {
