@@ -68,7 +68,12 @@ impl Api {
         let roster = self.roster().await?;
         let survey = self.node().survey().await;
         let lags = lag(&survey);
-        let me = self.node().status();
+        // This node's own report is in the survey (it always answers itself).
+        let me = survey
+            .get(&self.node().id())
+            .cloned()
+            .flatten()
+            .ok_or_else(|| Error::internal("this node is missing from its own survey"))?;
         let groups = me
             .groups
             .iter()
