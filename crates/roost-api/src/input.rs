@@ -3,6 +3,8 @@
 
 use roost_state::JobSpec;
 
+use crate::{Error, ErrorCode};
+
 /// A field outside its limits; the edges answer it as `invalid_field`.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {why}")]
@@ -79,6 +81,18 @@ pub const MAX_IDEMPOTENCY_KEY: usize = 255;
 /// Whether `key` is a usable idempotency key: 1-255 visible ASCII characters.
 pub fn is_valid_idempotency_key(key: &str) -> bool {
     !key.is_empty() && key.len() <= MAX_IDEMPOTENCY_KEY && key.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// `key` if it is a usable idempotency key, else the error every edge answers.
+pub fn idempotency_key(key: String) -> Result<String, Error> {
+    if is_valid_idempotency_key(&key) {
+        return Ok(key);
+    }
+    Err(Error::new(
+        ErrorCode::InvalidIdempotencyKey,
+        format!("Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} visible ASCII characters"),
+        "Use a UUID or another unique string per logical message.",
+    ))
 }
 
 /// A new job as a client asks for it; absent fields take their defaults.

@@ -107,6 +107,8 @@ pub struct ServerConfig {
     pub webhooks: WebhooksConfig,
     /// How the HTTP listener treats slow, idle and numerous clients.
     pub http: HttpConfig,
+    /// The MCP endpoint at `/mcp`.
+    pub mcp: McpConfig,
     /// The base URL clients reach this node (or its load balancer) by, for the absolute links
     /// in answers; unset: the request's `Host`.
     pub public_url: Option<String>,
@@ -217,6 +219,27 @@ impl Default for JobTtlConfig {
     }
 }
 
+/// `[mcp]`: the MCP endpoint every node serves at `/mcp` (Streamable HTTP).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct McpConfig {
+    /// Whether `/mcp` is served.
+    pub enabled: bool,
+    /// `Host` header values `/mcp` accepts (`name` or `name:port`); empty accepts any, as the
+    /// HTTP API does. Name the hosts clients use when browsers on the same machine must not
+    /// reach the node through a rebinding DNS name.
+    pub allowed_hosts: Vec<String>,
+}
+
+impl Default for McpConfig {
+    fn default() -> Self {
+        McpConfig {
+            enabled: true,
+            allowed_hosts: Vec::new(),
+        }
+    }
+}
+
 /// `[admin]`: the operator API under `/admin` (members, accounts and plans).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -286,6 +309,7 @@ impl Default for ServerConfig {
             job_ttl_secs: JobTtlConfig::default(),
             webhooks: WebhooksConfig::default(),
             http: HttpConfig::default(),
+            mcp: McpConfig::default(),
             public_url: None,
             tls: None,
             peer_tls: None,
@@ -720,6 +744,15 @@ impl ServerConfig {
             .operator_key
             .as_deref()
             .or(self.quotas.operator_key.as_deref())
+    }
+
+    /// How `/mcp` accepts requests.
+    pub fn mcp_settings(&self) -> roost_mcp::http::Settings {
+        roost_mcp::http::Settings {
+            allowed_hosts: self.mcp.allowed_hosts.clone(),
+            // The JSON-RPC envelope around the largest document.
+            max_body_bytes: self.max_body_bytes + 64 * 1024,
+        }
     }
 
     /// The HTTP edge's own limits.

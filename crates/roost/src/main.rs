@@ -170,7 +170,15 @@ async fn serve(mut config: ServerConfig) -> anyhow::Result<()> {
         https: client_tls.is_some(),
         listen: config.http_addr.clone(),
     };
-    let router = roost_http::router(api, config.limits(), links);
+    let mut router = roost_http::router(api.clone(), config.limits(), links);
+    if config.mcp.enabled {
+        let mcp = roost_mcp::http::service(
+            Arc::new(roost_mcp::local::Local(api)),
+            config.mcp_settings(),
+            stop_clients.clone(),
+        );
+        router = router.nest_service("/mcp", mcp);
+    }
     let conn_limits = config.conn_limits();
     let served = match &client_tls {
         Some(cert) => {

@@ -1,0 +1,68 @@
+//! Roost's MCP edge: the queue, job and work-queue operations as MCP tools, so an agent does
+//! the whole flow from its tool calls.
+//!
+//! Like the HTTP and gRPC edges it parses, calls and renders: [`tools`] is the table of tools
+//! and their arguments, [`Backend`] answers a decoded call. On a node, [`local::Local`] calls
+//! the application layer in process and [`http::service`] serves it at `/mcp` (Streamable
+//! HTTP, stateless, so any node answers any call). `roost mcp` serves the same tools over
+//! stdio with a backend that calls a node over HTTP.
+//!
+//! A failure is a tool result with `isError` and `{error, code, _help}` as its structured
+//! content, the same three fields an HTTP error has; protocol errors are kept for what is not
+//! a tool call at all (an unknown tool).
+
+mod args;
+pub mod http;
+pub mod local;
+mod server;
+pub mod tools;
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+
+use serde::Serialize;
+
+pub use server::Roost;
+pub use tools::Call;
+
+/// A tool's failure: what went wrong, its stable code, and what to do next.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    /// What went wrong, for a person.
+    pub error: String,
+    /// The stable code (the HTTP API's codes).
+    pub code: String,
+    /// What to do next.
+    #[serde(rename = "_help")]
+    pub help: String,
+}
+
+impl From<roost_api::Error> for Failure {
+    fn from(e: roost_api::Error) -> Self {
+        Failure {
+            error: e.message,
+            code: e.code.as_str().to_owned(),
+            help: e.help.into_owned(),
+        }
+    }
+}
+
+/// Who is calling: what the transport knows of the caller beyond the tool's arguments.
+#[derive(Clone, Debug, Default)]
+pub struct Caller {
+    /// The workspace token (`Authorization: Bearer` of the MCP request), for jobs and work
+    /// queues.
+    pub token: Option<String>,
+    /// The client's address, which waits and keyless creates are counted by.
+    pub addr: Option<IpAddr>,
+}
+
+/// What a backend's answer is: the structured result, or the failure.
+pub type Answer = Result<serde_json::Value, Failure>;
+
+/// Answers decoded tool calls.
+pub trait Backend: Send + Sync + 'static {
+    /// Runs `call` for `caller`. The result has the fields of the HTTP API's JSON reply.
+    fn call(&self, call: Call, caller: Caller) -> Pin<Box<dyn Future<Output = Answer> + Send + '_>>;
+}
