@@ -20,7 +20,7 @@ pub use jobs::{
 pub use queues::{
     Ack, Acked, BindForm, ConsumerCursor, CreateQueue, DeadLetter, DeadLetters, Envelope,
     EnvelopeHead, FormBound, FormLinks, Nack, Nacked, OriginsField, Published, Pull, Pulled,
-    QueueCreated, QueueFrame, QueueInfo, QueueLinks, QueueSettings, Replay, Replayed,
+    QueueCreated, QueueFrame, QueueHeld, QueueInfo, QueueLinks, QueueSettings, Replay, Replayed,
 };
 pub use work::{
     AddTask, CreateWorkQueue, FinishTask, TakeTask, Task, TaskList, TaskReply, WorkQueue,

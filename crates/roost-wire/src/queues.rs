@@ -226,6 +226,18 @@ pub struct EnvelopeHead {
     pub form_id: Option<String>,
 }
 
+/// A publish held back by the payer's quota earlier, retried while still held (202).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct QueueHeld {
+    /// Always true: it is published when the plan is raised.
+    pub auto_enqueued: bool,
+    /// The held publish.
+    pub pending_publish_id: String,
+    /// The queue, what to do next, and its operations.
+    #[serde(flatten)]
+    pub frame: QueueFrame,
+}
+
 /// A message as pulls and replays return it; the payload is the published JSON byte for byte.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Envelope {
