@@ -33,7 +33,7 @@ use roost_state::{JobTtl, QueueCaps, Retention};
 pub use accounts::AccountKey;
 pub use admin::{ClusterNodes, GroupMembers, NewNode, QuorumCheck};
 pub use backups::TakenBackup;
-pub use doc::{timestamp, Doc, Time};
+pub use doc::{document, time_ms, timestamp, Doc, Time};
 pub use error::{Error, ErrorCode};
 pub use forms::{CreatedForm, SubmissionPage};
 pub use jobs::{ClaimJobs, CreateJob, EventItem, Heartbeat, JobPage, ListJobs};

@@ -8,21 +8,12 @@ use roost_auth::Claims;
 use roost_state::{
     ids, Command, CommandError, Query, QueryResult, Response, Task, TaskStatus, WorkQueue,
 };
-use serde::Deserialize;
 
+use crate::doc::time_ms;
 use crate::input::{self, TASK_LEASE_MS};
 use crate::workspace::{idempotency, reaches};
-use crate::{Api, Doc, Error, Time};
-
-/// A new work queue (`POST /work-queues`).
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct CreateWorkQueue {
-    /// Its name (1-200 characters).
-    pub name: String,
-    /// The team whose agents take its tasks (1-128 characters).
-    pub team_id: String,
-}
+use crate::{Api, Doc, Error};
+pub use roost_wire::{AddTask, CreateWorkQueue, FinishTask};
 
 /// A work queue with its tasks counted by status.
 #[derive(Clone, Debug)]
@@ -31,38 +22,6 @@ pub struct QueueWithCounts {
     pub queue: WorkQueue,
     /// Tasks per status.
     pub counts: BTreeMap<String, u64>,
-}
-
-/// A new task (`POST /work-queues/{id}/tasks`).
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AddTask {
-    /// What to do (1-500 characters).
-    pub name: String,
-    /// 1-5, 5 the most urgent (default 3).
-    pub priority: Option<i64>,
-    /// JSON for the agent; `{}` when absent.
-    #[serde(default)]
-    pub payload: Option<Doc>,
-    /// When it is due; past it, the task is shown overdue.
-    pub deadline: Option<Time>,
-    /// Makes a retried add return the first task (HTTP: the `Idempotency-Key` header).
-    #[serde(skip)]
-    pub idempotency_key: Option<String>,
-}
-
-/// The end of a task (complete or fail) or a heartbeat.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FinishTask {
-    /// The token its dequeue returned; without it, the finish is not fenced.
-    pub token: Option<String>,
-    /// The result of a completed task (`null` when none).
-    #[serde(default)]
-    pub result: Option<Doc>,
-    /// Why a task failed.
-    #[serde(default)]
-    pub error: Option<String>,
 }
 
 impl Api {
@@ -147,7 +106,7 @@ impl Api {
         let deadline_ms = req
             .deadline
             .as_ref()
-            .map(|t| t.ms("deadline"))
+            .map(|t| time_ms(t, "deadline"))
             .transpose()?;
         let idempotency = idempotency(req.idempotency_key)?;
         self.team_gate(c, queue).await?;

@@ -211,15 +211,6 @@ struct SubmissionView<'a> {
     fields: &'a serde_json::value::RawValue,
 }
 
-/// Body of `PUT /api/forms/{id}`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BindBody {
-    queue_id: String,
-    #[serde(default)]
-    queue_api_key: Option<String>,
-}
-
 async fn bind(
     State(s): State<AppState>,
     Path(raw): Path<String>,
@@ -227,7 +218,7 @@ async fn bind(
     body: Body,
 ) -> Result<Response, ApiError> {
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
-    let req: BindBody = body::json(&bytes)?;
+    let req: roost_wire::BindForm = body::json(&bytes)?;
     let queue_key = req
         .queue_api_key
         .as_deref()

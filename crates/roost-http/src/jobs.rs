@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use roost_api::views::{ClaimedView, EventView, HeartbeatView, JobPageView, JobReply, JobView};
-use roost_api::{ClaimJobs, CreateJob, Doc, ErrorCode, ListJobs};
+use roost_api::{ClaimJobs, CreateJob, ErrorCode, ListJobs};
 use roost_state::{Job, JobStatus};
 use serde::{Deserialize, Serialize};
 
@@ -222,14 +222,6 @@ async fn claim(
     Ok(Json(ClaimedView::of(&jobs)).into_response())
 }
 
-/// Body of `POST /jobs/{id}/heartbeat`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct HeartbeatBody {
-    token: String,
-    progress: Option<i64>,
-}
-
 async fn heartbeat(
     State(s): State<AppState>,
     Caller(c): Caller,
@@ -238,21 +230,12 @@ async fn heartbeat(
     body: Body,
 ) -> Result<Response, ApiError> {
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
-    let req: HeartbeatBody = body::json(&bytes)?;
+    let req: roost_wire::JobHeartbeat = body::json(&bytes)?;
     let beat = s
         .api
         .heartbeat_job(&c, &id, &req.token, req.progress)
         .await?;
     Ok(Json(HeartbeatView::of(beat)).into_response())
-}
-
-/// Body of `POST /jobs/{id}/complete`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CompleteBody {
-    token: String,
-    #[serde(default)]
-    result: Option<Doc>,
 }
 
 async fn complete(
@@ -263,24 +246,9 @@ async fn complete(
     body: Body,
 ) -> Result<Response, ApiError> {
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
-    let req: CompleteBody = body::json(&bytes)?;
+    let req: roost_wire::CompleteJob = body::json(&bytes)?;
     let job = s.api.complete_job(&c, &id, &req.token, req.result).await?;
     Ok(job_response(&job, StatusCode::OK))
-}
-
-/// Body of `POST /jobs/{id}/fail`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FailBody {
-    token: String,
-    #[serde(default)]
-    error: String,
-    #[serde(default = "yes")]
-    retryable: bool,
-}
-
-fn yes() -> bool {
-    true
 }
 
 async fn fail(
@@ -291,7 +259,7 @@ async fn fail(
     body: Body,
 ) -> Result<Response, ApiError> {
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
-    let req: FailBody = body::json(&bytes)?;
+    let req: roost_wire::FailJob = body::json(&bytes)?;
     let job = s
         .api
         .fail_job(&c, &id, &req.token, req.error, req.retryable)

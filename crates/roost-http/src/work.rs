@@ -117,13 +117,6 @@ async fn tasks(
     .into_response())
 }
 
-/// Body of dequeue and steal.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct AgentBody {
-    agent_id: String,
-}
-
 async fn take(
     s: AppState,
     c: Claims,
@@ -133,7 +126,7 @@ async fn take(
     steal: bool,
 ) -> Result<Response, ApiError> {
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
-    let req: AgentBody = body::json(&bytes)?;
+    let req: roost_wire::TakeTask = body::json(&bytes)?;
     match s.api.take_task(&c, &queue, &req.agent_id, steal).await? {
         Some(t) => Ok(task_reply(&s, &t, true)),
         None => Ok(StatusCode::NO_CONTENT.into_response()),

@@ -13,14 +13,6 @@ use crate::{body, ApiError, AppState};
 
 const ROSTER_HELP: &str = "Consumer roster updated. New consumers see ONLY future messages (RabbitMQ semantics — no historical replay). Removed consumers stop gating GC immediately.";
 
-/// Body of `POST /q/{id}/ack`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct AckBody {
-    cursor: u64,
-    consumer_id: String,
-}
-
 pub(super) async fn ack(
     State(s): State<AppState>,
     q: QueueReq,
@@ -28,7 +20,7 @@ pub(super) async fn ack(
     body: Body,
 ) -> Result<Response, ApiError> {
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
-    let req: AckBody = body::json(&bytes)?;
+    let req: roost_wire::Ack = body::json(&bytes)?;
     let cursor = s.api.ack(&q.queue, &req.consumer_id, req.cursor).await?;
     #[derive(Serialize)]
     struct Acked<'a> {

@@ -76,13 +76,6 @@ pub(super) async fn list(
     ))
 }
 
-/// Body of `POST /q/{id}/dlq/replay`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct ReplayBody {
-    dlq_msg_id: String,
-}
-
 pub(super) async fn replay(
     State(s): State<AppState>,
     q: QueueReq,
@@ -90,7 +83,7 @@ pub(super) async fn replay(
     body: Body,
 ) -> Result<Response, ApiError> {
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
-    let req: ReplayBody = body::json(&bytes)?;
+    let req: roost_wire::Replay = body::json(&bytes)?;
     match s.api.replay(&q.queue, q.peer, &req.dlq_msg_id).await? {
         Replayed::OverQuota(d) => Ok(super::quota::over_quota(&s, &q, &d, None)),
         Replayed::Done(envelope) => Ok(q.reply(
