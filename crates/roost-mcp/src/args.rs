@@ -386,3 +386,119 @@ pub struct FinishTask {
     #[serde(default)]
     pub error: Option<String>,
 }
+
+/// The requests the HTTP API takes, which the layer takes too: both backends send these.
+mod requests {
+    use roost_client::wire;
+
+    impl super::CreateQueue {
+        /// The queue to create.
+        pub fn request(self) -> wire::CreateQueue {
+            wire::CreateQueue {
+                consumers: self.consumers,
+                max_deliveries: self.max_deliveries,
+                allowed_origins: self.allowed_origins,
+            }
+        }
+    }
+
+    impl super::Pull {
+        /// The pull.
+        pub fn request(&self) -> wire::Pull {
+            wire::Pull {
+                consumer_id: self.consumer_id.clone(),
+                cursor: self.cursor,
+                limit: self.limit,
+                wait: self.wait,
+            }
+        }
+    }
+
+    impl super::Nack {
+        /// The nack.
+        pub fn request(&self) -> wire::Nack {
+            wire::Nack {
+                consumer_id: self.consumer_id.clone(),
+                seq: self.seq,
+                error: self.error.clone(),
+                dead_letter: self.dead_letter,
+            }
+        }
+    }
+
+    impl super::CreateJob {
+        /// The job to create.
+        pub fn request(self) -> wire::CreateJob {
+            wire::CreateJob {
+                job_type: self.job_type,
+                payload: self.payload,
+                max_retries: self.max_retries,
+                timeout_seconds: self.timeout_seconds,
+                priority: self.priority,
+                run_at: self.run_at,
+                webhook: self.webhook,
+                idempotency_key: self.idempotency_key,
+            }
+        }
+    }
+
+    impl super::ListJobs {
+        /// The page asked for.
+        pub fn request(self) -> wire::ListJobs {
+            wire::ListJobs {
+                status: self.status,
+                job_type: self.job_type,
+                limit: self.limit,
+                cursor: self.cursor,
+            }
+        }
+    }
+
+    impl super::ClaimJobs {
+        /// The claim.
+        pub fn request(self) -> wire::ClaimJobs {
+            wire::ClaimJobs {
+                worker_id: self.worker_id,
+                types: self.types,
+                limit: self.limit,
+                wait: self.wait,
+            }
+        }
+    }
+
+    impl super::CreateWorkQueue {
+        /// The work queue to create.
+        pub fn request(self) -> wire::CreateWorkQueue {
+            wire::CreateWorkQueue {
+                name: self.name,
+                team_id: self.team_id,
+            }
+        }
+    }
+
+    impl super::AddTask {
+        /// The work queue and the task to add to it.
+        pub fn request(self) -> (String, wire::AddTask) {
+            let req = wire::AddTask {
+                name: self.name,
+                priority: self.priority,
+                payload: self.payload,
+                deadline: self.deadline,
+                idempotency_key: self.idempotency_key,
+            };
+            (self.id, req)
+        }
+    }
+
+    impl super::FinishTask {
+        /// The task and how it ends.
+        pub fn request(self) -> (String, wire::FinishTask) {
+            let req = wire::FinishTask {
+                token: self.token,
+                result: self.result,
+                error: self.error,
+            };
+            (self.id, req)
+        }
+    }
+}

@@ -14,12 +14,14 @@
 mod args;
 pub mod http;
 pub mod local;
+pub mod remote;
 mod server;
 pub mod tools;
 
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -64,5 +66,26 @@ pub type Answer = Result<serde_json::Value, Failure>;
 /// Answers decoded tool calls.
 pub trait Backend: Send + Sync + 'static {
     /// Runs `call` for `caller`. The result has the fields of the HTTP API's JSON reply.
-    fn call(&self, call: Call, caller: Caller) -> Pin<Box<dyn Future<Output = Answer> + Send + '_>>;
+    fn call(&self, call: Call, caller: Caller)
+        -> Pin<Box<dyn Future<Output = Answer> + Send + '_>>;
+}
+
+/// Why serving over stdio ended badly.
+#[derive(Debug, thiserror::Error)]
+pub enum StdioError {
+    /// The client never completed the MCP handshake.
+    #[error("the MCP handshake failed: {0}")]
+    Handshake(Box<rmcp::service::ServerInitializeError>),
+    /// The server's task ended abnormally.
+    #[error("the MCP server stopped: {0}")]
+    Stopped(#[from] tokio::task::JoinError),
+}
+
+/// Serves the tools over this process's stdin and stdout until the client closes them.
+pub async fn serve_stdio(backend: Arc<dyn Backend>) -> Result<(), StdioError> {
+    let running = rmcp::ServiceExt::serve(Roost::new(backend), rmcp::transport::stdio())
+        .await
+        .map_err(|e| StdioError::Handshake(Box::new(e)))?;
+    running.waiting().await?;
+    Ok(())
 }

@@ -21,7 +21,11 @@ use crate::{Answer, Backend, Call, Caller, Failure};
 pub struct Local(pub Api);
 
 impl Backend for Local {
-    fn call(&self, call: Call, caller: Caller) -> Pin<Box<dyn Future<Output = Answer> + Send + '_>> {
+    fn call(
+        &self,
+        call: Call,
+        caller: Caller,
+    ) -> Pin<Box<dyn Future<Output = Answer> + Send + '_>> {
         Box::pin(async move { self.run(call, caller).await.map_err(Failure::from) })
     }
 }
@@ -39,12 +43,7 @@ impl Local {
         let addr = caller.addr;
         match call {
             QueueCall::CreateQueue(a) => {
-                let req = roost_api::CreateQueue {
-                    consumers: a.consumers,
-                    max_deliveries: a.max_deliveries,
-                    allowed_origins: a.allowed_origins,
-                };
-                let created = api.create_queue(addr, req).await?;
+                let created = api.create_queue(addr, a.request()).await?;
                 framed(created.queue.id.as_str(), CreatedView::of(&created))
             }
             QueueCall::Publish(a) => {
@@ -94,13 +93,7 @@ impl Local {
             }
             QueueCall::Pull(a) => {
                 let q = api.queue_ref(&a.queue_id, a.queue_api_key.as_deref())?;
-                let req = roost_api::Pull {
-                    consumer_id: a.consumer_id,
-                    cursor: a.cursor,
-                    limit: a.limit,
-                    wait: a.wait,
-                };
-                let pulled = api.pull(&q, addr, req).await?;
+                let pulled = api.pull(&q, addr, a.request()).await?;
                 let messages = pulled
                     .messages
                     .iter()
@@ -145,13 +138,7 @@ impl Local {
             }
             QueueCall::Nack(a) => {
                 let q = api.queue_ref(&a.queue_id, a.queue_api_key.as_deref())?;
-                let req = roost_api::Nack {
-                    consumer_id: a.consumer_id,
-                    seq: a.seq,
-                    error: a.error,
-                    dead_letter: a.dead_letter,
-                };
-                let nacked = api.nack(&q, req).await?;
+                let nacked = api.nack(&q, a.request()).await?;
                 framed(q.id.as_str(), NackedView::of(nacked))
             }
             QueueCall::DeadLetters(a) => {
@@ -198,7 +185,11 @@ impl Local {
         let api = &self.0;
         let c = api.caller(caller.token.as_deref())?;
         let addr = caller.addr;
-        let job = |j: &roost_state::Job| render(JobReply { job: JobView::of(j) });
+        let job = |j: &roost_state::Job| {
+            render(JobReply {
+                job: JobView::of(j),
+            })
+        };
         let task = |t: &roost_state::Task, with_token: bool| {
             render(TaskReply {
                 task: TaskView::of(t, with_token, api.now_ms()),
@@ -206,16 +197,11 @@ impl Local {
         };
         match call {
             WorkspaceCall::CreateJob(a) => {
-                let req = roost_api::CreateJob {
-                    job_type: a.job_type,
-                    payload: a.payload,
-                    max_retries: a.max_retries,
-                    timeout_seconds: a.timeout_seconds,
-                    priority: a.priority,
-                    run_at: a.run_at,
-                    webhook: a.webhook,
-                    idempotency_key: a.idempotency_key.map(input::idempotency_key).transpose()?,
-                };
+                let mut req = a.request();
+                req.idempotency_key = req
+                    .idempotency_key
+                    .map(input::idempotency_key)
+                    .transpose()?;
                 let j = api.create_job(&c, req).await?;
                 render(json!({
                     "id": j.id,
@@ -225,13 +211,7 @@ impl Local {
             }
             WorkspaceCall::GetJob(a) => job(&api.get_job(&c, &a.id).await?),
             WorkspaceCall::ListJobs(a) => {
-                let req = roost_api::ListJobs {
-                    status: a.status,
-                    job_type: a.job_type,
-                    limit: a.limit,
-                    cursor: a.cursor,
-                };
-                let page = api.list_jobs(&c, req).await?;
+                let page = api.list_jobs(&c, a.request()).await?;
                 render(JobPageView {
                     jobs: page.jobs.iter().map(JobView::of).collect(),
                     next_cursor: page.next_cursor,
@@ -241,31 +221,25 @@ impl Local {
             WorkspaceCall::CancelJob(a) => job(&api.cancel_job(&c, &a.id).await?),
             WorkspaceCall::WaitJob(a) => job(&api.wait_job(&c, addr, &a.id, a.timeout).await?),
             WorkspaceCall::ClaimJobs(a) => {
-                let req = roost_api::ClaimJobs {
-                    worker_id: a.worker_id,
-                    types: a.types,
-                    limit: a.limit,
-                    wait: a.wait,
-                };
-                let jobs = api.claim_jobs(&c, addr, req).await?;
+                let jobs = api.claim_jobs(&c, addr, a.request()).await?;
                 render(ClaimedView::of(&jobs))
             }
             WorkspaceCall::HeartbeatJob(a) => {
                 let beat = api.heartbeat_job(&c, &a.id, &a.token, a.progress).await?;
                 render(HeartbeatView::of(beat))
             }
-            WorkspaceCall::CompleteJob(a) => job(&api.complete_job(&c, &a.id, &a.token, a.result).await?),
+            WorkspaceCall::CompleteJob(a) => {
+                job(&api.complete_job(&c, &a.id, &a.token, a.result).await?)
+            }
             WorkspaceCall::FailJob(a) => {
                 let retryable = a.retryable.unwrap_or(true);
-                job(&api.fail_job(&c, &a.id, &a.token, a.error, retryable).await?)
+                job(&api
+                    .fail_job(&c, &a.id, &a.token, a.error, retryable)
+                    .await?)
             }
-            WorkspaceCall::CreateWorkQueue(a) => {
-                let req = roost_api::CreateWorkQueue {
-                    name: a.name,
-                    team_id: a.team_id,
-                };
-                render(WorkQueueView::of(&api.create_work_queue(&c, req).await?))
-            }
+            WorkspaceCall::CreateWorkQueue(a) => render(WorkQueueView::of(
+                &api.create_work_queue(&c, a.request()).await?,
+            )),
             WorkspaceCall::ListWorkQueues(_) => {
                 let queues = api.list_work_queues(&c).await?;
                 render(WorkQueueList {
@@ -273,14 +247,12 @@ impl Local {
                 })
             }
             WorkspaceCall::AddTask(a) => {
-                let req = roost_api::AddTask {
-                    name: a.name,
-                    priority: a.priority,
-                    payload: a.payload,
-                    deadline: a.deadline,
-                    idempotency_key: a.idempotency_key.map(input::idempotency_key).transpose()?,
-                };
-                let (t, _created) = api.add_task(&c, &a.id, req).await?;
+                let (id, mut req) = a.request();
+                req.idempotency_key = req
+                    .idempotency_key
+                    .map(input::idempotency_key)
+                    .transpose()?;
+                let (t, _created) = api.add_task(&c, &id, req).await?;
                 task(&t, false)
             }
             WorkspaceCall::ListTasks(a) => {
@@ -290,34 +262,27 @@ impl Local {
                     tasks: tasks.iter().map(|t| TaskView::of(t, false, now)).collect(),
                 })
             }
-            WorkspaceCall::DequeueTask(a) => match api.take_task(&c, &a.id, &a.agent_id, false).await? {
-                Some(t) => task(&t, true),
-                None => Ok(json!({"task": null})),
-            },
-            WorkspaceCall::StealTask(a) => match api.take_task(&c, &a.id, &a.agent_id, true).await? {
+            WorkspaceCall::DequeueTask(a) => {
+                match api.take_task(&c, &a.id, &a.agent_id, false).await? {
+                    Some(t) => task(&t, true),
+                    None => Ok(json!({"task": null})),
+                }
+            }
+            WorkspaceCall::StealTask(a) => match api.take_task(&c, &a.id, &a.agent_id, true).await?
+            {
                 Some(t) => task(&t, true),
                 None => Ok(json!({"task": null})),
             },
             WorkspaceCall::CompleteTask(a) => {
-                let (id, req) = finish(a);
+                let (id, req) = a.request();
                 task(&api.complete_task(&c, &id, req).await?, false)
             }
             WorkspaceCall::FailTask(a) => {
-                let (id, req) = finish(a);
+                let (id, req) = a.request();
                 task(&api.fail_task(&c, &id, req).await?, false)
             }
         }
     }
-}
-
-/// The task and the layer's request to end it.
-fn finish(a: crate::args::FinishTask) -> (String, roost_api::FinishTask) {
-    let req = roost_api::FinishTask {
-        token: a.token,
-        result: a.result,
-        error: a.error,
-    };
-    (a.id, req)
 }
 
 /// `body` as the JSON value a client sees.

@@ -61,7 +61,10 @@ impl ServerHandler for Roost {
         let arguments = request.arguments.unwrap_or_default();
         let Some(decoded) = tools::decode(&request.name, arguments) else {
             return Err(ErrorData::invalid_params(
-                format!("no tool is called {:?}; tools/list names them", request.name),
+                format!(
+                    "no tool is called {:?}; tools/list names them",
+                    request.name
+                ),
                 None,
             ));
         };
@@ -71,9 +74,9 @@ impl ServerHandler for Roost {
         };
         let result = match answer {
             Ok(value) => CallToolResult::structured(value),
-            Err(failure) => CallToolResult::structured_error(
-                serde_json::to_value(&failure).unwrap_or_default(),
-            ),
+            Err(failure) => {
+                CallToolResult::structured_error(serde_json::to_value(&failure).unwrap_or_default())
+            }
         };
         Ok(result.into())
     }
@@ -90,7 +93,9 @@ fn caller(context: &RequestContext<RoleServer>) -> Caller {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
             let (scheme, rest) = v.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim().to_owned())
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| rest.trim().to_owned())
         })
         .filter(|t| !t.is_empty());
     let addr = parts

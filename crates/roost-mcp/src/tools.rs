@@ -169,7 +169,8 @@ fn tool<A: JsonSchema + 'static>(name: &'static str, desc: &'static str, h: Hint
 
 /// `arguments` as `A`, or a tool error naming what is wrong with them.
 fn parse<A: DeserializeOwned>(arguments: JsonObject) -> Result<A, Failure> {
-    serde_json::from_value(serde_json::Value::Object(arguments)).map_err(|e| {
+    // The path names the argument at fault, which serde's own message leaves out.
+    serde_path_to_error::deserialize(serde_json::Value::Object(arguments)).map_err(|e| {
         Failure::from(Error::new(
             ErrorCode::InvalidBody,
             format!("the arguments do not fit this tool: {e}"),
@@ -181,4 +182,68 @@ fn parse<A: DeserializeOwned>(arguments: JsonObject) -> Result<A, Failure> {
 /// The tool called `name`.
 pub fn find(name: &str) -> Option<Tool> {
     list().into_iter().find(|t| t.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(v: serde_json::Value) -> JsonObject {
+        match v {
+            serde_json::Value::Object(o) => o,
+            other => panic!("not an object: {other}"),
+        }
+    }
+
+    #[test]
+    fn every_listed_tool_decodes_under_its_name() {
+        let tools = list();
+        assert_eq!(tools.len(), 26);
+        for t in &tools {
+            assert!(
+                t.name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{}",
+                t.name
+            );
+            assert_eq!(
+                t.input_schema.get("type"),
+                Some(&"object".into()),
+                "{}",
+                t.name
+            );
+            // Arguments that are not even an object of the right fields still name the tool.
+            let decoded = decode(&t.name, JsonObject::new());
+            assert!(decoded.is_some(), "{} is listed but not decoded", t.name);
+        }
+        assert!(decode("drop_everything", JsonObject::new()).is_none());
+    }
+
+    #[test]
+    fn malformed_arguments_are_a_tool_failure_with_a_stable_code() {
+        let args = object(serde_json::json!({"queue_id": "q_x", "consumer_id": 7}));
+        let Some(Err(f)) = decode("pull_queue", args) else {
+            panic!("a number as consumer_id decoded");
+        };
+        assert_eq!(f.code, "invalid_body");
+        assert!(f.error.contains("consumer_id"), "{}", f.error);
+        let typo =
+            object(serde_json::json!({"queue_id": "q_x", "payload": 1, "idempotencyKey": "k"}));
+        let Some(Err(f)) = decode("publish_to_queue", typo) else {
+            panic!("an unknown argument was ignored");
+        };
+        assert_eq!(f.code, "invalid_body");
+    }
+
+    #[test]
+    fn hints_say_which_tools_change_nothing() {
+        let hint = |name: &str| {
+            find(name)
+                .and_then(|t| t.annotations)
+                .unwrap_or_else(|| panic!("{name} has no annotations"))
+        };
+        assert_eq!(hint("pull_queue").read_only_hint, Some(true));
+        assert_eq!(hint("publish_to_queue").read_only_hint, Some(false));
+        assert_eq!(hint("cancel_job").destructive_hint, Some(true));
+        assert_eq!(hint("ack_queue").idempotent_hint, Some(true));
+    }
 }

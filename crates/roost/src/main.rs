@@ -5,6 +5,7 @@ mod admin;
 mod certs;
 mod config;
 mod join;
+mod mcp;
 mod restore;
 mod secrets;
 mod tokens;
@@ -47,6 +48,8 @@ enum Cmd {
     Restore(restore::RestoreArgs),
     /// Make a development CA and a certificate per node for `[peer_tls]`.
     Certs(certs::CertsArgs),
+    /// Serve Roost's MCP tools over stdio, calling a node over HTTP.
+    Mcp(mcp::McpArgs),
     /// Run a command for each claimed job (payload on stdin, `progress N` lines and a JSON
     /// result line on stdout).
     Worker(worker::WorkerArgs),
@@ -76,6 +79,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Restore(args) => restore::run(args),
         Cmd::Certs(args) => certs::create(args),
         Cmd::Worker(args) => runtime.block_on(worker::run(args)),
+        Cmd::Mcp(args) => runtime.block_on(mcp::run(args)),
     }
 }
 

@@ -17,6 +17,7 @@ mod grpc_workspace;
 mod harness;
 mod idle;
 mod jobs;
+mod mcp;
 mod membership;
 mod netns;
 mod payloads;

@@ -133,7 +133,7 @@ async def job_flow(client):
         "type": "summarize", "payload": {"doc": 1}, "maxRetries": 1,
         "idempotency_key": "job-1"})
     jid = created["id"]
-    check(created["status"] == "queued", "a new job is queued", created)
+    check(created["status"] == "pending", "a new job is pending", created)
     claimed = await ok(client, "claim_jobs", {"workerId": "w1", "types": ["summarize"]})
     check([j["id"] for j in claimed["jobs"]] == [jid], "the job is claimed", claimed)
     token = claimed["jobs"][0]["token"]
