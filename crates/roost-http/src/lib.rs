@@ -13,6 +13,7 @@ mod error;
 mod forms;
 mod jobs;
 pub mod jwt;
+pub mod llms;
 mod ops;
 mod queues;
 mod quotas;
@@ -63,6 +64,7 @@ pub fn router(api: roost_api::Api, limits: Limits, links: Links) -> Router {
     let state = AppState { limits, api, links };
     Router::new()
         .merge(ops::routes())
+        .merge(llms::routes())
         .merge(queues::routes(state.clone()))
         .merge(forms::routes())
         .merge(quotas::routes())
