@@ -372,3 +372,30 @@ async fn the_client_runs_jobs_and_work_queues_with_typed_replies() -> anyhow::Re
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn roost_bench_creates_queues_and_runs_jobs_through_the_client() -> anyhow::Result<()> {
+    let c = Cluster::start_with(1, 2, SECRET, "").await?;
+    let tok = token(&c, "bench")?;
+    for workload in ["create", "jobs", "seq"] {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_roost"))
+            .args(["bench", "--workload", workload, "--url", c.url(1)])
+            .args(["--count", "20", "--window", "4", "--reps", "1", "--json"])
+            .env("ROOST_TOKEN", &tok)
+            .output()
+            .await?;
+        anyhow::ensure!(
+            out.status.success(),
+            "{workload}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let client = Client::new(c.url(1))?;
+    let done = ListJobs {
+        status: Some("completed".into()),
+        limit: Some(200),
+        ..ListJobs::default()
+    };
+    assert_eq!(client.list_jobs(&tok, &done).await?.jobs.len(), 20);
+    Ok(())
+}
