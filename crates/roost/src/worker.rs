@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 #[derive(clap::Args, Debug, Clone)]
 pub struct WorkerArgs {
     /// A node's URL.
-    #[arg(long, default_value = "http://127.0.0.1:7070")]
+    #[arg(long, env = "ROOST_URL", default_value = "http://127.0.0.1:7070")]
     pub url: String,
     /// Workspace token (or ROOST_TOKEN).
     #[arg(long, env = "ROOST_TOKEN", hide_env_values = true)]

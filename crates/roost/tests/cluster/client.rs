@@ -6,7 +6,7 @@ use anyhow::Context;
 use reqwest::Method;
 use roost_client::wire::{
     Ack, AddTask, BindForm, ClaimJobs, CompleteJob, CreateJob, CreateQueue, CreateWorkQueue, Doc,
-    FailJob, FinishTask, JobHeartbeat, ListJobs, Nack, Pull,
+    FailJob, FinishTask, FormBound, JobHeartbeat, ListJobs, Nack, Nacked, Pull, Replay, Replayed,
 };
 use roost_client::{publish_stream, Client, Error, Publish, StreamPublish};
 use serde::de::DeserializeOwned;
@@ -139,8 +139,26 @@ async fn the_client_speaks_the_queue_api_and_its_replies_are_the_servers_json() 
     is_served(&c, &dead, &format!("/q/{q}/dlq"), &key).await?;
     let replayed = client.replay(&q, &key, &dead.messages[0].head.id).await?;
     assert_eq!(replayed.replayed.head.source, "dlq-replay");
+    // The replayed message fails for good too; raw replies read back into the same bytes.
+    let fail_again = Nack {
+        seq: replayed.replayed.head.seq,
+        ..nack
+    };
+    let path = format!("/q/{q}/nack");
+    let body = serde_json::to_string(&fail_again)?;
+    let counted: Nacked = same(&raw(&c, Method::POST, &path, &key, Some(&body)).await?)?;
+    assert_eq!((counted.nack_count, counted.dead_lettered), (1, true));
+    let path = format!("/q/{q}/dlq/replay");
+    let body = serde_json::to_string(&Replay {
+        dlq_msg_id: replayed.replayed.head.id.clone(),
+    })?;
+    let again: Replayed = same(&raw(&c, Method::POST, &path, &key, Some(&body)).await?)?;
+    assert_eq!(
+        again.replayed.head.replayed_from,
+        Some(replayed.replayed.head.id)
+    );
 
-    // A form bound to the queue mirrors its submissions into it.
+    // Binding a form to the queue (the form's key as Bearer).
     let form: serde_json::Value = c
         .http
         .post(format!("{}/new", c.url(1)))
@@ -159,6 +177,9 @@ async fn the_client_speaks_the_queue_api_and_its_replies_are_the_servers_json() 
     };
     let bound = client.bind_form(form_id, form_key, &bind).await?;
     assert_eq!((bound.ok, bound.queue_id.as_str()), (true, q.as_str()));
+    let path = format!("/api/forms/{form_id}");
+    let body = serde_json::to_string(&bind)?;
+    same::<FormBound>(&raw(&c, Method::PUT, &path, form_key, Some(&body)).await?)?;
 
     // Refusals carry the server's status and code; a node that is not there is transport.
     match client.get_queue(&q, "qk_wrong").await {
@@ -200,7 +221,7 @@ async fn the_client_speaks_the_queue_api_and_its_replies_are_the_servers_json() 
     assert_eq!(refusal.code, "idempotency_key_reused");
     let tail = Pull {
         consumer_id: "c".into(),
-        cursor: Some(replayed.replayed.head.seq),
+        cursor: Some(again.replayed.head.seq),
         ..Pull::default()
     };
     let bulk = client.pull(&q, &key, &tail).await?;
