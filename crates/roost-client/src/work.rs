@@ -59,8 +59,8 @@ impl Client {
         self.take(token, queue, agent_id, "dequeue").await
     }
 
-    /// Like [`Client::dequeue`], and also takes a task assigned to another agent of the team
-    /// whose lease ran out; `None` when there is none.
+    /// Takes the most urgent pending task of the other work queues of `queue`'s team;
+    /// `None` when there is none.
     pub async fn steal(
         &self,
         token: &str,
