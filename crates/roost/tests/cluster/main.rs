@@ -24,6 +24,7 @@ mod perimeter;
 mod queue_limits;
 mod queue_rung;
 mod quotas;
+mod reflection;
 mod rolling;
 mod single;
 mod slow_clients;
