@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs build dependencies, validates the manifests in deploy/, checks that no crate's modules
+# Installs build dependencies, validates the manifests in deploy/, installs the test tools from
+# PyPI (scripts/requirements-*.txt) into a venv, checks that no crate's modules
 # import each other in a cycle (scripts/check_cycles.py), then checks formatting and
 # runs every test of the workspace and of the deterministic simulation (crates/roost-sim).
 # Build output goes to $CARGO_TARGET_DIR (default ~/.cache/roost-target, outside the clone, so
@@ -11,6 +12,10 @@ export PATH="$HOME/.cargo/bin:$PATH"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/roost-target}"
 cd "$root"
 ./scripts/check-deploy.sh
+# The OpenAPI conformance test (crates/roost/tests/cluster/openapi.rs) runs schemathesis from
+# the same venv.
+"${ROOST_VENV:-$HOME/.cache/roost-venv}/bin/pip" install -q --disable-pip-version-check \
+  -r scripts/requirements-openapi.txt
 python3 scripts/check_cycles.py
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings

@@ -73,6 +73,12 @@ pub fn json_depth(text: &str) -> usize {
     deepest
 }
 
+/// Most consumers registered at create, and most names in one roster change.
+pub const MAX_CONSUMERS: usize = 100;
+
+/// Most origins one request names.
+pub const MAX_ORIGINS: usize = 100;
+
 /// Longest accepted idempotency key.
 pub const MAX_IDEMPOTENCY_KEY: usize = 255;
 

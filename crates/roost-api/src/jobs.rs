@@ -24,24 +24,37 @@ const FOLLOW_FOR: Duration = Duration::from_secs(3600);
 const EVENTS_PER_READ: usize = 100;
 
 /// A new job (`POST /jobs`).
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateJob {
-    /// The worker type.
+    /// The worker type (1-100 characters).
     #[serde(rename = "type")]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub job_type: String,
     /// JSON handed to the worker; `{}` when absent.
     #[serde(default)]
+    #[schema(value_type = Option<serde_json::Value>)]
     pub payload: Option<Doc>,
     /// Retries after the first attempt (0-10, default 3).
+    #[serde(default, deserialize_with = "crate::whole::opt")]
+    #[schema(minimum = 0, maximum = 10)]
     pub max_retries: Option<i64>,
     /// Seconds one attempt may run (10-86400, default 300).
+    #[serde(default, deserialize_with = "crate::whole::opt")]
+    #[schema(minimum = 10, maximum = 86400)]
     pub timeout_seconds: Option<i64>,
     /// Higher runs first (-1000..=1000, default 0).
+    #[serde(default, deserialize_with = "crate::whole::opt")]
+    #[schema(minimum = -1000, maximum = 1000)]
     pub priority: Option<i64>,
-    /// Not before this time.
+    /// Not before this time: RFC 3339 in UTC (`Z`), from 1970.
+    #[schema(value_type = Option<String>, format = DateTime, pattern = r"^(19[7-9][0-9]|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-5][0-9](\.[0-9]{1,9})?Z$")]
     pub run_at: Option<Time>,
     /// Where to POST the outcome, an http(s) URL.
+    #[schema(
+        max_length = 2048,
+        pattern = "^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[!-~]*)?$"
+    )]
     pub webhook: Option<String>,
     /// Makes a retried create return the first job (HTTP: the `Idempotency-Key` header).
     #[serde(skip)]
@@ -73,17 +86,23 @@ pub struct JobPage {
 }
 
 /// A worker's claim (`POST /jobs/claim`).
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ClaimJobs {
-    /// Who is claiming.
+    /// Who is claiming (1-128 characters).
+    #[schema(min_length = 1, max_length = 128)]
     pub worker_id: String,
-    /// The job types it runs; empty: every type.
+    /// The job types it runs (each 1-100 characters); empty: every type.
     #[serde(default)]
+    #[schema(schema_with = crate::schema::claim_types)]
     pub types: Vec<String>,
     /// Most jobs to take (1-100, default 1).
+    #[serde(default, deserialize_with = "crate::whole::opt")]
+    #[schema(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// Seconds to wait for a job when none is due (0-30, default 0).
+    #[serde(default, deserialize_with = "crate::whole::opt")]
+    #[schema(minimum = 0, maximum = 30)]
     pub wait: Option<u64>,
 }
 

@@ -17,8 +17,10 @@ mod jobs;
 mod keys;
 mod queues;
 mod rate;
+pub mod schema;
 mod source;
 pub mod views;
+pub mod whole;
 mod work;
 mod workspace;
 

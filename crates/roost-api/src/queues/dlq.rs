@@ -17,15 +17,19 @@ use crate::{Api, Error, ErrorCode};
 const DLQ_PAGE: (u32, u32) = (50, 1000);
 
 /// A failed delivery (`POST /q/{id}/nack`).
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Nack {
     /// Who failed to process it.
+    #[schema(pattern = "^[A-Za-z0-9_.:-]{1,128}$")]
     pub consumer_id: String,
     /// The message.
+    #[serde(deserialize_with = "crate::whole::one")]
+    #[schema(maximum = 18446744073709551615_f64)]
     pub seq: u64,
     /// Why (at most 4096 bytes).
     #[serde(default)]
+    #[schema(max_length = 1024)]
     pub error: String,
     /// Dead-letter it now rather than after `max_deliveries` failures.
     #[serde(default)]

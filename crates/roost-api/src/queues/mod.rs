@@ -23,8 +23,7 @@ use serde::Deserialize;
 use crate::keys::digest;
 use crate::{Api, Error, ErrorCode};
 
-/// Most consumers registered at create, and most names in one roster change.
-const MAX_CONSUMERS: usize = 100;
+use crate::input::MAX_CONSUMERS;
 
 /// A queue as a request addresses it: its id and the digest of the key it presented. Whether
 /// the key is right is decided by the queue's shard, with the request.
@@ -37,17 +36,20 @@ pub struct QueueRef {
 }
 
 /// A new queue (`POST /q/create`); every field optional.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateQueue {
     /// Consumers registered from the start (at most 100).
     #[serde(default)]
+    #[schema(schema_with = crate::schema::consumer_ids)]
     pub consumers: Vec<String>,
     /// Failed deliveries before a message is dead-lettered (1-100, default 5).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::whole::opt")]
+    #[schema(minimum = 1, maximum = 100)]
     pub max_deliveries: Option<u32>,
     /// Browser origins allowed to call the queue with its key.
     #[serde(default)]
+    #[schema(schema_with = crate::schema::allowed_origins)]
     pub allowed_origins: Option<OriginsField>,
 }
 

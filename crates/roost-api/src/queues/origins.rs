@@ -10,8 +10,7 @@ use serde::Deserialize;
 use super::QueueRef;
 use crate::{Api, Error, ErrorCode};
 
-/// Most origins one request names.
-const MAX_ORIGINS: usize = 100;
+use crate::input::MAX_ORIGINS;
 
 /// `allowed_origins` as given at create: `"*"`, a comma-separated string, or a list.
 #[derive(Clone, Debug, Deserialize)]
@@ -64,18 +63,19 @@ pub fn check_origin(raw: &str) -> Result<String, Error> {
 
 /// Validates a list of origins (no `*`) into a set.
 pub fn origin_set(list: Vec<String>) -> Result<Origins, Error> {
-    let set = list
-        .iter()
-        .filter(|o| !o.trim().is_empty())
-        .map(|o| check_origin(o))
-        .collect::<Result<BTreeSet<_>, _>>()?;
-    if set.len() > MAX_ORIGINS {
+    // The request's entries are counted, not the distinct origins: the bound is on input.
+    if list.len() > MAX_ORIGINS {
         return Err(Error::new(
             ErrorCode::TooManyOriginsInRequest,
             format!("at most {MAX_ORIGINS} origins"),
             "Allow fewer origins, or create the queue with allowed_origins=\"*\".",
         ));
     }
+    let set = list
+        .iter()
+        .filter(|o| !o.trim().is_empty())
+        .map(|o| check_origin(o))
+        .collect::<Result<BTreeSet<_>, _>>()?;
     Ok(if set.is_empty() {
         Origins::None
     } else {

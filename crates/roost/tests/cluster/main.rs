@@ -19,6 +19,7 @@ mod idle;
 mod jobs;
 mod membership;
 mod netns;
+mod openapi;
 mod payloads;
 mod perimeter;
 mod queue_limits;
