@@ -3,42 +3,20 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use serde::{Deserialize, Deserializer};
-use serde_json::value::RawValue;
-
 use crate::input::{self, MAX_TIME_MS};
 use crate::{Error, ErrorCode};
 
-/// A client's JSON document (a payload, a result), kept as the exact text it sent: going
-/// through `serde_json::Value` would change what a client may legally send (`1e400`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Doc(String);
+pub use roost_wire::{Doc, Time};
 
-impl Doc {
-    /// `bytes` as a document of at most `max` bytes, nested at most 128 deep.
-    pub fn from_bytes(field: &str, bytes: Vec<u8>, max: usize) -> Result<Self, Error> {
-        json_document(field, &bytes, max)?;
-        // Checked as UTF-8 just now.
-        String::from_utf8(bytes)
-            .map(Doc)
-            .map_err(|_| Error::internal("a checked document is not UTF-8"))
-    }
-
-    /// The document's text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The document's text, owned.
-    pub fn into_string(self) -> String {
-        self.0
-    }
-}
-
-impl<'de> Deserialize<'de> for Doc {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Box::<RawValue>::deserialize(d).map(|raw| Doc(raw.get().to_owned()))
-    }
+/// `bytes` as a document of at most `max` bytes, nested at most 128 deep (the gRPC edge's
+/// documents arrive as bytes).
+pub fn document(field: &str, bytes: Vec<u8>, max: usize) -> Result<Doc, Error> {
+    json_document(field, &bytes, max)?;
+    // Checked as UTF-8 and JSON just now.
+    String::from_utf8(bytes)
+        .ok()
+        .and_then(|text| Doc::parse(text).ok())
+        .ok_or_else(|| Error::internal("a checked document is not JSON"))
 }
 
 /// `bytes` as one JSON document of at most `max` bytes, nested at most 128 deep, without
@@ -65,32 +43,15 @@ pub(crate) fn json_document<'a>(what: &str, bytes: &'a [u8], max: usize) -> Resu
         })
 }
 
-/// A time a client names (`runAt`, `deadline`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Time {
-    /// RFC 3339 text, checked when used.
-    Text(String),
-    /// Ms since the epoch.
-    Ms(u64),
-}
-
-impl Time {
-    /// The time in ms since the epoch; a bad value is an error naming `field`.
-    pub fn ms(&self, field: &'static str) -> Result<u64, Error> {
-        match self {
-            Time::Text(s) => humantime::parse_rfc3339(s)
-                .ok()
-                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                .map(|d| d.as_millis() as u64)
-                .ok_or_else(|| Error::invalid_field(field, "must be an RFC 3339 time")),
-            Time::Ms(ms) => Ok(input::time_ms(field, *ms)?),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Time {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(Time::Text)
+/// Time `t` in ms since the epoch; a bad value is an error naming `field`.
+pub fn time_ms(t: &Time, field: &'static str) -> Result<u64, Error> {
+    match t {
+        Time::Text(s) => humantime::parse_rfc3339(s)
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_millis() as u64)
+            .ok_or_else(|| Error::invalid_field(field, "must be an RFC 3339 time")),
+        Time::Ms(ms) => Ok(input::time_ms(field, *ms)?),
     }
 }
 
@@ -111,18 +72,18 @@ mod tests {
         let d: Doc = serde_json::from_str(r#"{"n": 1e400}"#).expect("json");
         assert_eq!(d.as_str(), r#"{"n": 1e400}"#);
         assert_eq!(
-            Doc::from_bytes("payload", b"{".to_vec(), 10).map_err(|e| e.code),
+            document("payload", b"{".to_vec(), 10).map_err(|e| e.code),
             Err(ErrorCode::InvalidJson)
         );
         assert_eq!(
-            Doc::from_bytes("payload", b"[1,2]".to_vec(), 4).map_err(|e| e.code),
+            document("payload", b"[1,2]".to_vec(), 4).map_err(|e| e.code),
             Err(ErrorCode::PayloadTooLarge)
         );
         let t = Time::Text("2026-01-01T00:00:00Z".into());
-        assert_eq!(t.ms("runAt"), Ok(1_767_225_600_000));
-        let bad = Time::Text("tomorrow".into()).ms("runAt").expect_err("bad");
+        assert_eq!(time_ms(&t, "runAt"), Ok(1_767_225_600_000));
+        let bad = time_ms(&Time::Text("tomorrow".into()), "runAt").expect_err("bad");
         assert!(bad.message.starts_with("runAt:"), "{}", bad.message);
-        assert!(Time::Ms(MAX_TIME_MS + 1).ms("deadline").is_err());
+        assert!(time_ms(&Time::Ms(MAX_TIME_MS + 1), "deadline").is_err());
         assert_eq!(timestamp(0), "1970-01-01T00:00:00.000Z");
     }
 }

@@ -7,14 +7,15 @@ use std::time::Duration;
 
 use roost_auth::Claims;
 use roost_state::{ids, Command, Job, JobEvent, JobStatus, Query, QueryResult, Response, Topic};
-use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::doc::time_ms;
 use crate::input::page_limit;
 use crate::input::{self, JOB_LEASE_MS};
 use crate::workspace::idempotency;
-use crate::{Api, Doc, Error, Time};
+use crate::{Api, Doc, Error};
+pub use roost_wire::{ClaimJobs, CreateJob, ListJobs};
 
 /// Jobs per list page when the request names no limit, and the most it may name.
 const LIST_PAGE: (u32, u32) = (50, 200);
@@ -22,57 +23,6 @@ const LIST_PAGE: (u32, u32) = (50, 200);
 const FOLLOW_FOR: Duration = Duration::from_secs(3600);
 /// Events read per look.
 const EVENTS_PER_READ: usize = 100;
-
-/// A new job (`POST /jobs`).
-#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct CreateJob {
-    /// The worker type (1-100 characters).
-    #[serde(rename = "type")]
-    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
-    pub job_type: String,
-    /// JSON handed to the worker; `{}` when absent.
-    #[serde(default)]
-    #[schema(value_type = Option<serde_json::Value>)]
-    pub payload: Option<Doc>,
-    /// Retries after the first attempt (0-10, default 3).
-    #[serde(default, deserialize_with = "crate::whole::opt")]
-    #[schema(minimum = 0, maximum = 10)]
-    pub max_retries: Option<i64>,
-    /// Seconds one attempt may run (10-86400, default 300).
-    #[serde(default, deserialize_with = "crate::whole::opt")]
-    #[schema(minimum = 10, maximum = 86400)]
-    pub timeout_seconds: Option<i64>,
-    /// Higher runs first (-1000..=1000, default 0).
-    #[serde(default, deserialize_with = "crate::whole::opt")]
-    #[schema(minimum = -1000, maximum = 1000)]
-    pub priority: Option<i64>,
-    /// Not before this time: RFC 3339 in UTC (`Z`), from 1970.
-    #[schema(value_type = Option<String>, format = DateTime, pattern = r"^(19[7-9][0-9]|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-5][0-9](\.[0-9]{1,9})?Z$")]
-    pub run_at: Option<Time>,
-    /// Where to POST the outcome, an http(s) URL.
-    #[schema(
-        max_length = 2048,
-        pattern = "^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[!-~]*)?$"
-    )]
-    pub webhook: Option<String>,
-    /// Makes a retried create return the first job (HTTP: the `Idempotency-Key` header).
-    #[serde(skip)]
-    pub idempotency_key: Option<String>,
-}
-
-/// A page of a workspace's jobs (`GET /jobs`).
-#[derive(Clone, Debug, Default)]
-pub struct ListJobs {
-    /// Only jobs in this status.
-    pub status: Option<String>,
-    /// Only jobs of this type.
-    pub job_type: Option<String>,
-    /// Jobs per page (1-200, default 50).
-    pub limit: Option<u32>,
-    /// Where the previous page ended.
-    pub cursor: Option<u64>,
-}
 
 /// A page of jobs.
 #[derive(Clone, Debug)]
@@ -83,27 +33,6 @@ pub struct JobPage {
     pub next_cursor: u64,
     /// Whether there is a next page.
     pub has_more: bool,
-}
-
-/// A worker's claim (`POST /jobs/claim`).
-#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct ClaimJobs {
-    /// Who is claiming (1-128 characters).
-    #[schema(min_length = 1, max_length = 128)]
-    pub worker_id: String,
-    /// The job types it runs (each 1-100 characters); empty: every type.
-    #[serde(default)]
-    #[schema(schema_with = crate::schema::claim_types)]
-    pub types: Vec<String>,
-    /// Most jobs to take (1-100, default 1).
-    #[serde(default, deserialize_with = "crate::whole::opt")]
-    #[schema(minimum = 1, maximum = 100)]
-    pub limit: Option<u32>,
-    /// Seconds to wait for a job when none is due (0-30, default 0).
-    #[serde(default, deserialize_with = "crate::whole::opt")]
-    #[schema(minimum = 0, maximum = 30)]
-    pub wait: Option<u64>,
 }
 
 /// What a heartbeat tells the worker.
@@ -127,7 +56,11 @@ pub struct EventItem {
 impl Api {
     /// Enqueues a job.
     pub async fn create_job(&self, c: &Claims, req: CreateJob) -> Result<Job, Error> {
-        let run_at_ms = req.run_at.as_ref().map(|t| t.ms("runAt")).transpose()?;
+        let run_at_ms = req
+            .run_at
+            .as_ref()
+            .map(|t| time_ms(t, "runAt"))
+            .transpose()?;
         let spec = input::job_spec(input::NewJob {
             job_type: req.job_type,
             payload: req.payload.map(Doc::into_string),

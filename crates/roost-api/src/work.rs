@@ -8,23 +8,12 @@ use roost_auth::Claims;
 use roost_state::{
     ids, Command, CommandError, Query, QueryResult, Response, Task, TaskStatus, WorkQueue,
 };
-use serde::Deserialize;
 
+use crate::doc::time_ms;
 use crate::input::{self, TASK_LEASE_MS};
 use crate::workspace::{idempotency, reaches};
-use crate::{Api, Doc, Error, Time};
-
-/// A new work queue (`POST /work-queues`).
-#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct CreateWorkQueue {
-    /// Its name (1-200 characters).
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
-    pub name: String,
-    /// The team whose agents take its tasks (1-128 characters).
-    #[schema(min_length = 1, max_length = 128, pattern = r"\S")]
-    pub team_id: String,
-}
+use crate::{Api, Doc, Error};
+pub use roost_wire::{AddTask, CreateWorkQueue, FinishTask};
 
 /// A work queue with its tasks counted by status.
 #[derive(Clone, Debug)]
@@ -33,46 +22,6 @@ pub struct QueueWithCounts {
     pub queue: WorkQueue,
     /// Tasks per status.
     pub counts: BTreeMap<String, u64>,
-}
-
-/// A new task (`POST /work-queues/{id}/tasks`).
-#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AddTask {
-    /// What to do (1-500 characters).
-    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
-    pub name: String,
-    /// 1-5, 5 the most urgent (default 3).
-    #[serde(default, deserialize_with = "crate::whole::opt")]
-    #[schema(minimum = 1, maximum = 5)]
-    pub priority: Option<i64>,
-    /// JSON for the agent; `{}` when absent.
-    #[serde(default)]
-    #[schema(value_type = Option<serde_json::Value>)]
-    pub payload: Option<Doc>,
-    /// When it is due (RFC 3339 in UTC, `Z`, from 1970); past it, the task is shown overdue.
-    #[schema(value_type = Option<String>, format = DateTime, pattern = r"^(19[7-9][0-9]|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-5][0-9](\.[0-9]{1,9})?Z$")]
-    pub deadline: Option<Time>,
-    /// Makes a retried add return the first task (HTTP: the `Idempotency-Key` header).
-    #[serde(skip)]
-    pub idempotency_key: Option<String>,
-}
-
-/// The end of a task (complete or fail) or a heartbeat.
-#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FinishTask {
-    /// The token its dequeue returned; without it, the finish is not fenced.
-    #[schema(pattern = "^[0-9a-fA-F]{1,16}$")]
-    pub token: Option<String>,
-    /// The result of a completed task (`null` when none).
-    #[serde(default)]
-    #[schema(value_type = Option<serde_json::Value>)]
-    pub result: Option<Doc>,
-    /// Why a task failed (at most 4096 bytes).
-    #[serde(default)]
-    #[schema(max_length = 1024)]
-    pub error: Option<String>,
 }
 
 impl Api {
@@ -157,7 +106,7 @@ impl Api {
         let deadline_ms = req
             .deadline
             .as_ref()
-            .map(|t| t.ms("deadline"))
+            .map(|t| time_ms(t, "deadline"))
             .transpose()?;
         let idempotency = idempotency(req.idempotency_key)?;
         self.team_gate(c, queue).await?;

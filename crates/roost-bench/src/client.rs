@@ -1,8 +1,12 @@
-//! A thin HTTP client for the four queue endpoints the workloads use.
+//! The HTTP side of the workloads, round-robin over every configured node URL; any non-2xx
+//! reply is an error carrying the status and body, so a broken run aborts instead of
+//! producing numbers.
 //!
-//! It knows only the wire format (no roost crate is linked in), spreads requests
-//! round-robin over every configured node URL, and turns any non-2xx reply into an error
-//! carrying the status and body so a broken run aborts instead of producing numbers.
+//! Creating queues and the jobs calls go through `roost-client` (on this client's connection
+//! pool). Publish, pull and ack, the hot loops the queue workloads measure, keep their own
+//! requests here: they read only the fields they need (a seq, the pulled seqs) instead of
+//! whole typed replies with every payload, and retry on another node after a connection
+//! failure, so moving them would change what the benchmark measures.
 //!
 //! With failover (`--idempotency-keys`), a publish, pull or ack whose connection failed goes
 //! to the next node instead: what a client of a cluster whose nodes restart one by one does.
@@ -14,6 +18,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
+use roost_client::wire::{ClaimJobs, CompleteJob, CreateJob, CreateQueue, Doc};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -36,13 +41,6 @@ pub(crate) struct QueueHandle {
     pub id: String,
     /// Bearer key for the queue (`qk_...`).
     pub key: String,
-}
-
-/// Reply to `POST /q/create` (extra fields ignored).
-#[derive(Debug, Deserialize)]
-struct CreateReply {
-    queue_id: String,
-    queue_api_key: String,
 }
 
 /// Reply to `POST /q/{id}/publish` (extra fields ignored).
@@ -75,6 +73,8 @@ pub(crate) struct PullReply {
 pub(crate) struct Api {
     client: reqwest::Client,
     urls: Vec<String>,
+    /// A typed client of each of `urls`, on `client`'s connection pool.
+    nodes: Vec<roost_client::Client>,
     next: AtomicUsize,
     /// Whether publishes carry idempotency keys and requests fail over (see the module doc).
     failover: bool,
@@ -106,9 +106,14 @@ impl Api {
             .timeout(timeout)
             .build()
             .context("building HTTP client")?;
+        let nodes = urls
+            .iter()
+            .map(|u| roost_client::Client::with_http(u, client.clone()))
+            .collect::<Result<_, _>>()?;
         Ok(Self {
             client,
             urls,
+            nodes,
             next: AtomicUsize::new(0),
             failover,
             failovers: AtomicU64::new(0),
@@ -149,18 +154,26 @@ impl Api {
         &self.urls[n % self.urls.len()]
     }
 
+    /// The typed client of the node for the next request (round-robin).
+    fn node(&self) -> &roost_client::Client {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        &self.nodes[n % self.nodes.len()]
+    }
+
     /// Creates a fresh queue with the single consumer `bench`.
     pub(crate) async fn create_queue(&self) -> anyhow::Result<QueueHandle> {
-        let url = format!("{}/q/create", self.base());
-        let req = self
-            .client
-            .post(&url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(format!("{{\"consumers\":[\"{CONSUMER_ID}\"]}}"));
-        let reply: CreateReply = send_json(req, "create queue", &url).await?;
+        let req = CreateQueue {
+            consumers: vec![CONSUMER_ID.to_owned()],
+            ..CreateQueue::default()
+        };
+        let created = self
+            .node()
+            .create_queue(&req)
+            .await
+            .context("create queue")?;
         Ok(QueueHandle {
-            id: reply.queue_id,
-            key: reply.queue_api_key,
+            id: created.frame.queue_id,
+            key: created.queue_api_key,
         })
     }
 
@@ -197,17 +210,17 @@ impl Api {
         &self,
         token: &str,
         job_type: &str,
-        payload: &str,
+        payload: Doc,
     ) -> anyhow::Result<()> {
-        let url = format!("{}/jobs", self.base());
-        let body = format!("{{\"type\":\"{job_type}\",\"payload\":{payload}}}");
-        let req = self
-            .client
-            .post(&url)
-            .bearer_auth(token)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body);
-        let _: serde_json::Value = send_json(req, "create job", &url).await?;
+        let req = CreateJob {
+            job_type: job_type.to_owned(),
+            payload: Some(payload),
+            ..CreateJob::default()
+        };
+        self.node()
+            .create_job(token, &req)
+            .await
+            .context("create job")?;
         Ok(())
     }
 
@@ -218,20 +231,22 @@ impl Api {
         job_type: &str,
         worker: &str,
     ) -> anyhow::Result<Option<(String, String)>> {
-        let url = format!("{}/jobs/claim", self.base());
-        let body = format!("{{\"workerId\":\"{worker}\",\"types\":[\"{job_type}\"],\"limit\":1}}");
-        let req = self
-            .client
-            .post(&url)
-            .bearer_auth(token)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body);
-        let v: serde_json::Value = send_json(req, "claim job", &url).await?;
-        let job = &v["jobs"][0];
-        Ok(job["id"]
-            .as_str()
-            .zip(job["token"].as_str())
-            .map(|(i, t)| (i.to_owned(), t.to_owned())))
+        let req = ClaimJobs {
+            worker_id: worker.to_owned(),
+            types: vec![job_type.to_owned()],
+            limit: Some(1),
+            wait: None,
+        };
+        let claimed = self
+            .node()
+            .claim_jobs(token, &req)
+            .await
+            .context("claim job")?;
+        Ok(claimed
+            .jobs
+            .into_iter()
+            .next()
+            .and_then(|j| Some((j.id, j.token?))))
     }
 
     /// Completes a claimed job.
@@ -241,15 +256,14 @@ impl Api {
         id: &str,
         lease: &str,
     ) -> anyhow::Result<()> {
-        let url = format!("{}/jobs/{id}/complete", self.base());
-        let body = format!("{{\"token\":\"{lease}\",\"result\":{{\"ok\":true}}}}");
-        let req = self
-            .client
-            .post(&url)
-            .bearer_auth(token)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body);
-        let _: serde_json::Value = send_json(req, "complete job", &url).await?;
+        let req = CompleteJob {
+            token: lease.to_owned(),
+            result: Some(Doc::parse(r#"{"ok":true}"#)?),
+        };
+        self.node()
+            .complete_job(token, id, &req)
+            .await
+            .context("complete job")?;
         Ok(())
     }
 
@@ -316,24 +330,6 @@ async fn attempt(req: reqwest::RequestBuilder, what: &str, url: &str) -> Result<
 fn parse<T: DeserializeOwned>(body: &str, what: &str, path: &str) -> anyhow::Result<T> {
     serde_json::from_str(body)
         .with_context(|| format!("{what}: unexpected reply to {path}: {}", clip(body)))
-}
-
-/// Sends `req` and returns the reply body, or an error with status and body if not 2xx.
-async fn send(req: reqwest::RequestBuilder, what: &str, url: &str) -> anyhow::Result<String> {
-    attempt(req, what, url)
-        .await
-        .map_err(|(Failure::Connection(e) | Failure::Answered(e))| e)
-}
-
-/// Like [`send`], then parses the body as JSON `T`.
-async fn send_json<T: DeserializeOwned>(
-    req: reqwest::RequestBuilder,
-    what: &str,
-    url: &str,
-) -> anyhow::Result<T> {
-    let body = send(req, what, url).await?;
-    serde_json::from_str(&body)
-        .with_context(|| format!("{what}: unexpected reply from {url}: {}", clip(&body)))
 }
 
 /// Shortens a reply body for an error message, on a char boundary.

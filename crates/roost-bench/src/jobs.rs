@@ -41,8 +41,8 @@ pub(crate) async fn enqueue(
                     return anyhow::Ok(hist);
                 }
                 let t = Instant::now();
-                api.create_job(&token, &job_type, &format!("{{\"i\":{i}}}"))
-                    .await?;
+                let payload = roost_client::wire::Doc::parse(format!("{{\"i\":{i}}}"))?;
+                api.create_job(&token, &job_type, payload).await?;
                 hist.record(t.elapsed().as_micros() as u64)?;
             }
         });

@@ -21,7 +21,7 @@ pub fn doc(field: &str, bytes: Vec<u8>, max: usize) -> Result<Option<Doc>, Error
     if bytes.is_empty() {
         return Ok(None);
     }
-    Doc::from_bytes(field, bytes, max).map(Some)
+    roost_api::document(field, bytes, max).map(Some)
 }
 
 /// A stored JSON document as bytes (none: empty).

@@ -176,7 +176,7 @@ async fn nodes(State(s): State<AppState>, headers: HeaderMap) -> Result<Response
 #[schema(example = json!({"id": 4, "peer_addr": "10.0.0.4:7170", "http_addr": "10.0.0.4:7070"}))]
 struct AddBody {
     /// A new node id (never one used before).
-    #[serde(deserialize_with = "roost_api::whole::one")]
+    #[serde(deserialize_with = "roost_wire::whole::one")]
     #[schema(minimum = 1, maximum = 18446744073709551615_f64)]
     id: u64,
     /// Where its peers will reach it, `host:port`.

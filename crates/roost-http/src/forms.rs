@@ -334,18 +334,6 @@ struct SubmissionView<'a> {
     fields: &'a serde_json::value::RawValue,
 }
 
-/// Body of `PUT /api/forms/{id}`.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"queue_id": "q_01a3f9c2e4b6d8f0", "queue_api_key": "qk_..."}))]
-struct BindBody {
-    /// The queue to mirror submissions into.
-    queue_id: String,
-    /// The queue's key (or send it as `X-Queue-Api-Key`).
-    #[serde(default)]
-    queue_api_key: Option<String>,
-}
-
 /// What binding answers.
 #[derive(Serialize, ToSchema)]
 struct Bound<'a> {
@@ -375,7 +363,7 @@ struct Bound<'a> {
         ("X-Queue-Api-Key" = Option<String>, Header, description = "The queue's key, when the body does not carry it."),
     ),
     security(("form_key" = [])),
-    request_body = BindBody,
+    request_body = roost_wire::BindForm,
     responses(
         (status = 200, description = "Bound.", body = Bound),
         FormWrite,
@@ -388,7 +376,7 @@ async fn bind(
     body: Body,
 ) -> Result<Response, ApiError> {
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
-    let req: BindBody = body::json(&bytes)?;
+    let req: roost_wire::BindForm = body::json(&bytes)?;
     let queue_key = req
         .queue_api_key
         .as_deref()

@@ -11,7 +11,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use roost_api::views::{ClaimedView, EventView, HeartbeatView, JobPageView, JobReply, JobView};
-use roost_api::{ClaimJobs, CreateJob, Doc, ErrorCode, ListJobs};
+use roost_api::{ClaimJobs, CreateJob, ErrorCode, ListJobs};
 use roost_state::{Job, JobStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -376,20 +376,6 @@ async fn claim(
     Ok(Json(ClaimedView::of(&jobs)).into_response())
 }
 
-/// Body of `POST /jobs/{id}/heartbeat`.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"token": "00000000000000ff", "progress": 50}))]
-struct HeartbeatBody {
-    /// The token the claim returned.
-    #[schema(pattern = "^[0-9a-fA-F]{1,16}$")]
-    token: String,
-    /// Percent done.
-    #[serde(default, deserialize_with = "roost_api::whole::opt")]
-    #[schema(minimum = 0, maximum = 100)]
-    progress: Option<i64>,
-}
-
 /// Extends the lease of a claimed job and reports progress; says when cancellation was asked.
 #[utoipa::path(
     post,
@@ -398,7 +384,7 @@ struct HeartbeatBody {
     tag = "jobs",
     params(("id" = String, Path, description = "The job's id.")),
     security(("workspace_token" = [])),
-    request_body = HeartbeatBody,
+    request_body = roost_wire::JobHeartbeat,
     responses(
         (status = 200, description = "The lease, extended.", body = HeartbeatView),
         WorkspaceWrite,
@@ -412,26 +398,12 @@ async fn heartbeat(
     body: Body,
 ) -> Result<Response, ApiError> {
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
-    let req: HeartbeatBody = body::json(&bytes)?;
+    let req: roost_wire::JobHeartbeat = body::json(&bytes)?;
     let beat = s
         .api
         .heartbeat_job(&c, &id, &req.token, req.progress)
         .await?;
     Ok(Json(HeartbeatView::of(beat)).into_response())
-}
-
-/// Body of `POST /jobs/{id}/complete`.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"token": "00000000000000ff", "result": {"summary": "done"}}))]
-struct CompleteBody {
-    /// The token the claim returned.
-    #[schema(pattern = "^[0-9a-fA-F]{1,16}$")]
-    token: String,
-    /// The result, any JSON document.
-    #[serde(default)]
-    #[schema(value_type = Option<serde_json::Value>)]
-    result: Option<Doc>,
 }
 
 /// Finishes a claimed job with its result.
@@ -442,7 +414,7 @@ struct CompleteBody {
     tag = "jobs",
     params(("id" = String, Path, description = "The job's id.")),
     security(("workspace_token" = [])),
-    request_body = CompleteBody,
+    request_body = roost_wire::CompleteJob,
     responses(
         (status = 200, description = "The job, completed.", body = JobReply),
         WorkspaceWrite,
@@ -456,30 +428,9 @@ async fn complete(
     body: Body,
 ) -> Result<Response, ApiError> {
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
-    let req: CompleteBody = body::json(&bytes)?;
+    let req: roost_wire::CompleteJob = body::json(&bytes)?;
     let job = s.api.complete_job(&c, &id, &req.token, req.result).await?;
     Ok(job_response(&job, StatusCode::OK))
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// Body of `POST /jobs/{id}/fail`.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"token": "00000000000000ff", "error": "upstream timed out", "retryable": true}))]
-struct FailBody {
-    /// The token the claim returned.
-    #[schema(pattern = "^[0-9a-fA-F]{1,16}$")]
-    token: String,
-    /// Why (at most 4096 bytes).
-    #[serde(default)]
-    #[schema(max_length = 1024)]
-    error: String,
-    /// Whether to retry (with backoff) while retries remain (default true).
-    #[serde(default = "yes")]
-    retryable: bool,
 }
 
 /// Fails a claimed job: retried with backoff while retries remain, else `failed`.
@@ -490,7 +441,7 @@ struct FailBody {
     tag = "jobs",
     params(("id" = String, Path, description = "The job's id.")),
     security(("workspace_token" = [])),
-    request_body = FailBody,
+    request_body = roost_wire::FailJob,
     responses(
         (status = 200, description = "The job, pending a retry or failed.", body = JobReply),
         WorkspaceWrite,
@@ -504,7 +455,7 @@ async fn fail(
     body: Body,
 ) -> Result<Response, ApiError> {
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
-    let req: FailBody = body::json(&bytes)?;
+    let req: roost_wire::FailJob = body::json(&bytes)?;
     let job = s
         .api
         .fail_job(&c, &id, &req.token, req.error, req.retryable)

@@ -202,16 +202,6 @@ async fn tasks(
     .into_response())
 }
 
-/// Body of dequeue and steal.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[schema(example = json!({"agentId": "agent-7"}))]
-struct AgentBody {
-    /// Who takes the task (1-128 characters).
-    #[schema(min_length = 1, max_length = 128)]
-    agent_id: String,
-}
-
 async fn take(
     s: AppState,
     c: Claims,
@@ -221,7 +211,7 @@ async fn take(
     steal: bool,
 ) -> Result<Response, ApiError> {
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
-    let req: AgentBody = body::json(&bytes)?;
+    let req: roost_wire::TakeTask = body::json(&bytes)?;
     match s.api.take_task(&c, &queue, &req.agent_id, steal).await? {
         Some(t) => Ok(task_reply(&s, &t, true)),
         None => Ok(StatusCode::NO_CONTENT.into_response()),
@@ -236,7 +226,7 @@ async fn take(
     tag = "work queues",
     params(("id" = String, Path, description = "The work queue's id.")),
     security(("workspace_token" = [])),
-    request_body = AgentBody,
+    request_body = roost_wire::TakeTask,
     responses(
         (status = 200, description = "The task, with its token.", body = TaskReply),
         (status = 204, description = "Nothing to do."),
@@ -261,7 +251,7 @@ async fn dequeue(
     tag = "work queues",
     params(("id" = String, Path, description = "The work queue's id.")),
     security(("workspace_token" = [])),
-    request_body = AgentBody,
+    request_body = roost_wire::TakeTask,
     responses(
         (status = 200, description = "The task, with its token.", body = TaskReply),
         (status = 204, description = "Nothing to steal."),

@@ -1,8 +1,9 @@
 //! The `roost` binary: `roost serve` runs a node, `roost admin` drives the operator API,
-//! `roost bench` runs the load generator.
+//! `roost bench` runs the load generator, `roost queue|job|task` call a node for people.
 
 mod admin;
 mod certs;
+mod cli;
 mod config;
 mod join;
 mod restore;
@@ -50,6 +51,12 @@ enum Cmd {
     /// Run a command for each claimed job (payload on stdin, `progress N` lines and a JSON
     /// result line on stdout).
     Worker(worker::WorkerArgs),
+    /// Queues: create, publish, pull, ack, nack, dead letters (JSON out).
+    Queue(cli::queue::QueueArgs),
+    /// Jobs: create, get, wait, cancel (JSON out).
+    Job(cli::job::JobArgs),
+    /// Work-queue tasks: add, dequeue (JSON out).
+    Task(cli::task::TaskArgs),
 }
 
 #[derive(Subcommand)]
@@ -76,6 +83,9 @@ fn main() -> anyhow::Result<()> {
         Cmd::Restore(args) => restore::run(args),
         Cmd::Certs(args) => certs::create(args),
         Cmd::Worker(args) => runtime.block_on(worker::run(args)),
+        Cmd::Queue(args) => cli::finish(runtime.block_on(cli::queue::run(args))),
+        Cmd::Job(args) => cli::finish(runtime.block_on(cli::job::run(args))),
+        Cmd::Task(args) => cli::finish(runtime.block_on(cli::task::run(args))),
     }
 }
 

@@ -13,9 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use serde::de::IgnoredAny;
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use roost_client::wire::{ClaimJobs, CompleteJob, Doc, FailJob, Job, JobHeartbeat};
+use roost_client::Client;
 use serde_json::value::RawValue;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio_util::sync::CancellationToken;
@@ -24,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 #[derive(clap::Args, Debug, Clone)]
 pub struct WorkerArgs {
     /// A node's URL.
-    #[arg(long, default_value = "http://127.0.0.1:7070")]
+    #[arg(long, env = "ROOST_URL", default_value = "http://127.0.0.1:7070")]
     pub url: String,
     /// Workspace token (or ROOST_TOKEN).
     #[arg(long, env = "ROOST_TOKEN", hide_env_values = true)]
@@ -54,9 +53,7 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
     if args.concurrency == 0 || args.concurrency > 256 {
         bail!("--concurrency must be between 1 and 256");
     }
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()?;
+    let client = Client::new(&args.url)?;
     let stop = CancellationToken::new();
     let done = Arc::new(AtomicU64::new(0));
     {
@@ -68,7 +65,7 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
     }
     let mut slots = Vec::new();
     for slot in 0..args.concurrency {
-        let (args, http, stop, done) = (args.clone(), http.clone(), stop.clone(), done.clone());
+        let (args, client, stop, done) = (args.clone(), client.clone(), stop.clone(), done.clone());
         slots.push(tokio::spawn(async move {
             let worker_id = format!("{}-{slot}", args.worker_id);
             while !stop.is_cancelled() {
@@ -76,9 +73,9 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
                     stop.cancel();
                     break;
                 }
-                match claim(&http, &args, &worker_id).await {
+                match claim(&client, &args, &worker_id).await {
                     Ok(Some(job)) => {
-                        if let Err(e) = run_job(&http, &args, &job).await {
+                        if let Err(e) = run_job(&client, &args, &job).await {
                             eprintln!("job {}: {e:#}", job.id);
                         }
                         done.fetch_add(1, Ordering::SeqCst);
@@ -98,72 +95,24 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// POSTs `body` and reads the answer as `T` (only the fields the worker needs, so a payload
-/// that `serde_json::Value` cannot hold, like `1e400`, does not break it).
-async fn post<T: serde::de::DeserializeOwned>(
-    http: &reqwest::Client,
-    args: &WorkerArgs,
-    path: &str,
-    body: &impl Serialize,
-) -> anyhow::Result<T> {
-    let r = http
-        .post(format!("{}{path}", args.url.trim_end_matches('/')))
-        .bearer_auth(&args.token)
-        .json(body)
-        .send()
-        .await?;
-    let status = r.status();
-    let text = r.text().await.unwrap_or_default();
-    if !status.is_success() {
-        bail!("{path}: {status}: {text}");
-    }
-    serde_json::from_str(&text).with_context(|| format!("{path}: unexpected answer {text}"))
-}
-
-/// What the worker reads of a claim.
-#[derive(Deserialize)]
-struct Claimed {
-    jobs: Vec<ClaimedJob>,
-}
-
-/// A claimed job: its payload stays the JSON text the server sent.
-#[derive(Deserialize)]
-struct ClaimedJob {
-    id: String,
-    token: String,
-    payload: Box<RawValue>,
-}
-
-/// What the worker reads of a heartbeat's answer.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Beat {
-    cancel_requested: bool,
-}
-
-/// The body of a completion, with the command's result as it printed it.
-#[derive(Serialize)]
-struct Complete<'a> {
-    token: &'a str,
-    result: &'a RawValue,
-}
-
-async fn claim(
-    http: &reqwest::Client,
-    args: &WorkerArgs,
-    worker_id: &str,
-) -> anyhow::Result<Option<ClaimedJob>> {
-    let body = json!({"workerId": worker_id, "types": args.types, "limit": 1, "wait": 10});
-    let claimed: Claimed = post(http, args, "/jobs/claim", &body).await?;
+/// One due job of the worker's types, waiting up to 10 s for one.
+async fn claim(client: &Client, args: &WorkerArgs, worker_id: &str) -> anyhow::Result<Option<Job>> {
+    let req = ClaimJobs {
+        worker_id: worker_id.to_owned(),
+        types: args.types.clone(),
+        limit: Some(1),
+        wait: Some(10),
+    };
+    let claimed = client.claim_jobs(&args.token, &req).await?;
     Ok(claimed.jobs.into_iter().next())
 }
 
-async fn run_job(
-    http: &reqwest::Client,
-    args: &WorkerArgs,
-    job: &ClaimedJob,
-) -> anyhow::Result<()> {
-    let (id, token) = (&job.id, &job.token);
+async fn run_job(client: &Client, args: &WorkerArgs, job: &Job) -> anyhow::Result<()> {
+    let id = &job.id;
+    let token = job
+        .token
+        .as_deref()
+        .context("a claimed job without its token")?;
     let mut child = tokio::process::Command::new(&args.command[0])
         .args(&args.command[1..])
         .stdin(Stdio::piped())
@@ -203,17 +152,20 @@ async fn run_job(
         tokio::select! {
             status = child.wait() => break Some(status?),
             _ = beat.tick() => {
-                let body = json!({"token": token, "progress": progress.load(Ordering::SeqCst)});
-                match post::<Beat>(http, args, &format!("/jobs/{id}/heartbeat"), &body).await {
+                let beat = JobHeartbeat {
+                    token: token.to_owned(),
+                    progress: Some(i64::from(progress.load(Ordering::SeqCst))),
+                };
+                match client.heartbeat_job(&args.token, id, &beat).await {
                     Ok(beat) if beat.cancel_requested => {
                         child.kill().await?;
                         break None;
                     }
                     Ok(_) => {}
                     // The lease is gone (timed out or reclaimed): stop working on it.
-                    Err(e) if e.to_string().contains("409") => {
+                    Err(e @ roost_client::Error::Api { status: 409, .. }) => {
                         child.kill().await?;
-                        return Err(e);
+                        return Err(e.into());
                     }
                     Err(e) => eprintln!("heartbeat failed: {e:#}"),
                 }
@@ -223,8 +175,12 @@ async fn run_job(
     let last = reader.await.unwrap_or(None);
     match status {
         None => {
-            let body = json!({"token": token, "error": "cancelled", "retryable": false});
-            post::<IgnoredAny>(http, args, &format!("/jobs/{id}/fail"), &body).await?;
+            let fail = FailJob {
+                token: token.to_owned(),
+                error: "cancelled".into(),
+                retryable: false,
+            };
+            client.fail_job(&args.token, id, &fail).await?;
         }
         Some(s) if s.success() => {
             // The line as printed when it is JSON, else the line as a JSON string.
@@ -233,16 +189,19 @@ async fn run_job(
                 Some(l) => serde_json::from_str::<Box<RawValue>>(&l)
                     .or_else(|_| serde_json::value::to_raw_value(&l))?,
             };
-            let body = Complete {
-                token,
-                result: &result,
+            let complete = CompleteJob {
+                token: token.to_owned(),
+                result: Some(Doc::parse(result.get())?),
             };
-            post::<IgnoredAny>(http, args, &format!("/jobs/{id}/complete"), &body).await?;
+            client.complete_job(&args.token, id, &complete).await?;
         }
         Some(s) => {
-            let error = format!("command exited with {s}");
-            let body = json!({"token": token, "error": error, "retryable": true});
-            post::<IgnoredAny>(http, args, &format!("/jobs/{id}/fail"), &body).await?;
+            let fail = FailJob {
+                token: token.to_owned(),
+                error: format!("command exited with {s}"),
+                retryable: true,
+            };
+            client.fail_job(&args.token, id, &fail).await?;
         }
     }
     Ok(())

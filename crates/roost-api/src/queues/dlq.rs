@@ -5,36 +5,15 @@ use std::net::IpAddr;
 
 use roost_node::{Denied, Replay};
 use roost_state::{ids, Command, DlqEntry, Envelope, Query, QueryResult, Response};
-use serde::Deserialize;
 
 use super::messages::payer;
-use super::{consumer_id, QueueRef};
+use super::{consumer_id, Nack, QueueRef};
 use crate::input::page_limit;
 use crate::input::MAX_ERROR_BYTES;
 use crate::{Api, Error, ErrorCode};
 
 /// Dead letters per page when the request names no limit, and the most it may name.
 const DLQ_PAGE: (u32, u32) = (50, 1000);
-
-/// A failed delivery (`POST /q/{id}/nack`).
-#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Nack {
-    /// Who failed to process it.
-    #[schema(pattern = "^[A-Za-z0-9_.:-]{1,128}$")]
-    pub consumer_id: String,
-    /// The message.
-    #[serde(deserialize_with = "crate::whole::one")]
-    #[schema(maximum = 18446744073709551615_f64)]
-    pub seq: u64,
-    /// Why (at most 4096 bytes).
-    #[serde(default)]
-    #[schema(max_length = 1024)]
-    pub error: String,
-    /// Dead-letter it now rather than after `max_deliveries` failures.
-    #[serde(default)]
-    pub dead_letter: bool,
-}
 
 /// What a nack did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

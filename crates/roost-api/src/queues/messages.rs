@@ -8,7 +8,7 @@ use roost_node::Denied;
 use roost_state::{ids, Command, Envelope, Query, QueryResult, Response, Source, Topic};
 use tokio::time::Instant;
 
-use super::{consumer_id, QueueRef};
+use super::{consumer_id, Pull, QueueRef};
 use crate::doc::json_document;
 use crate::input::page_limit;
 use crate::keys::digest;
@@ -41,19 +41,6 @@ pub enum Published {
         /// The payer's plan and use (`None`: a retry of a publish held earlier).
         denied: Option<Denied>,
     },
-}
-
-/// A pull (`GET /q/{id}/pull`).
-#[derive(Clone, Debug, Default)]
-pub struct Pull {
-    /// Who is reading (its cursor is where an absent `cursor` starts).
-    pub consumer_id: String,
-    /// Read messages with seq greater than this.
-    pub cursor: Option<u64>,
-    /// Most messages (1-1000, default 10).
-    pub limit: Option<u32>,
-    /// Seconds to wait for a message when there is none (0-30, default 0).
-    pub wait: Option<u64>,
 }
 
 /// A page of a pull.

@@ -8,9 +8,10 @@ mod dlq;
 mod messages;
 mod origins;
 
-pub use dlq::{DeadLetters, Nack, Nacked, Replayed};
-pub use messages::{Published, Pull, Pulled};
-pub use origins::{check_origin, origin_set, OriginsField};
+pub use dlq::{DeadLetters, Nacked, Replayed};
+pub use messages::{Published, Pulled};
+pub use origins::{check_origin, origin_set};
+pub use roost_wire::{CreateQueue, Nack, OriginsField, Pull};
 
 use roost_state::command as cmd;
 use std::net::IpAddr;
@@ -18,7 +19,6 @@ use std::net::IpAddr;
 use roost_state::{
     ids, Command, Origins, Query, QueryResult, Queue, QueueId, QueueSettings, Response,
 };
-use serde::Deserialize;
 
 use crate::keys::digest;
 use crate::{Api, Error, ErrorCode};
@@ -33,24 +33,6 @@ pub struct QueueRef {
     pub id: QueueId,
     /// SHA-256 of the presented key.
     pub auth: [u8; 32],
-}
-
-/// A new queue (`POST /q/create`); every field optional.
-#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateQueue {
-    /// Consumers registered from the start (at most 100).
-    #[serde(default)]
-    #[schema(schema_with = crate::schema::consumer_ids)]
-    pub consumers: Vec<String>,
-    /// Failed deliveries before a message is dead-lettered (1-100, default 5).
-    #[serde(default, deserialize_with = "crate::whole::opt")]
-    #[schema(minimum = 1, maximum = 100)]
-    pub max_deliveries: Option<u32>,
-    /// Browser origins allowed to call the queue with its key.
-    #[serde(default)]
-    #[schema(schema_with = crate::schema::allowed_origins)]
-    pub allowed_origins: Option<OriginsField>,
 }
 
 /// A created queue and its key, shown this once.
@@ -125,7 +107,7 @@ impl Api {
         }
         let allowed_origins = match req.allowed_origins {
             None => Origins::None,
-            Some(field) => field.origins()?,
+            Some(field) => origins::checked(field)?,
         };
         let key = self.mint_key("qk_");
         let id = QueueId::new(self.node().pick_shard(), self.random());

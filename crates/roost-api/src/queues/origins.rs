@@ -5,32 +5,19 @@ use roost_state::command as cmd;
 use std::collections::BTreeSet;
 
 use roost_state::{Command, Origins, Query, QueryResult, Response};
-use serde::Deserialize;
 
-use super::QueueRef;
+use super::{OriginsField, QueueRef};
 use crate::{Api, Error, ErrorCode};
 
 use crate::input::MAX_ORIGINS;
 
-/// `allowed_origins` as given at create: `"*"`, a comma-separated string, or a list.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(untagged)]
-pub enum OriginsField {
-    /// `"*"` or `"https://a.example,https://b.example"`.
-    One(String),
-    /// `["https://a.example"]` (a `"*"` in it allows every origin).
-    Many(Vec<String>),
-}
-
-impl OriginsField {
-    /// The checked set.
-    pub fn origins(self) -> Result<Origins, Error> {
-        match self {
-            OriginsField::One(s) if s.trim() == "*" => Ok(Origins::Any),
-            OriginsField::One(s) => origin_set(s.split(',').map(str::to_owned).collect()),
-            OriginsField::Many(list) if list.iter().any(|o| o == "*") => Ok(Origins::Any),
-            OriginsField::Many(list) => origin_set(list),
-        }
+/// The checked set `field` names.
+pub(super) fn checked(field: OriginsField) -> Result<Origins, Error> {
+    match field {
+        OriginsField::One(s) if s.trim() == "*" => Ok(Origins::Any),
+        OriginsField::One(s) => origin_set(s.split(',').map(str::to_owned).collect()),
+        OriginsField::Many(list) if list.iter().any(|o| o == "*") => Ok(Origins::Any),
+        OriginsField::Many(list) => origin_set(list),
     }
 }
 

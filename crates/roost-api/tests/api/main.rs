@@ -8,4 +8,5 @@ mod forms;
 mod harness;
 mod jobs;
 mod queues;
+mod views;
 mod work;

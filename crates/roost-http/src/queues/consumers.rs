@@ -15,20 +15,6 @@ use crate::{body, ApiError, AppState};
 
 const ROSTER_HELP: &str = "Consumer roster updated. New consumers see ONLY future messages (RabbitMQ semantics — no historical replay). Removed consumers stop gating GC immediately.";
 
-/// Body of `POST /q/{id}/ack`.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"cursor": 1, "consumer_id": "worker-1"}))]
-pub(super) struct AckBody {
-    /// The seq of the last message processed: later pulls start after it (at most the head).
-    #[serde(deserialize_with = "roost_api::whole::one")]
-    #[schema(maximum = 18446744073709551615_f64)]
-    cursor: u64,
-    /// Who acks (1-128 letters, digits, `_ - . :`); its first ack registers it.
-    #[schema(pattern = "^[A-Za-z0-9_.:-]{1,128}$")]
-    consumer_id: String,
-}
-
 /// What an ack answers.
 #[derive(Serialize, ToSchema)]
 struct Acked<'a> {
@@ -46,7 +32,7 @@ struct Acked<'a> {
     tag = "queues",
     params(("id" = String, Path, description = "The queue's id.")),
     security(("queue_key" = []), ("queue_key" = [], "account_key" = [])),
-    request_body = AckBody,
+    request_body = roost_wire::Ack,
     responses(
         (status = 200, description = "The cursor.", body = Framed<Done<Acked>>),
         QueueWrite,
@@ -59,7 +45,7 @@ pub(super) async fn ack(
     body: Body,
 ) -> Result<Response, ApiError> {
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
-    let req: AckBody = body::json(&bytes)?;
+    let req: roost_wire::Ack = body::json(&bytes)?;
     let cursor = s.api.ack(&q.queue, &req.consumer_id, req.cursor).await?;
     Ok(q.reply(
         StatusCode::OK,
@@ -100,11 +86,11 @@ pub(super) async fn list(State(s): State<AppState>, q: QueueReq) -> Result<Respo
 pub(super) struct RosterBody {
     /// Consumers to register; they start at the head (only future messages).
     #[serde(default)]
-    #[schema(schema_with = roost_api::schema::consumer_ids)]
+    #[schema(schema_with = roost_wire::schema::consumer_ids)]
     add: Vec<String>,
     /// Consumers to forget; they stop gating garbage collection.
     #[serde(default)]
-    #[schema(schema_with = roost_api::schema::consumer_ids)]
+    #[schema(schema_with = roost_wire::schema::consumer_ids)]
     remove: Vec<String>,
 }
 

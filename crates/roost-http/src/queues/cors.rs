@@ -24,11 +24,11 @@ use roost_api::views::origins_text;
 pub(super) struct OriginsBody {
     /// Origins to allow, as `scheme://host[:port]` (`*` only at create).
     #[serde(default)]
-    #[schema(schema_with = roost_api::schema::origin_list)]
+    #[schema(schema_with = roost_wire::schema::origin_list)]
     add: Vec<String>,
     /// Origins to stop allowing.
     #[serde(default)]
-    #[schema(schema_with = roost_api::schema::origin_list)]
+    #[schema(schema_with = roost_wire::schema::origin_list)]
     remove: Vec<String>,
 }
 

@@ -116,15 +116,6 @@ pub(super) async fn list(
     ))
 }
 
-/// Body of `POST /q/{id}/dlq/replay`.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"dlq_msg_id": "qm_00000000000000a1"}))]
-pub(super) struct ReplayBody {
-    /// The dead letter's envelope id.
-    dlq_msg_id: String,
-}
-
 /// Publishes a dead letter again as a new message (`source: dlq-replay`) and removes it from
 /// the dead-letter queue.
 #[utoipa::path(
@@ -134,7 +125,7 @@ pub(super) struct ReplayBody {
     tag = "queues",
     params(("id" = String, Path, description = "The queue's id.")),
     security(("queue_key" = []), ("queue_key" = [], "account_key" = [])),
-    request_body = ReplayBody,
+    request_body = roost_wire::Replay,
     responses(
         (status = 200, description = "The new message.", body = Framed<ReplayedView>),
         (status = 402, description = "Over the payer's monthly quota: nothing was published; the dead letter stays.", body = Framed<OverQuota>),
@@ -148,7 +139,7 @@ pub(super) async fn replay(
     body: Body,
 ) -> Result<Response, ApiError> {
     let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
-    let req: ReplayBody = body::json(&bytes)?;
+    let req: roost_wire::Replay = body::json(&bytes)?;
     match s.api.replay(&q.queue, q.peer, &req.dlq_msg_id).await? {
         Replayed::OverQuota(d) => Ok(super::quota::over_quota(&s, &q, &d, None)),
         Replayed::Done(envelope) => Ok(q.reply(

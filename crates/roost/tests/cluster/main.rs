@@ -8,6 +8,8 @@ mod chaos;
 mod chaos_five;
 mod chaos_jobs;
 mod chaos_work;
+mod cli;
+mod client;
 mod deploy;
 mod failover;
 mod fixture;

@@ -1,8 +1,17 @@
-//! The limits of [`crate::input`] and the id checks as OpenAPI schemas, for the fields whose
-//! constraints the derives cannot state alone (a pattern on each item of a list, a choice of
-//! shapes).
+//! The limits on lists in requests, which the server checks (`roost_api::input`), and the
+//! OpenAPI schemas of the fields whose constraints a derive cannot state alone (a pattern on
+//! each item of a list, a choice of shapes).
 
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
+
+/// Most consumers registered at create, and most names in one roster change.
+pub const MAX_CONSUMERS: usize = 100;
+
+/// Most origins one request names.
+pub const MAX_ORIGINS: usize = 100;
+
+/// Most job types one claim may name.
+pub const MAX_CLAIM_TYPES: usize = 100;
 
 /// A consumer id: 1-128 letters, digits, `_`, `-`, `.` or `:` (`roost_state::ids`).
 const CONSUMER_ID: &str = "^[A-Za-z0-9_.:-]{1,128}$";
@@ -10,7 +19,7 @@ const CONSUMER_ID: &str = "^[A-Za-z0-9_.:-]{1,128}$";
 /// An origin as `check_origin` takes it: `scheme://host[:port]`, nothing after.
 const ORIGIN: &str = r"[A-Za-z0-9+.-]+://[A-Za-z0-9.:\[\]-]+";
 
-/// A list of consumer ids, at most [`crate::input::MAX_CONSUMERS`] long.
+/// A list of consumer ids, at most [`MAX_CONSUMERS`] long.
 pub fn consumer_ids() -> ArrayBuilder {
     ArrayBuilder::new()
         .items(
@@ -18,7 +27,7 @@ pub fn consumer_ids() -> ArrayBuilder {
                 .schema_type(Type::String)
                 .pattern(Some(CONSUMER_ID)),
         )
-        .max_items(Some(crate::input::MAX_CONSUMERS))
+        .max_items(Some(MAX_CONSUMERS))
 }
 
 /// A list of origins to add or remove (no wildcard).
@@ -30,7 +39,7 @@ pub fn origin_list() -> ArrayBuilder {
                 .pattern(Some(format!("^{ORIGIN}$")))
                 .max_length(Some(255)),
         )
-        .max_items(Some(crate::input::MAX_ORIGINS))
+        .max_items(Some(MAX_ORIGINS))
 }
 
 /// `allowed_origins` at create: `*`, or origins as a comma-separated string or a list (empty
@@ -53,12 +62,12 @@ pub fn allowed_origins() -> OneOfBuilder {
                         .pattern(Some(format!(r"^(\*|{ORIGIN})?$")))
                         .max_length(Some(255)),
                 )
-                .max_items(Some(crate::input::MAX_ORIGINS)),
+                .max_items(Some(MAX_ORIGINS)),
         )
         .item(ObjectBuilder::new().schema_type(Type::Null))
 }
 
-/// The job types a claim takes: at most [`crate::input::MAX_CLAIM_TYPES`], each 1-100
+/// The job types a claim takes: at most [`MAX_CLAIM_TYPES`], each 1-100
 /// characters.
 pub fn claim_types() -> ArrayBuilder {
     ArrayBuilder::new()
@@ -68,5 +77,5 @@ pub fn claim_types() -> ArrayBuilder {
                 .min_length(Some(1))
                 .max_length(Some(100)),
         )
-        .max_items(Some(crate::input::MAX_CLAIM_TYPES))
+        .max_items(Some(MAX_CLAIM_TYPES))
 }
