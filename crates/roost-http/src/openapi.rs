@@ -20,7 +20,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::{self, ErrorBody};
 
-/// The names of the credentials, as operations' `security` lists them.
+/// A queue's key, for `/q/{id}/*` (the names of the credentials are those operations'
+/// `security` lists).
 pub const QUEUE_KEY: &str = "queue_key";
 /// A workspace token (JWT), for jobs and work queues.
 pub const WORKSPACE_TOKEN: &str = "workspace_token";
@@ -262,7 +263,7 @@ fn preflight(path: &str) -> Operation {
                 .parameter_in(utoipa::openapi::path::ParameterIn::Path)
                 .required(Required::True)
                 .description(Some("The queue's id."))
-                .schema(Some(crate::openapi::queue_id_schema())),
+                .schema(Some(queue_id_schema())),
         )
         .parameter(
             ParameterBuilder::new()
@@ -292,7 +293,7 @@ fn preflight(path: &str) -> Operation {
 }
 
 /// The schema of a queue id: `q_`, two hex digits of shard, 14 random hex digits.
-pub fn queue_id_schema() -> utoipa::openapi::ObjectBuilder {
+fn queue_id_schema() -> utoipa::openapi::ObjectBuilder {
     utoipa::openapi::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
         .examples([serde_json::json!("q_01a3f9c2e4b6d8f0")])
