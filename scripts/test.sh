@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs build dependencies and the Python clients the tests use, validates the manifests in
-# deploy/, checks that no crate's modules
+# Installs build dependencies, validates the manifests in deploy/, installs the test tools and
+# clients from PyPI (scripts/requirements-test.txt) into a venv, checks that no crate's modules
 # import each other in a cycle (scripts/check_cycles.py), then checks formatting and
 # runs every test of the workspace and of the deterministic simulation (crates/roost-sim).
 # Build output goes to $CARGO_TARGET_DIR (default ~/.cache/roost-target, outside the clone, so
@@ -12,8 +12,8 @@ export PATH="$HOME/.cargo/bin:$PATH"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/roost-target}"
 cd "$root"
 ./scripts/check-deploy.sh
-# The cluster tests drive nodes with real clients from PyPI (the MCP client), from the venv
-# check-deploy.sh made.
+# The cluster tests drive nodes with real clients and tools from PyPI (the MCP client,
+# schemathesis), from the venv check-deploy.sh made.
 "${ROOST_VENV:-$HOME/.cache/roost-venv}/bin/pip" install -q --disable-pip-version-check \
   -r scripts/requirements-test.txt
 python3 scripts/check_cycles.py

@@ -29,10 +29,11 @@ impl Api {
         })
     }
 
-    /// Checks the operator key of a call about accounts, which need quotas on.
+    /// Checks the operator key of a call about accounts, which need quotas on. The key first:
+    /// a caller without it learns nothing, not even whether quotas are on.
     pub fn accounts_operator(&self, key: Option<&str>) -> Result<(), Error> {
-        self.plan_limits()?;
-        self.operator(key)
+        self.operator(key)?;
+        self.plan_limits().map(|_| ())
     }
 
     /// Checks the operator key a request presented (compared in constant time).

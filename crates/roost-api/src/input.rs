@@ -75,6 +75,8 @@ pub fn json_depth(text: &str) -> usize {
     deepest
 }
 
+pub use roost_wire::schema::{MAX_CLAIM_TYPES, MAX_CONSUMERS, MAX_ORIGINS};
+
 /// Longest accepted idempotency key.
 pub const MAX_IDEMPOTENCY_KEY: usize = 255;
 
@@ -187,9 +189,6 @@ pub fn claim_limit(limit: Option<u32>) -> Result<u32, Invalid> {
         _ => invalid("limit", "must be between 1 and 100"),
     }
 }
-
-/// Most job types one claim may name.
-pub const MAX_CLAIM_TYPES: usize = 100;
 
 /// The job types a claim takes: at most [`MAX_CLAIM_TYPES`], each 1-100 characters (as a
 /// job's type). A claim's types travel in every claim command and read, so they are bounded.

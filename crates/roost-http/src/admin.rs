@@ -7,37 +7,37 @@ use axum::body::Body;
 use axum::extract::{Path, Query as UrlQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use roost_api::{ErrorCode, NewNode};
 use roost_state::{Member, Roster};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::bearer_token;
+use crate::openapi::{OperatorRead, OperatorWrite};
 use crate::{body, ApiError, AppState};
 
 /// The `/admin/cluster` routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/admin/cluster/nodes", get(nodes).post(add_node))
-        .route(
-            "/admin/cluster/nodes/{id}",
-            axum::routing::delete(remove_node),
-        )
-        .route(
-            "/admin/cluster/nodes/{id}/quorum-critical",
-            get(quorum_critical),
-        )
-        .route("/admin/backups", axum::routing::post(take_backup))
-        .route("/admin/backups/{id}", axum::routing::delete(delete_backup))
-        .route("/admin/backups/{id}/files/{name}", get(backup_file))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(nodes, add_node))
+        .routes(routes!(remove_node))
+        .routes(routes!(quorum_critical))
+        .routes(routes!(take_backup))
+        .routes(routes!(delete_backup))
+        .routes(routes!(backup_file))
 }
 
 /// One member as the operator sees it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct MemberView<'a> {
+    /// Its node id.
     id: u64,
+    /// Where its peers reach it.
     peer_addr: &'a str,
+    /// Where clients reach it.
     http_addr: &'a str,
     /// Whether it answered just now.
     live: bool,
@@ -50,21 +50,34 @@ struct MemberView<'a> {
     max_lag: Option<u64>,
 }
 
-#[derive(Serialize)]
+/// One Raft group's membership as its leader reports it.
+#[derive(Serialize, ToSchema)]
 struct GroupView {
+    /// The group (0: metadata).
     group: u32,
+    /// Its leader, if known.
     leader: Option<u64>,
+    /// Its voters.
     voters: Vec<u64>,
+    /// Its learners.
     learners: Vec<u64>,
+    /// Entries each member is behind the leader, by node id (`null`: unknown).
+    #[schema(value_type = BTreeMap<String, Option<u64>>)]
     lag: BTreeMap<u64, Option<u64>>,
 }
 
-#[derive(Serialize)]
+/// The cluster's members.
+#[derive(Serialize, ToSchema)]
 struct RosterView<'a> {
+    /// Every member.
     members: Vec<MemberView<'a>>,
+    /// Ids removed for good (never reused).
+    #[schema(value_type = Vec<u64>)]
     removed: &'a BTreeSet<u64>,
+    /// Each group's membership (the live view only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     groups: Vec<GroupView>,
+    /// What to do next.
     #[serde(rename = "_help", skip_serializing_if = "Option::is_none")]
     help: Option<&'static str>,
 }
@@ -100,6 +113,18 @@ fn roster_view<'a>(roster: &'a Roster, help: &'static str) -> RosterView<'a> {
     }
 }
 
+/// The members: the roster, who answers, and each group's voters, learners and lag.
+#[utoipa::path(
+    get,
+    path = "/admin/cluster/nodes",
+    operation_id = "list_nodes",
+    tag = "cluster",
+    security(("operator_key" = [])),
+    responses(
+        (status = 200, description = "The members.", body = RosterView),
+        OperatorRead,
+    ),
+)]
 async fn nodes(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let view = s.api.cluster_nodes(bearer_token(&headers)).await?;
     let in_groups = |id: u64, learners: bool| -> Vec<u32> {
@@ -146,14 +171,33 @@ async fn nodes(State(s): State<AppState>, headers: HeaderMap) -> Result<Response
 }
 
 /// Body of `POST /admin/cluster/nodes`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"id": 4, "peer_addr": "10.0.0.4:7170", "http_addr": "10.0.0.4:7070"}))]
 struct AddBody {
+    /// A new node id (never one used before).
+    #[serde(deserialize_with = "roost_wire::whole::one")]
+    #[schema(minimum = 1, maximum = 18446744073709551615_f64)]
     id: u64,
+    /// Where its peers will reach it, `host:port`.
     peer_addr: String,
+    /// Where clients will reach it, `host:port`.
     http_addr: String,
 }
 
+/// Adds a member: every group takes it in as a learner, then as a voter once caught up.
+#[utoipa::path(
+    post,
+    path = "/admin/cluster/nodes",
+    operation_id = "add_node",
+    tag = "cluster",
+    security(("operator_key" = [])),
+    request_body = AddBody,
+    responses(
+        (status = 201, description = "The roster now.", body = RosterView),
+        OperatorWrite,
+    ),
+)]
 async fn add_node(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -174,11 +218,27 @@ async fn add_node(
 }
 
 /// Query string of `DELETE /admin/cluster/nodes/{id}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct RemoveParams {
+    /// Remove even when a group would be left without a quorum of live voters.
+    #[param(value_type = Option<bool>)]
     force: Option<String>,
 }
 
+/// Removes a member for good: its id can never be used again.
+#[utoipa::path(
+    delete,
+    path = "/admin/cluster/nodes/{id}",
+    operation_id = "remove_node",
+    tag = "cluster",
+    params(("id" = u64, Path, minimum = 1, description = "The node's id."), RemoveParams),
+    security(("operator_key" = [])),
+    responses(
+        (status = 200, description = "The roster now.", body = RosterView),
+        OperatorWrite,
+    ),
+)]
 async fn remove_node(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -203,6 +263,30 @@ async fn remove_node(
     Ok(Json(roster_view(&roster, help)).into_response())
 }
 
+/// Whether a member's loss would leave a group without a quorum.
+#[derive(Serialize, ToSchema)]
+struct Critical {
+    /// The member.
+    node: u64,
+    /// Whether stopping it now would leave some group without a quorum of live voters.
+    quorum_critical: bool,
+    /// Those groups.
+    groups: Vec<u32>,
+}
+
+/// Whether stopping a member now would cost some group its quorum.
+#[utoipa::path(
+    get,
+    path = "/admin/cluster/nodes/{id}/quorum-critical",
+    operation_id = "quorum_critical",
+    tag = "cluster",
+    params(("id" = u64, Path, minimum = 1, description = "The node's id.")),
+    security(("operator_key" = [])),
+    responses(
+        (status = 200, description = "The answer, with the groups at risk.", body = Critical),
+        OperatorRead,
+    ),
+)]
 async fn quorum_critical(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -213,12 +297,6 @@ async fn quorum_critical(
         .api
         .quorum_critical(bearer_token(&headers), node_id(&id)?)
         .await?;
-    #[derive(Serialize)]
-    struct Critical {
-        node: u64,
-        quorum_critical: bool,
-        groups: Vec<u32>,
-    }
     Ok(Json(Critical {
         node: check.node,
         quorum_critical: !check.groups.is_empty(),
@@ -237,15 +315,33 @@ fn node_id(raw: &str) -> Result<u64, ApiError> {
     })
 }
 
+/// A backup just taken.
+#[derive(Serialize, ToSchema)]
+struct Taken<'a> {
+    /// The backup.
+    id: &'a str,
+    /// Its files with their sizes and SHA-256s, and the groups' positions.
+    #[schema(value_type = Object)]
+    manifest: &'a roost_node::backup::Manifest,
+    /// What to do next.
+    #[serde(rename = "_help")]
+    help: &'static str,
+}
+
+/// Takes a consistent online backup of the whole cluster, kept on this node until deleted.
+#[utoipa::path(
+    post,
+    path = "/admin/backups",
+    operation_id = "take_backup",
+    tag = "cluster",
+    security(("operator_key" = [])),
+    responses(
+        (status = 201, description = "The backup and its manifest.", body = Taken),
+        OperatorWrite,
+    ),
+)]
 async fn take_backup(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let taken = s.api.take_backup(bearer_token(&headers)).await?;
-    #[derive(Serialize)]
-    struct Taken<'a> {
-        id: &'a str,
-        manifest: &'a roost_node::backup::Manifest,
-        #[serde(rename = "_help")]
-        help: &'static str,
-    }
     let body = Taken {
         id: &taken.id,
         manifest: &taken.manifest,
@@ -257,6 +353,19 @@ async fn take_backup(State(s): State<AppState>, headers: HeaderMap) -> Result<Re
 /// Bytes read per chunk of a streamed backup file.
 const CHUNK: usize = 1 << 20;
 
+/// One file of a backup, as bytes.
+#[utoipa::path(
+    get,
+    path = "/admin/backups/{id}/files/{name}",
+    operation_id = "get_backup_file",
+    tag = "cluster",
+    params(("id" = String, Path, description = "The backup's id."), ("name" = String, Path, description = "A file the manifest lists, or `manifest.json`.")),
+    security(("operator_key" = [])),
+    responses(
+        (status = 200, description = "The file.", content_type = "application/octet-stream", body = Vec<u8>),
+        OperatorRead,
+    ),
+)]
 async fn backup_file(
     State(s): State<AppState>,
     Path((id, name)): Path<(String, String)>,
@@ -300,11 +409,31 @@ async fn backup_file(
     Ok(resp)
 }
 
+/// `{"deleted": id}`.
+#[derive(Serialize, ToSchema)]
+struct BackupDeleted<'a> {
+    /// The backup deleted.
+    deleted: &'a str,
+}
+
+/// Deletes a backup from this node.
+#[utoipa::path(
+    delete,
+    path = "/admin/backups/{id}",
+    operation_id = "delete_backup",
+    tag = "cluster",
+    params(("id" = String, Path, description = "The backup's id.")),
+    security(("operator_key" = [])),
+    responses(
+        (status = 200, description = "Deleted.", body = BackupDeleted),
+        OperatorWrite,
+    ),
+)]
 async fn delete_backup(
     State(s): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     s.api.delete_backup(bearer_token(&headers), &id)?;
-    Ok(Json(serde_json::json!({ "deleted": id })).into_response())
+    Ok(Json(BackupDeleted { deleted: &id }).into_response())
 }

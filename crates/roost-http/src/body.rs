@@ -61,8 +61,11 @@ fn caused_by<T: std::error::Error + 'static>(e: &(dyn std::error::Error + 'stati
 }
 
 /// Parses a JSON body whatever its Content-Type (curl's `-d` sends form encoding by default);
-/// an empty body is `{}`, anything but an object is refused.
+/// an empty body or `null` is `{}` (no fields given), anything but an object is refused.
 pub fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.trim_ascii() == b"null" {
+        return json(b"{}");
+    }
     let bytes = if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         b"{}".as_slice()
     } else {
@@ -108,6 +111,7 @@ mod tests {
     fn empty_bodies_are_empty_objects_and_bad_ones_are_400() {
         assert_eq!(json::<B>(b"").ok(), Some(B { n: 0 }));
         assert_eq!(json::<B>(b" \n").ok(), Some(B { n: 0 }));
+        assert_eq!(json::<B>(b" null ").ok(), Some(B { n: 0 }));
         assert_eq!(json::<B>(br#"{"n":4}"#).ok(), Some(B { n: 4 }));
         for bad in [&b"{"[..], b"[]", br#"{"n":-1}"#] {
             let e = json::<B>(bad).expect_err("bad body");

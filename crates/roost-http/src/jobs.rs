@@ -9,40 +9,48 @@ use axum::extract::{Path, Query as UrlQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use roost_api::views::{ClaimedView, EventView, HeartbeatView, JobPageView, JobReply, JobView};
 use roost_api::{ClaimJobs, CreateJob, ErrorCode, ListJobs};
 use roost_state::{Job, JobStatus};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::client_ip::ClientIp;
 use crate::jwt::Caller;
+use crate::openapi::{WorkspaceRead, WorkspaceWrite};
 use crate::queues::{idempotency_key, parse_param};
 use crate::wire::base_url;
 use crate::{body, ApiError, AppState};
 
 /// The `/jobs` routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/jobs", post(create).get(list))
-        .route("/jobs/claim", post(claim))
-        .route("/jobs/{id}", get(get_job).delete(cancel))
-        .route("/jobs/{id}/events", get(events))
-        .route("/jobs/{id}/wait", get(wait))
-        .route("/jobs/{id}/heartbeat", post(heartbeat))
-        .route("/jobs/{id}/complete", post(complete))
-        .route("/jobs/{id}/fail", post(fail))
-        .route("/jobs/{id}/retry", post(retry))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(claim))
+        .routes(routes!(get_job, cancel))
+        .routes(routes!(events))
+        .routes(routes!(wait))
+        .routes(routes!(heartbeat))
+        .routes(routes!(complete))
+        .routes(routes!(fail))
+        .routes(routes!(retry))
 }
 
 /// The answer to `POST /jobs`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Accepted<'a> {
+    /// The job.
     id: &'a str,
+    /// Its status (`pending`).
     status: &'static str,
+    /// Where to poll it.
     status_url: String,
+    /// The job.
     job: JobView<'a>,
+    /// What to do next.
     #[serde(rename = "_help")]
     help: &'static str,
 }
@@ -63,6 +71,20 @@ fn job_response(j: &Job, status: StatusCode) -> Response {
     resp
 }
 
+/// Enqueues a job for workers of its type.
+#[utoipa::path(
+    post,
+    path = "/jobs",
+    operation_id = "create_job",
+    tag = "jobs",
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "A retried create with the same key answers the first job.")),
+    security(("workspace_token" = [])),
+    request_body = CreateJob,
+    responses(
+        (status = 202, description = "Accepted.", body = Accepted, headers(("Retry-After" = String, description = "Seconds to wait before polling again, while the job is not over."))),
+        WorkspaceWrite,
+    ),
+)]
 async fn create(
     State(s): State<AppState>,
     Caller(c): Caller,
@@ -92,6 +114,19 @@ async fn create(
     Ok(resp)
 }
 
+/// The job.
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}",
+    operation_id = "get_job",
+    tag = "jobs",
+    params(("id" = String, Path, description = "The job's id.")),
+    security(("workspace_token" = [])),
+    responses(
+        (status = 200, description = "The job.", body = JobReply, headers(("Retry-After" = String, description = "Seconds to wait before polling again, while the job is not over."))),
+        WorkspaceRead,
+    ),
+)]
 async fn get_job(
     State(s): State<AppState>,
     Caller(c): Caller,
@@ -102,15 +137,37 @@ async fn get_job(
 }
 
 /// Query string of `GET /jobs`.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
+    /// Only jobs in this status.
+    #[param(pattern = "^(pending|running|completed|failed|cancelled)$")]
     status: Option<String>,
+    /// Only jobs of this type.
     #[serde(rename = "type")]
+    #[param(rename = "type")]
     job_type: Option<String>,
+    /// Jobs per page (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
     limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 18446744073709551615_f64)]
     cursor: Option<String>,
 }
 
+/// The workspace's jobs, oldest first.
+#[utoipa::path(
+    get,
+    path = "/jobs",
+    operation_id = "list_jobs",
+    tag = "jobs",
+    params(ListParams),
+    security(("workspace_token" = [])),
+    responses(
+        (status = 200, description = "A page of jobs.", body = JobPageView),
+        WorkspaceRead,
+    ),
+)]
 async fn list(
     State(s): State<AppState>,
     Caller(c): Caller,
@@ -131,6 +188,20 @@ async fn list(
     .into_response())
 }
 
+/// Cancels a pending job, or asks a running one to stop (cooperatively).
+#[utoipa::path(
+    delete,
+    path = "/jobs/{id}",
+    operation_id = "cancel_job",
+    tag = "jobs",
+    params(("id" = String, Path, description = "The job's id.")),
+    security(("workspace_token" = [])),
+    responses(
+        (status = 200, description = "Cancelled.", body = JobReply),
+        (status = 202, description = "Cancellation requested; the worker learns it at its next heartbeat.", body = JobReply, headers(("Retry-After" = String, description = "Seconds to wait before polling again, while the job is not over."))),
+        WorkspaceWrite,
+    ),
+)]
 async fn cancel(
     State(s): State<AppState>,
     Caller(c): Caller,
@@ -145,6 +216,19 @@ async fn cancel(
     Ok(job_response(&job, status))
 }
 
+/// Runs a failed or cancelled job again.
+#[utoipa::path(
+    post,
+    path = "/jobs/{id}/retry",
+    operation_id = "retry_job",
+    tag = "jobs",
+    params(("id" = String, Path, description = "The job's id.")),
+    security(("workspace_token" = [])),
+    responses(
+        (status = 202, description = "Pending again.", body = JobReply, headers(("Retry-After" = String, description = "Seconds to wait before polling again, while the job is not over."))),
+        WorkspaceWrite,
+    ),
+)]
 async fn retry(
     State(s): State<AppState>,
     Caller(c): Caller,
@@ -155,11 +239,27 @@ async fn retry(
 }
 
 /// Query string of `/jobs/{id}/wait`.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct WaitParams {
+    /// Seconds to wait at most (default 30).
+    #[param(value_type = Option<u32>, minimum = 0, maximum = 300)]
     timeout: Option<String>,
 }
 
+/// Waits until the job is over (or the timeout), then answers it.
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}/wait",
+    operation_id = "wait_for_job",
+    tag = "jobs",
+    params(("id" = String, Path, description = "The job's id."), WaitParams),
+    security(("workspace_token" = [])),
+    responses(
+        (status = 200, description = "The job, over or as it is at the timeout.", body = JobReply, headers(("Retry-After" = String, description = "Seconds to wait before polling again, while the job is not over."))),
+        WorkspaceRead,
+    ),
+)]
 async fn wait(
     State(s): State<AppState>,
     Caller(c): Caller,
@@ -172,8 +272,50 @@ async fn wait(
     Ok(job_response(&job, StatusCode::OK))
 }
 
+/// One server-sent event of a job's log, as the document describes the stream.
+struct SseEvent;
+
+impl utoipa::PartialSchema for SseEvent {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::Type;
+        use utoipa::openapi::ObjectBuilder;
+        let text = |description: &str| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(description))
+        };
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property(
+                "id",
+                text("The event's seq; send it as Last-Event-ID to resume."),
+            )
+            .property(
+                "event",
+                text("The event's kind (`enqueued`, `claimed`, `progress`, ...)."),
+            )
+            .property("data", text("The event as JSON: an `EventView`."))
+            .required("data")
+            .into()
+    }
+}
+
+impl ToSchema for SseEvent {}
+
 /// `GET /jobs/{id}/events`: the event log as server-sent events, resuming after
 /// `Last-Event-ID`, until the job is over.
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}/events",
+    operation_id = "job_events",
+    tag = "jobs",
+    params(("id" = String, Path, description = "The job's id."), ("Last-Event-ID" = Option<u64>, Header, nullable = false, minimum = 0, maximum = 18446744073709551615_f64, description = "Resume after this event (the `id` of the last one received).")),
+    security(("workspace_token" = [])),
+    responses(
+        (status = 200, description = "Server-sent events, each an `EventView` as JSON; the stream ends when the job is over.", content_type = "text/event-stream", body = SseEvent),
+        WorkspaceRead,
+    ),
+)]
 async fn events(
     State(s): State<AppState>,
     Caller(c): Caller,
@@ -181,11 +323,10 @@ async fn events(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let after: u64 = headers
+    let last = headers
         .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
+        .map(|v| v.to_str().unwrap_or("?").trim());
+    let after = parse_param("Last-Event-ID", last, ErrorCode::InvalidCursor)?.unwrap_or(0);
     let mut items = s.api.follow_job(&c, ip, &id, after).await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Event, Infallible>>(16);
     tokio::spawn(async move {
@@ -209,6 +350,19 @@ async fn events(
         .into_response())
 }
 
+/// Claims due jobs of the worker's types, each with a lease and a token.
+#[utoipa::path(
+    post,
+    path = "/jobs/claim",
+    operation_id = "claim_jobs",
+    tag = "jobs",
+    security(("workspace_token" = [])),
+    request_body = ClaimJobs,
+    responses(
+        (status = 200, description = "The jobs claimed (maybe none), each with its token.", body = ClaimedView),
+        WorkspaceWrite,
+    ),
+)]
 async fn claim(
     State(s): State<AppState>,
     Caller(c): Caller,
@@ -222,6 +376,20 @@ async fn claim(
     Ok(Json(ClaimedView::of(&jobs)).into_response())
 }
 
+/// Extends the lease of a claimed job and reports progress; says when cancellation was asked.
+#[utoipa::path(
+    post,
+    path = "/jobs/{id}/heartbeat",
+    operation_id = "heartbeat_job",
+    tag = "jobs",
+    params(("id" = String, Path, description = "The job's id.")),
+    security(("workspace_token" = [])),
+    request_body = roost_wire::JobHeartbeat,
+    responses(
+        (status = 200, description = "The lease, extended.", body = HeartbeatView),
+        WorkspaceWrite,
+    ),
+)]
 async fn heartbeat(
     State(s): State<AppState>,
     Caller(c): Caller,
@@ -238,6 +406,20 @@ async fn heartbeat(
     Ok(Json(HeartbeatView::of(beat)).into_response())
 }
 
+/// Finishes a claimed job with its result.
+#[utoipa::path(
+    post,
+    path = "/jobs/{id}/complete",
+    operation_id = "complete_job",
+    tag = "jobs",
+    params(("id" = String, Path, description = "The job's id.")),
+    security(("workspace_token" = [])),
+    request_body = roost_wire::CompleteJob,
+    responses(
+        (status = 200, description = "The job, completed.", body = JobReply),
+        WorkspaceWrite,
+    ),
+)]
 async fn complete(
     State(s): State<AppState>,
     Caller(c): Caller,
@@ -251,6 +433,20 @@ async fn complete(
     Ok(job_response(&job, StatusCode::OK))
 }
 
+/// Fails a claimed job: retried with backoff while retries remain, else `failed`.
+#[utoipa::path(
+    post,
+    path = "/jobs/{id}/fail",
+    operation_id = "fail_job",
+    tag = "jobs",
+    params(("id" = String, Path, description = "The job's id.")),
+    security(("workspace_token" = [])),
+    request_body = roost_wire::FailJob,
+    responses(
+        (status = 200, description = "The job, pending a retry or failed.", body = JobReply),
+        WorkspaceWrite,
+    ),
+)]
 async fn fail(
     State(s): State<AppState>,
     Caller(c): Caller,

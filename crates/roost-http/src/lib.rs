@@ -3,7 +3,8 @@
 //! Handlers parse a request, call [`roost_api::Api`], and render the answer; they never decide
 //! (validation, credentials, limits and routing are the layer's).
 //! Every response is JSON; every error has a stable `code` and a `_help` sentence ([`error`] is
-//! the one place that maps error codes to HTTP statuses).
+//! the one place that maps error codes to HTTP statuses). Routes are registered with their
+//! OpenAPI descriptions ([`openapi`]), so `/openapi.json` describes exactly what is served.
 
 mod admin;
 mod auth;
@@ -14,6 +15,7 @@ mod forms;
 mod jobs;
 pub mod jwt;
 pub mod llms;
+pub mod openapi;
 mod ops;
 mod queues;
 mod quotas;
@@ -25,6 +27,7 @@ pub use wire::{is_plain_host, Links};
 mod work;
 
 use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
 
 pub use error::ApiError;
 pub use server::{serve, ConnLimits};
@@ -59,18 +62,36 @@ pub struct AppState {
     pub links: Links,
 }
 
-/// The whole HTTP API.
-pub fn router(api: roost_api::Api, limits: Limits, links: Links) -> Router {
-    let state = AppState { limits, api, links };
-    Router::new()
+/// Every route with its description.
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
         .merge(ops::routes())
         .merge(llms::routes())
-        .merge(queues::routes(state.clone()))
+        .merge(queues::routes())
         .merge(forms::routes())
         .merge(quotas::routes())
         .merge(admin::routes())
         .merge(jobs::routes())
         .merge(work::routes())
+}
+
+/// The served routes and the OpenAPI document describing them.
+fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, doc) = routes().split_for_parts();
+    let doc = openapi::finish(doc);
+    (queues::preflights(router, &doc), doc)
+}
+
+/// The whole HTTP API.
+pub fn router(api: roost_api::Api, limits: Limits, links: Links) -> Router {
+    let state = AppState { limits, api, links };
+    let (router, doc) = documented();
+    router
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            queues::grant_cors,
+        ))
+        .layer(axum::Extension(openapi::Served::of(&doc)))
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -4,8 +4,8 @@
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::wire::base_url;
 use crate::AppState;
@@ -16,16 +16,33 @@ pub const LLMS: &str = include_str!("../llms/llms.txt");
 pub const LLMS_FULL: &str = include_str!("../llms/llms-full.txt");
 
 /// `/llms.txt`, `/llms-full.txt` (public, like the rest of the documentation).
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/llms.txt", get(short))
-        .route("/llms-full.txt", get(full))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(short))
+        .routes(routes!(full))
 }
 
+/// What Roost is and where to read on, for a language model (llmstxt.org).
+#[utoipa::path(
+    get,
+    path = "/llms.txt",
+    operation_id = "llms_txt",
+    tag = "operations",
+    responses((status = 200, description = "The llmstxt.org index: what Roost is, and links to read on.", content_type = "text/markdown", body = String)),
+)]
 async fn short(State(s): State<AppState>, headers: HeaderMap) -> impl IntoResponse {
     markdown(LLMS, &base_url(&s.links, &headers))
 }
 
+/// The whole guide for a language model: the three APIs with a curl each, the MCP tools, every
+/// error code and what to do about it.
+#[utoipa::path(
+    get,
+    path = "/llms-full.txt",
+    operation_id = "llms_full_txt",
+    tag = "operations",
+    responses((status = 200, description = "The full guide: the APIs, the MCP tools, every error code and what to do about it.", content_type = "text/markdown", body = String)),
+)]
 async fn full(State(s): State<AppState>, headers: HeaderMap) -> impl IntoResponse {
     markdown(LLMS_FULL, &base_url(&s.links, &headers))
 }

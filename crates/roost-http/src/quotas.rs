@@ -5,33 +5,45 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::Json;
 use roost_state::{Account, PlanLimits};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::bearer_token;
+use crate::openapi::{OperatorRead, OperatorWrite};
 use crate::{body, ApiError, AppState};
 
 /// The `/admin` routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/admin/accounts", post(create_account))
-        .route("/admin/accounts/{id}", get(get_account))
-        .route("/admin/accounts/{id}/keys", post(mint_account_key))
-        .route("/admin/accounts/{id}/plan", put(set_plan))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_account))
+        .routes(routes!(get_account))
+        .routes(routes!(mint_account_key))
+        .routes(routes!(set_plan))
 }
 
 /// An account as the operator sees it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct AccountView<'a> {
+    /// The account.
     account_id: &'a str,
+    /// `free` or `pro`.
     plan: &'static str,
+    /// Publishes a month its plan allows (`null`: no limit).
     monthly_limit: Option<u64>,
+    /// Publishes counted this month.
     used_this_month: u64,
+    /// The queues it claimed.
+    #[schema(value_type = Vec<String>)]
     queues: &'a std::collections::BTreeSet<roost_state::QueueId>,
+    /// How many keys it has.
     keys: usize,
+    /// Whether held publishes are still being drained after an upgrade.
     drain_pending: bool,
+    /// What to do next.
     #[serde(rename = "_help", skip_serializing_if = "Option::is_none")]
     help: Option<&'static str>,
 }
@@ -52,13 +64,41 @@ impl<'a> AccountView<'a> {
 }
 
 /// Body naming a plan.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"plan": "pro"}))]
 struct PlanBody {
+    /// `free` (the default) or `pro`.
     #[serde(default)]
+    #[schema(pattern = "^(free|pro)$")]
     plan: Option<String>,
 }
 
+/// A minted account key.
+#[derive(Serialize, ToSchema)]
+struct Minted<'a> {
+    /// The account.
+    account_id: &'a str,
+    /// The key, shown this once.
+    account_key: &'a str,
+    /// What to do next.
+    #[serde(rename = "_help")]
+    help: &'static str,
+}
+
+/// Creates an account.
+#[utoipa::path(
+    post,
+    path = "/admin/accounts",
+    operation_id = "create_account",
+    tag = "accounts",
+    security(("operator_key" = [])),
+    request_body(content = Option<PlanBody>, description = "Optional: no body is the free plan."),
+    responses(
+        (status = 201, description = "The account.", body = AccountView),
+        OperatorWrite,
+    ),
+)]
 async fn create_account(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -77,6 +117,19 @@ async fn create_account(
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
+/// An account's plan, usage and queues.
+#[utoipa::path(
+    get,
+    path = "/admin/accounts/{id}",
+    operation_id = "get_account",
+    tag = "accounts",
+    params(("id" = String, Path, description = "The account's id.")),
+    security(("operator_key" = [])),
+    responses(
+        (status = 200, description = "The account.", body = AccountView),
+        OperatorRead,
+    ),
+)]
 async fn get_account(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -87,19 +140,25 @@ async fn get_account(
     Ok(Json(view).into_response())
 }
 
+/// Mints a key for the account; it is in the answer, and only there.
+#[utoipa::path(
+    post,
+    path = "/admin/accounts/{id}/keys",
+    operation_id = "mint_account_key",
+    tag = "accounts",
+    params(("id" = String, Path, description = "The account's id.")),
+    security(("operator_key" = [])),
+    responses(
+        (status = 201, description = "The key (shown this once).", body = Minted),
+        OperatorWrite,
+    ),
+)]
 async fn mint_account_key(
     State(s): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let minted = s.api.mint_account_key(bearer_token(&headers), &id).await?;
-    #[derive(Serialize)]
-    struct Minted<'a> {
-        account_id: &'a str,
-        account_key: &'a str,
-        #[serde(rename = "_help")]
-        help: &'static str,
-    }
     let body = Minted {
         account_id: &minted.account.id,
         account_key: &minted.key,
@@ -108,6 +167,20 @@ async fn mint_account_key(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
+/// Changes the account's plan; publishes held by the old limit drain into their queues.
+#[utoipa::path(
+    put,
+    path = "/admin/accounts/{id}/plan",
+    operation_id = "set_plan",
+    tag = "accounts",
+    params(("id" = String, Path, description = "The account's id.")),
+    security(("operator_key" = [])),
+    request_body(content = Option<PlanBody>, description = "Optional: no body is the free plan."),
+    responses(
+        (status = 200, description = "The account.", body = AccountView),
+        OperatorWrite,
+    ),
+)]
 async fn set_plan(
     State(s): State<AppState>,
     Path(id): Path<String>,

@@ -6,29 +6,52 @@ use serde_json::value::RawValue;
 use crate::{Doc, Time};
 
 /// A new job (`POST /jobs`).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"type": "render", "payload": {"page": 1}, "maxRetries": 3}))]
 pub struct CreateJob {
-    /// The worker type.
+    /// The worker type (1-100 characters).
     #[serde(rename = "type")]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub job_type: String,
     /// JSON handed to the worker; `{}` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<serde_json::Value>)]
     pub payload: Option<Doc>,
     /// Retries after the first attempt (0-10, default 3).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::whole::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(minimum = 0, maximum = 10)]
     pub max_retries: Option<i64>,
     /// Seconds one attempt may run (10-86400, default 300).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::whole::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(minimum = 10, maximum = 86400)]
     pub timeout_seconds: Option<i64>,
     /// Higher runs first (-1000..=1000, default 0).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::whole::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(minimum = -1000, maximum = 1000)]
     pub priority: Option<i64>,
-    /// Not before this time.
+    /// Not before this time: RFC 3339 in UTC (`Z`), from 1970.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime, pattern = r"^(19[7-9][0-9]|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-5][0-9](\.[0-9]{1,9})?Z$")]
     pub run_at: Option<Time>,
     /// Where to POST the outcome, an http(s) URL.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(
+        max_length = 2048,
+        pattern = "^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[!-~]*)?$"
+    )]
     pub webhook: Option<String>,
     /// Makes a retried create return the first job (HTTP: the `Idempotency-Key` header).
     #[serde(skip)]
@@ -53,52 +76,78 @@ pub struct ListJobs {
 }
 
 /// A worker's claim (`POST /jobs/claim`).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"workerId": "worker-1", "types": ["render"], "limit": 1}))]
 pub struct ClaimJobs {
-    /// Who is claiming.
+    /// Who is claiming (1-128 characters).
+    #[schema(min_length = 1, max_length = 128)]
     pub worker_id: String,
-    /// The job types it runs; empty: every type.
+    /// The job types it runs (each 1-100 characters); empty: every type.
     #[serde(default)]
+    #[schema(schema_with = crate::schema::claim_types)]
     pub types: Vec<String>,
     /// Most jobs to take (1-100, default 1).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::whole::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// Seconds to wait for a job when none is due (0-30, default 0).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::whole::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(minimum = 0, maximum = 30)]
     pub wait: Option<u64>,
 }
 
 /// A worker's heartbeat (`POST /jobs/{id}/heartbeat`).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"token": "00000000000000ff", "progress": 50}))]
 pub struct JobHeartbeat {
     /// The lease's token, from the claim.
+    #[schema(pattern = "^[0-9a-fA-F]{1,16}$")]
     pub token: String,
     /// Progress, 0-100.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::whole::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(minimum = 0, maximum = 100)]
     pub progress: Option<i64>,
 }
 
 /// A completed job (`POST /jobs/{id}/complete`).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"token": "00000000000000ff", "result": {"summary": "done"}}))]
 pub struct CompleteJob {
     /// The lease's token, from the claim.
+    #[schema(pattern = "^[0-9a-fA-F]{1,16}$")]
     pub token: String,
     /// The result (`null` when none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<serde_json::Value>)]
     pub result: Option<Doc>,
 }
 
 /// A failed attempt (`POST /jobs/{id}/fail`).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"token": "00000000000000ff", "error": "upstream timed out", "retryable": true}))]
 pub struct FailJob {
     /// The lease's token, from the claim.
+    #[schema(pattern = "^[0-9a-fA-F]{1,16}$")]
     pub token: String,
-    /// Why.
+    /// Why (at most 4096 bytes).
     #[serde(default)]
+    #[schema(max_length = 4096)]
     pub error: String,
     /// Whether another attempt may succeed (default true); false fails the job for good.
     #[serde(default = "yes")]

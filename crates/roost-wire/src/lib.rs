@@ -10,6 +10,8 @@
 mod doc;
 mod jobs;
 mod queues;
+pub mod schema;
+pub mod whole;
 mod work;
 
 pub use doc::{Doc, Time};

@@ -5,17 +5,25 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 /// A new queue (`POST /q/create`); every field optional.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"consumers": ["worker-1"], "max_deliveries": 5}))]
 pub struct CreateQueue {
     /// Consumers registered from the start (at most 100).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(schema_with = crate::schema::consumer_ids)]
     pub consumers: Vec<String>,
     /// Failed deliveries before a message is dead-lettered (1-100, default 5).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::whole::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(minimum = 1, maximum = 100)]
     pub max_deliveries: Option<u32>,
     /// Browser origins allowed to call the queue with its key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::schema::allowed_origins)]
     pub allowed_origins: Option<OriginsField>,
 }
 
@@ -46,25 +54,34 @@ pub struct Pull {
 }
 
 /// An ack (`POST /q/{id}/ack`): everything at or below `cursor` is done.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"cursor": 1, "consumer_id": "worker-1"}))]
 pub struct Ack {
     /// The cursor to move to.
+    #[serde(deserialize_with = "crate::whole::one")]
+    #[schema(maximum = 18446744073709551615_f64)]
     pub cursor: u64,
     /// Whose cursor.
+    #[schema(pattern = "^[A-Za-z0-9_.:-]{1,128}$")]
     pub consumer_id: String,
 }
 
 /// A failed delivery (`POST /q/{id}/nack`).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"consumer_id": "worker-1", "seq": 2, "error": "bad input"}))]
 pub struct Nack {
     /// Who failed to process it.
+    #[schema(pattern = "^[A-Za-z0-9_.:-]{1,128}$")]
     pub consumer_id: String,
     /// The message.
+    #[serde(deserialize_with = "crate::whole::one")]
+    #[schema(maximum = 18446744073709551615_f64)]
     pub seq: u64,
     /// Why (at most 4096 bytes).
     #[serde(default)]
+    #[schema(max_length = 4096)]
     pub error: String,
     /// Dead-letter it now rather than after `max_deliveries` failures.
     #[serde(default)]
@@ -72,16 +89,18 @@ pub struct Nack {
 }
 
 /// A replay of a dead letter (`POST /q/{id}/dlq/replay`).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"dlq_msg_id": "qm_00000000000000a1"}))]
 pub struct Replay {
     /// The dead letter's envelope id.
     pub dlq_msg_id: String,
 }
 
 /// Binding a form to a queue (`PUT /api/forms/{id}`, the form key as Bearer).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"queue_id": "q_01a3f9c2e4b6d8f0", "queue_api_key": "qk_..."}))]
 pub struct BindForm {
     /// The queue its submissions go to.
     pub queue_id: String,

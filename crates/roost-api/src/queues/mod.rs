@@ -23,8 +23,7 @@ use roost_state::{
 use crate::keys::digest;
 use crate::{Api, Error, ErrorCode};
 
-/// Most consumers registered at create, and most names in one roster change.
-const MAX_CONSUMERS: usize = 100;
+use crate::input::MAX_CONSUMERS;
 
 /// A queue as a request addresses it: its id and the digest of the key it presented. Whether
 /// the key is right is decided by the queue's shard, with the request.

@@ -9,8 +9,7 @@ use roost_state::{Command, Origins, Query, QueryResult, Response};
 use super::{OriginsField, QueueRef};
 use crate::{Api, Error, ErrorCode};
 
-/// Most origins one request names.
-const MAX_ORIGINS: usize = 100;
+use crate::input::MAX_ORIGINS;
 
 /// The checked set `field` names.
 pub(super) fn checked(field: OriginsField) -> Result<Origins, Error> {
@@ -51,18 +50,19 @@ pub fn check_origin(raw: &str) -> Result<String, Error> {
 
 /// Validates a list of origins (no `*`) into a set.
 pub fn origin_set(list: Vec<String>) -> Result<Origins, Error> {
-    let set = list
-        .iter()
-        .filter(|o| !o.trim().is_empty())
-        .map(|o| check_origin(o))
-        .collect::<Result<BTreeSet<_>, _>>()?;
-    if set.len() > MAX_ORIGINS {
+    // The request's entries are counted, not the distinct origins: the bound is on input.
+    if list.len() > MAX_ORIGINS {
         return Err(Error::new(
             ErrorCode::TooManyOriginsInRequest,
             format!("at most {MAX_ORIGINS} origins"),
             "Allow fewer origins, or create the queue with allowed_origins=\"*\".",
         ));
     }
+    let set = list
+        .iter()
+        .filter(|o| !o.trim().is_empty())
+        .map(|o| check_origin(o))
+        .collect::<Result<BTreeSet<_>, _>>()?;
     Ok(if set.is_empty() {
         Origins::None
     } else {

@@ -24,7 +24,7 @@ pub fn raw(stored: &str) -> &RawValue {
 }
 
 /// A job (seed 004's field names), with its lease when the caller just claimed it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobView<'a> {
     id: &'a str,
@@ -37,7 +37,9 @@ pub struct JobView<'a> {
     max_retries: u32,
     timeout_seconds: u32,
     priority: i32,
+    #[schema(value_type = serde_json::Value)]
     payload: &'a RawValue,
+    #[schema(value_type = Option<serde_json::Value>)]
     result: Option<&'a RawValue>,
     error: Option<&'a str>,
     worker_id: Option<&'a str>,
@@ -92,11 +94,12 @@ impl<'a> JobView<'a> {
 }
 
 /// One event of a job's log, as an SSE `data` line carries it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct EventView<'a> {
     seq: u64,
     at: String,
     kind: &'a str,
+    #[schema(value_type = serde_json::Value)]
     data: &'a RawValue,
     status: &'static str,
 }
@@ -115,13 +118,14 @@ impl<'a> EventView<'a> {
 }
 
 /// A work-queue task; only its assignee (the dequeue answer) sees the token.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskView<'a> {
     id: &'a str,
     queue_id: &'a str,
     name: &'a str,
     priority: u8,
+    #[schema(value_type = serde_json::Value)]
     payload: &'a RawValue,
     deadline: Option<String>,
     overdue: bool,
@@ -129,6 +133,7 @@ pub struct TaskView<'a> {
     agent_id: Option<&'a str>,
     token: Option<String>,
     lease_expires_at: Option<String>,
+    #[schema(value_type = Option<serde_json::Value>)]
     result: Option<&'a RawValue>,
     error: Option<&'a str>,
     created_at: String,
@@ -159,14 +164,14 @@ impl<'a> TaskView<'a> {
 }
 
 /// `{"job": ...}`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct JobReply<'a> {
     /// The job.
     pub job: JobView<'a>,
 }
 
 /// A page of jobs.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct JobPageView<'a> {
     /// The jobs.
     pub jobs: Vec<JobView<'a>>,
@@ -177,7 +182,7 @@ pub struct JobPageView<'a> {
 }
 
 /// The answer to a claim: the jobs taken, each with its lease.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ClaimedView<'a> {
     /// The jobs.
     pub jobs: Vec<JobView<'a>>,
@@ -197,7 +202,7 @@ impl<'a> ClaimedView<'a> {
 }
 
 /// The answer to a job heartbeat.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HeartbeatView {
     ok: bool,
@@ -217,7 +222,7 @@ impl HeartbeatView {
 }
 
 /// A work queue with its tasks counted by status.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkQueueView<'a> {
     id: &'a str,
@@ -241,7 +246,7 @@ impl<'a> WorkQueueView<'a> {
 }
 
 /// `{"workQueues": [...]}`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkQueueList<'a> {
     /// The queues.
@@ -249,21 +254,21 @@ pub struct WorkQueueList<'a> {
 }
 
 /// `{"task": ...}`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TaskReply<'a> {
     /// The task.
     pub task: TaskView<'a>,
 }
 
 /// `{"tasks": [...]}`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TaskList<'a> {
     /// The tasks.
     pub tasks: Vec<TaskView<'a>>,
 }
 
 /// `{"ok": true, "id": ..., "deleted": true}`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Deleted<'a> {
     ok: bool,
     id: &'a str,

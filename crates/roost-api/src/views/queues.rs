@@ -18,7 +18,7 @@ pub fn origins_text(origins: &Origins) -> String {
 }
 
 /// An envelope as pulls return it; the payload is embedded verbatim, never re-encoded.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct EnvelopeView<'a> {
     id: &'a str,
     seq: u64,
@@ -29,6 +29,7 @@ pub struct EnvelopeView<'a> {
     replayed_from: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     form_id: Option<&'a str>,
+    #[schema(value_type = serde_json::Value)]
     payload: &'a RawValue,
 }
 
@@ -62,7 +63,7 @@ impl<'a> EnvelopeView<'a> {
 }
 
 /// A created queue, with its key shown this once.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CreatedView<'a> {
     queue_api_key: &'a str,
     consumers: Vec<&'a str>,
@@ -83,7 +84,7 @@ impl<'a> CreatedView<'a> {
 }
 
 /// One consumer's place.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ConsumerView<'a> {
     consumer_id: &'a str,
     cursor: u64,
@@ -91,7 +92,7 @@ struct ConsumerView<'a> {
 }
 
 /// A queue's settings.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct SettingsView {
     max_deliveries: u32,
     allowed_origins: String,
@@ -100,7 +101,7 @@ struct SettingsView {
 }
 
 /// A queue's state (`GET /q/{id}`).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct QueueInfoView<'a> {
     head_seq: u64,
     floor_seq: u64,
@@ -143,7 +144,7 @@ impl<'a> QueueInfoView<'a> {
 }
 
 /// The registered consumers and their cursors.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ConsumersView<'a> {
     consumers: Vec<&'a str>,
     cursors: &'a BTreeMap<String, u64>,
@@ -160,7 +161,7 @@ impl<'a> ConsumersView<'a> {
 }
 
 /// A stored publish.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct StoredView<'a> {
     /// Its place in the queue.
     pub seq: u64,
@@ -171,7 +172,7 @@ pub struct StoredView<'a> {
 }
 
 /// What a nack did.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct NackedView {
     ok: bool,
     seq: u64,
@@ -192,7 +193,7 @@ impl NackedView {
 }
 
 /// A dead letter as listed: the envelope (its payload byte for byte) and why it was given up.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct DeadLetterView<'a> {
     #[serde(flatten)]
     envelope: EnvelopeView<'a>,
@@ -216,7 +217,7 @@ impl<'a> DeadLetterView<'a> {
 }
 
 /// A page of dead letters.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct DeadLetterPage<'a> {
     /// The dead letters.
     pub messages: Vec<DeadLetterView<'a>>,
@@ -227,7 +228,7 @@ pub struct DeadLetterPage<'a> {
 }
 
 /// A replayed dead letter.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ReplayedView<'a> {
     /// Always true.
     pub ok: bool,

@@ -3,7 +3,7 @@
 use roost_api::{digest, ErrorCode, Published, Replayed, Settings};
 use roost_state::PlanLimits;
 
-use crate::harness::{env, env_with, queue, refused};
+use crate::harness::{env_with, queue, refused};
 
 const OPERATOR: &str = "operator-secret";
 
@@ -16,10 +16,19 @@ fn quotas() -> roost_node::Quotas {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_quotas_the_operator_calls_are_refused() -> anyhow::Result<()> {
-    let env = env().await?;
+    let settings = Settings {
+        operator_key_digest: Some(digest(OPERATOR.as_bytes())),
+        ..Settings::default()
+    };
+    let env = env_with(settings, None).await?;
     refused(
         env.api.create_account(Some(OPERATOR), None).await,
         ErrorCode::QuotasDisabled,
+    );
+    // Without the key nothing is told, not even that quotas are off.
+    refused(
+        env.api.create_account(None, None).await,
+        ErrorCode::MissingApiKey,
     );
     Ok(())
 }

@@ -9,22 +9,50 @@ use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use super::QueueReq;
+use super::{Framed, QueueReq};
+use crate::openapi::QueueWrite;
 use crate::{body, ApiError, AppState};
 use roost_api::views::origins_text;
 
 /// Body of `POST /q/{id}/origins`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"add": ["https://app.example"], "remove": []}))]
 pub(super) struct OriginsBody {
+    /// Origins to allow, as `scheme://host[:port]` (`*` only at create).
     #[serde(default)]
+    #[schema(schema_with = roost_wire::schema::origin_list)]
     add: Vec<String>,
+    /// Origins to stop allowing.
     #[serde(default)]
+    #[schema(schema_with = roost_wire::schema::origin_list)]
     remove: Vec<String>,
 }
 
+/// The allowed origins now.
+#[derive(Serialize, ToSchema)]
+struct Allowed {
+    /// Comma-separated, or `*`.
+    allowed_origins: String,
+}
+
+/// Adds and removes the browser origins allowed to call the queue with its key.
+#[utoipa::path(
+    post,
+    path = "/q/{id}/origins",
+    operation_id = "change_origins",
+    tag = "queues",
+    params(("id" = String, Path, description = "The queue's id.")),
+    security(("queue_key" = []), ("queue_key" = [], "account_key" = [])),
+    request_body(content = Option<OriginsBody>, description = "Both lists are optional."),
+    responses(
+        (status = 200, description = "The allowed origins now.", body = Framed<Allowed>),
+        QueueWrite,
+    ),
+)]
 pub(super) async fn change(
     State(s): State<AppState>,
     q: QueueReq,
@@ -37,10 +65,6 @@ pub(super) async fn change(
         .api
         .change_origins(&q.queue, &req.add, &req.remove)
         .await?;
-    #[derive(serde::Serialize)]
-    struct Allowed {
-        allowed_origins: String,
-    }
     Ok(q.reply(
         StatusCode::OK,
         Allowed {
@@ -96,7 +120,7 @@ pub(super) async fn preflight(
 }
 
 /// Adds the CORS grant to a per-queue response when the request's origin is allowed.
-pub(super) async fn grant(State(s): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn grant(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let origin = req.headers().get(header::ORIGIN).cloned();
     let id = req
         .uri()

@@ -8,11 +8,29 @@ use axum::response::Response;
 use roost_api::views::{DeadLetterPage, DeadLetterView, EnvelopeView, NackedView, ReplayedView};
 use roost_api::{ErrorCode, Nack, Replayed};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::messages::parse_param;
-use super::QueueReq;
+use super::quota::OverQuota;
+use super::{Framed, QueueReq};
+use crate::openapi::{QueuePage, QueueWrite};
 use crate::{body, ApiError, AppState};
 
+/// Counts a failed delivery; after the queue's `max_deliveries` (or at once with
+/// `dead_letter: true`) the message is copied to the dead-letter queue.
+#[utoipa::path(
+    post,
+    path = "/q/{id}/nack",
+    operation_id = "nack",
+    tag = "queues",
+    params(("id" = String, Path, description = "The queue's id.")),
+    security(("queue_key" = []), ("queue_key" = [], "account_key" = [])),
+    request_body = Nack,
+    responses(
+        (status = 200, description = "The failure counted.", body = Framed<NackedView>),
+        QueueWrite,
+    ),
+)]
 pub(super) async fn nack(
     State(s): State<AppState>,
     q: QueueReq,
@@ -31,12 +49,40 @@ pub(super) async fn nack(
 }
 
 /// Query string of `GET /q/{id}/dlq`.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct DlqParams {
+    /// The `next_cursor` of the previous page (default 0: the start).
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 18446744073709551615_f64)]
     cursor: Option<String>,
+    /// Dead letters per page (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
 }
 
+/// A page of the dead-letter queue, in the order messages arrived there.
+#[derive(Serialize, ToSchema)]
+#[schema(as = DeadLetters)]
+struct Page<'a> {
+    #[serde(flatten)]
+    page: DeadLetterPage<'a>,
+    /// The next page's URL.
+    next_url: String,
+}
+
+/// Lists dead letters.
+#[utoipa::path(
+    get,
+    path = "/q/{id}/dlq",
+    operation_id = "list_dead_letters",
+    tag = "queues",
+    params(("id" = String, Path, description = "The queue's id."), DlqParams),
+    security(("queue_key" = []), ("queue_key" = [], "account_key" = [])),
+    responses(
+        (status = 200, description = "A page of dead letters.", body = Framed<Page>),
+        QueuePage,
+    ),
+)]
 pub(super) async fn list(
     State(s): State<AppState>,
     q: QueueReq,
@@ -51,12 +97,6 @@ pub(super) async fn list(
         .iter()
         .map(|(row, e)| DeadLetterView::new(id, *row, e))
         .collect::<Result<Vec<_>, _>>()?;
-    #[derive(Serialize)]
-    struct Page<'a> {
-        #[serde(flatten)]
-        page: DeadLetterPage<'a>,
-        next_url: String,
-    }
     let next_url = format!(
         "{}/q/{id}/dlq?cursor={}&limit={}",
         q.base, page.next_cursor, page.limit
@@ -76,6 +116,22 @@ pub(super) async fn list(
     ))
 }
 
+/// Publishes a dead letter again as a new message (`source: dlq-replay`) and removes it from
+/// the dead-letter queue.
+#[utoipa::path(
+    post,
+    path = "/q/{id}/dlq/replay",
+    operation_id = "replay_dead_letter",
+    tag = "queues",
+    params(("id" = String, Path, description = "The queue's id.")),
+    security(("queue_key" = []), ("queue_key" = [], "account_key" = [])),
+    request_body = roost_wire::Replay,
+    responses(
+        (status = 200, description = "The new message.", body = Framed<ReplayedView>),
+        (status = 402, description = "Over the payer's monthly quota: nothing was published; the dead letter stays.", body = Framed<OverQuota>),
+        QueueWrite,
+    ),
+)]
 pub(super) async fn replay(
     State(s): State<AppState>,
     q: QueueReq,

@@ -8,8 +8,11 @@ use axum::response::{IntoResponse, Response};
 use roost_api::views::{EnvelopeView, StoredView};
 use roost_api::{ErrorCode, Published, Pull};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use super::QueueReq;
+use super::quota::OverQuota;
+use super::{Framed, QueueLinks, QueueReq};
+use crate::openapi::{QueuePage, QueueWrite};
 use crate::wire::timestamp;
 use crate::{body, ApiError, AppState};
 
@@ -27,6 +30,35 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> 
     Ok(Some(roost_api::input::idempotency_key(s.to_owned())?))
 }
 
+/// A publish held back by the quota earlier, retried while still held.
+#[derive(Serialize, ToSchema)]
+struct StillHeld<'a> {
+    /// Always true: the message is kept and replays when the plan is raised.
+    auto_enqueued: bool,
+    /// The held publish.
+    pending_publish_id: &'a str,
+}
+
+/// Appends the body, any JSON document, to the queue as one message.
+#[utoipa::path(
+    post,
+    path = "/q/{id}/publish",
+    operation_id = "publish",
+    tag = "queues",
+    params(
+        ("id" = String, Path, description = "The queue's id."),
+        ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "The same key and body within 24 h answer the first publish (`Idempotent-Replayed: true`); the same key with another body is refused (422)."),
+    ),
+    security(("queue_key" = []), ("queue_key" = [], "account_key" = [])),
+    request_body(content = serde_json::Value, content_type = "application/json", description = "The message: any JSON document, nested at most 128 deep.", example = json!({"task": "summarize", "url": "https://example.com"})),
+    responses(
+        (status = 201, description = "Stored, with its seq.", body = Framed<StoredView>,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this answers an earlier publish with the same Idempotency-Key."))),
+        (status = 202, description = "Held back by the quota earlier; still held.", body = Framed<StillHeld>),
+        (status = 402, description = "Over the payer's monthly quota: the message is kept and replays when the plan is raised.", body = Framed<OverQuota>),
+        QueueWrite,
+    ),
+)]
 pub(super) async fn publish(
     State(s): State<AppState>,
     q: QueueReq,
@@ -44,21 +76,14 @@ pub(super) async fn publish(
         Published::Held {
             pending_id,
             denied: None,
-        } => {
-            #[derive(Serialize)]
-            struct StillHeld<'a> {
-                auto_enqueued: bool,
-                pending_publish_id: &'a str,
-            }
-            Ok(q.reply(
-                StatusCode::ACCEPTED,
-                StillHeld {
-                    auto_enqueued: true,
-                    pending_publish_id: &pending_id,
-                },
-                "This publish was held back by the quota earlier; it replays when the plan is raised.",
-            ))
-        }
+        } => Ok(q.reply(
+            StatusCode::ACCEPTED,
+            StillHeld {
+                auto_enqueued: true,
+                pending_publish_id: &pending_id,
+            },
+            "This publish was held back by the quota earlier; it replays when the plan is raised.",
+        )),
         Published::Stored {
             seq,
             id,
@@ -86,11 +111,20 @@ pub(super) async fn publish(
 }
 
 /// Query string of `GET /q/{id}/pull`, read as text so bad values get our own error.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct PullParams {
+    /// Who is pulling (1-128 letters, digits, `_ - . :`); ids starting `_dash_` only inspect.
+    #[param(required = true, value_type = String, pattern = "^[A-Za-z0-9_.:-]{1,128}$", example = "worker-1")]
     consumer_id: Option<String>,
+    /// Return messages with seq above this; default: the consumer's acked cursor.
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 18446744073709551615_f64)]
     cursor: Option<String>,
+    /// Most messages to return (default 10).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
+    /// Seconds to wait for a message when there is none (long poll; default 0).
+    #[param(value_type = Option<u32>, minimum = 0, maximum = 30)]
     wait: Option<String>,
 }
 
@@ -112,6 +146,19 @@ pub fn parse_param<T: std::str::FromStr>(
     .transpose()
 }
 
+/// Reads messages after a cursor; moves nothing (ack does).
+#[utoipa::path(
+    get,
+    path = "/q/{id}/pull",
+    operation_id = "pull",
+    tag = "queues",
+    params(("id" = String, Path, description = "The queue's id."), PullParams),
+    security(("queue_key" = []), ("queue_key" = [], "account_key" = [])),
+    responses(
+        (status = 200, description = "A page of messages.", body = PullReply),
+        QueuePage,
+    ),
+)]
 pub(super) async fn pull(
     State(s): State<AppState>,
     q: QueueReq,
@@ -164,22 +211,33 @@ pub(super) async fn pull(
 }
 
 /// The body of a pull.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct PullReply<'a> {
+    /// The queue.
     queue_id: &'a str,
+    /// Who pulled.
     consumer_id: &'a str,
+    /// The cursor the page starts after.
     cursor: u64,
+    /// The messages, in seq order.
     messages: Vec<EnvelopeView<'a>>,
+    /// Ack this when done with the page; pull from it next.
     next_cursor: u64,
+    /// Whether more messages follow.
     has_more: bool,
+    /// The next page's URL.
     next_url: String,
+    /// Messages at or below this seq were garbage-collected.
     floor: u64,
+    /// Present (true) when the cursor was below the floor and the page starts there.
     #[serde(skip_serializing_if = "Option::is_none")]
     cursor_below_floor: Option<bool>,
+    /// What to do next.
     #[serde(rename = "_help")]
     help: &'static str,
+    /// Where each of the queue's operations is.
     #[serde(rename = "_links")]
-    links: super::QueueLinks,
+    links: QueueLinks,
 }
 
 #[cfg(test)]

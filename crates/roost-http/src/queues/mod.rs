@@ -15,41 +15,45 @@ use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::options;
 use axum::{Json, Router};
 use roost_api::views::{CreatedView, QueueInfoView};
 use roost_api::{CreateQueue, QueueRef};
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::bearer_token;
+use crate::openapi::{KeylessCreate, QueueRead};
 use crate::wire::base_url;
 use crate::{body, ApiError, AppState};
 
+pub use cors::grant as grant_cors;
+
 /// The `/q` routes.
-pub fn routes(state: AppState) -> Router<AppState> {
-    // Every per-queue path answers CORS preflights (OPTIONS) as well as its own methods.
-    let per_queue = [
-        ("/q/{id}", get(info).delete(delete)),
-        ("/q/{id}/publish", post(messages::publish)),
-        ("/q/{id}/pull", get(messages::pull)),
-        ("/q/{id}/ack", post(consumers::ack)),
-        (
-            "/q/{id}/consumers",
-            get(consumers::list).post(consumers::change),
-        ),
-        ("/q/{id}/nack", post(dlq::nack)),
-        ("/q/{id}/dlq", get(dlq::list)),
-        ("/q/{id}/dlq/replay", post(dlq::replay)),
-        ("/q/{id}/origins", post(cors::change)),
-    ]
-    .into_iter()
-    .fold(Router::new(), |r, (path, methods)| {
-        r.route(path, methods.options(cors::preflight))
-    })
-    .layer(axum::middleware::from_fn_with_state(state, cors::grant));
-    Router::new()
-        .route("/q/create", post(create))
-        .merge(per_queue)
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create))
+        .routes(routes!(info, delete))
+        .routes(routes!(messages::publish))
+        .routes(routes!(messages::pull))
+        .routes(routes!(consumers::ack))
+        .routes(routes!(consumers::list, consumers::change))
+        .routes(routes!(dlq::nack))
+        .routes(routes!(dlq::list))
+        .routes(routes!(dlq::replay))
+        .routes(routes!(cors::change))
+}
+
+/// Every per-queue path of `doc` also answers CORS preflights (OPTIONS); the document lists
+/// them too ([`crate::openapi::finish`]).
+pub fn preflights(router: Router<AppState>, doc: &utoipa::openapi::OpenApi) -> Router<AppState> {
+    doc.paths
+        .paths
+        .keys()
+        .filter(|path| path.starts_with("/q/{id}"))
+        .fold(router, |r, path| r.route(path, options(cors::preflight)))
 }
 
 /// The header carrying an account key, which claims the queue it is sent to.
@@ -107,7 +111,7 @@ impl QueueReq {
 }
 
 /// The `_links` of a queue: where each of its operations is.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct QueueLinks {
     #[serde(rename = "self")]
     this: String,
@@ -133,6 +137,21 @@ fn links(base: &str, id: &str) -> QueueLinks {
     }
 }
 
+/// A queue's reply: its body with `queue_id`, `_help` and `_links`.
+#[derive(Serialize, ToSchema)]
+pub struct Framed<'a, T> {
+    #[serde(flatten)]
+    body: T,
+    /// The queue.
+    queue_id: &'a str,
+    /// What to do next.
+    #[serde(rename = "_help")]
+    help: &'a str,
+    /// Where each of the queue's operations is.
+    #[serde(rename = "_links")]
+    links: QueueLinks,
+}
+
 /// `body` with `queue_id`, `_help` and `_links` added.
 fn framed<T: Serialize>(
     status: StatusCode,
@@ -141,16 +160,6 @@ fn framed<T: Serialize>(
     help: &str,
     links: QueueLinks,
 ) -> Response {
-    #[derive(Serialize)]
-    struct Framed<'a, T> {
-        #[serde(flatten)]
-        body: T,
-        queue_id: &'a str,
-        #[serde(rename = "_help")]
-        help: &'a str,
-        #[serde(rename = "_links")]
-        links: QueueLinks,
-    }
     let framed = Framed {
         body,
         queue_id,
@@ -161,8 +170,9 @@ fn framed<T: Serialize>(
 }
 
 /// `{"ok": true, ...}` around `body`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Done<T> {
+    /// Always true.
     ok: bool,
     #[serde(flatten)]
     body: T,
@@ -175,6 +185,37 @@ impl<T> Done<T> {
     }
 }
 
+/// The publish and pull URLs of a new queue.
+#[derive(Serialize, ToSchema)]
+struct Urls {
+    /// Where to publish.
+    publish_url: String,
+    /// Where to pull, from the start, as the first consumer.
+    pull_url: String,
+}
+
+/// The answer to `POST /q/create`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = CreatedQueue)]
+struct Created<'a> {
+    #[serde(flatten)]
+    queue: CreatedView<'a>,
+    #[serde(flatten)]
+    urls: Urls,
+}
+
+/// Creates a queue; its key is in the answer, and only there.
+#[utoipa::path(
+    post,
+    path = "/q/create",
+    operation_id = "create_queue",
+    tag = "queues",
+    request_body(content = Option<CreateQueue>, description = "Every field is optional; `{}` (or no body) makes a queue with no consumers."),
+    responses(
+        (status = 201, description = "The queue, with its key (shown this once).", body = Framed<Created>),
+        KeylessCreate,
+    ),
+)]
 async fn create(
     State(s): State<AppState>,
     ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
@@ -192,18 +233,6 @@ async fn create(
         .keys()
         .next()
         .map_or("<consumer>", String::as_str);
-    #[derive(Serialize)]
-    struct Urls {
-        publish_url: String,
-        pull_url: String,
-    }
-    #[derive(Serialize)]
-    struct Created<'a> {
-        #[serde(flatten)]
-        queue: CreatedView<'a>,
-        #[serde(flatten)]
-        urls: Urls,
-    }
     let body = Created {
         queue: CreatedView::of(&created),
         urls: Urls {
@@ -220,6 +249,19 @@ async fn create(
     ))
 }
 
+/// The queue's state: head, floor, counts, consumers' cursors and lag, settings.
+#[utoipa::path(
+    get,
+    path = "/q/{id}",
+    operation_id = "get_queue",
+    tag = "queues",
+    params(("id" = String, Path, description = "The queue's id.")),
+    security(("queue_key" = []), ("queue_key" = [], "account_key" = [])),
+    responses(
+        (status = 200, description = "The queue's state.", body = Framed<QueueInfoView>),
+        QueueRead,
+    ),
+)]
 async fn info(State(s): State<AppState>, q: QueueReq) -> Result<Response, ApiError> {
     let queue = s.api.get_queue(&q.queue).await?;
     Ok(q.reply(
@@ -229,12 +271,29 @@ async fn info(State(s): State<AppState>, q: QueueReq) -> Result<Response, ApiErr
     ))
 }
 
+/// `{"deleted": true}`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = QueueDeleted)]
+struct Deleted {
+    /// Always true.
+    deleted: bool,
+}
+
+/// Deletes the queue with its messages, cursors and dead letters; its key stops working.
+#[utoipa::path(
+    delete,
+    path = "/q/{id}",
+    operation_id = "delete_queue",
+    tag = "queues",
+    params(("id" = String, Path, description = "The queue's id.")),
+    security(("queue_key" = []), ("queue_key" = [], "account_key" = [])),
+    responses(
+        (status = 200, description = "The queue is gone.", body = Framed<Done<Deleted>>),
+        QueueRead,
+    ),
+)]
 async fn delete(State(s): State<AppState>, q: QueueReq) -> Result<Response, ApiError> {
     s.api.delete_queue(&q.queue).await?;
-    #[derive(Serialize)]
-    struct Deleted {
-        deleted: bool,
-    }
     Ok(q.reply(
         StatusCode::OK,
         Done::of(Deleted { deleted: true }),

@@ -5,9 +5,33 @@ use axum::response::Response;
 use roost_api::ErrorCode;
 use roost_node::Denied;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::QueueReq;
 use crate::AppState;
+
+/// Seed 003's 402 body: the error fields and the quota's state.
+#[derive(Serialize, ToSchema)]
+pub struct OverQuota<'a> {
+    /// What went wrong.
+    error: &'static str,
+    /// `quota_exceeded`.
+    code: &'static str,
+    /// The payer's plan.
+    plan: &'static str,
+    /// Publishes counted this month.
+    current: u64,
+    /// The plan's monthly limit (`null`: none).
+    limit: Option<u64>,
+    /// Where to raise the plan.
+    upgrade_url: &'a str,
+    /// Whether the message was kept, to replay later.
+    auto_enqueued: bool,
+    /// Whether raising the plan replays it.
+    will_replay_on_upgrade: bool,
+    /// The kept publish (`null` for a refused replay).
+    pending_publish_id: Option<&'a str>,
+}
 
 /// The 402 for a held publish (in the seed's shape), or for a refused replay (`pending_id`
 /// `None`: nothing was kept, the dead letter stays in the DLQ).
@@ -25,19 +49,6 @@ pub fn over_quota(
     } else {
         "Monthly queue publish quota exceeded for this address. Your message was kept; it replays once the queue is claimed by an account (send X-Account-Key with the queue key) and that account upgrades."
     };
-    /// Seed 003's 402 body: the error fields and the quota's state.
-    #[derive(Serialize)]
-    struct OverQuota<'a> {
-        error: &'static str,
-        code: &'static str,
-        plan: &'static str,
-        current: u64,
-        limit: Option<u64>,
-        upgrade_url: &'a str,
-        auto_enqueued: bool,
-        will_replay_on_upgrade: bool,
-        pending_publish_id: Option<&'a str>,
-    }
     let body = OverQuota {
         error: "monthly queue publish quota exceeded",
         code: ErrorCode::QuotaExceeded.as_str(),

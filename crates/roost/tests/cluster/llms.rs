@@ -69,7 +69,10 @@ async fn every_path_the_llms_files_name_is_in_the_openapi_spec() -> anyhow::Resu
         .as_object()
         .map(|p| p.keys().map(|k| template(k)).collect())
         .unwrap_or_default();
-    anyhow::ensure!(documented.len() > 20, "the spec names few paths: {documented:?}");
+    anyhow::ensure!(
+        documented.len() > 20,
+        "the spec names few paths: {documented:?}"
+    );
     for file in ["llms.txt", "llms-full.txt"] {
         let resp = c.http.get(format!("{base}/{file}")).send().await?;
         anyhow::ensure!(resp.status() == 200, "{file}: {}", resp.status());
@@ -86,14 +89,18 @@ async fn every_path_the_llms_files_name_is_in_the_openapi_spec() -> anyhow::Resu
             .iter()
             .filter(|p| p.as_str() != "/mcp" && !documented.contains(*p))
             .collect();
-        anyhow::ensure!(missing.is_empty(), "{file} names paths the spec lacks: {missing:?}");
+        anyhow::ensure!(
+            missing.is_empty(),
+            "{file} names paths the spec lacks: {missing:?}"
+        );
     }
     Ok(())
 }
 
 #[test]
 fn paths_are_found_in_urls_and_method_spans() {
-    let text = "See [x](http://n:1/q/{id}/pull): `POST /jobs/{id}/fail {token}` and /openapi.json;\n\
+    let text =
+        "See [x](http://n:1/q/{id}/pull): `POST /jobs/{id}/fail {token}` and /openapi.json;\n\
                 curl -s http://n:1/q/$QUEUE_ID/ack?x=1";
     let found = named_paths(text, "http://n:1");
     let want: BTreeSet<String> = ["/q/{}/pull", "/jobs/{}/fail", "/openapi.json", "/q/{}/ack"]

@@ -188,14 +188,20 @@ async fn unclaimed_queues_are_counted_per_ip_and_quotas_are_off_by_default() -> 
     }
     assert_eq!(statuses, vec![201, 201, 402]);
 
-    let plain = Cluster::start(1, 2, "").await?;
+    // Off by default: the operator's account calls answer 404 (after the key: without it,
+    // 401, and nothing is told).
+    let plain =
+        Cluster::start_with(1, 2, &format!("[admin]\noperator_key = \"{OPERATOR}\""), "").await?;
+    let accounts = format!("{}/admin/accounts", plain.url(1));
     let r = plain
         .http
-        .post(format!("{}/admin/accounts", plain.url(1)))
+        .post(&accounts)
         .bearer_auth(OPERATOR)
         .send()
         .await?;
     assert_eq!(r.status(), 404);
+    let r = plain.http.post(&accounts).send().await?;
+    assert_eq!(r.status(), 401);
     Ok(())
 }
 
