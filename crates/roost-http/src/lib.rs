@@ -19,6 +19,7 @@ mod queues;
 mod quotas;
 mod refusals;
 mod server;
+mod status;
 mod wire;
 
 pub use wire::{is_plain_host, Links};
@@ -71,6 +72,7 @@ pub fn router(api: roost_api::Api, limits: Limits, links: Links) -> Router {
         .merge(admin::routes())
         .merge(jobs::routes())
         .merge(work::routes())
+        .merge(status::routes())
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
