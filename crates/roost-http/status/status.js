@@ -104,7 +104,10 @@ function renderCluster(c) {
       const leader =
         g.leader === null ? "none" : g.leader + (leaderUp ? "" : " (down)");
       const lag = Object.entries(g.lag)
-        .map(([node, l]) => node + ": " + (l === null ? "?" : fmt(l)))
+        .map(([node, l]) => {
+          const unknown = live.get(Number(node)) ? "?" : "down";
+          return node + ": " + (l === null ? unknown : fmt(l));
+        })
         .join(" · ");
       return {
         attrs: { "data-group": g.group, "data-leader": g.leader === null ? "" : g.leader },
@@ -206,6 +209,7 @@ async function loadWorkload() {
   }
   try {
     renderWorkload(await getJson("/admin/status", key));
+    document.getElementById("key").placeholder = "set for this tab";
     locked.hidden = true;
     box.hidden = false;
   } catch (e) {

@@ -30,6 +30,7 @@ mod quotas;
 mod rolling;
 mod single;
 mod slow_clients;
+mod status_page;
 mod teams;
 mod tls;
 mod webhooks;
