@@ -6,7 +6,7 @@
 #   preinstalls is a different library and does not count);
 # - protoc for the gRPC definitions, curl for the scripts;
 # - iproute2, nftables and libfaketime for the chaos tests, python3 with venv for the manifest
-#   checks of the test command;
+#   checks of the test command, chromium for the status page's headless-browser test;
 # - Rust, when it is missing.
 set -euo pipefail
 need=()
@@ -33,6 +33,8 @@ command -v nft >/dev/null 2>&1 || need+=(nftables)
 # The test command validates deploy/ with schema validators from PyPI, in a venv.
 { command -v python3 >/dev/null 2>&1 && python3 -m venv --help >/dev/null 2>&1; } \
   || need+=(python3 python3-venv)
+# The status page's test loads it in headless chromium (run as root: --no-sandbox).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

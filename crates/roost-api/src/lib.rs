@@ -15,6 +15,7 @@ mod forms;
 pub mod input;
 mod jobs;
 mod keys;
+mod overview;
 mod queues;
 mod rate;
 mod source;
@@ -38,6 +39,7 @@ pub use error::{Error, ErrorCode};
 pub use forms::{CreatedForm, SubmissionPage};
 pub use jobs::{ClaimJobs, CreateJob, EventItem, Heartbeat, JobPage, ListJobs};
 pub use keys::digest;
+pub use overview::{ClusterHealth, GroupHealth, NodeHealth, Workload};
 pub use queues::{
     check_origin, consumer_id, origin_set, queue_key, CreateQueue, CreatedQueue, DeadLetters, Nack,
     Nacked, OriginsField, Published, Pull, Pulled, QueueRef, Replayed,

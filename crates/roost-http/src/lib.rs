@@ -21,6 +21,7 @@ mod queues;
 mod quotas;
 mod refusals;
 mod server;
+mod status;
 mod wire;
 
 pub use wire::{is_plain_host, Links};
@@ -67,6 +68,7 @@ fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::base())
         .merge(ops::routes())
         .merge(llms::routes())
+        .merge(status::routes())
         .merge(queues::routes())
         .merge(forms::routes())
         .merge(quotas::routes())

@@ -17,6 +17,7 @@ pub mod mem;
 pub mod queue;
 pub mod roster;
 pub mod shard;
+pub mod stats;
 pub mod topic;
 pub mod work;
 
@@ -32,5 +33,6 @@ pub use queue::{
 };
 pub use roster::{Member, Roster};
 pub use shard::{Effect, Header, Lookup, ShardParts, ShardState};
+pub use stats::{QueueStat, QueueStats, WorkloadStats};
 pub use topic::Topic;
 pub use work::{Task, TaskStatus, WorkQueue};

@@ -13,6 +13,7 @@ mod jobs;
 mod members;
 mod messages;
 mod quotas;
+mod stats;
 mod work;
 
 use crate::command as cmd;
@@ -756,6 +757,10 @@ impl ShardState {
                     .get(queue)
                     .map(|q| q.settings.allowed_origins.clone()),
             ))),
+            Query::QueueStats { limit } => {
+                Ok(Ok(QueryResult::QueueStats(self.queue_stats(*limit))))
+            }
+            Query::WorkloadStats => Ok(Ok(QueryResult::WorkloadStats(self.workload_stats()))),
         }?;
         Ok(result.unwrap_or_else(QueryResult::Refused))
     }

@@ -255,6 +255,8 @@ mod tests {
                 id: "t_1".into(),
             },
             Query::Roster,
+            Query::QueueStats { limit: 20 },
+            Query::WorkloadStats,
         ]
     }
 
@@ -311,6 +313,25 @@ mod tests {
             QueryResult::ClaimableJobs(true),
             QueryResult::Team("red".into()),
             QueryResult::Roster(roster()),
+            QueryResult::QueueStats(roost_state::QueueStats {
+                queues: 3,
+                messages: 12,
+                dlq: 1,
+                deepest: vec![roost_state::QueueStat {
+                    id: QueueId::new(2, 7),
+                    head_seq: 15,
+                    messages: 10,
+                    dlq: 1,
+                    held: 0,
+                    consumer_count: 2,
+                    consumers: vec![("slow".into(), 5), ("fast".into(), 14)],
+                }],
+            }),
+            QueryResult::WorkloadStats(roost_state::WorkloadStats {
+                jobs: [("pending".to_owned(), 2), ("running".to_owned(), 1)].into(),
+                work_queues: 1,
+                tasks: [("assigned".to_owned(), 3)].into(),
+            }),
         ]
     }
 

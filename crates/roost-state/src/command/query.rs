@@ -161,6 +161,14 @@ pub enum Query {
     },
     /// The cluster's roster (metadata group).
     Roster,
+    /// The operator's view of the shard's queues: totals and the `limit` deepest, with their
+    /// slowest consumers (never a payload or a key).
+    QueueStats {
+        /// Most queues to report in full.
+        limit: usize,
+    },
+    /// The operator's counts of the shard's jobs and tasks by status.
+    WorkloadStats,
 }
 
 /// The answer to a [`Query`].
@@ -248,4 +256,8 @@ pub enum QueryResult {
     Team(String),
     /// The cluster's roster.
     Roster(crate::Roster),
+    /// A shard's queue statistics.
+    QueueStats(crate::QueueStats),
+    /// A shard's jobs and tasks by status.
+    WorkloadStats(crate::WorkloadStats),
 }

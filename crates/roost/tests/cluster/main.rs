@@ -33,6 +33,7 @@ mod reflection;
 mod rolling;
 mod single;
 mod slow_clients;
+mod status_page;
 mod teams;
 mod tls;
 mod webhooks;

@@ -9,6 +9,7 @@ mod members;
 mod properties;
 mod queues;
 mod quotas;
+mod stats;
 mod work;
 
 use super::*;
