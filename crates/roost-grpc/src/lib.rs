@@ -4,10 +4,10 @@
 //! Each call parses, calls `roost_api::Api` and renders; [`status`] is the one mapping of
 //! error codes to gRPC status codes.
 
+mod calls;
 mod convert;
 mod credentials;
 mod jobs;
-mod refusals;
 mod service;
 mod status;
 mod work;
@@ -45,10 +45,10 @@ where
     E: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let max_decoding = api.settings().max_document_bytes + 64 * 1024;
-    let log_node = Arc::clone(api.node());
+    let node = Arc::clone(api.node());
     tonic::transport::Server::builder()
         .layer(tower::layer::layer_fn(move |s| {
-            refusals::LogRefused::new(s, Arc::clone(&log_node))
+            calls::Observe::new(s, Arc::clone(&node))
         }))
         .add_service(QueuesService::server(api.clone()))
         .add_service(JobsService::server(api.clone()).max_decoding_message_size(max_decoding))

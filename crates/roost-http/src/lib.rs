@@ -14,6 +14,7 @@ mod forms;
 mod jobs;
 pub mod jwt;
 pub mod llms;
+mod metrics;
 mod ops;
 mod queues;
 mod quotas;
@@ -37,6 +38,8 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Where over-quota answers send people to upgrade.
     pub upgrade_url: String,
+    /// Log one line per request (route template, status, latency, forwarded or not).
+    pub access_log: bool,
 }
 
 impl Default for Limits {
@@ -44,6 +47,7 @@ impl Default for Limits {
         Limits {
             max_body_bytes: 256 * 1024,
             upgrade_url: String::new(),
+            access_log: false,
         }
     }
 }
@@ -71,6 +75,11 @@ pub fn router(api: roost_api::Api, limits: Limits, links: Links) -> Router {
         .merge(admin::routes())
         .merge(jobs::routes())
         .merge(work::routes())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::record,
+        ))
+        .merge(metrics::routes())
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

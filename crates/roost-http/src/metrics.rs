@@ -1,0 +1,60 @@
+//! `/metrics` (the node's Prometheus metrics, public like `/healthz`: counts and Raft
+//! positions, never an id, a payload or a key) and the one place the HTTP edge records its
+//! requests: latency by route template and status, and the optional access log.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use roost_node::{noting_forwards, Edge, METRICS_CONTENT_TYPE};
+
+use crate::AppState;
+
+/// `/metrics`.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/metrics", get(metrics))
+}
+
+/// Every metric of this node, in Prometheus text format.
+async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+    let node = s.api.node().clone();
+    // Reading RocksDB's properties and `/proc` is quick but is file IO.
+    let text = tokio::task::spawn_blocking(move || node.metrics_text())
+        .await
+        .unwrap_or_default();
+    ([(CONTENT_TYPE, METRICS_CONTENT_TYPE)], text)
+}
+
+/// Records every routed request under its route template (never the raw path, which holds
+/// ids), and logs it when `[http] access_log` is on. For a streamed reply (server-sent
+/// events) the latency ends when the headers are sent.
+pub async fn record(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().clone();
+    let (resp, forwarded) = noting_forwards(next.run(req)).await;
+    let took = started.elapsed();
+    let status = resp.status();
+    let operation = format!("{method} {route}");
+    s.api
+        .node()
+        .metrics()
+        .request(Edge::Http, &operation, status.as_str(), took);
+    if s.limits.access_log {
+        tracing::info!(
+            route = %operation,
+            status = status.as_u16(),
+            latency_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+            forwarded,
+            "request"
+        );
+    }
+    resp
+}
