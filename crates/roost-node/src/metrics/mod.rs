@@ -70,6 +70,11 @@ struct StatusLabels {
     status: &'static str,
 }
 
+/// The `status` of a webhook delivery attempt that the receiver accepted (2xx).
+const DELIVERED: &str = "delivered";
+/// The `status` of a webhook delivery attempt that got no 2xx.
+const FAILED: &str = "failed";
+
 /// A node's registry of counted events.
 pub struct Metrics {
     registry: Registry,
@@ -155,6 +160,41 @@ impl Metrics {
         for (name, help, family) in by_status {
             registry.register(name, help, family.clone());
         }
+        // Every status from the start, at zero, so a rate over a status that has not
+        // happened yet is 0 rather than no series at all (and alerts on it can resolve).
+        use roost_state::{JobStatus as J, TaskStatus as T};
+        let statuses = [
+            (
+                &metrics.jobs,
+                [
+                    J::Pending,
+                    J::Running,
+                    J::Completed,
+                    J::Failed,
+                    J::Cancelled,
+                ]
+                .map(J::as_str)
+                .to_vec(),
+            ),
+            (
+                &metrics.tasks,
+                [T::Pending, T::Assigned, T::Completed, T::Failed]
+                    .map(T::as_str)
+                    .to_vec(),
+            ),
+            (&metrics.webhooks, vec![DELIVERED, FAILED]),
+        ];
+        // Every group from the start too: a node that never led a group proposed nothing in it.
+        for group in 0..groups {
+            let labels = group_labels(group as GroupId);
+            let _ = metrics.batch_sizes.get_or_create(&labels);
+            let _ = metrics.leader_changes.get_or_create(&labels);
+        }
+        for (family, names) in statuses {
+            for status in names {
+                let _ = family.get_or_create(&StatusLabels { status });
+            }
+        }
         registry.register(
             "roost_raft_leader_changes",
             "Times this node saw a group's leader become a different node (or the first one)",
@@ -178,7 +218,7 @@ impl Metrics {
 
     /// Records a webhook delivery attempt.
     pub(crate) fn webhook(&self, delivered: bool) {
-        let status = if delivered { "delivered" } else { "failed" };
+        let status = if delivered { DELIVERED } else { FAILED };
         self.webhooks.get_or_create(&StatusLabels { status }).inc();
     }
 

@@ -21,6 +21,7 @@ mod idle;
 mod jobs;
 mod mcp;
 mod membership;
+mod metrics;
 mod netns;
 mod payloads;
 mod perimeter;
