@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::CONTENT_TYPE;
+use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -23,10 +24,10 @@ pub fn routes() -> Router<AppState> {
 async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     let node = s.api.node().clone();
     // Reading RocksDB's properties and `/proc` is quick but is file IO.
-    let text = tokio::task::spawn_blocking(move || node.metrics_text())
-        .await
-        .unwrap_or_default();
-    ([(CONTENT_TYPE, METRICS_CONTENT_TYPE)], text)
+    match tokio::task::spawn_blocking(move || node.metrics_text()).await {
+        Ok(text) => ([(CONTENT_TYPE, METRICS_CONTENT_TYPE)], text).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }
 
 /// Records every routed request under its route template (never the raw path, which holds
@@ -38,11 +39,16 @@ pub async fn record(State(s): State<AppState>, req: Request, next: Next) -> Resp
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = req.method().clone();
+    // A client may send any method name: only the standard ones become labels.
+    let method = match *req.method() {
+        Method::GET | Method::POST | Method::PUT | Method::DELETE => req.method().as_str(),
+        Method::PATCH | Method::HEAD | Method::OPTIONS => req.method().as_str(),
+        _ => "OTHER",
+    };
+    let operation = format!("{method} {route}");
     let (resp, forwarded) = noting_forwards(next.run(req)).await;
     let took = started.elapsed();
     let status = resp.status();
-    let operation = format!("{method} {route}");
     s.api
         .node()
         .metrics()
