@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
 
+use roost_grpc::pb;
+use roost_grpc::pb::queues_client::QueuesClient;
+
 use crate::api::{call, create, publish, pull_all, Queue};
 use crate::harness::Cluster;
 
@@ -195,12 +198,44 @@ async fn traffic(c: &Cluster, q: &Queue, messages: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One gRPC publish and one refused, through node 2, and one MCP tool call through node 3.
+async fn other_edges(c: &Cluster, q: &Queue) -> anyhow::Result<()> {
+    let mut client = QueuesClient::connect(c.node(2).grpc.clone()).await?;
+    let publish = |key: &str| -> anyhow::Result<tonic::Request<pb::PublishRequest>> {
+        let mut req = tonic::Request::new(pb::PublishRequest {
+            queue_id: q.id.clone(),
+            payload: br#"{"over":"grpc"}"#.to_vec(),
+            ..Default::default()
+        });
+        req.metadata_mut()
+            .insert("authorization", format!("Bearer {key}").parse()?);
+        Ok(req)
+    };
+    client.publish(publish(&q.key)?).await?;
+    anyhow::ensure!(client.publish(publish("qk_wrong")?).await.is_err());
+    let call = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": { "name": "get_queue", "arguments": { "queue_id": q.id, "queue_api_key": q.key } },
+    });
+    let r = c
+        .http
+        .post(format!("{}/mcp", c.url(3)))
+        .header("accept", "application/json, text/event-stream")
+        .json(&call)
+        .send()
+        .await?;
+    let v: Value = r.json().await?;
+    anyhow::ensure!(v["result"]["isError"] == json!(false), "{v}");
+    Ok(())
+}
+
 #[tokio::test]
 async fn metrics_parse_count_requests_and_follow_elections_and_lag() -> anyhow::Result<()> {
     let c = Cluster::start(3, 2, "").await?;
     let q = create(&c, 1, &["w"]).await?;
     let messages = 20;
     traffic(&c, &q, messages).await?;
+    other_edges(&c, &q).await?;
     let scrapes = [
         scrape(&c, 1).await?,
         scrape(&c, 2).await?,
@@ -254,8 +289,8 @@ async fn metrics_parse_count_requests_and_follow_elections_and_lag() -> anyhow::
             .count();
         anyhow::ensure!(lags == 2, "group {g}: {lags} lag samples");
     }
-    // Each command counted once, on the shard's leader.
-    anyhow::ensure!(total("roost_messages_published_total", &[]) == messages as f64);
+    // Each command counted once, on the shard's leader (the gRPC publish among them).
+    anyhow::ensure!(total("roost_messages_published_total", &[]) == messages as f64 + 1.0);
     anyhow::ensure!(total("roost_messages_pulled_total", &[]) >= messages as f64);
     anyhow::ensure!(total("roost_acks_total", &[]) == 1.0);
     anyhow::ensure!(total("roost_nacks_total", &[]) == 1.0);
@@ -270,6 +305,17 @@ async fn metrics_parse_count_requests_and_follow_elections_and_lag() -> anyhow::
         ],
     )?;
     anyhow::ensure!(publishes == messages as f64, "{publishes}");
+    let count = "roost_request_duration_seconds_count";
+    let grpc = [("edge", "grpc"), ("operation", "Queues/Publish")];
+    anyhow::ensure!(scrapes[1].value(count, &[grpc[0], grpc[1], ("status", "0")])? == 1.0);
+    let refused: f64 = scrapes[1].sum(count, &grpc) - 1.0;
+    anyhow::ensure!(refused == 1.0, "{refused} refused gRPC publishes counted");
+    let tool = [
+        ("edge", "mcp"),
+        ("operation", "get_queue"),
+        ("status", "ok"),
+    ];
+    anyhow::ensure!(scrapes[2].value(count, &tool)? == 1.0);
     anyhow::ensure!(scrapes.iter().all(|s| s
         .samples
         .iter()
