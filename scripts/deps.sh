@@ -40,6 +40,21 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# The alert rules are tested with promtool, which Debian ships in its Prometheus package. Only
+# the tool is wanted: no recommended exporters, and no server left running, so service starts
+# are refused while it installs (the image's own policy-rc.d does the same where there is one).
+if ! command -v promtool >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  guard=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    guard=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' >"$guard"
+    chmod +x "$guard"
+  fi
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  [ -z "$guard" ] || rm -f "$guard"
+fi
 has_libclang || { echo "deps.sh: libclang.so still missing after installing libclang-dev" >&2; exit 1; }
 if ! command -v cargo >/dev/null 2>&1; then
   if [ -x "$HOME/.cargo/bin/cargo" ]; then

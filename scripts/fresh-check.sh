@@ -25,12 +25,12 @@ echo "fresh-check: working in $dir (logs in $log.*)"
 export DEBIAN_FRONTEND=noninteractive
 mapfile -t installed < <(dpkg-query -W -f '${db:Status-Abbrev} ${Package}\n' 2>/dev/null \
   | awk '$1 ~ /^ii/ {print $2}' \
-  | grep -E '^(clang(-[0-9]+)?|libclang-dev|libclang-[0-9]+-dev|libclang1(-[0-9]+)?|libclang-common-[0-9]+-dev|protobuf-compiler|libprotoc[0-9a-z]*|nftables|libfaketime|faketime|chromium)$' || true)
+  | grep -E '^(clang(-[0-9]+)?|libclang-dev|libclang-[0-9]+-dev|libclang1(-[0-9]+)?|libclang-common-[0-9]+-dev|protobuf-compiler|libprotoc[0-9a-z]*|nftables|libfaketime|faketime|chromium|prometheus)$' || true)
 if [ ${#installed[@]} -gt 0 ]; then
   echo "fresh-check: removing ${installed[*]}"
   apt-get remove -y -qq "${installed[@]}" >/dev/null
 fi
-for c in clang protoc nft chromium; do
+for c in clang protoc nft chromium promtool; do
   ! command -v "$c" >/dev/null 2>&1 || { echo "fresh-check: $c is still installed" >&2; exit 1; }
 done
 ls /usr/lib/llvm-*/lib/libclang.so /usr/lib/llvm-*/lib/libclang-*.so >/dev/null 2>&1 \

@@ -6,10 +6,10 @@
 //! these: the peer protocol is served on another port and never described), so tools can call
 //! them without the proto files; every call still carries its own credentials.
 
+mod calls;
 mod convert;
 mod credentials;
 mod jobs;
-mod refusals;
 mod service;
 mod status;
 mod work;
@@ -61,7 +61,7 @@ where
     E: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let max_decoding = api.settings().max_document_bytes + 64 * 1024;
-    let log_node = Arc::clone(api.node());
+    let node = Arc::clone(api.node());
     // Both reflection versions: grpcurl asks for v1, older tools only know v1alpha.
     let reflection = || {
         tonic_reflection::server::Builder::configure()
@@ -71,7 +71,7 @@ where
     let reflection_v1alpha = reflection().build_v1alpha()?;
     tonic::transport::Server::builder()
         .layer(tower::layer::layer_fn(move |s| {
-            refusals::LogRefused::new(s, Arc::clone(&log_node))
+            calls::Observe::new(s, Arc::clone(&node))
         }))
         .add_service(QueuesService::server(api.clone()))
         .add_service(JobsService::server(api.clone()).max_decoding_message_size(max_decoding))

@@ -15,6 +15,7 @@ mod forms;
 mod jobs;
 pub mod jwt;
 pub mod llms;
+mod metrics;
 pub mod openapi;
 mod ops;
 mod queues;
@@ -41,6 +42,8 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Where over-quota answers send people to upgrade.
     pub upgrade_url: String,
+    /// Log one line per request (route template, status, latency, forwarded or not).
+    pub access_log: bool,
 }
 
 impl Default for Limits {
@@ -48,6 +51,7 @@ impl Default for Limits {
         Limits {
             max_body_bytes: 256 * 1024,
             upgrade_url: String::new(),
+            access_log: false,
         }
     }
 }
@@ -69,6 +73,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(ops::routes())
         .merge(llms::routes())
         .merge(status::routes())
+        .merge(metrics::routes())
         .merge(queues::routes())
         .merge(forms::routes())
         .merge(quotas::routes())
@@ -89,6 +94,12 @@ pub fn router(api: roost_api::Api, limits: Limits, links: Links) -> Router {
     let state = AppState { limits, api, links };
     let (router, doc) = documented();
     router
+        // On the routes alone (after the preflights joined them), so a request is recorded
+        // under the template it matched.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::record,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             queues::grant_cors,

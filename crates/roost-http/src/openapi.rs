@@ -126,6 +126,8 @@ macro_rules! refusals {
 refusals! {
     /// `/readyz` before every group has a leader.
     Unready = [503];
+    /// `/metrics` when the node's values could not be read.
+    ScrapeFailed = [500];
     /// A keyless create: bad input, too large, too many from one address, no leader.
     KeylessCreate = [400, 413, 429, 503];
     /// A read of a queue with its key (or a claim with an account key).
@@ -346,6 +348,7 @@ mod tests {
         ("get", "/openapi.json"),
         ("get", "/llms.txt"),
         ("get", "/llms-full.txt"),
+        ("get", "/metrics"),
         ("get", "/status"),
         ("get", "/status/status.js"),
         ("get", "/status/status.css"),
@@ -414,6 +417,7 @@ mod tests {
         "status_script",
         "status_style",
         "status_cluster",
+        "metrics",
         "create_queue",
         "create_form",
         "submit_form",

@@ -22,6 +22,7 @@ use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -68,6 +69,10 @@ pub trait Backend: Send + Sync + 'static {
     /// Runs `call` for `caller`. The result has the fields of the HTTP API's JSON reply.
     fn call(&self, call: Call, caller: Caller)
         -> Pin<Box<dyn Future<Output = Answer> + Send + '_>>;
+
+    /// Records one answered call of `tool` (`outcome`: `ok` or the failure's code) where the
+    /// backend keeps metrics: the node's backend does; a backend without any ignores it.
+    fn record(&self, _tool: &str, _outcome: &str, _took: Duration) {}
 }
 
 /// Why serving over stdio ended badly.

@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use roost_api::views::{
     ClaimedView, CreatedView, DeadLetterPage, DeadLetterView, EnvelopeView, HeartbeatView,
@@ -27,6 +28,13 @@ impl Backend for Local {
         caller: Caller,
     ) -> Pin<Box<dyn Future<Output = Answer> + Send + '_>> {
         Box::pin(async move { self.run(call, caller).await.map_err(Failure::from) })
+    }
+
+    fn record(&self, tool: &str, outcome: &str, took: Duration) {
+        self.0
+            .node()
+            .metrics()
+            .request(roost_node::Edge::Mcp, tool, outcome, took);
     }
 }
 

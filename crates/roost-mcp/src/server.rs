@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::extract::ConnectInfo;
 use rmcp::model::{
@@ -58,6 +59,7 @@ impl ServerHandler for Roost {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        let started = Instant::now();
         let arguments = request.arguments.unwrap_or_default();
         let Some(decoded) = tools::decode(&request.name, arguments) else {
             return Err(ErrorData::invalid_params(
@@ -72,6 +74,10 @@ impl ServerHandler for Roost {
             Ok(call) => self.backend.call(call, caller(&context)).await,
             Err(failure) => Err(failure),
         };
+        // The name is one of the table's (an unknown one was answered above).
+        let outcome = answer.as_ref().map_or_else(|f| f.code.as_str(), |_| "ok");
+        self.backend
+            .record(&request.name, outcome, started.elapsed());
         let result = match answer {
             Ok(value) => CallToolResult::structured(value),
             Err(failure) => {

@@ -1,6 +1,8 @@
 //! One Raft group as a node runs it.
 
-use roost_storage::ShardReader;
+use std::sync::Arc;
+
+use roost_storage::{ShardReader, SnapshotStats};
 use roost_types::Raft;
 
 use crate::proposer::Proposer;
@@ -17,4 +19,6 @@ pub struct Group {
     pub barrier: ReadBarrier,
     /// Batched proposals of commands.
     pub proposer: Proposer,
+    /// The group's snapshot builds and installs here, for metrics.
+    pub snapshots: Arc<SnapshotStats>,
 }

@@ -35,6 +35,8 @@ pub async fn drain(node: &Node, group: GroupId) -> Result<(), NodeError> {
     else {
         return Ok(());
     };
+    let mut left: u64 = work.iter().map(|w| w.submissions.len() as u64).sum();
+    node.metrics().set_mirror_backlog(group, left);
     for w in work {
         let mut through = None;
         let mut failed = None;
@@ -64,7 +66,10 @@ pub async fn drain(node: &Node, group: GroupId) -> Result<(), NodeError> {
             };
             match published {
                 // Held over the quota: it is published when the plan is raised.
-                Response::Published { .. } | Response::Held { .. } => through = Some(sub.seq),
+                Response::Published { .. } | Response::Held { .. } => {
+                    through = Some(sub.seq);
+                    left = left.saturating_sub(1);
+                }
                 Response::Refused(e) => {
                     // The queue is gone or its key changed hands: stop mirroring this form.
                     failed = Some(format!("mirroring into {} stopped: {e}", w.binding.queue));
@@ -90,5 +95,6 @@ pub async fn drain(node: &Node, group: GroupId) -> Result<(), NodeError> {
             }
         }
     }
+    node.metrics().set_mirror_backlog(group, left);
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
-use openraft::{BasicNode, ServerState};
+use openraft::BasicNode;
 use rand::Rng;
 use roost_network::{ForwardError, PeerClients, PeerHandler, PeerService};
 use roost_state::{Command, GroupId, Query, QueryResult, Response, Roster, Topic, META_GROUP};
@@ -18,10 +18,10 @@ use crate::backup::Outboxes;
 use crate::changes::{Changes, Subscription};
 use crate::drain::Gate;
 use crate::group::Group;
+use crate::metrics::Metrics;
 use crate::proposer::{Proposed, Proposer};
 use crate::read_barrier::{BarrierError, ReadBarrier};
 use crate::refusals::Refusals;
-use crate::status::{ClusterStatus, GroupStatus, MemberStatus};
 use crate::waiters::{WaitSlot, Waiters};
 use crate::{Member, NodeConfig, NodeError};
 
@@ -72,6 +72,8 @@ pub struct Node {
     boot: u64,
     /// Where each member listens: the configuration's list, then the roster's.
     book: RwLock<BTreeMap<NodeId, Member>>,
+    /// Counted events, served with the values read at scrape time (see `metrics`).
+    metrics: Arc<Metrics>,
 }
 
 /// Why a node is not ready to serve.
@@ -126,10 +128,12 @@ impl Node {
         let raft_config = Arc::new(config.openraft()?);
         let cluster = crate::cluster_id::load(&config)?;
         let clients = PeerClients::new(config.peer_tls.clone(), cluster.clone());
+        let metrics = Arc::new(Metrics::new(config.shards as usize + 1));
         let mut groups = Vec::new();
         for group in 0..=config.shards {
             let (log, sm) = storage.group(group)?;
             let reader = sm.reader();
+            let snapshots = sm.snapshot_stats();
             let raft = Raft::new(
                 config.id,
                 raft_config.clone(),
@@ -140,12 +144,19 @@ impl Node {
             .await
             .map_err(|e| NodeError::Raft(e.to_string()))?;
             let barrier = ReadBarrier::start(raft.clone(), config.request_timeout);
-            let proposer = Proposer::start(raft.clone());
+            let proposer = Proposer::start(raft.clone(), group, metrics.clone());
+            tokio::spawn(crate::metrics::watch_leaders(
+                group,
+                raft.clone(),
+                metrics.clone(),
+                shutdown.clone(),
+            ));
             groups.push(Group {
                 raft,
                 reader,
                 barrier,
                 proposer,
+                snapshots,
             });
         }
         let known = crate::identity::load(&config.data_dir)?;
@@ -174,6 +185,7 @@ impl Node {
             waiters: Arc::default(),
             refusals: Refusals::default(),
             mirroring: tokio::sync::Mutex::new(()),
+            metrics,
         });
         node.serve_peers(cluster, shutdown.clone()).await?;
         let every = node.config.tick_interval;
@@ -384,6 +396,11 @@ impl Node {
         self.waiters.enter(ip, self.config.max_waiters_per_client)
     }
 
+    /// The node's counted events; the edges record their requests here.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     /// Where the edges report refused credentials.
     pub fn refusals(&self) -> &Refusals {
         &self.refusals
@@ -484,6 +501,16 @@ impl Node {
         self.incarnation
     }
 
+    /// Every local group, the metadata group first.
+    pub(crate) fn groups(&self) -> &[Group] {
+        &self.groups
+    }
+
+    /// Requests waiting on this node for a change.
+    pub(crate) fn waiting(&self) -> usize {
+        self.changes.waiters()
+    }
+
     /// The local Raft of `group`.
     pub(crate) fn raft_of(&self, group: GroupId) -> Option<Raft> {
         self.groups.get(group as usize).map(|g| g.raft.clone())
@@ -501,6 +528,7 @@ impl Node {
                 if leader == self.config.id {
                     return self.propose_local(g, command).await;
                 }
+                crate::metrics::note_forward();
                 let Some(addr) = self.leader_addr(leader) else {
                     return Attempt::Retry(format!("leader {leader} is not a configured member"));
                 };
@@ -528,6 +556,7 @@ impl Node {
                 if leader == self.config.id {
                     return self.read_local(g, &query).await;
                 }
+                crate::metrics::note_forward();
                 let Some(addr) = self.leader_addr(leader) else {
                     return Attempt::Retry(format!("leader {leader} is not a configured member"));
                 };
@@ -614,7 +643,10 @@ impl Node {
         };
         match g.barrier.wait().await {
             Ok(()) => match g.reader.query(query) {
-                Ok(r) => Attempt::Done(r),
+                Ok(r) => {
+                    self.metrics.answered(&r);
+                    Attempt::Done(r)
+                }
                 Err(e) => Attempt::Unknown(e.to_string()),
             },
             Err(BarrierError::NotLeader) => Attempt::Retry("leader moved".into()),
@@ -635,72 +667,6 @@ impl Node {
             Ok(())
         } else {
             Err(NotReady::NoLeader)
-        }
-    }
-
-    /// The node's view of the cluster.
-    pub fn status(&self) -> ClusterStatus {
-        let groups = self
-            .groups
-            .iter()
-            .enumerate()
-            .map(|(i, g)| {
-                let m = g.raft.metrics().borrow().clone();
-                let membership = m.membership_config.membership();
-                let voters: Vec<NodeId> = membership.voter_ids().collect();
-                let learners: Vec<NodeId> = membership.learner_ids().collect();
-                let commit_index = m.replication.as_ref().map(|r| {
-                    let mut matched: Vec<u64> = voters
-                        .iter()
-                        .map(|v| r.get(v).copied().flatten().map_or(0, |l| l.index))
-                        .collect();
-                    matched.sort_unstable_by(|a, b| b.cmp(a));
-                    matched.get(voters.len() / 2).copied().unwrap_or(0)
-                });
-                GroupStatus {
-                    group: i as u32,
-                    kind: if i as u32 == META_GROUP {
-                        "meta"
-                    } else {
-                        "shard"
-                    }
-                    .into(),
-                    leader: m.current_leader,
-                    role: match m.state {
-                        ServerState::Leader => "leader",
-                        ServerState::Follower => "follower",
-                        ServerState::Candidate => "candidate",
-                        ServerState::Learner => "learner",
-                        ServerState::Shutdown => "shutdown",
-                    }
-                    .into(),
-                    term: m.current_term,
-                    last_log_index: m.last_log_index,
-                    commit_index,
-                    applied_index: m.last_applied.map(|l| l.index),
-                    snapshot_index: m.snapshot.map(|l| l.index),
-                    purged_index: m.purged.map(|l| l.index),
-                    voters,
-                    learners,
-                    queues: g.reader.queue_count(),
-                }
-            })
-            .collect();
-        ClusterStatus {
-            node_id: self.config.id,
-            nodes: self
-                .members()
-                .iter()
-                .map(|(id, m)| MemberStatus {
-                    id: *id,
-                    peer_addr: m.peer_addr.clone(),
-                    http_addr: m.http_addr.clone(),
-                })
-                .collect(),
-            shards: self.config.shards,
-            groups,
-            disk_bytes: self.storage.approximate_size(),
-            waiters: self.changes.waiters(),
         }
     }
 

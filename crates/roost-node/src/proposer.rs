@@ -8,9 +8,13 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use openraft::error::{ClientWriteError, RaftError};
-use roost_state::{Batch, Command, Response};
+use std::sync::Arc;
+
+use roost_state::{Batch, Command, GroupId, Response};
 use roost_types::Raft;
 use tokio::sync::{mpsc, oneshot};
+
+use crate::metrics::{Kind, Metrics};
 
 /// Most commands in one entry.
 const MAX_COMMANDS: usize = 512;
@@ -50,8 +54,9 @@ pub(crate) fn now_ms() -> u64 {
 }
 
 impl Proposer {
-    /// Starts the batching task of `raft`; it ends when every `Proposer` clone is dropped.
-    pub fn start(raft: Raft) -> Self {
+    /// Starts the batching task of `raft` (group `group`), counting its entries and what
+    /// they did in `metrics`; it ends when every `Proposer` clone is dropped.
+    pub fn start(raft: Raft, group: GroupId, metrics: Arc<Metrics>) -> Self {
         let (tx, mut rx) = mpsc::unbounded_channel::<Pending>();
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
@@ -78,6 +83,8 @@ impl Proposer {
                     }
                     continue;
                 }
+                let kinds: Vec<Kind> = commands.iter().map(Kind::of).collect();
+                metrics.proposed(group, commands.len());
                 let proposal = Batch {
                     stamped_ms: now_ms(),
                     commands,
@@ -85,10 +92,13 @@ impl Proposer {
                 match raft.client_write(proposal).await {
                     Ok(written) => {
                         let mut answers = written.data.into_iter();
-                        for reply in replies {
+                        for (reply, kind) in replies.into_iter().zip(kinds) {
                             let answer = answers.next().map_or_else(
                                 || Proposed::Unknown("missing response in the batch".into()),
-                                |r| Proposed::Applied(Box::new(r)),
+                                |r| {
+                                    metrics.applied(kind, &r);
+                                    Proposed::Applied(Box::new(r))
+                                },
                             );
                             let _ = reply.send(answer);
                         }

@@ -20,6 +20,8 @@ pub async fn drain(node: &Node) -> Result<(), NodeError> {
     let QueryResult::DrainWork(work) = node.read(META_GROUP, Query::DrainWork).await? else {
         return Ok(());
     };
+    let mut left: u64 = work.iter().map(|(_, _, queues)| queues.len() as u64).sum();
+    node.metrics().set_drain_backlog(left);
     for (account, upgrade, queues) in work {
         for queue in queues {
             let shard = queue.shard();
@@ -37,6 +39,8 @@ pub async fn drain(node: &Node) -> Result<(), NodeError> {
                     }
                 }
             }
+            left = left.saturating_sub(1);
+            node.metrics().set_drain_backlog(left);
         }
         node.write(
             META_GROUP,

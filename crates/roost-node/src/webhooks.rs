@@ -270,6 +270,8 @@ async fn dispatch(
                     Ok(status) => (Ok(status), false),
                     Err((why, give_up)) => (Err(why), give_up),
                 };
+                let delivered = matches!(outcome, Ok(200..=299));
+                node.metrics().webhook(delivered);
                 let report = Command::WebhookAttempted(cmd::WebhookAttempted {
                     job: job.id.clone(),
                     generation: delivery.generation,

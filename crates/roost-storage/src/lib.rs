@@ -18,6 +18,7 @@ mod recent;
 #[cfg(test)]
 mod records;
 mod state_machine;
+mod stats;
 mod syncer;
 
 use std::path::Path;
@@ -29,6 +30,7 @@ use roost_state::GroupId;
 pub use error::Error;
 pub use log_store::LogStore;
 pub use state_machine::{OnApply, ShardReader, StateMachineStore};
+pub use stats::{EngineStats, SnapshotStats, Timed, WalStats};
 use syncer::Syncer;
 
 /// A node's open database, shared by all of its groups' stores.
@@ -40,6 +42,8 @@ pub struct Storage {
     syncer: Syncer,
     /// Told what each applied batch changed.
     on_apply: Option<OnApply>,
+    /// The syncer's counts, for metrics.
+    wal: Arc<WalStats>,
 }
 
 impl Storage {
@@ -71,11 +75,13 @@ impl Storage {
         let cfs = [keys::CF_RAFT, keys::CF_SM, keys::CF_SNAP].map(cf);
         let db = Arc::new(DB::open_cf_descriptors(&opts, dir, cfs)?);
         format::migrate(dir, found)?;
-        let syncer = Syncer::start(&db)?;
+        let wal = Arc::new(WalStats::default());
+        let syncer = Syncer::start(&db, wal.clone())?;
         Ok(Storage {
             db,
             syncer,
             on_apply: None,
+            wal,
         })
     }
 
@@ -109,17 +115,36 @@ impl Storage {
         Ok(n)
     }
 
-    /// Approximate bytes on disk (SST files plus memtables), for status and metrics.
+    /// Approximate bytes on disk (SST files), for status and metrics.
     pub fn approximate_size(&self) -> u64 {
+        self.sum_property("rocksdb.total-sst-files-size")
+    }
+
+    /// The WAL syncs so far (see `syncer`).
+    pub fn wal_stats(&self) -> &WalStats {
+        &self.wal
+    }
+
+    /// RocksDB's own view of its health: compaction debt, write stalls, data size. Reads a
+    /// few in-memory properties, cheap enough for every scrape.
+    pub fn engine_stats(&self) -> EngineStats {
+        let db_int = |name: &str| self.db.property_int_value(name).ok().flatten().unwrap_or(0);
+        EngineStats {
+            pending_compaction_bytes: self
+                .sum_property("rocksdb.estimate-pending-compaction-bytes"),
+            write_stopped: db_int("rocksdb.is-write-stopped") != 0,
+            delayed_write_rate: db_int("rocksdb.actual-delayed-write-rate"),
+            live_data_bytes: self.sum_property("rocksdb.estimate-live-data-size"),
+            sst_bytes: self.approximate_size(),
+        }
+    }
+
+    /// An integer property summed over every column family.
+    fn sum_property(&self, name: &str) -> u64 {
         [keys::CF_RAFT, keys::CF_SM, keys::CF_SNAP]
             .iter()
-            .filter_map(|name| self.db.cf_handle(name))
-            .filter_map(|cf| {
-                self.db
-                    .property_int_value_cf(cf, "rocksdb.total-sst-files-size")
-                    .ok()
-                    .flatten()
-            })
+            .filter_map(|cf| self.db.cf_handle(cf))
+            .filter_map(|cf| self.db.property_int_value_cf(cf, name).ok().flatten())
             .sum()
     }
 }

@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 use std::io::Cursor;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Instant;
 
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, RaftSnapshotBuilder, StorageIOError};
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::codec::{decode, encode};
 use crate::error::io;
 use crate::lookup::{scan, DbLookup, Pending};
+use crate::stats::SnapshotStats;
 use crate::{keys, Error};
 
 /// The applied position, membership and clock, stored with every applied batch.
@@ -69,6 +71,8 @@ pub struct StateMachineStore {
     applied: Arc<RwLock<Applied>>,
     /// Told what each applied batch changed.
     on_apply: Option<OnApply>,
+    /// Snapshots built and installed, for metrics.
+    snapshots: Arc<SnapshotStats>,
 }
 
 /// Receives the topics an applied batch changed, after the batch is written, so waiters of
@@ -97,6 +101,7 @@ impl StateMachineStore {
             db,
             group,
             on_apply,
+            snapshots: Arc::default(),
             applied: Arc::new(RwLock::new(Applied {
                 meta: AppliedMeta::default(),
                 state: ShardState::new(group),
@@ -105,6 +110,11 @@ impl StateMachineStore {
         let loaded = store.load()?;
         *store.write_lock()? = loaded;
         Ok(store)
+    }
+
+    /// The group's snapshot builds and installs on this node, for metrics.
+    pub fn snapshot_stats(&self) -> Arc<SnapshotStats> {
+        self.snapshots.clone()
     }
 
     /// A reader for queries.
@@ -425,9 +435,13 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
     /// backlog.
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
         let store = self.clone();
+        let started = Instant::now();
         let built = tokio::task::spawn_blocking(move || store.build())
             .await
             .map_err(|e| io(|a| StorageIOError::write_snapshot(None, a), &e))?;
+        if built.is_ok() {
+            self.snapshots.builds.record(started.elapsed());
+        }
         built.map_err(|e| io(|a| StorageIOError::write_snapshot(None, a), &e))
     }
 }
@@ -467,10 +481,14 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         // On a blocking thread, as `build_snapshot`: a large snapshot takes seconds to load.
         let (store, owned) = (self.clone(), meta.clone());
         let signature = Some(meta.signature());
+        let started = Instant::now();
         let installed =
             tokio::task::spawn_blocking(move || store.install(&owned, snapshot.into_inner()))
                 .await
                 .map_err(|e| io(|a| StorageIOError::write_snapshot(signature.clone(), a), &e))?;
+        if installed.is_ok() {
+            self.snapshots.installs.record(started.elapsed());
+        }
         installed.map_err(|e| io(|a| StorageIOError::write_snapshot(signature, a), &e))
     }
 

@@ -1,12 +1,16 @@
 //! Group commit: one WAL sync acknowledges every log append that arrived before it.
 
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::sync::{Arc, Weak};
 use std::thread;
+use std::time::Instant;
 
 use openraft::storage::LogFlushed;
 use rocksdb::DB;
 use roost_types::TypeConfig;
+
+use crate::stats::WalStats;
 
 /// Hands log-append callbacks to the syncer thread.
 #[derive(Clone)]
@@ -16,8 +20,8 @@ pub struct Syncer {
 }
 
 impl Syncer {
-    /// Starts the syncer thread for `db`.
-    pub fn start(db: &Arc<DB>) -> std::io::Result<Syncer> {
+    /// Starts the syncer thread for `db`, counting its syncs in `stats`.
+    pub fn start(db: &Arc<DB>, stats: Arc<WalStats>) -> std::io::Result<Syncer> {
         // Weak, so the database closes as soon as its stores are dropped.
         let db: Weak<DB> = Arc::downgrade(db);
         let (tx, rx) = mpsc::channel::<LogFlushed<TypeConfig>>();
@@ -27,10 +31,15 @@ impl Syncer {
                 while let Ok(first) = rx.recv() {
                     let mut waiting = vec![first];
                     waiting.extend(rx.try_iter());
+                    let started = Instant::now();
                     let result = match db.upgrade() {
                         Some(db) => db.flush_wal(true).map_err(|e| e.to_string()),
                         None => Err("database closed".to_owned()),
                     };
+                    stats.syncs.record(started.elapsed());
+                    stats
+                        .appends
+                        .fetch_add(waiting.len() as u64, Ordering::Relaxed);
                     for callback in waiting {
                         callback.log_io_completed(result.clone().map_err(std::io::Error::other));
                     }

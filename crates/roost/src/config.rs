@@ -170,6 +170,9 @@ pub struct HttpConfig {
     /// Requests one client address may keep waiting at once (long polls, job waits, event
     /// streams, waiting claims); past it 429.
     pub max_waiters_per_client: usize,
+    /// Log one `info` line per HTTP request: route template, status, latency, and whether
+    /// it was forwarded to another node's leader. Off by default.
+    pub access_log: bool,
 }
 
 impl Default for HttpConfig {
@@ -180,6 +183,7 @@ impl Default for HttpConfig {
             body_timeout_secs: d.body_timeout.as_secs(),
             max_connections: d.max_connections,
             max_waiters_per_client: 256,
+            access_log: false,
         }
     }
 }
@@ -760,6 +764,7 @@ impl ServerConfig {
         roost_http::Limits {
             max_body_bytes: self.max_body_bytes,
             upgrade_url: self.quotas.upgrade_url.clone(),
+            access_log: self.http.access_log,
         }
     }
 }

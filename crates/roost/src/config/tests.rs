@@ -309,3 +309,23 @@ fn the_operator_key_is_read_under_admin_and_under_its_former_name() {
         Ok(())
     })
 }
+
+#[test]
+fn the_access_log_is_off_unless_asked_for() {
+    jailed(|jail| {
+        assert!(
+            !ServerConfig::load(&ServeArgs::default())?
+                .limits()
+                .access_log
+        );
+        assert!(
+            load_toml("[http]\naccess_log = true\n")?
+                .limits()
+                .access_log
+        );
+        assert!(load_toml("[http]\naccess_log = \"loud\"\n").is_err());
+        let c = load_env(jail, &[("ROOST_HTTP__ACCESS_LOG", "true")])?;
+        assert!(c.limits().access_log);
+        Ok(())
+    });
+}

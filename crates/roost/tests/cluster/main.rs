@@ -22,6 +22,7 @@ mod jobs;
 mod llms;
 mod mcp;
 mod membership;
+mod metrics;
 mod netns;
 mod openapi;
 mod payloads;

@@ -3,7 +3,7 @@
 //! `roost mcp`, each against a different node of a three-node cluster (the tools keep no
 //! session, so any node answers). `mcp_client.py` holds the checks.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -21,18 +21,32 @@ fn python() -> PathBuf {
     venv.join("bin/python")
 }
 
-/// Runs `mcp_client.py` with `args`, failing with its output when a check fails.
-async fn client(args: &[&str]) -> anyhow::Result<()> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cluster/mcp_client.py");
+/// Runs `script` (a file beside this one) with the test venv's python and `args`, for at
+/// most `within`.
+pub async fn run_python(
+    script: &str,
+    args: &[&str],
+    within: Duration,
+) -> anyhow::Result<std::process::Output> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/cluster")
+        .join(script);
     let run = tokio::process::Command::new(python())
-        .arg(script)
+        .arg(path)
         .args(args)
         .kill_on_drop(true)
         .output();
-    let out = tokio::time::timeout(Duration::from_secs(180), run)
+    tokio::time::timeout(within, run)
         .await
-        .context("the MCP client took over 180 s")?
-        .context("running the MCP client (is the test venv set up? scripts/test.sh makes it)")?;
+        .with_context(|| format!("{script} took over {within:?}"))?
+        .with_context(|| {
+            format!("running {script} (is the test venv set up? scripts/test.sh makes it)")
+        })
+}
+
+/// Runs `mcp_client.py` with `args`, failing with its output when a check fails.
+async fn client(args: &[&str]) -> anyhow::Result<()> {
+    let out = run_python("mcp_client.py", args, Duration::from_secs(180)).await?;
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
