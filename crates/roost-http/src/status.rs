@@ -113,6 +113,8 @@ struct GroupView {
     leader: Option<u64>,
     term: u64,
     commit_index: Option<u64>,
+    /// Entries each member is behind, by member id (JSON object keys are strings).
+    #[schema(value_type = BTreeMap<String, Option<u64>>)]
     lag: BTreeMap<u64, Option<u64>>,
 }
 
