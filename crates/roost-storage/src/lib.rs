@@ -30,7 +30,7 @@ use roost_state::GroupId;
 pub use error::Error;
 pub use log_store::LogStore;
 pub use state_machine::{OnApply, ShardReader, StateMachineStore};
-pub use stats::{EngineStats, SnapshotStats, Timed, WalStats};
+pub use stats::{Buckets, EngineStats, SnapshotStats, Timed, WalStats};
 use syncer::Syncer;
 
 /// A node's open database, shared by all of its groups' stores.

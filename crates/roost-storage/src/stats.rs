@@ -32,11 +32,47 @@ impl Timed {
     }
 }
 
+/// Upper bounds, in seconds, of the WAL sync latency buckets: a sync takes a fraction of a
+/// millisecond on a good SSD and tens of milliseconds on a disk in trouble, and every
+/// acknowledged write waits for one.
+pub const SYNC_BUCKETS: [f64; 12] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
+
+/// How many operations took how long: one count per bucket of [`SYNC_BUCKETS`], and a last
+/// one for those slower than every bound.
+#[derive(Debug, Default)]
+pub struct Buckets([AtomicU64; SYNC_BUCKETS.len() + 1]);
+
+impl Buckets {
+    /// Counts one operation that took `took`.
+    pub(crate) fn record(&self, took: Duration) {
+        let secs = took.as_secs_f64();
+        let i = SYNC_BUCKETS
+            .iter()
+            .position(|bound| secs <= *bound)
+            .unwrap_or(SYNC_BUCKETS.len());
+        self.0[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Each bucket's upper bound (infinity for the last) with its own count, not cumulative.
+    pub fn counts(&self) -> Vec<(f64, u64)> {
+        SYNC_BUCKETS
+            .iter()
+            .copied()
+            .chain([f64::INFINITY])
+            .zip(self.0.iter().map(|c| c.load(Ordering::Relaxed)))
+            .collect()
+    }
+}
+
 /// The group-commit WAL syncs of a node's database (see `syncer`).
 #[derive(Debug, Default)]
 pub struct WalStats {
     /// Every `fdatasync` of the write-ahead log.
     pub syncs: Timed,
+    /// How long each took, for latency percentiles.
+    pub latency: Buckets,
     /// Log appends the syncs acknowledged (several per sync when they share it).
     pub appends: AtomicU64,
 }
@@ -63,4 +99,23 @@ pub struct EngineStats {
     pub live_data_bytes: u64,
     /// Bytes of SST files on disk.
     pub sst_bytes: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_duration_is_counted_in_the_first_bucket_that_holds_it() {
+        let b = Buckets::default();
+        for micros in [50, 100, 300, 2_000_000] {
+            b.record(Duration::from_micros(micros));
+        }
+        let counts = b.counts();
+        assert_eq!(counts.len(), SYNC_BUCKETS.len() + 1);
+        assert_eq!(counts[0], (0.0001, 2), "50 µs and exactly 100 µs");
+        assert_eq!(counts[2], (0.0005, 1), "300 µs");
+        assert_eq!(counts[SYNC_BUCKETS.len()], (f64::INFINITY, 1), "2 s");
+        assert_eq!(counts.iter().map(|(_, n)| n).sum::<u64>(), 4);
+    }
 }

@@ -36,7 +36,9 @@ impl Syncer {
                         Some(db) => db.flush_wal(true).map_err(|e| e.to_string()),
                         None => Err("database closed".to_owned()),
                     };
-                    stats.syncs.record(started.elapsed());
+                    let took = started.elapsed();
+                    stats.syncs.record(took);
+                    stats.latency.record(took);
                     stats
                         .appends
                         .fetch_add(waiting.len() as u64, Ordering::Relaxed);

@@ -6,13 +6,14 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use openraft::ServerState;
-use prometheus_client::encoding::prometheus_text;
+use prometheus_client::encoding::{prometheus_text, EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::Registry;
 use roost_state::META_GROUP;
-use roost_storage::Timed;
+use roost_storage::{Buckets, Timed};
 
 use crate::status::commit_index;
 use crate::Node;
@@ -61,6 +62,40 @@ impl Scrape {
             &format!("{help}: total time"),
             seconds,
         );
+    }
+}
+
+/// A histogram whose buckets were counted elsewhere (by the storage, which knows no
+/// Prometheus), encoded as it is at the scrape.
+#[derive(Debug)]
+struct Counted {
+    /// Each bucket's upper bound and its own count.
+    buckets: Vec<(f64, u64)>,
+    /// The sum of every observation, in seconds.
+    sum: f64,
+}
+
+impl Counted {
+    fn of(buckets: &Buckets, sum: f64) -> Self {
+        Counted {
+            buckets: buckets.counts(),
+            sum,
+        }
+    }
+}
+
+impl TypedMetric for Counted {
+    const TYPE: MetricType = MetricType::Histogram;
+}
+
+impl EncodeMetric for Counted {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        let count = self.buckets.iter().map(|(_, n)| n).sum();
+        encoder.encode_histogram::<NoLabelSet>(self.sum, count, &self.buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        Self::TYPE
     }
 }
 
@@ -209,6 +244,11 @@ impl Node {
             "roost_wal_syncs",
             "WAL syncs (fdatasync) of the node's database",
             std::iter::once((Vec::new(), &wal.syncs)),
+        );
+        scrape.registry.register(
+            "roost_wal_sync_duration_seconds",
+            "How long each WAL sync took (every acknowledged write waits for one)",
+            Counted::of(&wal.latency, wal.syncs.seconds()),
         );
         scrape.counters(
             "roost_wal_synced_appends",

@@ -143,6 +143,7 @@ const FAMILIES: &[&str] = &[
     "roost_snapshot_installs_seconds",
     "roost_wal_syncs",
     "roost_wal_syncs_seconds",
+    "roost_wal_sync_duration_seconds",
     "roost_rocksdb_pending_compaction_bytes",
     "roost_rocksdb_write_stopped",
     "roost_rocksdb_live_data_bytes",
