@@ -3,10 +3,10 @@
 //! publishes in flight; the pull stream follows the queue.
 
 use std::pin::Pin;
-use std::sync::Arc;
 
+use futures::stream::FuturesUnordered;
 use roost_api::{Api, Published, Pull, QueueRef, Replayed};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
@@ -44,6 +44,25 @@ impl QueuesService {
             self.api.claim_queue(&queue, key).await.map_err(status)?;
         }
         Ok(queue)
+    }
+
+    /// One publish of a stream: its reply, or its refusal, with the client's correlation id.
+    async fn publish_reply(
+        &self,
+        auth: [u8; 32],
+        from: Option<std::net::IpAddr>,
+        req: pb::PublishRequest,
+    ) -> pb::PublishReply {
+        let correlation = req.correlation;
+        let published = match self.api.queue_id(&req.queue_id) {
+            Ok(id) => self.publish_one(&QueueRef { id, auth }, from, req).await,
+            Err(e) => Err(status(e)),
+        };
+        published.unwrap_or_else(|s| pb::PublishReply {
+            correlation,
+            error: Some(as_error(&s)),
+            ..Default::default()
+        })
     }
 
     /// One publish.
@@ -103,31 +122,37 @@ impl pb::queues_server::Queues for QueuesService {
         let from = addr(&req);
         let mut incoming = req.into_inner();
         let (tx, rx) = mpsc::channel(STREAM_WINDOW);
-        let window = Arc::new(Semaphore::new(STREAM_WINDOW));
         let service = self.clone();
+        // One task per stream, not one per message: it reads the requests and drives their
+        // publishes itself, instead of a task (an allocation and a wake-up) per message.
         tokio::spawn(async move {
-            while let Some(next) = incoming.next().await {
-                let Ok(req) = next else {
-                    break;
-                };
-                let Ok(permit) = window.clone().acquire_owned().await else {
-                    break;
-                };
-                let (service, tx) = (service.clone(), tx.clone());
-                tokio::spawn(async move {
-                    let correlation = req.correlation;
-                    let published = match service.api.queue_id(&req.queue_id) {
-                        Ok(id) => service.publish_one(&QueueRef { id, auth }, from, req).await,
-                        Err(e) => Err(status(e)),
-                    };
-                    let reply = published.unwrap_or_else(|s| pb::PublishReply {
-                        correlation,
-                        error: Some(as_error(&s)),
-                        ..Default::default()
-                    });
-                    let _ = tx.send(Ok(reply)).await;
-                    drop(permit);
-                });
+            let mut in_flight = FuturesUnordered::new();
+            let mut reading = true;
+            loop {
+                // Publishes in flight plus replies the client has not taken stay within the
+                // window: a request is read only while every publish in flight has a place in
+                // the channel, so a finished publish never waits to send its reply (the others
+                // keep being polled) and a client that stops reading stops the reading here.
+                let room = in_flight.len() < tx.capacity();
+                tokio::select! {
+                    next = incoming.next(), if reading && room => match next {
+                        Some(Ok(req)) => in_flight.push(service.publish_reply(auth, from, req)),
+                        // The client closed its side (or broke it): answer what was read.
+                        _ => reading = false,
+                    },
+                    Some(reply) = in_flight.next() => {
+                        // Never full, by the rule above; an error means the client has gone:
+                        // the publishes already read still finish, as before.
+                        if tx.try_send(Ok(reply)).is_err() {
+                            reading = false;
+                        }
+                    }
+                    // Nothing in flight and the channel full: wait for the client to take a
+                    // reply.
+                    _ = tx.reserve(), if reading && !room && in_flight.is_empty() => {}
+                    // Closed and every reply sent: dropping `tx` ends the reply stream.
+                    else => break,
+                }
             }
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))

@@ -180,6 +180,54 @@ async fn publish_stream_pull_and_ack_over_grpc() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The publish stream's window under a client that reads nothing for a while: more publishes
+/// than the window, a refusal among them, every one answered once, and the stream ends after
+/// the last reply. A stream without a key fails at once.
+#[tokio::test]
+async fn a_publish_stream_past_its_window_answers_every_publish_once() -> anyhow::Result<()> {
+    let c = Cluster::start(3, 2, "").await?;
+    let q = create(&c, 1, &["me"]).await?;
+    // A small receive window, so the replies the client leaves unread fill the server's side.
+    let channel = tonic::transport::Endpoint::from_shared(c.node(1).grpc.clone())?
+        .initial_stream_window_size(Some(4096))
+        .connect()
+        .await?;
+    let mut client = QueuesClient::new(channel);
+    let keyless = client
+        .publish_stream(tonic::Request::new(futures::stream::iter(Vec::<
+            pb::PublishRequest,
+        >::new())))
+        .await
+        .expect_err("no key");
+    assert_eq!(keyless.code(), tonic::Code::Unauthenticated, "{keyless:?}");
+
+    const N: u64 = 20_000;
+    let requests = (1..=N).map(move |i| pb::PublishRequest {
+        // One request names no queue of this key: refused on its own.
+        queue_id: if i == 7 { "nope".into() } else { q.id.clone() },
+        payload: format!("{{\"n\":{i}}}").into_bytes(),
+        correlation: i,
+        ..Default::default()
+    });
+    let mut replies = client
+        .publish_stream(authed(futures::stream::iter(requests), &q.key)?)
+        .await?
+        .into_inner();
+    // Read nothing for a while: the server stops reading once its window is full.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (mut correlations, mut refused) = (BTreeSet::new(), Vec::new());
+    while let Some(r) = tokio::time::timeout(Duration::from_secs(60), replies.next()).await? {
+        let r = r?;
+        assert!(correlations.insert(r.correlation), "answered twice: {r:?}");
+        if r.error.is_some() {
+            refused.push(r.correlation);
+        }
+    }
+    assert_eq!(correlations, (1..=N).collect());
+    assert_eq!(refused, vec![7]);
+    Ok(())
+}
+
 #[tokio::test]
 async fn queue_management_and_dead_letters_over_grpc() -> anyhow::Result<()> {
     let c = Cluster::start(3, 2, "").await?;
