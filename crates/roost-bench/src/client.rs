@@ -13,8 +13,15 @@
 //! That is safe because pulls and acks are idempotent and each publish then carries an
 //! `Idempotency-Key`, so a retried publish that had landed is answered with its first seq.
 //! A reply that arrived, 5xx included, is never retried: it fails the run.
+//!
+//! Leader-aware (`--leader-aware`), a publish, pull or ack goes to the node that leads its
+//! queue's shard (the two hex digits after `q_` in the queue id), from a routing map built
+//! from `GET /cluster` of every `--url`; a reply carrying the `Roost-Leader` hint (the node
+//! forwarded the request: leadership moved) points the shard at the node it names.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::RwLock;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -80,6 +87,42 @@ pub(crate) struct Api {
     failover: bool,
     /// Requests sent again to another node after a connection failure.
     failovers: AtomicU64,
+    /// With `--leader-aware`: where each shard's queue requests go (see the module doc).
+    routes: Option<Routes>,
+}
+
+/// The routing map of `--leader-aware`.
+#[derive(Debug)]
+struct Routes {
+    /// The URL of each node, by node id (each `--url` asked `GET /cluster` for its id).
+    nodes: HashMap<u64, String>,
+    /// The URL of each shard's leader, by shard group.
+    leaders: RwLock<HashMap<u32, String>>,
+    /// Replies that carried a leader hint.
+    hints: AtomicU64,
+}
+
+/// The part of `GET /cluster` the routing map reads.
+#[derive(Debug, Deserialize)]
+struct ClusterReply {
+    node_id: u64,
+    groups: Vec<GroupReply>,
+}
+
+/// One group of `GET /cluster`.
+#[derive(Debug, Deserialize)]
+struct GroupReply {
+    group: u32,
+    leader: Option<u64>,
+}
+
+/// The reply header naming the leader a node forwarded the request to.
+const LEADER_HEADER: &str = "roost-leader";
+
+/// The shard of a queue id (`q_` + two hex digits of shard + …), if it has one.
+fn shard_of(queue_id: &str) -> Option<u32> {
+    let digits = queue_id.strip_prefix("q_")?.get(..2)?;
+    u32::from_str_radix(digits, 16).ok()
 }
 
 /// How one attempt of a request failed.
@@ -117,7 +160,70 @@ impl Api {
             next: AtomicUsize::new(0),
             failover,
             failovers: AtomicU64::new(0),
+            routes: None,
         })
+    }
+
+    /// Makes queue requests leader-aware: asks every URL's `GET /cluster` for its node id and
+    /// each shard's leader (the first node that answers names the leaders).
+    pub(crate) async fn learn_leaders(&mut self) -> anyhow::Result<()> {
+        let mut nodes = HashMap::new();
+        let mut leaders = HashMap::new();
+        for url in &self.urls {
+            let path = format!("{url}/cluster");
+            let body = match attempt(self.client.get(&path), "cluster", &path).await {
+                Ok((body, _)) => body,
+                Err(Failure::Connection(_)) => continue,
+                Err(Failure::Answered(e)) => return Err(e),
+            };
+            let cluster: ClusterReply = parse(&body, "cluster", "/cluster")?;
+            nodes.insert(cluster.node_id, url.clone());
+            if leaders.is_empty() {
+                leaders = cluster
+                    .groups
+                    .iter()
+                    .filter_map(|g| Some((g.group, g.leader?)))
+                    .collect();
+            }
+        }
+        anyhow::ensure!(!nodes.is_empty(), "no --url answered GET /cluster");
+        let leaders = leaders
+            .into_iter()
+            .filter_map(|(group, leader)| Some((group, nodes.get(&leader)?.clone())))
+            .collect();
+        self.routes = Some(Routes {
+            nodes,
+            leaders: RwLock::new(leaders),
+            hints: AtomicU64::new(0),
+        });
+        Ok(())
+    }
+
+    /// Replies that carried a leader hint (leader-aware runs only).
+    pub(crate) fn hints(&self) -> u64 {
+        self.routes
+            .as_ref()
+            .map_or(0, |r| r.hints.load(Ordering::Relaxed))
+    }
+
+    /// The URL of `queue_id`'s shard leader, when leader-aware and known.
+    fn leader_url(&self, queue_id: &str) -> Option<String> {
+        let routes = self.routes.as_ref()?;
+        let shard = shard_of(queue_id)?;
+        let leaders = routes.leaders.read().unwrap_or_else(|p| p.into_inner());
+        leaders.get(&shard).cloned()
+    }
+
+    /// Points `queue_id`'s shard at node `leader`, which a reply named.
+    fn learn_hint(&self, queue_id: &str, leader: u64) {
+        let Some(routes) = self.routes.as_ref() else {
+            return;
+        };
+        routes.hints.fetch_add(1, Ordering::Relaxed);
+        if let (Some(shard), Some(url)) = (shard_of(queue_id), routes.nodes.get(&leader)) {
+            let mut leaders = routes.leaders.write().unwrap_or_else(|p| p.into_inner());
+            leaders.insert(shard, url.clone());
+        }
     }
 
     /// Requests sent again to another node after a connection failure.
@@ -125,19 +231,34 @@ impl Api {
         self.failovers.load(Ordering::Relaxed)
     }
 
-    /// Sends the request `build` makes for a node's URL of `path`, on the next node after a
+    /// Sends the request `build` makes for a node's URL of `path` about `queue_id` (to its
+    /// shard's leader when leader-aware, else the next node), on the next node after a
     /// connection failure when failing over (at most [`MAX_FAILOVERS`] times).
     async fn call(
         &self,
         what: &str,
+        queue_id: &str,
         path: &str,
         build: impl Fn(&str) -> reqwest::RequestBuilder,
     ) -> anyhow::Result<String> {
         let mut failures = 0;
         loop {
-            let url = format!("{}{path}", self.base());
+            let leader = if failures == 0 {
+                self.leader_url(queue_id)
+            } else {
+                None
+            };
+            let url = match leader {
+                Some(base) => format!("{base}{path}"),
+                None => format!("{}{path}", self.base()),
+            };
             match attempt(build(&url), what, &url).await {
-                Ok(body) => return Ok(body),
+                Ok((body, hint)) => {
+                    if let Some(leader) = hint {
+                        self.learn_hint(queue_id, leader);
+                    }
+                    return Ok(body);
+                }
                 Err(Failure::Connection(_)) if self.failover && failures < MAX_FAILOVERS => {
                     failures += 1;
                     self.failovers.fetch_add(1, Ordering::Relaxed);
@@ -187,7 +308,7 @@ impl Api {
         let path = format!("/q/{}/publish", queue.id);
         let key = format!("bench-{i}");
         let text = self
-            .call("publish", &path, |url| {
+            .call("publish", &queue.id, &path, |url| {
                 let req = self
                     .client
                     .post(url)
@@ -279,7 +400,7 @@ impl Api {
             queue.id
         );
         let text = self
-            .call("pull", &path, |url| {
+            .call("pull", &queue.id, &path, |url| {
                 self.client.get(url).bearer_auth(&queue.key)
             })
             .await?;
@@ -289,7 +410,7 @@ impl Api {
     /// Acknowledges everything up to and including `cursor` for consumer `bench`.
     pub(crate) async fn ack(&self, queue: &QueueHandle, cursor: u64) -> anyhow::Result<()> {
         let path = format!("/q/{}/ack", queue.id);
-        self.call("ack", &path, |url| {
+        self.call("ack", &queue.id, &path, |url| {
             self.client
                 .post(url)
                 .bearer_auth(&queue.key)
@@ -303,14 +424,22 @@ impl Api {
     }
 }
 
-/// One attempt of `req`: the reply body, or how it failed.
-async fn attempt(req: reqwest::RequestBuilder, what: &str, url: &str) -> Result<String, Failure> {
+/// One attempt of `req`: the reply body and the leader hint it carried, or how it failed.
+async fn attempt(
+    req: reqwest::RequestBuilder,
+    what: &str,
+    url: &str,
+) -> Result<(String, Option<u64>), Failure> {
     let resp = req.send().await.map_err(|e| {
         Failure::Connection(
             anyhow::Error::new(e).context(format!("{what}: request to {url} failed")),
         )
     })?;
     let status = resp.status();
+    let hint = resp
+        .headers()
+        .get(LEADER_HEADER)
+        .and_then(|v| v.to_str().ok()?.parse().ok());
     let body = resp.text().await.map_err(|e| {
         Failure::Connection(
             anyhow::Error::new(e)
@@ -323,7 +452,7 @@ async fn attempt(req: reqwest::RequestBuilder, what: &str, url: &str) -> Result<
             clip(&body)
         )));
     }
-    Ok(body)
+    Ok((body, hint))
 }
 
 /// Parses a reply body as JSON `T`.
@@ -363,6 +492,15 @@ pub(crate) fn normalize_urls(raw: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shards_are_read_from_queue_ids() {
+        assert_eq!(shard_of("q_01a3b4c5d6e7f8a9"), Some(1));
+        assert_eq!(shard_of("q_ff00000000000000"), Some(255));
+        assert_eq!(shard_of("q_0"), None);
+        assert_eq!(shard_of("j_0100000000000000"), None);
+        assert_eq!(shard_of("q_zz00000000000000"), None);
+    }
 
     #[test]
     fn urls_are_normalized() {

@@ -148,6 +148,12 @@ pub struct BenchArgs {
     #[arg(long)]
     pub idempotency_keys: bool,
 
+    /// Send each publish, pull and ack straight to the node that leads its queue's shard (a
+    /// map from `GET /cluster` of the `--url`s, updated by the `Roost-Leader` hint a
+    /// forwarded reply carries) instead of round-robin over the `--url`s.
+    #[arg(long)]
+    pub leader_aware: bool,
+
     /// Workspace token for the jobs workload.
     #[arg(long, env = "ROOST_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
@@ -200,12 +206,16 @@ async fn run_unbounded(args: &BenchArgs) -> anyhow::Result<Report> {
     let pool_idle = args
         .connections
         .unwrap_or_else(|| usize::try_from(in_flight).unwrap_or(usize::MAX));
-    let api = Arc::new(Api::new(
+    let mut api = Api::new(
         urls.clone(),
         pool_idle,
         Duration::from_secs(args.timeout_secs),
         args.idempotency_keys,
-    )?);
+    )?;
+    if args.leader_aware {
+        api.learn_leaders().await?;
+    }
+    let api = Arc::new(api);
 
     let mut repetitions = Vec::new();
     if args.workload == Workload::Jobs {
@@ -323,6 +333,7 @@ async fn run_unbounded(args: &BenchArgs) -> anyhow::Result<Report> {
         repetitions,
         summary,
         failovers: api.failovers(),
+        leader_hints: args.leader_aware.then(|| api.hints()),
     })
 }
 
@@ -369,6 +380,7 @@ mod tests {
         assert_eq!(a.workload, Workload::Seq);
         assert_eq!(a.count, 10_000);
         assert_eq!(a.window, 128);
+        assert!(!a.leader_aware, "round-robin is the default");
         assert_eq!(a.connections, None);
         assert_eq!(a.payload_bytes, 200);
         assert_eq!(a.reps, 3);

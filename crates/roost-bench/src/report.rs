@@ -138,6 +138,9 @@ pub struct Report {
     /// Requests sent again to another node after a connection failure
     /// (`--idempotency-keys`).
     pub failovers: u64,
+    /// Replies that named another node as the shard's leader (`--leader-aware`; `None`
+    /// when requests went round-robin).
+    pub leader_hints: Option<u64>,
 }
 
 impl Report {
@@ -186,7 +189,7 @@ impl Report {
         // Writing to a String cannot fail; the results are ignored deliberately.
         let _ = writeln!(
             out,
-            "roost bench: workload={} api={} count={} window={} rate={} payload={}B reps={} urls={} failovers={}",
+            "roost bench: workload={} api={} count={} window={} rate={} payload={}B reps={} urls={} failovers={} leader_hints={}",
             self.workload.name(),
             self.api,
             self.count,
@@ -196,7 +199,9 @@ impl Report {
             self.payload_bytes,
             self.repetitions.len(),
             self.urls.join(","),
-            self.failovers
+            self.failovers,
+            self.leader_hints
+                .map_or_else(|| "-".to_owned(), |h| h.to_string())
         );
         let _ = writeln!(
             out,
@@ -302,6 +307,7 @@ mod tests {
             repetitions,
             summary,
             failovers: 0,
+            leader_hints: None,
         }
     }
 

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::CONTENT_TYPE;
-use axum::http::{Method, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use roost_node::{noting_forwards, Edge, METRICS_CONTENT_TYPE};
@@ -15,6 +15,10 @@ use utoipa_axum::routes;
 
 use crate::openapi::ScrapeFailed;
 use crate::AppState;
+
+/// Names, on a reply whose request this node forwarded to another node's leader, that
+/// leader's node id (the last one, if the request touched several groups).
+pub const LEADER_HEADER: HeaderName = HeaderName::from_static("roost-leader");
 
 /// `/metrics`.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -57,7 +61,12 @@ pub async fn record(State(s): State<AppState>, req: Request, next: Next) -> Resp
         _ => "OTHER",
     };
     let operation = format!("{method} {route}");
-    let (resp, forwarded) = noting_forwards(next.run(req)).await;
+    let (mut resp, forwards) = noting_forwards(next.run(req)).await;
+    if let Some(leader) = forwards.leader {
+        // The hint for leader-aware clients: this request would have skipped a hop there.
+        resp.headers_mut()
+            .insert(LEADER_HEADER, HeaderValue::from(leader));
+    }
     let took = started.elapsed();
     let status = resp.status();
     s.api
@@ -69,7 +78,7 @@ pub async fn record(State(s): State<AppState>, req: Request, next: Next) -> Resp
             route = %operation,
             status = status.as_u16(),
             latency_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
-            forwarded,
+            forwarded = forwards.forwarded,
             "request"
         );
     }

@@ -31,7 +31,7 @@ mod webhooks;
 pub use changes::Subscription;
 pub use config::{Member, NodeConfig, RaftTuning};
 pub use error::NodeError;
-pub use metrics::{noting_forwards, Edge, Metrics, CONTENT_TYPE as METRICS_CONTENT_TYPE};
+pub use metrics::{noting_forwards, Edge, Forwards, Metrics, CONTENT_TYPE as METRICS_CONTENT_TYPE};
 pub use node::{Node, NotReady};
 pub use quota::{Charged, Denied, Quotas, Replay};
 pub use refusals::Refusals;

@@ -19,6 +19,7 @@ mod grpc_workspace;
 mod harness;
 mod idle;
 mod jobs;
+mod leader;
 mod llms;
 mod mcp;
 mod membership;

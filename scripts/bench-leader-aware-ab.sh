@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# A/B of HTTP publishing round-robin over the three nodes against `--leader-aware` (each
+# publish straight to its queue's shard leader): one local three-node cluster (fsync on) from
+# ROOST_BIN, and ROUNDS alternations of the pipelined publish at window 128 (COUNT messages,
+# REPS repetitions, each on a fresh queue, server CPU from the three pids). Prints, per mode,
+# the median (min-max) over every repetition of every round. JSON reports go to $OUT (default
+# ./data/leader-ab-<UTC time>).
+#   ROOST_BIN  the release binary (required)
+#   ROUNDS     alternations (default 3); COUNT (default 20000); REPS (default 3)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+: "${ROOST_BIN:?set ROOST_BIN to a release binary}"
+export ROOST_BIN
+rounds="${ROUNDS:-3}"
+count="${COUNT:-20000}"
+reps="${REPS:-3}"
+out="${OUT:-$root/data/leader-ab-$(date -u +%Y%m%dT%H%M%SZ)}"
+mkdir -p "$out"
+urls="http://127.0.0.1:7081,http://127.0.0.1:7082,http://127.0.0.1:7083"
+export DATA_DIR="$out/cluster"
+trap '"$root/cluster-config/local-3/stop.sh" >&2' EXIT
+"$root/cluster-config/local-3/start.sh"
+pids="$(paste -sd, "$DATA_DIR/pids")"
+for round in $(seq 1 "$rounds"); do
+  for mode in round-robin leader-aware; do
+    flag=()
+    [ "$mode" = leader-aware ] && flag=(--leader-aware)
+    timeout 600 "$ROOST_BIN" bench --url "$urls" "${flag[@]}" \
+      --workload window --window 128 --count "$count" --reps "$reps" --pids "$pids" --json \
+      >"$out/$mode-r$round.json"
+    echo "== round $round $mode"
+    python3 "$root/scripts/bench_summary.py" "$out/$mode-r$round.json"
+  done
+done
+"$root/cluster-config/local-3/stop.sh" >&2
+trap - EXIT
+rm -rf "$DATA_DIR"
+python3 - "$out" <<'PY'
+import glob, json, statistics, sys
+def spread(xs):
+    return f"{statistics.median(xs):,.1f} ({min(xs):,.1f}-{max(xs):,.1f})"
+print("| mode | msgs/s | server CPU us/msg | p50 ms | p99 ms |\n|---|---|---|---|---|")
+for mode in ("round-robin", "leader-aware"):
+    rate, cpu, p50, p99 = [], [], [], []
+    for f in sorted(glob.glob(f"{sys.argv[1]}/{mode}-r*.json")):
+        for rep in json.load(open(f))["repetitions"]:
+            for p in rep["phases"]:
+                if p["phase"] == "publish":
+                    rate.append(p["msgs_per_sec"]); cpu.append(p["server_cpu_us_per_msg"])
+                    p50.append(p["latency"]["p50_ms"]); p99.append(p["latency"]["p99_ms"])
+    print(f"| {mode} | {spread(rate)} ({len(rate)} runs) | {spread(cpu)} | {spread(p50)} | {spread(p99)} |")
+PY
+echo "reports in $out"
