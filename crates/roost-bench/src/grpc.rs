@@ -10,16 +10,12 @@ use anyhow::{ensure, Context};
 use tokio::sync::{mpsc, Semaphore};
 use tokio_stream::wrappers::ReceiverStream;
 
+use roost_client::pb;
+
 use crate::client::{PullReply, PulledMessage, QueueHandle, CONSUMER_ID};
 use crate::payload;
 use crate::stats::{new_histogram, record};
 use crate::workload::{departure, Consumer, Pacing, PhaseOutcome};
-
-/// Code generated from `proto/roost/client/v1/client.proto` (client side only).
-#[allow(missing_docs, clippy::all)]
-pub mod pb {
-    tonic::include_proto!("roost.client.v1");
-}
 
 /// Publishes `count` messages over one stream with at most `window` in flight (at the fixed
 /// rate of `pacing` if given); returns the measurements and the seqs, sorted.

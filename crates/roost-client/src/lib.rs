@@ -15,7 +15,7 @@ mod work;
 pub use error::Error;
 pub use queues::Publish;
 pub use roost_wire as wire;
-pub use stream::{publish_stream, StreamPublish, StreamRefusal, StreamStored};
+pub use stream::{pb, publish_stream, StreamPublish, StreamRefusal, StreamStored};
 
 use std::time::Duration;
 

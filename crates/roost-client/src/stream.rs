@@ -7,9 +7,10 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use crate::Error;
 
-/// Code generated from `proto/roost/client/v1/client.proto` (client side only).
+/// Code generated from `proto/roost/client/v1/client.proto` (client side only), for
+/// programs that speak the client gRPC API themselves (the load generator).
 #[allow(missing_docs, clippy::all)]
-mod pb {
+pub mod pb {
     tonic::include_proto!("roost.client.v1");
 }
 

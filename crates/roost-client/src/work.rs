@@ -95,12 +95,7 @@ impl Client {
         task: &str,
         req: &FinishTask,
     ) -> Result<TaskReply, Error> {
-        let r = self.request(
-            Method::POST,
-            &["work-queue-tasks", task, "complete"],
-            Some(token),
-        );
-        Self::call(json(r, req)?).await
+        self.finish(token, task, req, "complete").await
     }
 
     /// Fails a task with its error.
@@ -110,11 +105,18 @@ impl Client {
         task: &str,
         req: &FinishTask,
     ) -> Result<TaskReply, Error> {
-        let r = self.request(
-            Method::POST,
-            &["work-queue-tasks", task, "fail"],
-            Some(token),
-        );
+        self.finish(token, task, req, "fail").await
+    }
+
+    /// Ends a task `how` (`complete` or `fail`).
+    async fn finish(
+        &self,
+        token: &str,
+        task: &str,
+        req: &FinishTask,
+        how: &str,
+    ) -> Result<TaskReply, Error> {
+        let r = self.request(Method::POST, &["work-queue-tasks", task, how], Some(token));
         Self::call(json(r, req)?).await
     }
 }

@@ -42,11 +42,6 @@ const SETTLE: Hints = Hints {
     destructive: false,
     idempotent: true,
 };
-const TAKE_AWAY: Hints = Hints {
-    read_only: false,
-    destructive: true,
-    idempotent: false,
-};
 const END: Hints = Hints {
     read_only: false,
     destructive: true,
@@ -148,8 +143,8 @@ tools! {
         "A work queue's tasks, optionally by status.";
     dequeue_task => DequeueTask(args::TakeTask), WRITE,
         "Take the most urgent pending task of a work queue for an agent; `task` is null when none is pending.";
-    steal_task => StealTask(args::TakeTask), TAKE_AWAY,
-        "Take a task another agent holds whose lease lapsed, or a pending one; `task` is null when there is none.";
+    steal_task => StealTask(args::TakeTask), WRITE,
+        "For an agent of work queue `id`, take the most urgent pending task of the team's other work queues; `task` is null when none is pending.";
     complete_task => CompleteTask(args::FinishTask), SETTLE,
         "Finish a task (`id`) with its result, fenced by the token its dequeue returned.";
     fail_task => FailTask(args::FinishTask), WRITE,

@@ -526,10 +526,10 @@ impl Node {
             let command = command.clone();
             async move {
                 if leader == self.config.id {
-                    crate::metrics::note_local();
+                    crate::forwards::note_local();
                     return self.propose_local(g, command).await;
                 }
-                crate::metrics::note_forward(leader);
+                crate::forwards::note_forward(leader);
                 let Some(addr) = self.leader_addr(leader) else {
                     return Attempt::Retry(format!("leader {leader} is not a configured member"));
                 };
@@ -555,10 +555,10 @@ impl Node {
             let query = query.clone();
             async move {
                 if leader == self.config.id {
-                    crate::metrics::note_local();
+                    crate::forwards::note_local();
                     return self.read_local(g, &query).await;
                 }
-                crate::metrics::note_forward(leader);
+                crate::forwards::note_forward(leader);
                 let Some(addr) = self.leader_addr(leader) else {
                     return Attempt::Retry(format!("leader {leader} is not a configured member"));
                 };
