@@ -35,19 +35,6 @@ done
 "$root/cluster-config/local-3/stop.sh" >&2
 trap - EXIT
 rm -rf "$DATA_DIR"
-python3 - "$out" <<'PY'
-import glob, json, statistics, sys
-def spread(xs):
-    return f"{statistics.median(xs):,.1f} ({min(xs):,.1f}-{max(xs):,.1f})"
-print("| mode | msgs/s | server CPU us/msg | p50 ms | p99 ms |\n|---|---|---|---|---|")
-for mode in ("round-robin", "leader-aware"):
-    rate, cpu, p50, p99 = [], [], [], []
-    for f in sorted(glob.glob(f"{sys.argv[1]}/{mode}-r*.json")):
-        for rep in json.load(open(f))["repetitions"]:
-            for p in rep["phases"]:
-                if p["phase"] == "publish":
-                    rate.append(p["msgs_per_sec"]); cpu.append(p["server_cpu_us_per_msg"])
-                    p50.append(p["latency"]["p50_ms"]); p99.append(p["latency"]["p99_ms"])
-    print(f"| {mode} | {spread(rate)} ({len(rate)} runs) | {spread(cpu)} | {spread(p50)} | {spread(p99)} |")
-PY
+python3 "$root/scripts/ab_summary.py" "$out" publish 'round-robin=round-robin-r*.json' \
+  'leader-aware=leader-aware-r*.json'
 echo "reports in $out"

@@ -250,18 +250,31 @@ impl Api {
         // Jobs also come due by the clock (`runAt`, retries), which announces nothing: look
         // again at least every second.
         let mut changes = self.node().subscribe(Topic::Workspace(c.workspace.clone()));
+        // Until a claim proposed on this node's word comes back empty.
+        let mut trust_here = true;
         loop {
-            // Ask first, a read: a claim that would find nothing is not proposed, so waiting
-            // (and idle, polling) workers never write to the log.
+            // Ask first: a claim that would find nothing is not proposed, so waiting (and
+            // idle, polling) workers never write to the log. What this node has applied
+            // answers first, without a round to the leader: a job due here is proposed for at
+            // once (the claim is linearizable, and takes nothing if another worker was faster
+            // or this node is behind). "Nothing due" is asked of the leader, linearizably: an
+            // empty answer must not miss a job enqueued before the claim.
             let query = Query::ClaimableJobs {
                 workspace: c.workspace.clone(),
                 types: req.types.clone(),
                 now_ms: self.now_ms(),
             };
-            let due = match self.ws_read(&c.workspace, query).await? {
-                QueryResult::ClaimableJobs(due) => due,
-                other => return Err(Error::unexpected(&other)),
-            };
+            let due_here = trust_here
+                && matches!(
+                    self.node()
+                        .read_applied(self.workspace_shard(&c.workspace), &query)?,
+                    QueryResult::ClaimableJobs(true)
+                );
+            let due = due_here
+                || match self.ws_read(&c.workspace, query).await? {
+                    QueryResult::ClaimableJobs(due) => due,
+                    other => return Err(Error::unexpected(&other)),
+                };
             if due {
                 let command = Command::ClaimJobs(cmd::ClaimJobs {
                     workspace: c.workspace.clone(),
@@ -277,6 +290,7 @@ impl Api {
                 if !jobs.is_empty() {
                     return Ok(jobs);
                 }
+                trust_here = false;
                 // Another worker took what the read saw, or the group's clock is behind this
                 // node's: wait for the next change rather than propose again at once.
             }

@@ -42,7 +42,7 @@ pub use keys::digest;
 pub use overview::{ClusterHealth, GroupHealth, NodeHealth, Workload};
 pub use queues::{
     check_origin, consumer_id, origin_set, queue_key, CreateQueue, CreatedQueue, DeadLetters, Nack,
-    Nacked, OriginsField, Published, Pull, Pulled, QueueRef, Replayed,
+    Nacked, OriginsField, Published, Pull, Pulled, QueueRef, Replayed, MAX_BATCH,
 };
 pub use source::{Fixed, Source, System};
 pub use work::{AddTask, CreateWorkQueue, FinishTask, QueueWithCounts};

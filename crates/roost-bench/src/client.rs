@@ -56,6 +56,18 @@ struct PublishReply {
     seq: u64,
 }
 
+/// Reply to `POST /q/{id}/publish/batch` (extra fields ignored).
+#[derive(Debug, Deserialize)]
+struct BatchReply {
+    results: Vec<BatchItem>,
+}
+
+/// One message's outcome in a batch reply: stored ones carry a seq.
+#[derive(Debug, Deserialize)]
+struct BatchItem {
+    seq: Option<u64>,
+}
+
 /// One message in a pull reply; only the sequence number matters to the benchmark.
 #[derive(Debug, Deserialize)]
 pub(crate) struct PulledMessage {
@@ -326,6 +338,58 @@ impl Api {
         Ok(reply.seq)
     }
 
+    /// Publishes messages `first..` (their JSON bodies) in one batch request; returns the
+    /// seqs the server assigned, in order. Fails unless every message was stored.
+    pub(crate) async fn publish_batch(
+        &self,
+        queue: &QueueHandle,
+        first: u64,
+        bodies: &[String],
+    ) -> anyhow::Result<Vec<u64>> {
+        let path = format!("/q/{}/publish/batch", queue.id);
+        // The bodies are JSON already: spliced in, not parsed and written again.
+        let mut body = String::from(r#"{"messages":["#);
+        for (n, b) in bodies.iter().enumerate() {
+            if n > 0 {
+                body.push(',');
+            }
+            body.push_str(r#"{"payload":"#);
+            body.push_str(b);
+            if self.failover {
+                body.push_str(&format!(
+                    r#","idempotency_key":"bench-{}""#,
+                    first + n as u64
+                ));
+            }
+            body.push('}');
+        }
+        body.push_str("]}");
+        let text = self
+            .call("publish batch", &queue.id, &path, |url| {
+                self.client
+                    .post(url)
+                    .bearer_auth(&queue.key)
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body.clone())
+            })
+            .await?;
+        let reply: BatchReply = parse(&text, "publish batch", &path)?;
+        anyhow::ensure!(
+            reply.results.len() == bodies.len(),
+            "{path}: {} results for {} messages",
+            reply.results.len(),
+            bodies.len()
+        );
+        reply
+            .results
+            .into_iter()
+            .map(|r| {
+                r.seq
+                    .with_context(|| format!("{path}: a message not stored"))
+            })
+            .collect()
+    }
+
     /// Enqueues a job of `job_type` with a workspace token.
     pub(crate) async fn create_job(
         &self,
@@ -345,29 +409,31 @@ impl Api {
         Ok(())
     }
 
-    /// Claims one job of `job_type`: `(id, token)`, or `None` when none is pending.
-    pub(crate) async fn claim_job(
+    /// Claims up to `limit` jobs of `job_type`: `(id, token)` of each (none when none is
+    /// pending).
+    pub(crate) async fn claim_jobs(
         &self,
         token: &str,
         job_type: &str,
         worker: &str,
-    ) -> anyhow::Result<Option<(String, String)>> {
+        limit: u32,
+    ) -> anyhow::Result<Vec<(String, String)>> {
         let req = ClaimJobs {
             worker_id: worker.to_owned(),
             types: vec![job_type.to_owned()],
-            limit: Some(1),
+            limit: Some(limit),
             wait: None,
         };
         let claimed = self
             .node()
             .claim_jobs(token, &req)
             .await
-            .context("claim job")?;
-        Ok(claimed
+            .context("claim jobs")?;
+        claimed
             .jobs
             .into_iter()
-            .next()
-            .and_then(|j| Some((j.id, j.token?))))
+            .map(|j| Ok((j.id, j.token.context("a claimed job without its token")?)))
+            .collect()
     }
 
     /// Completes a claimed job.

@@ -59,12 +59,14 @@ pub(crate) async fn enqueue(
 }
 
 /// Runs claim→complete cycles with `workers` concurrent workers until `count` jobs completed.
+/// Each worker claims up to `claim_batch` jobs at once and completes them concurrently.
 pub(crate) async fn cycle(
     api: &Arc<Api>,
     token: &str,
     job_type: &str,
     count: u64,
     workers: u64,
+    claim_batch: u32,
 ) -> anyhow::Result<PhaseOutcome> {
     let done = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
@@ -79,23 +81,27 @@ pub(crate) async fn cycle(
         set.spawn(async move {
             let mut hist = histogram()?;
             let mut idle = 0;
+            let worker = format!("bench-{w}");
             while done.load(Ordering::SeqCst) < count {
                 let t = Instant::now();
-                match api
-                    .claim_job(&token, &job_type, &format!("bench-{w}"))
-                    .await?
-                {
-                    Some((id, lease)) => {
-                        api.complete_job(&token, &id, &lease).await?;
-                        hist.record(t.elapsed().as_micros() as u64)?;
-                        done.fetch_add(1, Ordering::SeqCst);
-                        idle = 0;
-                    }
-                    None => {
-                        idle += 1;
-                        ensure!(idle < 2_000, "no job to claim for too long");
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                    }
+                let claimed = api
+                    .claim_jobs(&token, &job_type, &worker, claim_batch)
+                    .await?;
+                if claimed.is_empty() {
+                    idle += 1;
+                    ensure!(idle < 2_000, "no job to claim for too long");
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    continue;
+                }
+                idle = 0;
+                // A job's cycle: its claim plus its own completion.
+                let completions = claimed.iter().map(|(id, lease)| async {
+                    api.complete_job(&token, id, lease).await?;
+                    anyhow::Ok(t.elapsed())
+                });
+                for took in futures::future::try_join_all(completions).await? {
+                    hist.record(took.as_micros() as u64)?;
+                    done.fetch_add(1, Ordering::SeqCst);
                 }
             }
             anyhow::Ok(hist)

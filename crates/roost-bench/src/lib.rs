@@ -154,6 +154,16 @@ pub struct BenchArgs {
     #[arg(long)]
     pub leader_aware: bool,
 
+    /// Messages per HTTP publish request (`POST /q/{id}/publish/batch` when above 1);
+    /// `--window` still counts messages in flight. Not with `--grpc-url` or `--rate`.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub batch: u64,
+
+    /// Jobs each worker of the jobs workload claims at once (1-100) and then completes
+    /// concurrently.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub claim_batch: u32,
+
     /// Workspace token for the jobs workload.
     #[arg(long, env = "ROOST_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
@@ -193,6 +203,10 @@ async fn run_unbounded(args: &BenchArgs) -> anyhow::Result<Report> {
     ensure!(args.count >= 1, "--count must be at least 1");
     ensure!(args.window >= 1, "--window must be at least 1");
     ensure!(args.reps >= 1, "--reps must be at least 1");
+    ensure!(
+        args.batch == 1 || (args.grpc_url.is_none() && args.rate.is_none()),
+        "--batch is for HTTP publishing without --rate"
+    );
 
     let in_flight = match args.workload {
         Workload::Seq => 1,
@@ -236,7 +250,14 @@ async fn run_unbounded(args: &BenchArgs) -> anyhow::Result<Report> {
             let cycled = measured(
                 &cpu,
                 Phase::Cycle,
-                jobs::cycle(&api, token, &job_type, args.count, in_flight),
+                jobs::cycle(
+                    &api,
+                    token,
+                    &job_type,
+                    args.count,
+                    in_flight,
+                    args.claim_batch,
+                ),
             )
             .await
             .with_context(|| format!("repetition {rep}: claim/complete"))?;
@@ -282,7 +303,10 @@ async fn run_unbounded(args: &BenchArgs) -> anyhow::Result<Report> {
         let publish = async {
             let (outcome, s) = match &args.grpc_url {
                 Some(url) => grpc::publish(url, &queue, count, in_flight, bytes, pacing).await,
-                None => workload::publish(&api, &queue, count, in_flight, bytes, pacing).await,
+                None => {
+                    let shape = (in_flight, args.batch);
+                    workload::publish(&api, &queue, count, shape, bytes, pacing).await
+                }
             }?;
             seqs = s;
             anyhow::Ok(outcome)
@@ -329,6 +353,8 @@ async fn run_unbounded(args: &BenchArgs) -> anyhow::Result<Report> {
             "http"
         },
         ack_window: args.ack_window,
+        claim_batch: (args.workload == Workload::Jobs).then_some(args.claim_batch),
+        batch: args.batch,
         payload_bytes: args.payload_bytes,
         repetitions,
         summary,

@@ -129,6 +129,11 @@ pub struct Report {
     pub api: &'static str,
     /// Acks a drain kept in flight (1: each awaited before the next pull).
     pub ack_window: u64,
+    /// Messages per HTTP publish request.
+    pub batch: u64,
+    /// Jobs each worker claimed at once (`jobs` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claim_batch: Option<u32>,
     /// Size of each published JSON body, in bytes.
     pub payload_bytes: usize,
     /// Per-repetition results.
@@ -189,11 +194,12 @@ impl Report {
         // Writing to a String cannot fail; the results are ignored deliberately.
         let _ = writeln!(
             out,
-            "roost bench: workload={} api={} count={} window={} rate={} payload={}B reps={} urls={} failovers={} leader_hints={}",
+            "roost bench: workload={} api={} count={} window={} batch={} rate={} payload={}B reps={} urls={} failovers={} leader_hints={}",
             self.workload.name(),
             self.api,
             self.count,
             self.window,
+            self.batch,
             self.rate
                 .map_or_else(|| "closed-loop".to_owned(), |r| format!("{r}/s")),
             self.payload_bytes,
@@ -303,6 +309,8 @@ mod tests {
             rate: None,
             api: "http",
             ack_window: 1,
+            claim_batch: None,
+            batch: 1,
             payload_bytes: 200,
             repetitions,
             summary,

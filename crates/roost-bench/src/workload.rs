@@ -95,19 +95,27 @@ pub(crate) struct PhaseOutcome {
     pub hist: Histogram<u64>,
 }
 
-/// Publishes `count` messages keeping at most `window` requests in flight (`window` tasks
-/// sharing one client and a message counter), as fast as replies come back or, with
-/// `pacing`, at its fixed rate. Returns the measurements and the assigned seqs, sorted.
+/// Publishes `count` messages keeping at most `window` messages in flight (tasks sharing one
+/// client and a message counter, each sending `batch` messages per request), as fast as
+/// replies come back or, with `pacing` (one message per request), at its fixed rate. Returns
+/// the measurements (a message's latency is its request's) and the assigned seqs, sorted.
 pub(crate) async fn publish(
     api: &Arc<Api>,
     queue: &Arc<QueueHandle>,
     count: u64,
-    window: u64,
+    (window, batch): (u64, u64),
     payload_bytes: usize,
     pacing: Option<Pacing>,
 ) -> anyhow::Result<(PhaseOutcome, Vec<u64>)> {
-    ensure!(window >= 1, "window must be at least 1");
-    let tasks = window.min(count);
+    ensure!(
+        window >= 1 && batch >= 1,
+        "window and batch must be at least 1"
+    );
+    ensure!(
+        batch == 1 || pacing.is_none(),
+        "--rate publishes one message per request"
+    );
+    let tasks = (window / batch).clamp(1, count.div_ceil(batch));
     let next = Arc::new(AtomicU64::new(0));
     let mut set = tokio::task::JoinSet::new();
     let start = Instant::now();
@@ -119,22 +127,39 @@ pub(crate) async fn publish(
             let mut hist = new_histogram()?;
             let mut seqs = Vec::new();
             loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= count {
+                let first = next.fetch_add(batch, Ordering::Relaxed);
+                if first >= count {
                     break;
                 }
-                let body = payload::build(i, payload_bytes);
-                let sent = departure(pacing, i).await;
-                let seq = api
-                    .publish(&queue, i, body)
-                    .await
-                    .with_context(|| format!("publishing message {i} to {}", queue.id))?;
-                record(&mut hist, sent.elapsed());
-                seqs.push(seq);
+                let mut bodies: Vec<String> = (first..(first + batch).min(count))
+                    .map(|i| payload::build(i, payload_bytes))
+                    .collect();
+                let sent = departure(pacing, first).await;
+                let stored = if bodies.len() == 1 {
+                    vec![api.publish(&queue, first, bodies.swap_remove(0)).await?]
+                } else {
+                    api.publish_batch(&queue, first, &bodies).await?
+                };
+                let took = sent.elapsed();
+                for _ in &stored {
+                    record(&mut hist, took);
+                }
+                seqs.extend(stored);
             }
             anyhow::Ok((hist, seqs))
         });
     }
+    collect_published(set, count, start)
+        .await
+        .with_context(|| format!("publishing to {}", queue.id))
+}
+
+/// What the publisher tasks in `set` measured, checked: exactly `count` distinct seqs.
+async fn collect_published(
+    mut set: tokio::task::JoinSet<anyhow::Result<(Histogram<u64>, Vec<u64>)>>,
+    count: u64,
+    start: Instant,
+) -> anyhow::Result<(PhaseOutcome, Vec<u64>)> {
     let mut hist = new_histogram()?;
     let mut seqs = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
     // Dropping `set` on an early return aborts the remaining publishers.

@@ -2,8 +2,8 @@
 
 use reqwest::{Method, StatusCode};
 use roost_wire::{
-    Ack, Acked, BindForm, CreateQueue, DeadLetters, Doc, FormBound, Nack, Nacked, Published, Pull,
-    Pulled, QueueCreated, QueueHeld, QueueInfo, Replay, Replayed,
+    Ack, Acked, BindForm, CreateQueue, DeadLetters, Doc, FormBound, Nack, Nacked, PublishBatch,
+    Published, PublishedBatch, Pull, Pulled, QueueCreated, QueueHeld, QueueInfo, Replay, Replayed,
 };
 
 use crate::{json, Client, Error};
@@ -61,6 +61,18 @@ impl Client {
             reply: answer.decode()?,
             replayed,
         })
+    }
+
+    /// Publishes the batch's messages in their order, each as if alone; the reply holds each
+    /// one's outcome (stored, held, or refused while the others went in).
+    pub async fn publish_batch(
+        &self,
+        queue: &str,
+        key: &str,
+        batch: &PublishBatch,
+    ) -> Result<PublishedBatch, Error> {
+        let r = self.request(Method::POST, &["q", queue, "publish", "batch"], Some(key));
+        Self::call(json(r, batch)?).await
     }
 
     /// Up to `limit` messages past the cursor, waiting up to `wait` seconds for one.

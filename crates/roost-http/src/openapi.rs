@@ -358,6 +358,7 @@ mod tests {
         ("get", "/q/{id}"),
         ("delete", "/q/{id}"),
         ("post", "/q/{id}/publish"),
+        ("post", "/q/{id}/publish/batch"),
         ("get", "/q/{id}/pull"),
         ("post", "/q/{id}/ack"),
         ("get", "/q/{id}/consumers"),

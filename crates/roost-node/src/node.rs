@@ -548,6 +548,16 @@ impl Node {
         .await
     }
 
+    /// Answers `query` from what this node has applied of `group`, without asking the leader:
+    /// possibly behind it. Only for a hint a linearizable step checks afterwards (a claim
+    /// proposed because a job looked due here takes nothing if it was not).
+    pub fn read_applied(&self, group: GroupId, query: &Query) -> Result<QueryResult, NodeError> {
+        let g = self.group(group)?;
+        g.reader
+            .query(query)
+            .map_err(|e| NodeError::Unexpected(e.to_string()))
+    }
+
     /// Answers `query` from `group`'s leader, linearizably.
     pub async fn read(&self, group: GroupId, query: Query) -> Result<QueryResult, NodeError> {
         let g = self.group(group)?;

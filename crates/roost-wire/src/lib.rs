@@ -20,9 +20,10 @@ pub use jobs::{
     JobHeartbeatReply, JobPage, JobReply, ListJobs,
 };
 pub use queues::{
-    Ack, Acked, BindForm, ConsumerCursor, CreateQueue, DeadLetter, DeadLetters, Envelope,
-    EnvelopeHead, FormBound, FormLinks, Nack, Nacked, OriginsField, Published, Pull, Pulled,
-    QueueCreated, QueueFrame, QueueHeld, QueueInfo, QueueLinks, QueueSettings, Replay, Replayed,
+    Ack, Acked, BatchMessage, BatchResult, BindForm, ConsumerCursor, CreateQueue, DeadLetter,
+    DeadLetters, Envelope, EnvelopeHead, FormBound, FormLinks, Nack, Nacked, OriginsField,
+    PublishBatch, Published, PublishedBatch, Pull, Pulled, QueueCreated, QueueFrame, QueueHeld,
+    QueueInfo, QueueLinks, QueueSettings, Replay, Replayed,
 };
 pub use work::{
     AddTask, CreateWorkQueue, FinishTask, TakeTask, Task, TaskList, TaskReply, WorkQueue,

@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::Doc;
+
 /// A new queue (`POST /q/create`); every field optional.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -224,6 +226,114 @@ pub struct Published {
     pub frame: QueueFrame,
 }
 
+/// Several messages for one queue (`POST /q/{id}/publish/batch`), published in order, each
+/// as if alone.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"messages": [
+    {"payload": {"task": "summarize", "url": "https://example.com/1"}, "idempotency_key": "job-1"},
+    {"payload": {"task": "summarize", "url": "https://example.com/2"}}
+]}))]
+pub struct PublishBatch {
+    /// The messages, in order (1-100: `schema::MAX_BATCH`).
+    #[schema(min_items = 1, max_items = 100)]
+    pub messages: Vec<BatchMessage>,
+}
+
+/// One message of a batch publish.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+// Read by the impl below; said here so the schema closes the object too.
+#[serde(deny_unknown_fields)]
+pub struct BatchMessage {
+    /// The message: any JSON document.
+    #[schema(value_type = serde_json::Value)]
+    pub payload: Doc,
+    /// What the `Idempotency-Key` header is to a single publish: the same key and payload
+    /// within 24 h answer the first publish; the same key with another payload is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[!-~]{1,255}$")]
+    pub idempotency_key: Option<String>,
+}
+
+/// The fields of a [`BatchMessage`], as serde derives them.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchMessageFields {
+    payload: Doc,
+    #[serde(default)]
+    idempotency_key: Option<String>,
+}
+
+/// Only the object form: serde's derive would also read `[payload, key]` as a message.
+impl<'de> Deserialize<'de> for BatchMessage {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Object;
+        impl<'de> serde::de::Visitor<'de> for Object {
+            type Value = BatchMessageFields;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object {payload, idempotency_key}")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                BatchMessageFields::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        let f = d.deserialize_map(Object)?;
+        Ok(BatchMessage {
+            payload: f.payload,
+            idempotency_key: f.idempotency_key,
+        })
+    }
+}
+
+/// What became of one message of a batch publish.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum BatchResult {
+    /// Stored.
+    Stored {
+        /// Its place in the queue.
+        seq: u64,
+        /// The envelope id.
+        id: String,
+        /// When it was stored.
+        published_at: String,
+        /// Whether this answers an earlier publish with the same idempotency key.
+        idempotent_replayed: bool,
+    },
+    /// Held back by the payer's monthly quota; published when the plan is raised.
+    Held {
+        /// Always true.
+        held: bool,
+        /// The held publish.
+        pending_publish_id: String,
+    },
+    /// Refused; the other messages are unaffected.
+    Refused {
+        /// What went wrong.
+        error: String,
+        /// The stable code.
+        code: String,
+        /// What to do next.
+        #[serde(rename = "_help")]
+        help: String,
+    },
+}
+
+/// A batch publish's outcome (`POST /q/{id}/publish/batch`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PublishedBatch {
+    /// Messages stored (idempotent repeats included).
+    pub stored: usize,
+    /// Each message's outcome, in the batch's order.
+    pub results: Vec<BatchResult>,
+    /// The queue, what to do next, and its operations.
+    #[serde(flatten)]
+    pub frame: QueueFrame,
+}
+
 /// What every form of a message says about it besides its payload.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnvelopeHead {
@@ -400,4 +510,24 @@ pub struct FormBound {
     /// The form's operations.
     #[serde(rename = "_links")]
     pub links: FormLinks,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_message_is_an_object_only() {
+        let ok: PublishBatch =
+            serde_json::from_str(r#"{"messages":[{"payload":[1],"idempotency_key":"k"}]}"#)
+                .expect("an object");
+        assert_eq!(ok.messages[0].payload.as_str(), "[1]");
+        for bad in [
+            r#"{"messages":[[null, null]]}"#,
+            r#"{"messages":[{"payload":1,"other":2}]}"#,
+            r#"{"messages":[{"idempotency_key":"k"}]}"#,
+        ] {
+            assert!(serde_json::from_str::<PublishBatch>(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -10,6 +10,9 @@ pub const MAX_CONSUMERS: usize = 100;
 /// Most origins one request names.
 pub const MAX_ORIGINS: usize = 100;
 
+/// Most messages in one batch publish (`PublishBatch`'s `max_items` says it again).
+pub const MAX_BATCH: usize = 100;
+
 /// Most job types one claim may name.
 pub const MAX_CLAIM_TYPES: usize = 100;
 

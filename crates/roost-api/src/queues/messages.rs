@@ -17,6 +17,7 @@ use crate::{Api, Error, ErrorCode};
 
 /// Messages a pull returns when the request names no limit, and the most it may name.
 const PULL_PAGE: (u32, u32) = (10, 1000);
+pub use roost_wire::schema::MAX_BATCH;
 /// Longest long poll, in seconds.
 pub(crate) const MAX_WAIT_SECS: u64 = 30;
 
@@ -74,9 +75,73 @@ impl Api {
         payload: &[u8],
         idempotency_key: Option<String>,
     ) -> Result<Published, Error> {
+        let command = self.publish_command(q, payload, idempotency_key)?;
+        self.publish_checked(command, addr).await
+    }
+
+    /// Publishes `messages` (each a payload and its optional idempotency key) to `q`, each as
+    /// if published alone: its own result, its own key. Every message is checked before any is
+    /// published, so a bad one refuses the whole batch and changes nothing. They are proposed
+    /// in their order (the proposer, and a forward to the leader, keep the order they are
+    /// started in), so they normally take consecutive seqs in that order; a retry after a
+    /// leader change, or publishes of other clients, can come between. With quotas on, each
+    /// message is first charged (a read and a write), so they are published one after another.
+    /// When every message was refused for one reason (a wrong key, no such queue), that is the
+    /// batch's error.
+    pub async fn publish_batch(
+        &self,
+        q: &QueueRef,
+        addr: Option<IpAddr>,
+        messages: &[(&[u8], Option<String>)],
+    ) -> Result<Vec<Result<Published, Error>>, Error> {
+        if messages.is_empty() || messages.len() > MAX_BATCH {
+            return Err(Error::invalid_field(
+                "messages",
+                &format!("must hold 1 to {MAX_BATCH} messages"),
+            ));
+        }
+        let commands = messages
+            .iter()
+            .enumerate()
+            .map(|(i, (payload, key))| {
+                self.publish_command(q, payload, key.clone())
+                    .map_err(|e| Error {
+                        message: format!("messages[{i}]: {}", e.message),
+                        ..e
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let results = if self.node().config().quotas.is_some() {
+            let mut results = Vec::with_capacity(commands.len());
+            for command in commands {
+                results.push(self.publish_checked(command, addr).await);
+            }
+            results
+        } else {
+            let publishes = commands.into_iter().map(|c| self.publish_checked(c, addr));
+            futures::future::join_all(publishes).await
+        };
+        if let Some(Err(first)) = results.first() {
+            if results
+                .iter()
+                .all(|r| matches!(r, Err(e) if e.code == first.code))
+            {
+                return Err(first.clone());
+            }
+        }
+        Ok(results)
+    }
+
+    /// The publish of `payload` to `q`, checked.
+    fn publish_command(
+        &self,
+        q: &QueueRef,
+        payload: &[u8],
+        idempotency_key: Option<String>,
+    ) -> Result<Command, Error> {
         let text = json_document("message body", payload, self.settings().max_document_bytes)?;
         let idempotency = idempotency(idempotency_key)?.map(|k| (k, digest(payload)));
-        let command = Command::Publish(cmd::Publish {
+        Ok(Command::Publish(cmd::Publish {
             queue: q.id.clone(),
             auth: q.auth,
             id: ids::message_id(self.random()),
@@ -84,7 +149,15 @@ impl Api {
             source: Source::Publish,
             idempotency,
             hold: None,
-        });
+        }))
+    }
+
+    /// Proposes a checked publish, charged to the queue's owner or else to `addr`.
+    async fn publish_checked(
+        &self,
+        command: Command,
+        addr: Option<IpAddr>,
+    ) -> Result<Published, Error> {
         let charged = self.node().publish_charged(command, &payer(addr)).await?;
         match charged.response {
             Response::Published {

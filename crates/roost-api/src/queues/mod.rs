@@ -9,7 +9,7 @@ mod messages;
 mod origins;
 
 pub use dlq::{DeadLetters, Nacked, Replayed};
-pub use messages::{Published, Pulled};
+pub use messages::{Published, Pulled, MAX_BATCH};
 pub use origins::{check_origin, origin_set};
 pub use roost_wire::{CreateQueue, Nack, OriginsField, Pull};
 

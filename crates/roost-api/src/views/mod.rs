@@ -13,8 +13,8 @@ use crate::{timestamp, Heartbeat, QueueWithCounts};
 mod queues;
 
 pub use queues::{
-    origins_text, ConsumersView, CreatedView, DeadLetterPage, DeadLetterView, EnvelopeView,
-    NackedView, QueueInfoView, ReplayedView, StoredView,
+    origins_text, BatchItemView, BatchView, ConsumersView, CreatedView, DeadLetterPage,
+    DeadLetterView, EnvelopeView, NackedView, QueueInfoView, ReplayedView, StoredView,
 };
 
 /// A stored JSON document as it was accepted. Stored documents were checked at the door; one

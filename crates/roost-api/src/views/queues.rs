@@ -6,7 +6,7 @@ use roost_state::{DlqEntry, Envelope, Origins, Queue, QueueId, Source};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::{timestamp, CreatedQueue, Error, Nacked};
+use crate::{timestamp, CreatedQueue, Error, Nacked, Published};
 
 /// How an origin set is shown: `*`, or the origins joined by commas.
 pub fn origins_text(origins: &Origins) -> String {
@@ -169,6 +169,90 @@ pub struct StoredView<'a> {
     pub id: &'a str,
     /// When it was stored.
     pub published_at: String,
+}
+
+/// What became of one message of a batch publish, in the batch's order.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum BatchItemView<'a> {
+    /// Stored.
+    Stored {
+        /// Its place in the queue.
+        seq: u64,
+        /// The envelope id.
+        id: &'a str,
+        /// When it was stored.
+        published_at: String,
+        /// Whether this answers an earlier publish with the same idempotency key.
+        idempotent_replayed: bool,
+    },
+    /// Held back by the payer's monthly quota; published when the plan is raised.
+    Held {
+        /// Always true.
+        held: bool,
+        /// The held publish.
+        pending_publish_id: &'a str,
+    },
+    /// Refused; the others are unaffected.
+    Refused {
+        /// What went wrong.
+        error: &'a str,
+        /// The stable code.
+        code: &'static str,
+        /// What to do next.
+        #[serde(rename = "_help")]
+        help: &'a str,
+    },
+}
+
+impl<'a> BatchItemView<'a> {
+    /// The view of one message's outcome.
+    pub fn of(result: &'a Result<Published, Error>) -> Self {
+        match result {
+            Ok(Published::Stored {
+                seq,
+                id,
+                published_at_ms,
+                replayed,
+            }) => BatchItemView::Stored {
+                seq: *seq,
+                id,
+                published_at: timestamp(*published_at_ms),
+                idempotent_replayed: *replayed,
+            },
+            Ok(Published::Held { pending_id, .. }) => BatchItemView::Held {
+                held: true,
+                pending_publish_id: pending_id,
+            },
+            Err(e) => BatchItemView::Refused {
+                error: &e.message,
+                code: e.code.as_str(),
+                help: &e.help,
+            },
+        }
+    }
+}
+
+/// A batch publish: how many were stored, and each message's outcome.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct BatchView<'a> {
+    /// Messages stored (idempotent repeats included).
+    stored: usize,
+    /// Each message's outcome, in the batch's order.
+    results: Vec<BatchItemView<'a>>,
+}
+
+impl<'a> BatchView<'a> {
+    /// The view of a batch's outcomes.
+    pub fn of(results: &'a [Result<Published, Error>]) -> Self {
+        BatchView {
+            stored: results
+                .iter()
+                .filter(|r| matches!(r, Ok(Published::Stored { .. })))
+                .count(),
+            results: results.iter().map(BatchItemView::of).collect(),
+        }
+    }
 }
 
 /// What a nack did.

@@ -344,3 +344,100 @@ async fn consumers_and_origins_are_capped_per_request_and_per_queue() -> anyhow:
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_publishes_in_order_each_message_as_if_alone() -> anyhow::Result<()> {
+    let env = env().await?;
+    let q = queue(&env, &["c"], None).await?;
+    let first = publish(&env, &q, r#"{"before":true}"#).await?;
+    let bodies: Vec<String> = (0..50).map(|i| format!(r#"{{"i":{i}}}"#)).collect();
+    let messages: Vec<(&[u8], Option<String>)> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (b.as_bytes(), (i % 10 == 0).then(|| format!("k{i}"))))
+        .collect();
+    let results = env.api.publish_batch(&q, None, &messages).await?;
+    let seqs: Vec<u64> = results
+        .iter()
+        .map(|r| match r {
+            Ok(Published::Stored {
+                seq,
+                replayed: false,
+                ..
+            }) => Ok(*seq),
+            other => Err(anyhow::anyhow!("not stored: {other:?}")),
+        })
+        .collect::<Result<_, _>>()?;
+    let expected: Vec<u64> = (first + 1..=first + 50).collect();
+    assert_eq!(seqs, expected, "the batch's order, in consecutive seqs");
+    let pulled = env
+        .api
+        .pull(
+            &q,
+            None,
+            Pull {
+                limit: Some(100),
+                ..pull("c")
+            },
+        )
+        .await?;
+    let payloads: Vec<&str> = pulled.messages[1..]
+        .iter()
+        .map(|m| m.payload.as_str())
+        .collect();
+    assert_eq!(payloads, bodies);
+
+    // Each key is its own: a repeat answers the first publish, a reused key with another body
+    // is refused, and the rest of the batch goes in.
+    let again = [
+        (bodies[0].as_bytes(), Some("k0".to_owned())),
+        (br#"{"other":1}"#.as_slice(), Some("k10".to_owned())),
+        (br#"{"new":1}"#.as_slice(), None),
+    ];
+    let results = env.api.publish_batch(&q, None, &again).await?;
+    assert!(
+        matches!(results[0], Ok(Published::Stored { seq, replayed: true, .. }) if seq == first + 1),
+        "{results:?}"
+    );
+    refused(results[1].clone(), ErrorCode::IdempotencyKeyReused);
+    assert!(
+        matches!(results[2], Ok(Published::Stored { seq, replayed: false, .. }) if seq == first + 51),
+        "{results:?}"
+    );
+
+    // A bad message refuses the whole batch, naming it, and nothing is published.
+    let bad = [
+        (br#"{"ok":1}"#.as_slice(), None),
+        (b"{not json".as_slice(), None),
+    ];
+    let e = refused(
+        env.api.publish_batch(&q, None, &bad).await,
+        ErrorCode::InvalidJson,
+    );
+    assert!(e.message.starts_with("messages[1]"), "{e:?}");
+    let bad_key = [(br#"{"ok":1}"#.as_slice(), Some("no spaces".to_owned()))];
+    refused(
+        env.api.publish_batch(&q, None, &bad_key).await,
+        ErrorCode::InvalidIdempotencyKey,
+    );
+    refused(
+        env.api.publish_batch(&q, None, &[]).await,
+        ErrorCode::InvalidField,
+    );
+    let too_many = vec![(br#"{}"#.as_slice(), None); roost_api::MAX_BATCH + 1];
+    refused(
+        env.api.publish_batch(&q, None, &too_many).await,
+        ErrorCode::InvalidField,
+    );
+    assert_eq!(env.api.get_queue(&q).await?.head_seq, first + 51);
+
+    // A refusal every message shares is the batch's.
+    let wrong = env.api.queue_ref(q.id.as_str(), Some("qk_wrong"))?;
+    let two = [(br#"{}"#.as_slice(), None), (br#"{}"#.as_slice(), None)];
+    refused(
+        env.api.publish_batch(&wrong, None, &two).await,
+        ErrorCode::InvalidApiKey,
+    );
+    assert_eq!(env.api.get_queue(&q).await?.head_seq, first + 51);
+    Ok(())
+}

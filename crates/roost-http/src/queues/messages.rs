@@ -5,8 +5,9 @@ use axum::body::Body;
 use axum::extract::{Query as UrlQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use roost_api::views::{EnvelopeView, StoredView};
+use roost_api::views::{BatchView, EnvelopeView, StoredView};
 use roost_api::{ErrorCode, Published, Pull};
+use roost_wire::PublishBatch;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -108,6 +109,44 @@ pub(super) async fn publish(
             Ok(resp)
         }
     }
+}
+
+/// Appends the messages to the queue in their order, each as if published alone: its own
+/// idempotency key and its own outcome. One request for many messages, for publishers that
+/// have many at hand.
+#[utoipa::path(
+    post,
+    path = "/q/{id}/publish/batch",
+    operation_id = "publish_batch",
+    tag = "queues",
+    params(("id" = String, Path, description = "The queue's id.")),
+    security(("queue_key" = []), ("queue_key" = [], "account_key" = [])),
+    request_body(content = PublishBatch, content_type = "application/json", description = "1-100 messages, each a JSON document with an optional idempotency key; the whole body within the request size limit."),
+    responses(
+        (status = 200, description = "Each message's outcome, in the batch's order: stored (with its seq), held back by the quota, or refused (the others are unaffected). Every message is checked first: a bad one refuses the whole batch (400) and nothing is published; a refusal every message shares (a wrong key, no such queue) is the batch's.", body = Framed<BatchView>),
+        QueueWrite,
+    ),
+)]
+pub(super) async fn publish_batch(
+    State(s): State<AppState>,
+    q: QueueReq,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = body::read(&headers, body, s.limits.max_body_bytes).await?;
+    let batch: PublishBatch = body::json(&bytes)?;
+    let messages: Vec<(&[u8], Option<String>)> = batch
+        .messages
+        .iter()
+        .map(|m| (m.payload.as_str().as_bytes(), m.idempotency_key.clone()))
+        .collect();
+    let results = s.api.publish_batch(&q.queue, q.peer, &messages).await?;
+    let view = BatchView::of(&results);
+    let qid = &q.queue.id;
+    let help = format!(
+        "Each message's outcome is in results, in the batch's order. Pull with GET /q/{qid}/pull?consumer_id=<x>; publish a refused message again once its problem is fixed."
+    );
+    Ok(q.reply(StatusCode::OK, view, &help))
 }
 
 /// Query string of `GET /q/{id}/pull`, read as text so bad values get our own error.

@@ -37,6 +37,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(create))
         .routes(routes!(info, delete))
         .routes(routes!(messages::publish))
+        .routes(routes!(messages::publish_batch))
         .routes(routes!(messages::pull))
         .routes(routes!(consumers::ack))
         .routes(routes!(consumers::list, consumers::change))

@@ -398,10 +398,19 @@ async fn the_client_runs_jobs_and_work_queues_with_typed_replies() -> anyhow::Re
 async fn roost_bench_creates_queues_and_runs_jobs_through_the_client() -> anyhow::Result<()> {
     let c = Cluster::start_with(1, 2, SECRET, "").await?;
     let tok = token(&c, "bench")?;
-    for workload in ["create", "jobs", "seq"] {
+    // Jobs twice, one at a time and claimed four at once; a drain published in batches of 7
+    // (the bench checks every seq came back once and the drain saw them all in order).
+    for (workload, extra) in [
+        ("create", &[][..]),
+        ("jobs", &[][..]),
+        ("jobs", &["--claim-batch", "4"][..]),
+        ("seq", &[][..]),
+        ("drain", &["--batch", "7"][..]),
+    ] {
         let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_roost"))
             .args(["bench", "--workload", workload, "--url", c.url(1)])
             .args(["--count", "20", "--window", "4", "--reps", "1", "--json"])
+            .args(extra)
             .env("ROOST_TOKEN", &tok)
             .output()
             .await?;
@@ -417,6 +426,6 @@ async fn roost_bench_creates_queues_and_runs_jobs_through_the_client() -> anyhow
         limit: Some(200),
         ..ListJobs::default()
     };
-    assert_eq!(client.list_jobs(&tok, &done).await?.jobs.len(), 20);
+    assert_eq!(client.list_jobs(&tok, &done).await?.jobs.len(), 40);
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 mod api;
 mod backup;
+mod batch;
 mod catch_up;
 mod chaos;
 mod chaos_five;

@@ -146,8 +146,11 @@ async fn every_documented_operation_is_served_and_conforms() -> anyhow::Result<(
             "1",
             "--max-examples",
             MAX_EXAMPLES,
+            // One worker: Hypothesis, which draws schemathesis's cases, is not thread-safe;
+            // with two worker threads a case drawn in the coverage phase failed once and not
+            // when replayed (`FlakyFailure` on an operation that passes alone).
             "--workers",
-            "2",
+            "1",
         ])
         .args(["--no-color"])
         .env("QUEUE_ID", &q.id)
