@@ -15,7 +15,7 @@ use roost_client::pb;
 use crate::client::{PullReply, PulledMessage, QueueHandle, CONSUMER_ID};
 use crate::payload;
 use crate::stats::{new_histogram, record};
-use crate::workload::{departure, Consumer, Pacing, PhaseOutcome};
+use crate::workload::{departure, Consumer, Pacing, PhaseOutcome, Publisher};
 
 /// Publishes `count` messages over one stream with at most `window` in flight (at the fixed
 /// rate of `pacing` if given); returns the measurements and the seqs, sorted.
@@ -110,19 +110,21 @@ pub(crate) async fn publish(
     ))
 }
 
-/// Drains over the client gRPC API: unary `Pull` and `Ack` calls on one HTTP/2 connection.
+/// A queue over the client gRPC API, with unary calls on one HTTP/2 connection: `Pull` and
+/// `Ack` to drain it, `PublishBatch` to publish batches (one at a time goes over the stream,
+/// [`publish`]).
 #[derive(Clone)]
-pub(crate) struct GrpcConsumer {
+pub(crate) struct GrpcQueue {
     /// The connected client.
     client: pb::queues_client::QueuesClient<tonic::transport::Channel>,
-    /// Queue being drained.
+    /// The queue.
     queue_id: String,
     /// `Bearer <queue key>`, sent with every call.
     auth: tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
 }
 
-impl GrpcConsumer {
-    /// Connects to `url` to drain `queue`.
+impl GrpcQueue {
+    /// Connects to `url` to use `queue`.
     pub(crate) async fn connect(url: &str, queue: &QueueHandle) -> anyhow::Result<Self> {
         let client = pb::queues_client::QueuesClient::connect(url.to_owned())
             .await
@@ -144,7 +146,39 @@ impl GrpcConsumer {
     }
 }
 
-impl Consumer for GrpcConsumer {
+impl Publisher for GrpcQueue {
+    async fn publish(&self, first: u64, bodies: Vec<String>) -> anyhow::Result<Vec<u64>> {
+        let request = self.request(pb::PublishBatchRequest {
+            queue_id: self.queue_id.clone(),
+            messages: bodies
+                .into_iter()
+                .map(|b| pb::BatchMessage {
+                    payload: b.into_bytes(),
+                    idempotency_key: String::new(),
+                })
+                .collect(),
+        });
+        let reply = self
+            .client
+            .clone()
+            .publish_batch(request)
+            .await?
+            .into_inner();
+        reply
+            .replies
+            .into_iter()
+            .map(|r| match r.error {
+                None => Ok(r.seq),
+                Some(e) => Err(anyhow::anyhow!(
+                    "publish {} refused: {e:?}",
+                    first + r.correlation
+                )),
+            })
+            .collect()
+    }
+}
+
+impl Consumer for GrpcQueue {
     async fn pull(&self, cursor: u64, limit: u64) -> anyhow::Result<PullReply> {
         let request = self.request(pb::PullRequest {
             queue_id: self.queue_id.clone(),

@@ -154,8 +154,9 @@ pub struct BenchArgs {
     #[arg(long)]
     pub leader_aware: bool,
 
-    /// Messages per HTTP publish request (`POST /q/{id}/publish/batch` when above 1);
-    /// `--window` still counts messages in flight. Not with `--grpc-url` or `--rate`.
+    /// Messages per publish request (above 1: `POST /q/{id}/publish/batch`, or unary
+    /// `PublishBatch` calls with `--grpc-url`); `--window` still counts messages in flight.
+    /// Not with `--rate`.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100))]
     pub batch: u64,
 
@@ -204,8 +205,8 @@ async fn run_unbounded(args: &BenchArgs) -> anyhow::Result<Report> {
     ensure!(args.window >= 1, "--window must be at least 1");
     ensure!(args.reps >= 1, "--reps must be at least 1");
     ensure!(
-        args.batch == 1 || (args.grpc_url.is_none() && args.rate.is_none()),
-        "--batch is for HTTP publishing without --rate"
+        args.batch == 1 || args.rate.is_none(),
+        "--rate publishes one message per request, not --batch"
     );
 
     let in_flight = match args.workload {
@@ -301,11 +302,16 @@ async fn run_unbounded(args: &BenchArgs) -> anyhow::Result<Report> {
         let (count, bytes) = (args.count, args.payload_bytes);
         let mut seqs = Vec::new();
         let publish = async {
+            let shape = (in_flight, args.batch);
             let (outcome, s) = match &args.grpc_url {
+                Some(url) if args.batch > 1 => {
+                    let to = grpc::GrpcQueue::connect(url, &queue).await?;
+                    workload::publish(to, count, shape, bytes, pacing).await
+                }
                 Some(url) => grpc::publish(url, &queue, count, in_flight, bytes, pacing).await,
                 None => {
-                    let shape = (in_flight, args.batch);
-                    workload::publish(&api, &queue, count, shape, bytes, pacing).await
+                    let to = workload::HttpQueue(Arc::clone(&api), Arc::clone(&queue));
+                    workload::publish(to, count, shape, bytes, pacing).await
                 }
             }?;
             seqs = s;
@@ -319,11 +325,11 @@ async fn run_unbounded(args: &BenchArgs) -> anyhow::Result<Report> {
             let drain = async {
                 match &args.grpc_url {
                     Some(url) => {
-                        let consumer = grpc::GrpcConsumer::connect(url, &queue).await?;
+                        let consumer = grpc::GrpcQueue::connect(url, &queue).await?;
                         workload::drain(&consumer, &queue.id, &seqs, args.ack_window).await
                     }
                     None => {
-                        let consumer = workload::HttpConsumer(Arc::clone(&api), Arc::clone(&queue));
+                        let consumer = workload::HttpQueue(Arc::clone(&api), Arc::clone(&queue));
                         workload::drain(&consumer, &queue.id, &seqs, args.ack_window).await
                     }
                 }

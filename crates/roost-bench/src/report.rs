@@ -129,7 +129,7 @@ pub struct Report {
     pub api: &'static str,
     /// Acks a drain kept in flight (1: each awaited before the next pull).
     pub ack_window: u64,
-    /// Messages per HTTP publish request.
+    /// Messages per publish request.
     pub batch: u64,
     /// Jobs each worker claimed at once (`jobs` only).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -70,11 +70,36 @@ pub(crate) trait Consumer: Clone + Send + Sync + 'static {
     fn ack(&self, cursor: u64) -> impl std::future::Future<Output = anyhow::Result<()>> + Send;
 }
 
-/// The HTTP consumer: the shared client and the queue it drains.
-#[derive(Clone)]
-pub(crate) struct HttpConsumer(pub Arc<Api>, pub Arc<QueueHandle>);
+/// The publishing side of the workloads, over HTTP or gRPC.
+pub(crate) trait Publisher: Clone + Send + Sync + 'static {
+    /// Publishes messages `first..` (their JSON bodies) in one request; the assigned seqs, in
+    /// order. Fails unless every message was stored.
+    fn publish(
+        &self,
+        first: u64,
+        bodies: Vec<String>,
+    ) -> impl std::future::Future<Output = anyhow::Result<Vec<u64>>> + Send;
+}
 
-impl Consumer for HttpConsumer {
+/// A queue over HTTP: the shared client and the queue it publishes to or drains.
+#[derive(Clone)]
+pub(crate) struct HttpQueue(pub Arc<Api>, pub Arc<QueueHandle>);
+
+impl Publisher for HttpQueue {
+    async fn publish(&self, first: u64, mut bodies: Vec<String>) -> anyhow::Result<Vec<u64>> {
+        if bodies.len() == 1 {
+            Ok(vec![
+                self.0
+                    .publish(&self.1, first, bodies.swap_remove(0))
+                    .await?,
+            ])
+        } else {
+            self.0.publish_batch(&self.1, first, &bodies).await
+        }
+    }
+}
+
+impl Consumer for HttpQueue {
     async fn pull(&self, cursor: u64, limit: u64) -> anyhow::Result<PullReply> {
         self.0.pull(&self.1, cursor, limit).await
     }
@@ -100,8 +125,7 @@ pub(crate) struct PhaseOutcome {
 /// replies come back or, with `pacing` (one message per request), at its fixed rate. Returns
 /// the measurements (a message's latency is its request's) and the assigned seqs, sorted.
 pub(crate) async fn publish(
-    api: &Arc<Api>,
-    queue: &Arc<QueueHandle>,
+    to: impl Publisher,
     count: u64,
     (window, batch): (u64, u64),
     payload_bytes: usize,
@@ -120,8 +144,7 @@ pub(crate) async fn publish(
     let mut set = tokio::task::JoinSet::new();
     let start = Instant::now();
     for _ in 0..tasks {
-        let api = Arc::clone(api);
-        let queue = Arc::clone(queue);
+        let to = to.clone();
         let next = Arc::clone(&next);
         set.spawn(async move {
             let mut hist = new_histogram()?;
@@ -131,15 +154,14 @@ pub(crate) async fn publish(
                 if first >= count {
                     break;
                 }
-                let mut bodies: Vec<String> = (first..(first + batch).min(count))
+                let bodies: Vec<String> = (first..(first + batch).min(count))
                     .map(|i| payload::build(i, payload_bytes))
                     .collect();
                 let sent = departure(pacing, first).await;
-                let stored = if bodies.len() == 1 {
-                    vec![api.publish(&queue, first, bodies.swap_remove(0)).await?]
-                } else {
-                    api.publish_batch(&queue, first, &bodies).await?
-                };
+                let stored = to
+                    .publish(first, bodies)
+                    .await
+                    .with_context(|| format!("publishing messages from {first}"))?;
                 let took = sent.elapsed();
                 for _ in &stored {
                     record(&mut hist, took);
@@ -149,9 +171,7 @@ pub(crate) async fn publish(
             anyhow::Ok((hist, seqs))
         });
     }
-    collect_published(set, count, start)
-        .await
-        .with_context(|| format!("publishing to {}", queue.id))
+    collect_published(set, count, start).await
 }
 
 /// What the publisher tasks in `set` measured, checked: exactly `count` distinct seqs.

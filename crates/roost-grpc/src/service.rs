@@ -73,23 +73,24 @@ impl QueuesService {
         req: pb::PublishRequest,
     ) -> Result<pb::PublishReply, Status> {
         let key = (!req.idempotency_key.is_empty()).then_some(req.idempotency_key);
-        match self
-            .api
-            .publish(queue, from, &req.payload, key)
-            .await
-            .map_err(status)?
-        {
-            Published::Stored {
-                seq, id, replayed, ..
-            } => Ok(pb::PublishReply {
-                correlation: req.correlation,
-                seq,
-                id,
-                replayed,
-                error: None,
-            }),
-            Published::Held { pending_id, denied } => Err(held(denied.as_ref(), &pending_id)),
-        }
+        let published = self.api.publish(queue, from, &req.payload, key).await;
+        stored(req.correlation, published.map_err(status)?)
+    }
+}
+
+/// The reply to a publish that ended as `published`; a held one is refused as over quota.
+fn stored(correlation: u64, published: Published) -> Result<pb::PublishReply, Status> {
+    match published {
+        Published::Stored {
+            seq, id, replayed, ..
+        } => Ok(pb::PublishReply {
+            correlation,
+            seq,
+            id,
+            replayed,
+            error: None,
+        }),
+        Published::Held { pending_id, denied } => Err(held(denied.as_ref(), &pending_id)),
     }
 }
 
@@ -104,6 +105,41 @@ impl pb::queues_server::Queues for QueuesService {
         self.publish_one(&queue, from, req.into_inner())
             .await
             .map(Response::new)
+    }
+
+    async fn publish_batch(
+        &self,
+        req: Request<pb::PublishBatchRequest>,
+    ) -> Result<Response<pb::PublishBatchReply>, Status> {
+        let queue = self.queue(&req, &req.get_ref().queue_id).await?;
+        let from = addr(&req);
+        let batch = req.into_inner();
+        let messages: Vec<(&[u8], Option<String>)> = batch
+            .messages
+            .iter()
+            .map(|m| {
+                let key = (!m.idempotency_key.is_empty()).then(|| m.idempotency_key.clone());
+                (m.payload.as_slice(), key)
+            })
+            .collect();
+        let results = self
+            .api
+            .publish_batch(&queue, from, &messages)
+            .await
+            .map_err(status)?;
+        let replies = (0u64..)
+            .zip(results)
+            .map(|(i, r)| {
+                r.map_err(status)
+                    .and_then(|p| stored(i, p))
+                    .unwrap_or_else(|s| pb::PublishReply {
+                        correlation: i,
+                        error: Some(as_error(&s)),
+                        ..Default::default()
+                    })
+            })
+            .collect();
+        Ok(Response::new(pb::PublishBatchReply { replies }))
     }
 
     type PublishStreamStream = ReplyStream<pb::PublishReply>;

@@ -406,6 +406,10 @@ async fn roost_bench_creates_queues_and_runs_jobs_through_the_client() -> anyhow
         ("jobs", &["--claim-batch", "4"][..]),
         ("seq", &[][..]),
         ("drain", &["--batch", "7"][..]),
+        (
+            "drain",
+            &["--batch", "7", "--grpc-url", &c.node(1).grpc][..],
+        ),
     ] {
         let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_roost"))
             .args(["bench", "--workload", workload, "--url", c.url(1)])

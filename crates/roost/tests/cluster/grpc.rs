@@ -401,3 +401,75 @@ fn nack(queue: &str, seq: u64, dead_letter: bool) -> pb::NackRequest {
         dead_letter,
     }
 }
+
+#[tokio::test]
+async fn a_publish_batch_over_grpc_answers_each_message_in_order() -> anyhow::Result<()> {
+    let c = Cluster::start(3, 2, "").await?;
+    let q = create(&c, 1, &["me"]).await?;
+    let mut client = QueuesClient::connect(c.node(3).grpc.clone()).await?;
+    let message = |payload: &str, key: &str| pb::BatchMessage {
+        payload: payload.as_bytes().to_vec(),
+        idempotency_key: key.into(),
+    };
+    let batch = |messages: Vec<pb::BatchMessage>| pb::PublishBatchRequest {
+        queue_id: q.id.clone(),
+        messages,
+    };
+    let first: Vec<pb::BatchMessage> = (0..30)
+        .map(|i| message(&format!(r#"{{"i":{i}}}"#), &format!("k{i}")))
+        .collect();
+    let replies = client
+        .publish_batch(authed(batch(first), &q.key)?)
+        .await?
+        .into_inner()
+        .replies;
+    let seqs: Vec<(u64, u64)> = replies.iter().map(|r| (r.correlation, r.seq)).collect();
+    assert_eq!(seqs, (0..30).map(|i| (i, i + 1)).collect::<Vec<_>>());
+    assert!(replies.iter().all(|r| r.error.is_none() && !r.replayed));
+
+    // A repeat answers its first publish, a reused key is refused alone, the rest goes in.
+    let second = vec![
+        message(r#"{"i":0}"#, "k0"),
+        message(r#"{"i":"other"}"#, "k1"),
+        message(r#"{"new":1}"#, ""),
+    ];
+    let replies = client
+        .publish_batch(authed(batch(second), &q.key)?)
+        .await?
+        .into_inner()
+        .replies;
+    assert_eq!((replies[0].seq, replies[0].replayed), (1, true));
+    let refused = replies[1].error.as_ref().context("k1 refused")?;
+    assert_eq!(refused.code, "idempotency_key_reused");
+    assert_eq!((replies[2].correlation, replies[2].seq), (2, 31));
+
+    // A malformed message refuses the whole batch; so does a wrong key. Nothing is published.
+    let bad = client
+        .publish_batch(authed(
+            batch(vec![message("{}", ""), message("{", "")]),
+            &q.key,
+        )?)
+        .await
+        .expect_err("malformed");
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+    assert!(
+        bad.message().starts_with("invalid_json: messages[1]"),
+        "{bad:?}"
+    );
+    let wrong = client
+        .publish_batch(authed(batch(vec![message("{}", "")]), "qk_wrong")?)
+        .await
+        .expect_err("wrong key");
+    assert_eq!(wrong.code(), tonic::Code::Unauthenticated);
+    let info = client
+        .get_queue(authed(
+            pb::QueueRef {
+                queue_id: q.id.clone(),
+            },
+            &q.key,
+        )?)
+        .await?
+        .into_inner();
+    assert_eq!(info.head_seq, 31);
+    Ok(())
+}
