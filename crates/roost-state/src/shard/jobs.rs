@@ -17,8 +17,8 @@ pub(super) struct JobIndex {
     pub order: BTreeSet<(String, u64, String)>,
     /// `(workspace, key) -> id`.
     pub keys: std::collections::BTreeMap<(String, String), String>,
-    /// Claimable jobs: `(workspace, -priority, run_at, seq, id)`.
-    pub pending: BTreeSet<(String, i64, u64, u64, String)>,
+    /// Claimable jobs, each twice: under its type and under `""` (any type).
+    pub pending: BTreeSet<PendingKey>,
     /// Running attempts by deadline.
     pub running: BTreeSet<(u64, String)>,
     /// Finished jobs by expiry.
@@ -38,7 +38,9 @@ impl JobIndex {
         }
         match job.status {
             JobStatus::Pending => {
-                self.pending.insert(pending_key(job));
+                let [typed, any] = pending_keys(job);
+                self.pending.insert(typed);
+                self.pending.insert(any);
             }
             JobStatus::Running => {
                 if let Some(d) = job.deadline_ms() {
@@ -63,7 +65,9 @@ impl JobIndex {
         if let Some(key) = &job.idempotency_key {
             self.keys.remove(&(job.workspace.clone(), key.clone()));
         }
-        self.pending.remove(&pending_key(job));
+        for key in pending_keys(job) {
+            self.pending.remove(&key);
+        }
         if let Some(d) = job.deadline_ms() {
             self.running.remove(&(d, job.id.clone()));
         }
@@ -74,16 +78,58 @@ impl JobIndex {
             self.webhooks.remove(&(d.next_at_ms, job.id.clone()));
         }
     }
+
+    /// Up to `limit` pending jobs of `workspace` due at `now`, of `job_type` (`""`: any), in
+    /// the order claims take them: by priority, then due time, then creation. Within one
+    /// priority the due jobs come first, so the walk takes them and jumps to the next priority:
+    /// jobs due later are never visited, however many there are.
+    fn due(&self, workspace: &str, job_type: &str, now: u64, limit: usize) -> Vec<&PendingKey> {
+        let mut out = Vec::new();
+        let mut level = i64::MIN;
+        while out.len() < limit {
+            let from = (
+                workspace.to_owned(),
+                job_type.to_owned(),
+                level,
+                0,
+                0,
+                String::new(),
+            );
+            let mut scope = self
+                .pending
+                .range(from..)
+                .take_while(|k| k.0 == workspace && k.1 == job_type)
+                .peekable();
+            let Some(at) = scope.peek().map(|k| k.2) else {
+                break;
+            };
+            let room = limit - out.len();
+            out.extend(scope.take_while(|k| k.2 == at && k.3 <= now).take(room));
+            match at.checked_add(1) {
+                Some(next) => level = next,
+                None => break,
+            }
+        }
+        out
+    }
 }
 
-fn pending_key(job: &Job) -> (String, i64, u64, u64, String) {
-    (
-        job.workspace.clone(),
-        -i64::from(job.spec.priority),
-        job.run_at_ms,
-        job.seq,
-        job.id.clone(),
-    )
+/// A pending job in the claim index: `(workspace, type or "", -priority, run_at, seq, id)`.
+pub(super) type PendingKey = (String, String, i64, u64, u64, String);
+
+/// `job`'s two places in the claim index: under its type, and under any type.
+fn pending_keys(job: &Job) -> [PendingKey; 2] {
+    let key = |job_type: &str| {
+        (
+            job.workspace.clone(),
+            job_type.to_owned(),
+            -i64::from(job.spec.priority),
+            job.run_at_ms,
+            job.seq,
+            job.id.clone(),
+        )
+    };
+    [key(&job.spec.job_type), key("")]
 }
 
 fn event(job: &mut Job, now: u64, kind: &str, data: serde_json::Value, fx: &mut Effects) {
@@ -196,26 +242,23 @@ impl ShardState {
         }))
     }
 
-    /// The jobs a claim at `now` would take, in the order it takes them: pending in
-    /// `workspace`, due, and of one of `types` (any when empty).
-    fn claimable<'a>(
-        &'a self,
-        now: u64,
-        workspace: &'a str,
-        types: &'a [String],
-    ) -> impl Iterator<Item = &'a String> + 'a {
-        let lo = (workspace.to_owned(), i64::MIN, 0, 0, String::new());
-        self.job_index
-            .pending
-            .range(lo..)
-            .take_while(move |(ws, ..)| ws == workspace)
-            .filter(move |(_, _, run_at, _, _)| *run_at <= now)
-            .filter(move |(.., id)| {
-                self.jobs
-                    .get(id)
-                    .is_some_and(|j| types.is_empty() || types.contains(&j.spec.job_type))
-            })
-            .map(|(.., id)| id)
+    /// Up to `limit` jobs a claim at `now` would take, in the order it takes them: pending in
+    /// `workspace`, due, and of one of `types` (any when empty). Each type's due jobs are
+    /// found in the index and merged in claim order.
+    fn claimable(&self, now: u64, workspace: &str, types: &[String], limit: usize) -> Vec<String> {
+        let index = &self.job_index;
+        let mut found = if types.is_empty() {
+            index.due(workspace, "", now, limit)
+        } else {
+            types
+                .iter()
+                .flat_map(|t| index.due(workspace, t, now, limit))
+                .collect()
+        };
+        found.sort_unstable_by_key(|k| (k.2, k.3, k.4));
+        // A type named twice finds its jobs twice.
+        found.dedup_by_key(|k| k.4);
+        found.into_iter().take(limit).map(|k| k.5.clone()).collect()
     }
 
     /// Whether a claim at `now` would find a job (see [`crate::Query::ClaimableJobs`]).
@@ -225,7 +268,7 @@ impl ShardState {
         workspace: &str,
         types: &[String],
     ) -> crate::QueryResult {
-        crate::QueryResult::ClaimableJobs(self.claimable(now, workspace, types).next().is_some())
+        crate::QueryResult::ClaimableJobs(!self.claimable(now, workspace, types, 1).is_empty())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -239,11 +282,7 @@ impl ShardState {
         tokens: &[u64],
         fx: &mut Effects,
     ) -> Outcome {
-        let chosen: Vec<String> = self
-            .claimable(now, workspace, types)
-            .take(tokens.len())
-            .cloned()
-            .collect();
+        let chosen = self.claimable(now, workspace, types, tokens.len());
         let mut jobs = Vec::with_capacity(chosen.len());
         for (id, token) in chosen.iter().zip(tokens) {
             let claimed = self.with_job(id, fx, |job, fx| {

@@ -291,3 +291,120 @@ fn cancelling_pending_running_and_finished_jobs() {
     ));
     assert_eq!(done.status, JobStatus::Cancelled);
 }
+
+/// A random step against one workspace's jobs.
+#[derive(Clone, Debug)]
+enum JobOp {
+    /// A job of type `ty` at priority `prio`, due `delay_ms` after now (or before).
+    Create { ty: u8, prio: i32, delay_ms: i64 },
+    /// A claim of up to `limit` jobs of the types in the mask (none set: any type).
+    Claim { types: u8, limit: usize },
+    /// Time passes.
+    Wait { ms: u64 },
+}
+
+fn job_op() -> impl proptest::strategy::Strategy<Value = JobOp> {
+    use proptest::prelude::*;
+    prop_oneof![
+        (
+            0u8..3,
+            prop_oneof![Just(-5), Just(0), Just(3)],
+            -3_000i64..3_000
+        )
+            .prop_map(|(ty, prio, delay_ms)| JobOp::Create { ty, prio, delay_ms }),
+        (0u8..8, 1usize..5).prop_map(|(types, limit)| JobOp::Claim { types, limit }),
+        (0u64..2_000).prop_map(|ms| JobOp::Wait { ms }),
+    ]
+}
+
+/// A job as the reference model of claiming sees it.
+struct Modelled {
+    id: String,
+    ty: String,
+    prio: i32,
+    run_at: u64,
+    seq: u64,
+    claimed: bool,
+}
+
+proptest::proptest! {
+    /// A claim takes exactly the jobs a scan of every job would: pending, due, of a named
+    /// type (any when none is named), by priority, then due time, then creation; and a job is
+    /// claimable exactly when such a job exists.
+    #[test]
+    fn claims_take_what_a_full_scan_would(ops in proptest::collection::vec(job_op(), 1..60)) {
+        let mut h = Harness::new();
+        let mut now = 100_000u64;
+        let mut model: Vec<Modelled> = Vec::new();
+        let types = ["a", "b", "c"];
+        for (n, op) in ops.into_iter().enumerate() {
+            match op {
+                JobOp::Create { ty, prio, delay_ms } => {
+                    let id = crate::ids::job_id(1, n as u64 + 1);
+                    let run_at = now.saturating_add_signed(delay_ms);
+                    let spec = JobSpec {
+                        job_type: types[ty as usize].into(),
+                        priority: prio,
+                        run_at_ms: Some(run_at),
+                        ..spec(0)
+                    };
+                    let created = job(h.run(now, Command::CreateJob(cmd::CreateJob {
+                        id: id.clone(),
+                        workspace: WS.into(),
+                        spec,
+                        idempotency: None,
+                        ttl: TTL,
+                    })));
+                    model.push(Modelled {
+                        id,
+                        ty: types[ty as usize].into(),
+                        prio,
+                        run_at,
+                        seq: created.seq,
+                        claimed: false,
+                    });
+                }
+                JobOp::Claim { types: mask, limit } => {
+                    let named: Vec<String> = (0..3)
+                        .filter(|i| mask & (1 << i) != 0)
+                        .map(|i| types[i].to_owned())
+                        .collect();
+                    let mut want: Vec<&mut Modelled> = model
+                        .iter_mut()
+                        .filter(|m| !m.claimed && m.run_at <= now)
+                        .filter(|m| named.is_empty() || named.contains(&m.ty))
+                        .collect();
+                    want.sort_by_key(|m| (-m.prio, m.run_at, m.seq));
+                    want.truncate(limit);
+                    let asked = crate::Query::ClaimableJobs {
+                        workspace: WS.into(),
+                        types: named.clone(),
+                        now_ms: now,
+                    };
+                    let claimable = match h.state.query(&asked, &h.mem) {
+                        Ok(crate::QueryResult::ClaimableJobs(any)) => any,
+                        other => panic!("{other:?}"),
+                    };
+                    proptest::prop_assert_eq!(claimable, !want.is_empty());
+                    let got = match h.run(now, Command::ClaimJobs(cmd::ClaimJobs {
+                        workspace: WS.into(),
+                        worker_id: "w".into(),
+                        types: named,
+                        lease_ms: 3_600_000,
+                        tokens: (0..limit as u64).collect(),
+                    })) {
+                        Response::Claimed { jobs } => jobs,
+                        other => panic!("{other:?}"),
+                    };
+                    let got: Vec<&str> = got.iter().map(|j| j.id.as_str()).collect();
+                    let expected: Vec<&str> = want.iter().map(|m| m.id.as_str()).collect();
+                    proptest::prop_assert_eq!(got, expected);
+                    for m in want {
+                        m.claimed = true;
+                    }
+                }
+                JobOp::Wait { ms } => now += ms,
+            }
+        }
+    }
+}
