@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A/B of HTTP publishing one message per request against batches (`POST /q/{id}/publish/batch`):
+# A/B of publishing one message per request against batches (`POST /q/{id}/publish/batch`):
 # one local three-node cluster (fsync on) from ROOST_BIN, and ROUNDS alternations of the
 # pipelined publish with WINDOW messages in flight, leader-aware (each request straight to the
 # queue's shard leader): one message per request, then BATCH messages per request (WINDOW /
@@ -9,6 +9,8 @@
 #   ROOST_BIN  the release binary (required)
 #   ROUNDS (default 3); COUNT (default 20000); REPS (default 3); WINDOW (default 128);
 #   BATCH (default 32)
+#   GRPC=1     over the client gRPC API of node 1 instead (not leader-aware): the publish
+#              stream with WINDOW in flight, then unary `PublishBatch` calls
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 : "${ROOST_BIN:?set ROOST_BIN to a release binary}"
@@ -27,7 +29,9 @@ trap '"$root/cluster-config/local-3/stop.sh" >&2' EXIT
 pids="$(paste -sd, "$DATA_DIR/pids")"
 for round in $(seq 1 "$rounds"); do
   for per in 1 "$batch"; do
-    timeout 600 "$ROOST_BIN" bench --url "$urls" --leader-aware --batch "$per" \
+    via=(--leader-aware)
+    [ "${GRPC:-0}" = 1 ] && via=(--grpc-url http://127.0.0.1:7281)
+    timeout 600 "$ROOST_BIN" bench --url "$urls" "${via[@]}" --batch "$per" \
       --workload window --window "$window" --count "$count" --reps "$reps" --pids "$pids" \
       --json >"$out/b$per-r$round.json"
     echo "== round $round, $per per request"
