@@ -1,7 +1,9 @@
 //! What the edge does with every call's outcome, in one layer: each call is recorded in the
-//! node's metrics (latency by method and status code), and refused credentials
+//! node's metrics (latency by method and status code), refused credentials
 //! (`UNAUTHENTICATED`, `PERMISSION_DENIED`) are reported to the node's rate-limited warnings,
-//! as the HTTP edge does.
+//! and a call this node forwarded to another node's leader names that leader in the
+//! `roost-leader` header, all as the HTTP edge does. (A stream's publishes run in a task of
+//! their own, outside the call, so streams carry no hint.)
 //!
 //! A unary call's failure travels in the response headers (a trailers-only response), so the
 //! headers say how it ended; a reply whose headers carry no status is counted as `0` (OK),
@@ -13,7 +15,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use roost_node::{Edge, Node};
+use roost_node::{noting_forwards, Edge, Node};
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 
 /// Wraps a service so its calls are recorded and refused ones reported.
@@ -29,6 +31,9 @@ impl<S> Observe<S> {
         Observe { inner, node }
     }
 }
+
+/// Names, on a reply to a call this node forwarded, the leader it went to.
+const LEADER_HEADER: http::HeaderName = http::HeaderName::from_static("roost-leader");
 
 /// `grpc-status` codes of refused credentials.
 const UNAUTHENTICATED: &str = "16";
@@ -65,7 +70,12 @@ where
         let node = Arc::clone(&self.node);
         let answer = self.inner.call(req);
         Box::pin(async move {
-            let resp = answer.await?;
+            let (resp, forwards) = noting_forwards(answer).await;
+            let mut resp = resp?;
+            if let Some(leader) = forwards.leader {
+                resp.headers_mut()
+                    .insert(LEADER_HEADER, http::HeaderValue::from(leader));
+            }
             let status = resp
                 .headers()
                 .get("grpc-status")

@@ -181,11 +181,18 @@ pub fn finish(mut doc: Document) -> Document {
             .insert(code.as_str());
     }
     for (path, item) in doc.paths.paths.iter_mut() {
+        if path.starts_with("/q/{id}") {
+            item.options = Some(preflight(path));
+        }
         for op in operations(item) {
             for (status, response) in op.responses.responses.iter_mut() {
                 let (Ok(status), RefOr::T(response)) = (status.parse::<u16>(), response) else {
                     continue;
                 };
+                // `metrics::LEADER_HEADER`, as the documentation writes it.
+                response
+                    .headers
+                    .insert("Roost-Leader".into(), RefOr::T(leader_header()));
                 if let Some(codes) = codes.get(&status).filter(|_| status >= 400) {
                     let list = codes.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>();
                     response.description = format!(
@@ -195,9 +202,6 @@ pub fn finish(mut doc: Document) -> Document {
                     );
                 }
             }
-        }
-        if path.starts_with("/q/{id}") {
-            item.options = Some(preflight(path));
         }
     }
     if let Some(RefOr::T(Schema::Object(error))) = doc
@@ -213,6 +217,22 @@ pub fn finish(mut doc: Document) -> Document {
         }
     }
     doc
+}
+
+/// The header any reply may carry when this node forwarded the request.
+fn leader_header() -> utoipa::openapi::header::Header {
+    utoipa::openapi::header::HeaderBuilder::new()
+        .schema(Some(
+            utoipa::openapi::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::Type::String)
+                .pattern(Some("^[0-9]+$")),
+        ))
+        .description(Some(
+            "Present when this node forwarded the request to the leader of the Raft group that \
+             holds the resource: that leader's node id. A client that knows each node's URL \
+             (`GET /cluster`) can send its next request for the resource there and save the hop.",
+        ))
+        .build()
 }
 
 /// Every operation of a path.
@@ -493,6 +513,11 @@ mod tests {
                 let responses = op["responses"].as_object().into_iter().flatten();
                 let mut errors = 0;
                 for (status, response) in responses {
+                    // A forwarded request's reply names the leader, whatever the route.
+                    assert!(
+                        response["headers"]["Roost-Leader"]["schema"]["pattern"].is_string(),
+                        "{at} {status}: Roost-Leader"
+                    );
                     if status.starts_with('4') || status.starts_with('5') {
                         errors += 1;
                         // Over quota answers seed 003's body: the error's fields and the quota's.

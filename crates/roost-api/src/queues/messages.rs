@@ -15,9 +15,10 @@ use crate::keys::digest;
 use crate::workspace::idempotency;
 use crate::{Api, Error, ErrorCode};
 
+pub use roost_wire::schema::MAX_BATCH;
+
 /// Messages a pull returns when the request names no limit, and the most it may name.
 const PULL_PAGE: (u32, u32) = (10, 1000);
-pub use roost_wire::schema::MAX_BATCH;
 /// Longest long poll, in seconds.
 pub(crate) const MAX_WAIT_SECS: u64 = 30;
 

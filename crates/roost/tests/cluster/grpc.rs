@@ -406,7 +406,9 @@ fn nack(queue: &str, seq: u64, dead_letter: bool) -> pb::NackRequest {
 async fn a_publish_batch_over_grpc_answers_each_message_in_order() -> anyhow::Result<()> {
     let c = Cluster::start(3, 2, "").await?;
     let q = create(&c, 1, &["me"]).await?;
-    let mut client = QueuesClient::connect(c.node(3).grpc.clone()).await?;
+    let leader = c.wait_leader(q.shard(), Duration::from_secs(10)).await?;
+    let follower = (1..=3).find(|n| *n != leader).context("a follower")?;
+    let mut client = QueuesClient::connect(c.node(follower).grpc.clone()).await?;
     let message = |payload: &str, key: &str| pb::BatchMessage {
         payload: payload.as_bytes().to_vec(),
         idempotency_key: key.into(),
@@ -418,11 +420,14 @@ async fn a_publish_batch_over_grpc_answers_each_message_in_order() -> anyhow::Re
     let first: Vec<pb::BatchMessage> = (0..30)
         .map(|i| message(&format!(r#"{{"i":{i}}}"#), &format!("k{i}")))
         .collect();
-    let replies = client
-        .publish_batch(authed(batch(first), &q.key)?)
-        .await?
-        .into_inner()
-        .replies;
+    let answer = client.publish_batch(authed(batch(first), &q.key)?).await?;
+    // Sent through a follower: the reply names the leader it was forwarded to.
+    let hint = answer
+        .metadata()
+        .get("roost-leader")
+        .and_then(|v| v.to_str().ok());
+    assert_eq!(hint, Some(leader.to_string().as_str()));
+    let replies = answer.into_inner().replies;
     let seqs: Vec<(u64, u64)> = replies.iter().map(|r| (r.correlation, r.seq)).collect();
     assert_eq!(seqs, (0..30).map(|i| (i, i + 1)).collect::<Vec<_>>());
     assert!(replies.iter().all(|r| r.error.is_none() && !r.replayed));
@@ -433,11 +438,13 @@ async fn a_publish_batch_over_grpc_answers_each_message_in_order() -> anyhow::Re
         message(r#"{"i":"other"}"#, "k1"),
         message(r#"{"new":1}"#, ""),
     ];
-    let replies = client
+    // At the leader itself: no hint.
+    let mut at_leader = QueuesClient::connect(c.node(leader).grpc.clone()).await?;
+    let answer = at_leader
         .publish_batch(authed(batch(second), &q.key)?)
-        .await?
-        .into_inner()
-        .replies;
+        .await?;
+    assert!(answer.metadata().get("roost-leader").is_none());
+    let replies = answer.into_inner().replies;
     assert_eq!((replies[0].seq, replies[0].replayed), (1, true));
     let refused = replies[1].error.as_ref().context("k1 refused")?;
     assert_eq!(refused.code, "idempotency_key_reused");
