@@ -8,7 +8,7 @@
 //! the server records as cancelled.
 
 use std::process::Stdio;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +17,8 @@ use roost_client::wire::{ClaimJobs, CompleteJob, Doc, FailJob, Job, JobHeartbeat
 use roost_client::Client;
 use serde_json::value::RawValue;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 /// Options of `roost worker`.
@@ -48,14 +50,15 @@ pub struct WorkerArgs {
     pub command: Vec<String>,
 }
 
-/// Runs workers until interrupted or `--max-jobs` jobs were handled.
+/// Runs jobs until interrupted or `--max-jobs` jobs were handled: up to `--concurrency` at
+/// once. One claim asks for as many jobs as there are free slots (at most 100), so a worker
+/// with many slots fills them in one request (one Raft entry) rather than one per slot.
 pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
     if args.concurrency == 0 || args.concurrency > 256 {
         bail!("--concurrency must be between 1 and 256");
     }
     let client = Client::new(&args.url)?;
     let stop = CancellationToken::new();
-    let done = Arc::new(AtomicU64::new(0));
     {
         let stop = stop.clone();
         tokio::spawn(async move {
@@ -63,48 +66,70 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
             stop.cancel();
         });
     }
-    let mut slots = Vec::new();
-    for slot in 0..args.concurrency {
-        let (args, client, stop, done) = (args.clone(), client.clone(), stop.clone(), done.clone());
-        slots.push(tokio::spawn(async move {
-            let worker_id = format!("{}-{slot}", args.worker_id);
-            while !stop.is_cancelled() {
-                if args.max_jobs > 0 && done.load(Ordering::SeqCst) >= args.max_jobs {
-                    stop.cancel();
-                    break;
-                }
-                match claim(&client, &args, &worker_id).await {
-                    Ok(Some(job)) => {
+    let args = Arc::new(args);
+    let slots = Arc::new(Semaphore::new(args.concurrency));
+    let mut running = JoinSet::new();
+    let mut claimed = 0u64;
+    while !stop.is_cancelled() {
+        let left = match args.max_jobs {
+            0 => MAX_CLAIM,
+            max if claimed >= max => break,
+            max => (max - claimed).min(MAX_CLAIM),
+        };
+        // Wait for a free slot, then take every other free one.
+        let first = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => slot?,
+            _ = stop.cancelled() => break,
+        };
+        let mut free = vec![first];
+        while (free.len() as u64) < left {
+            match Arc::clone(&slots).try_acquire_owned() {
+                Ok(slot) => free.push(slot),
+                Err(_) => break,
+            }
+        }
+        match claim(&client, &args, free.len()).await {
+            // Slots left over go back when `free` is dropped.
+            Ok(jobs) => {
+                for (job, slot) in jobs.into_iter().zip(free) {
+                    claimed += 1;
+                    let (client, args) = (client.clone(), Arc::clone(&args));
+                    running.spawn(async move {
                         if let Err(e) = run_job(&client, &args, &job).await {
                             eprintln!("job {}: {e:#}", job.id);
                         }
-                        done.fetch_add(1, Ordering::SeqCst);
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        eprintln!("claim failed: {e:#}");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
+                        drop(slot);
+                    });
                 }
             }
-        }));
+            Err(e) => {
+                eprintln!("claim failed: {e:#}");
+                drop(free);
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stop.cancelled() => {}
+                }
+            }
+        }
     }
-    for s in slots {
-        s.await?;
+    while let Some(done) = running.join_next().await {
+        done?;
     }
     Ok(())
 }
 
-/// One due job of the worker's types, waiting up to 10 s for one.
-async fn claim(client: &Client, args: &WorkerArgs, worker_id: &str) -> anyhow::Result<Option<Job>> {
+/// Most jobs one claim may ask for.
+const MAX_CLAIM: u64 = 100;
+
+/// Up to `limit` due jobs of the worker's types, waiting up to 10 s for one.
+async fn claim(client: &Client, args: &WorkerArgs, limit: usize) -> anyhow::Result<Vec<Job>> {
     let req = ClaimJobs {
-        worker_id: worker_id.to_owned(),
+        worker_id: args.worker_id.clone(),
         types: args.types.clone(),
-        limit: Some(1),
+        limit: Some(u32::try_from(limit)?),
         wait: Some(10),
     };
-    let claimed = client.claim_jobs(&args.token, &req).await?;
-    Ok(claimed.jobs.into_iter().next())
+    Ok(client.claim_jobs(&args.token, &req).await?.jobs)
 }
 
 async fn run_job(client: &Client, args: &WorkerArgs, job: &Job) -> anyhow::Result<()> {

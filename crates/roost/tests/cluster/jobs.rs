@@ -516,3 +516,64 @@ async fn roost_worker_runs_commands_reports_progress_failure_and_cancellation() 
     tokio::time::timeout(Duration::from_secs(30), w.wait()).await??;
     Ok(())
 }
+
+/// `POST /jobs/claim` requests node 1 has answered (its metrics).
+async fn claim_requests(c: &Cluster) -> anyhow::Result<u64> {
+    let text = c
+        .http
+        .get(format!("{}/metrics", c.url(1)))
+        .send()
+        .await?
+        .text()
+        .await?;
+    Ok(text
+        .lines()
+        .filter(|l| {
+            l.starts_with("roost_request_duration_seconds_count{")
+                && l.contains("operation=\"POST /jobs/claim\"")
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum())
+}
+
+#[tokio::test]
+async fn roost_worker_fills_its_free_slots_with_one_claim() -> anyhow::Result<()> {
+    let c = Cluster::start_with(1, 2, SECRET, "").await?;
+    let tok = token(&c, "workers")?;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let (_, v, _) = call(
+            &c,
+            1,
+            &tok,
+            reqwest::Method::POST,
+            "/jobs",
+            Some(json!({"type": "pack", "payload": {"n": n}})),
+        )
+        .await?;
+        ids.push(v["id"].as_str().context("id")?.to_owned());
+    }
+    let before = claim_requests(&c).await?;
+    let mut w = tokio::process::Command::new(env!("CARGO_BIN_EXE_roost"))
+        .args([
+            "worker",
+            "--url",
+            c.url(1),
+            "--token",
+            &tok,
+            "--type",
+            "pack",
+        ])
+        .args(["--concurrency", "3", "--max-jobs", "3", "--"])
+        .args(["sh", "-c", "read p; sleep 1; echo \"$p\""])
+        .kill_on_drop(true)
+        .spawn()?;
+    tokio::time::timeout(Duration::from_secs(30), w.wait()).await??;
+    for id in &ids {
+        let job = job_status(&c, &tok, id, "completed").await?;
+        assert_eq!(job["status"], "completed", "{job}");
+    }
+    // Three free slots, three jobs due: one claim took them all, and none was made after.
+    assert_eq!(claim_requests(&c).await? - before, 1);
+    Ok(())
+}
