@@ -135,10 +135,6 @@ pub(crate) async fn publish(
         window >= 1 && batch >= 1,
         "window and batch must be at least 1"
     );
-    ensure!(
-        batch == 1 || pacing.is_none(),
-        "--rate publishes one message per request"
-    );
     let tasks = (window / batch).clamp(1, count.div_ceil(batch));
     let next = Arc::new(AtomicU64::new(0));
     let mut set = tokio::task::JoinSet::new();
@@ -171,15 +167,6 @@ pub(crate) async fn publish(
             anyhow::Ok((hist, seqs))
         });
     }
-    collect_published(set, count, start).await
-}
-
-/// What the publisher tasks in `set` measured, checked: exactly `count` distinct seqs.
-async fn collect_published(
-    mut set: tokio::task::JoinSet<anyhow::Result<(Histogram<u64>, Vec<u64>)>>,
-    count: u64,
-    start: Instant,
-) -> anyhow::Result<(PhaseOutcome, Vec<u64>)> {
     let mut hist = new_histogram()?;
     let mut seqs = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
     // Dropping `set` on an early return aborts the remaining publishers.

@@ -58,11 +58,7 @@ impl QueuesService {
             Ok(id) => self.publish_one(&QueueRef { id, auth }, from, req).await,
             Err(e) => Err(status(e)),
         };
-        published.unwrap_or_else(|s| pb::PublishReply {
-            correlation,
-            error: Some(as_error(&s)),
-            ..Default::default()
-        })
+        answered(correlation, published)
     }
 
     /// One publish.
@@ -76,6 +72,16 @@ impl QueuesService {
         let published = self.api.publish(queue, from, &req.payload, key).await;
         stored(req.correlation, published.map_err(status)?)
     }
+}
+
+/// The reply of one publish among many (a stream's, a batch's): a refusal travels in it rather
+/// than ending the call.
+fn answered(correlation: u64, reply: Result<pb::PublishReply, Status>) -> pb::PublishReply {
+    reply.unwrap_or_else(|s| pb::PublishReply {
+        correlation,
+        error: Some(as_error(&s)),
+        ..Default::default()
+    })
 }
 
 /// The reply to a publish that ended as `published`; a held one is refused as over quota.
@@ -129,15 +135,7 @@ impl pb::queues_server::Queues for QueuesService {
             .map_err(status)?;
         let replies = (0u64..)
             .zip(results)
-            .map(|(i, r)| {
-                r.map_err(status)
-                    .and_then(|p| stored(i, p))
-                    .unwrap_or_else(|s| pb::PublishReply {
-                        correlation: i,
-                        error: Some(as_error(&s)),
-                        ..Default::default()
-                    })
-            })
+            .map(|(i, r)| answered(i, r.map_err(status).and_then(|p| stored(i, p))))
             .collect();
         Ok(Response::new(pb::PublishBatchReply { replies }))
     }

@@ -116,30 +116,9 @@ pub fn status(code: ErrorCode) -> StatusCode {
     }
 }
 
-/// `{error, code, _help}`: every error, on every route.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[schema(
-    as = Error,
-    example = json!({"error": "no such queue", "code": "queue_not_found", "_help": "Check the queue id; create a queue with POST /q/create."})
-)]
-pub struct ErrorBody<'a> {
-    /// What went wrong, for people.
-    error: &'a str,
-    /// What went wrong, for programs: one of a fixed list, stable across releases.
-    code: &'static str,
-    /// What to do next, in one sentence.
-    #[serde(rename = "_help")]
-    help: &'a str,
-}
-
 /// `e` as JSON with `status`.
 fn render(status: StatusCode, e: &Error) -> Response {
-    let body = ErrorBody {
-        error: &e.message,
-        code: e.code.as_str(),
-        help: &e.help,
-    };
-    (status, Json(body)).into_response()
+    (status, Json(roost_api::views::ErrorView::of(e))).into_response()
 }
 
 impl IntoResponse for ApiError {

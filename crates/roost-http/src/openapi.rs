@@ -18,7 +18,9 @@ use utoipa::openapi::{
 };
 use utoipa::{Modify, OpenApi};
 
-use crate::error::{self, ErrorBody};
+use roost_api::views::ErrorView;
+
+use crate::error;
 
 /// A queue's key, for `/q/{id}/*` (the names of the credentials are those operations'
 /// `security` lists).
@@ -49,7 +51,7 @@ pub const ACCOUNT_KEY: &str = "account_key";
         (name = "cluster", description = "The operator's view and changes of the cluster's members, and online backups."),
         (name = "operations", description = "Health, readiness, the cluster's state, and this document: public."),
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(ErrorView)),
     modifiers(&Credentials),
 )]
 struct Base;

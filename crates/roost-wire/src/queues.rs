@@ -311,15 +311,7 @@ pub enum BatchResult {
         pending_publish_id: String,
     },
     /// Refused; the other messages are unaffected.
-    Refused {
-        /// What went wrong.
-        error: String,
-        /// The stable code.
-        code: String,
-        /// What to do next.
-        #[serde(rename = "_help")]
-        help: String,
-    },
+    Refused(crate::ErrorBody),
 }
 
 /// A batch publish's outcome (`POST /q/{id}/publish/batch`).

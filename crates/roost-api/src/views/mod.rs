@@ -17,6 +17,34 @@ pub use queues::{
     DeadLetterView, EnvelopeView, NackedView, QueueInfoView, ReplayedView, StoredView,
 };
 
+/// `{error, code, _help}`: a failure as every edge shows it (an HTTP error reply, one message's
+/// refusal in a batch).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(
+    as = Error,
+    example = json!({"error": "no such queue", "code": "queue_not_found", "_help": "Check the queue id; create a queue with POST /q/create."})
+)]
+pub struct ErrorView<'a> {
+    /// What went wrong, for people.
+    error: &'a str,
+    /// What went wrong, for programs: one of a fixed list, stable across releases.
+    code: &'static str,
+    /// What to do next, in one sentence.
+    #[serde(rename = "_help")]
+    help: &'a str,
+}
+
+impl<'a> ErrorView<'a> {
+    /// The view of `e`.
+    pub fn of(e: &'a crate::Error) -> Self {
+        ErrorView {
+            error: &e.message,
+            code: e.code.as_str(),
+            help: &e.help,
+        }
+    }
+}
+
 /// A stored JSON document as it was accepted. Stored documents were checked at the door; one
 /// that somehow is not JSON is served as `null` rather than breaking the whole answer.
 pub fn raw(stored: &str) -> &RawValue {

@@ -6,6 +6,7 @@ use roost_state::{DlqEntry, Envelope, Origins, Queue, QueueId, Source};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use super::ErrorView;
 use crate::{timestamp, CreatedQueue, Error, Nacked, Published};
 
 /// How an origin set is shown: `*`, or the origins joined by commas.
@@ -194,15 +195,7 @@ pub enum BatchItemView<'a> {
         pending_publish_id: &'a str,
     },
     /// Refused; the others are unaffected.
-    Refused {
-        /// What went wrong.
-        error: &'a str,
-        /// The stable code.
-        code: &'static str,
-        /// What to do next.
-        #[serde(rename = "_help")]
-        help: &'a str,
-    },
+    Refused(ErrorView<'a>),
 }
 
 impl<'a> BatchItemView<'a> {
@@ -224,11 +217,7 @@ impl<'a> BatchItemView<'a> {
                 held: true,
                 pending_publish_id: pending_id,
             },
-            Err(e) => BatchItemView::Refused {
-                error: &e.message,
-                code: e.code.as_str(),
-                help: &e.help,
-            },
+            Err(e) => BatchItemView::Refused(ErrorView::of(e)),
         }
     }
 }

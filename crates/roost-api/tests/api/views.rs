@@ -3,8 +3,8 @@
 //! holding a typed reply can hand on exactly what the server said.
 
 use roost_api::views::{
-    ClaimedView, DeadLetterView, EnvelopeView, HeartbeatView, JobPageView, JobReply, NackedView,
-    TaskReply, TaskView, WorkQueueView,
+    BatchItemView, ClaimedView, DeadLetterView, EnvelopeView, HeartbeatView, JobPageView, JobReply,
+    NackedView, TaskReply, TaskView, WorkQueueView,
 };
 use roost_api::{
     AddTask, ClaimJobs, CreateJob, CreateWorkQueue, Doc, FinishTask, Nack, Pull, Time,
@@ -53,6 +53,30 @@ async fn queue_views_are_the_wire_replies() -> anyhow::Result<()> {
     let dead = env.api.dead_letters(&q, None, None).await?;
     let (row, entry) = &dead.rows[0];
     same_json::<roost_wire::DeadLetter>(&DeadLetterView::new(&q.id, *row, entry)?)?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_outcomes_are_the_wire_replies() -> anyhow::Result<()> {
+    let env = env().await?;
+    let q = queue(&env, &["c"], None).await?;
+    let messages = [
+        (br#"{"n": 1}"#.as_slice(), Some("k".to_owned())),
+        (br#"{"n": 2}"#.as_slice(), Some("k".to_owned())),
+    ];
+    let results = env.api.publish_batch(&q, None, &messages).await?;
+    assert!(
+        results[1].is_err(),
+        "the reused key is refused: {results:?}"
+    );
+    // A held publish needs quotas on; its outcome is built here as the layer answers it.
+    let held = Ok(roost_api::Published::Held {
+        pending_id: "pp_0123456789abcdef".into(),
+        denied: None,
+    });
+    for outcome in results.iter().chain([&held]) {
+        same_json::<roost_wire::BatchResult>(&BatchItemView::of(outcome))?;
+    }
     Ok(())
 }
 

@@ -81,11 +81,11 @@ async fn a_batch_keeps_its_order_through_a_follower_and_refuses_as_a_whole() -> 
             seq: 1,
             idempotent_replayed: true,
             ..
-        }, BatchResult::Refused { code, .. }, BatchResult::Stored {
+        }, BatchResult::Refused(refused), BatchResult::Stored {
             seq: 101,
             idempotent_replayed: false,
             ..
-        }] if code == "idempotency_key_reused" => {}
+        }] if refused.code == "idempotency_key_reused" => {}
         other => anyhow::bail!("unexpected outcomes {other:?}"),
     }
     let pull = Pull {

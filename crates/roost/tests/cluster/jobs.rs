@@ -517,23 +517,13 @@ async fn roost_worker_runs_commands_reports_progress_failure_and_cancellation() 
     Ok(())
 }
 
-/// `POST /jobs/claim` requests node 1 has answered (its metrics).
-async fn claim_requests(c: &Cluster) -> anyhow::Result<u64> {
-    let text = c
-        .http
-        .get(format!("{}/metrics", c.url(1)))
-        .send()
+/// `POST /jobs/claim` requests node 1 has answered (its metrics, read by the Prometheus
+/// parser).
+async fn claim_requests(c: &Cluster) -> anyhow::Result<f64> {
+    let claims = [("operation", "POST /jobs/claim")];
+    Ok(crate::metrics::scrape(c, 1)
         .await?
-        .text()
-        .await?;
-    Ok(text
-        .lines()
-        .filter(|l| {
-            l.starts_with("roost_request_duration_seconds_count{")
-                && l.contains("operation=\"POST /jobs/claim\"")
-        })
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum())
+        .sum("roost_request_duration_seconds_count", &claims))
 }
 
 #[tokio::test]
@@ -574,6 +564,6 @@ async fn roost_worker_fills_its_free_slots_with_one_claim() -> anyhow::Result<()
         assert_eq!(job["status"], "completed", "{job}");
     }
     // Three free slots, three jobs due: one claim took them all, and none was made after.
-    assert_eq!(claim_requests(&c).await? - before, 1);
+    assert_eq!(claim_requests(&c).await? - before, 1.0);
     Ok(())
 }

@@ -19,7 +19,7 @@ use crate::api::{call, create, publish, pull_all, Queue};
 use crate::harness::Cluster;
 
 /// What the parser read from one node.
-struct Scrape {
+pub(crate) struct Scrape {
     content_type: String,
     /// Family name → type (`counter` families are named without `_total`).
     families: BTreeMap<String, String>,
@@ -55,7 +55,7 @@ impl Scrape {
     }
 
     /// The sum of every sample of `name` with `labels`.
-    fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+    pub(crate) fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
         self.values(name, labels).sum()
     }
 
@@ -75,7 +75,7 @@ impl Scrape {
 }
 
 /// Reads node `id`'s `/metrics` through `metrics_parse.py`.
-async fn scrape(c: &Cluster, id: u64) -> anyhow::Result<Scrape> {
+pub(crate) async fn scrape(c: &Cluster, id: u64) -> anyhow::Result<Scrape> {
     let url = format!("{}/metrics", c.url(id));
     let out = crate::mcp::run_python("metrics_parse.py", &[&url], Duration::from_secs(30)).await?;
     anyhow::ensure!(
