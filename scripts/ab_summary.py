@@ -11,8 +11,8 @@ import statistics
 import sys
 
 
-def spread(xs):
-    return f"{statistics.median(xs):,.1f} ({min(xs):,.1f}-{max(xs):,.1f})"
+def spread(xs, digits=1):
+    return f"{statistics.median(xs):,.{digits}f} ({min(xs):,.{digits}f}-{max(xs):,.{digits}f})"
 
 
 def main(out, phase, modes):
@@ -32,7 +32,7 @@ def main(out, phase, modes):
                         p99.append(p["latency"]["p99_ms"])
         if not rate:
             sys.exit(f"no {phase} phase in {out}/{pattern}")
-        print(f"| {label} | {spread(rate)} ({len(rate)} runs) | {spread(cpu)} | {spread(p50)} | {spread(p99)} |")
+        print(f"| {label} | {spread(rate)} ({len(rate)} runs) | {spread(cpu)} | {spread(p50, 3)} | {spread(p99, 3)} |")
 
 
 if __name__ == "__main__":

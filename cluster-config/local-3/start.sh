@@ -5,6 +5,9 @@
 #   DATA_DIR   where node data, logs and pids go (default: <repo>/data/local-3)
 #   TLS=1      peers speak mutual TLS, with a development CA and node certificates that
 #              `roost certs` makes into $DATA_DIR/certs on the first start
+#   TOKIO_WORKER_THREADS  async worker threads per node (default 1 here: three nodes share this
+#              machine's cores, and one worker each costs less CPU per message than one per
+#              core and answers sooner; BENCHMARKS.md §20)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -28,7 +31,7 @@ for n in 1 2 3; do
     tls=(ROOST_PEER_TLS__CERT_FILE="$certs/node$n.pem" ROOST_PEER_TLS__KEY_FILE="$certs/node$n.key"
       ROOST_PEER_TLS__CA_FILE="$certs/ca.pem")
   fi
-  env "${tls[@]}" "$ROOST_BIN" serve --config "$here/node$n.toml" --data-dir "$data/node$n" \
+  env "${tls[@]}" TOKIO_WORKER_THREADS="${TOKIO_WORKER_THREADS:-1}" "$ROOST_BIN" serve --config "$here/node$n.toml" --data-dir "$data/node$n" \
     >>"$data/node$n.log" 2>&1 &
   echo $! >>"$data/pids"
 done

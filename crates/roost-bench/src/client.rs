@@ -226,6 +226,13 @@ impl Api {
         leaders.get(&shard).cloned()
     }
 
+    /// Where the URL of `queue_id`'s shard leader stands among the `--url`s, when
+    /// leader-aware and known.
+    pub(crate) fn leader_index(&self, queue_id: &str) -> Option<usize> {
+        let leader = self.leader_url(queue_id)?;
+        self.urls.iter().position(|u| *u == leader)
+    }
+
     /// Points `queue_id`'s shard at node `leader`, which a reply named.
     fn learn_hint(&self, queue_id: &str, leader: u64) {
         let Some(routes) = self.routes.as_ref() else {

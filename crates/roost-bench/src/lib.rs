@@ -138,9 +138,11 @@ pub struct BenchArgs {
     pub json: bool,
 
     /// Publish (one stream, `--window` in flight) and drain over the client gRPC API at this
-    /// URL instead of HTTP; queues are still created over HTTP.
-    #[arg(long)]
-    pub grpc_url: Option<String>,
+    /// URL instead of HTTP; queues are still created over HTTP. Several (comma-separated):
+    /// the gRPC address of each `--url`'s node, in the same order; with `--leader-aware` each
+    /// repetition talks to its queue's shard leader, else to the first.
+    #[arg(long, value_name = "URL", value_delimiter = ',')]
+    pub grpc_url: Vec<String>,
 
     /// Publish with an `Idempotency-Key` on each message, and send a publish, pull or ack
     /// whose connection failed to the next `--url` (what clients of a cluster whose nodes
@@ -207,6 +209,11 @@ async fn run_unbounded(args: &BenchArgs) -> anyhow::Result<Report> {
     ensure!(
         args.batch == 1 || args.rate.is_none(),
         "--rate publishes one message per request, not --batch"
+    );
+    let grpc_urls = client::normalize_urls(&args.grpc_url);
+    ensure!(
+        grpc_urls.len() <= 1 || grpc_urls.len() == urls.len(),
+        "give one --grpc-url, or one per --url in the same order"
     );
 
     let in_flight = match args.workload {
@@ -300,10 +307,13 @@ async fn run_unbounded(args: &BenchArgs) -> anyhow::Result<Report> {
             rate,
         });
         let (count, bytes) = (args.count, args.payload_bytes);
+        let grpc_url = grpc_urls
+            .get(api.leader_index(&queue.id).unwrap_or(0))
+            .or(grpc_urls.first());
         let mut seqs = Vec::new();
         let publish = async {
             let shape = (in_flight, args.batch);
-            let (outcome, s) = match &args.grpc_url {
+            let (outcome, s) = match grpc_url {
                 Some(url) if args.batch > 1 => {
                     let to = grpc::GrpcQueue::connect(url, &queue).await?;
                     workload::publish(to, count, shape, bytes, pacing).await
@@ -323,7 +333,7 @@ async fn run_unbounded(args: &BenchArgs) -> anyhow::Result<Report> {
         phases.push(published);
         if args.workload == Workload::Drain {
             let drain = async {
-                match &args.grpc_url {
+                match grpc_url {
                     Some(url) => {
                         let consumer = grpc::GrpcQueue::connect(url, &queue).await?;
                         workload::drain(&consumer, &queue.id, &seqs, args.ack_window).await
@@ -353,7 +363,7 @@ async fn run_unbounded(args: &BenchArgs) -> anyhow::Result<Report> {
         count: args.count,
         window: in_flight,
         rate: args.rate,
-        api: if args.grpc_url.is_some() {
+        api: if !grpc_urls.is_empty() {
             "grpc"
         } else {
             "http"

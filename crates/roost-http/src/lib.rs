@@ -32,7 +32,7 @@ use axum::Router;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use error::ApiError;
-pub use server::{serve, ConnLimits};
+pub use server::{serve, serve_tcp, ConnLimits};
 
 /// What the HTTP edge itself needs from the configuration (the layer's limits are
 /// `roost_api::Settings`).

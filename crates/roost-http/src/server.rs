@@ -54,6 +54,21 @@ impl Default for ConnLimits {
 /// between the two get our JSON 431 rather than hyper's empty one.
 const HYPER_MAX_HEADERS: usize = 256;
 
+/// Serves `router` over plain TCP as [`serve`] does, each connection with `TCP_NODELAY` (as
+/// `roost_tls::TlsListener` sets it): a reply leaves when it is written, not once the client
+/// has acknowledged the previous one (Nagle's algorithm).
+pub async fn serve_tcp(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    limits: ConnLimits,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    serve(listener, router, limits, shutdown).await
+}
+
 /// Serves `router` on `listener` (plain TCP, or `roost_tls::TlsListener`) until `shutdown`
 /// fires, then finishes in-flight requests.
 pub async fn serve<L>(

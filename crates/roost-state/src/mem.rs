@@ -193,7 +193,20 @@ impl MemStore {
                         self.idempotency.remove(&(queue, key));
                     }
                 }
-                Effect::DeleteMessages { queue, through } => {
+                Effect::DeleteMessages {
+                    queue,
+                    after,
+                    through,
+                } => {
+                    // Storage deletes only what lies past `after`, one key at a time.
+                    let left = self
+                        .messages
+                        .range((queue.clone(), 0)..=(queue.clone(), after))
+                        .next()
+                        .map(|((_, seq), _)| *seq);
+                    ensure(left.is_none(), || {
+                        format!("seq {left:?} kept below the old floor {after}")
+                    })?;
                     self.messages
                         .retain(|(q, seq), _| *q != queue || *seq > through);
                 }

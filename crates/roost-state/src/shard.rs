@@ -99,10 +99,13 @@ pub enum Effect {
         /// The envelope.
         envelope: Envelope,
     },
-    /// Delete every envelope of `queue` with `seq <= through` (garbage collection).
+    /// Delete every envelope of `queue` with `seq <= through` (garbage collection); those up
+    /// to `after` (the old floor) are gone already.
     DeleteMessages {
         /// The queue.
         queue: QueueId,
+        /// The old floor.
+        after: u64,
         /// The new floor.
         through: u64,
     },

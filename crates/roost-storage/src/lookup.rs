@@ -9,6 +9,9 @@ use roost_state::{
 };
 
 use crate::codec::{decode, encode};
+
+/// Most envelopes one garbage collection deletes key by key (see `Effect::DeleteMessages`).
+const MAX_POINT_DELETES: u64 = 4096;
 use crate::{keys, Error};
 
 /// A raw key/value pair read from RocksDB.
@@ -95,12 +98,26 @@ impl Pending {
                 );
                 self.messages.insert((queue, envelope.seq), envelope);
             }
-            Effect::DeleteMessages { queue, through } => {
-                let (lo, hi) = (
-                    keys::message(group, &queue, 0),
-                    keys::message(group, &queue, through.saturating_add(1)),
-                );
-                batch.delete_range_cf(cf, lo, hi);
+            Effect::DeleteMessages {
+                queue,
+                after,
+                through,
+            } => {
+                // Point deletes for what an ack lets go: a range tombstone in the memtable is
+                // re-fragmented by every iterator RocksDB opens until the next flush, and with
+                // one per ack that was a fifth of a drain's CPU (BENCHMARKS.md §21). A larger
+                // reap (retention, a consumer removed) stays one range tombstone.
+                if through.saturating_sub(after) <= MAX_POINT_DELETES {
+                    for seq in after + 1..=through {
+                        batch.delete_cf(cf, keys::message(group, &queue, seq));
+                    }
+                } else {
+                    let (lo, hi) = (
+                        keys::message(group, &queue, after + 1),
+                        keys::message(group, &queue, through.saturating_add(1)),
+                    );
+                    batch.delete_range_cf(cf, lo, hi);
+                }
                 self.messages
                     .retain(|(q, seq), _| *q != queue || *seq > through);
                 let floor = self.floors.entry(queue).or_insert(0);

@@ -425,3 +425,53 @@ async fn a_restored_checkpoint_keeps_the_data_and_clock_and_forgets_the_cluster(
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn acked_messages_leave_disk_key_by_key_or_as_one_range() -> anyhow::Result<()> {
+    let dir = TempDir::new()?;
+    let queue = QueueId::new(1, 11);
+    let mut commands = vec![Command::CreateQueue(cmd::CreateQueue {
+        id: queue.clone(),
+        key_digest: KEY,
+        consumers: vec!["me".into()],
+        settings: QueueSettings::default(),
+    })];
+    for i in 0..4300u64 {
+        commands.push(Command::Publish(cmd::Publish {
+            queue: queue.clone(),
+            auth: KEY,
+            id: format!("qm_{i:016x}"),
+            payload: "{}".into(),
+            source: Source::Publish,
+            idempotency: None,
+            hold: None,
+        }));
+    }
+    let ack = |cursor| {
+        Command::Ack(cmd::Ack {
+            queue: queue.clone(),
+            auth: KEY,
+            consumer: "me".into(),
+            cursor,
+        })
+    };
+    {
+        let storage = Storage::open(dir.path())?;
+        let (_log, mut sm) = storage.group(1)?;
+        sm.apply(entries_from(1, commands)).await?;
+        let stored = storage.count_records(1)?;
+        // A small reap deletes its two envelopes one by one, a large one (4,198, past the
+        // point-delete limit) as a range; neither touches what lies above the new floor.
+        sm.apply(entries_from(4302, vec![ack(2)])).await?;
+        assert_eq!(storage.count_records(1)?, stored - 2);
+        sm.apply(entries_from(4303, vec![ack(4200)])).await?;
+        assert_eq!(storage.count_records(1)?, stored - 4200);
+    }
+    let storage = Storage::open(dir.path())?;
+    let (_log, sm) = storage.group(1)?;
+    assert_eq!(
+        pulled_seqs(&sm, &queue),
+        (4200, (4201..=4300).collect::<Vec<_>>())
+    );
+    Ok(())
+}

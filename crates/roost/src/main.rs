@@ -200,7 +200,7 @@ async fn serve(mut config: ServerConfig) -> anyhow::Result<()> {
             let listener = roost_tls::TlsListener::new(http, config, stop_clients.clone())?;
             roost_http::serve(listener, router, conn_limits, stop_clients.clone()).await
         }
-        None => roost_http::serve(http, router, conn_limits, stop_clients.clone()).await,
+        None => roost_http::serve_tcp(http, router, conn_limits, stop_clients.clone()).await,
     };
     served.context("serving http")?;
     tracing::info!("client requests finished; draining");

@@ -137,12 +137,14 @@ impl ShardState {
         if floor <= q.floor_seq {
             return Ok(());
         }
+        let after = q.floor_seq;
         if let Some(q) = self.queues.get_mut(queue) {
             q.floor_seq = floor;
             q.nacks = q.nacks.split_off(&(floor + 1));
         }
         fx.push(Effect::DeleteMessages {
             queue: queue.clone(),
+            after,
             through: floor,
         });
         fx.push(Effect::PutQueue(queue.clone()));

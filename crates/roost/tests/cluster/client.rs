@@ -433,3 +433,46 @@ async fn roost_bench_creates_queues_and_runs_jobs_through_the_client() -> anyhow
     assert_eq!(client.list_jobs(&tok, &done).await?.jobs.len(), 40);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_leader_aware_roost_bench_sends_its_grpc_batches_to_the_shard_leader(
+) -> anyhow::Result<()> {
+    let c = Cluster::start_with(3, 2, SECRET, "").await?;
+    let urls = [1, 2, 3].map(|id| c.url(id).to_owned()).join(",");
+    let grpc = [1, 2, 3].map(|id| c.node(id).grpc.clone()).join(",");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_roost"))
+        .args([
+            "bench",
+            "--workload",
+            "window",
+            "--leader-aware",
+            "--batch",
+            "5",
+        ])
+        .args(["--url", &urls, "--grpc-url", &grpc])
+        .args(["--count", "20", "--window", "10", "--reps", "1", "--json"])
+        .output()
+        .await?;
+    anyhow::ensure!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The one queue of this cluster is in the shard whose queue count is 1.
+    let status = c.status(1).await?;
+    let groups = status["groups"].as_array().context("groups")?;
+    let shard = groups
+        .iter()
+        .find(|g| g["kind"] == "shard" && g["queues"] == 1)
+        .with_context(|| format!("the bench's queue in {status}"))?;
+    let leader = shard["leader"].as_u64().context("a shard leader")?;
+    let batches = [("edge", "grpc"), ("operation", "Queues/PublishBatch")];
+    for id in [1, 2, 3] {
+        let answered = crate::metrics::scrape(&c, id)
+            .await?
+            .sum("roost_request_duration_seconds_count", &batches);
+        let expected = if id == leader { 4.0 } else { 0.0 };
+        assert_eq!(answered, expected, "PublishBatch calls node {id} answered");
+    }
+    Ok(())
+}
