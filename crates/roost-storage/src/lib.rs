@@ -63,7 +63,7 @@ impl Storage {
         // Every acknowledged write waits on a WAL sync, twice in series (leader, then follower).
         // A new WAL file grows on each append, so its sync also commits the size change to the
         // file system's journal; a recycled file is written over in place and its sync only
-        // flushes data: 89 µs instead of 130 µs per sync here (BENCHMARKS.md §19,
+        // flushes data: 96–100 µs instead of 143–148 µs per sync here (BENCHMARKS.md §19,
         // `examples/fsync_probe.rs`). Two obsolete files (≤ 64 MiB each, the bound above) are
         // kept for reuse. Safe with the default point-in-time recovery; not with `disableWAL`,
         // which nothing here uses.

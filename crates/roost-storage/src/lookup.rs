@@ -9,10 +9,10 @@ use roost_state::{
 };
 
 use crate::codec::{decode, encode};
+use crate::{keys, Error};
 
 /// Most envelopes one garbage collection deletes key by key (see `Effect::DeleteMessages`).
 const MAX_POINT_DELETES: u64 = 4096;
-use crate::{keys, Error};
 
 /// A raw key/value pair read from RocksDB.
 type Record = (Box<[u8]>, Box<[u8]>);
@@ -108,12 +108,12 @@ impl Pending {
                 // one per ack that was a fifth of a drain's CPU (BENCHMARKS.md §21). A larger
                 // reap (retention, a consumer removed) stays one range tombstone.
                 if through.saturating_sub(after) <= MAX_POINT_DELETES {
-                    for seq in after + 1..=through {
+                    for seq in after.saturating_add(1)..=through {
                         batch.delete_cf(cf, keys::message(group, &queue, seq));
                     }
                 } else {
                     let (lo, hi) = (
-                        keys::message(group, &queue, after + 1),
+                        keys::message(group, &queue, after.saturating_add(1)),
                         keys::message(group, &queue, through.saturating_add(1)),
                     );
                     batch.delete_range_cf(cf, lo, hi);
