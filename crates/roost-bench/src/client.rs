@@ -17,7 +17,9 @@
 //! Leader-aware (`--leader-aware`), a publish, pull or ack goes to the node that leads its
 //! queue's shard (the two hex digits after `q_` in the queue id), from a routing map built
 //! from `GET /cluster` of every `--url`; a reply carrying the `Roost-Leader` hint (the node
-//! forwarded the request: leadership moved) points the shard at the node it names.
+//! forwarded the request: leadership moved) points the shard at the node it names. Job
+//! requests go through `roost_client::Client::cluster`, which learns the workspace's leader
+//! from that hint.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -99,6 +101,9 @@ pub(crate) struct Api {
     failover: bool,
     /// Requests sent again to another node after a connection failure.
     failovers: AtomicU64,
+    /// With `--leader-aware`: a client of every node that sends job requests to the leader
+    /// of the workspace's shard (`roost_client::Client::cluster`).
+    jobs: Option<roost_client::Client>,
     /// With `--leader-aware`: where each shard's queue requests go (see the module doc).
     routes: Option<Routes>,
 }
@@ -172,6 +177,7 @@ impl Api {
             next: AtomicUsize::new(0),
             failover,
             failovers: AtomicU64::new(0),
+            jobs: None,
             routes: None,
         })
     }
@@ -199,6 +205,11 @@ impl Api {
             }
         }
         anyhow::ensure!(!nodes.is_empty(), "no --url answered GET /cluster");
+        self.jobs = Some(
+            roost_client::Client::cluster_with_http(&self.urls, self.client.clone())
+                .await
+                .context("asking the --url nodes their ids")?,
+        );
         let leaders = leaders
             .into_iter()
             .filter_map(|(group, leader)| Some((group, nodes.get(&leader)?.clone())))
@@ -298,6 +309,11 @@ impl Api {
     fn node(&self) -> &roost_client::Client {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         &self.nodes[n % self.nodes.len()]
+    }
+
+    /// The typed client for a job request: leader-aware, or the next node.
+    fn jobs_node(&self) -> &roost_client::Client {
+        self.jobs.as_ref().unwrap_or_else(|| self.node())
     }
 
     /// Creates a fresh queue with the single consumer `bench`.
@@ -409,7 +425,7 @@ impl Api {
             payload: Some(payload),
             ..CreateJob::default()
         };
-        self.node()
+        self.jobs_node()
             .create_job(token, &req)
             .await
             .context("create job")?;
@@ -432,7 +448,7 @@ impl Api {
             wait: None,
         };
         let claimed = self
-            .node()
+            .jobs_node()
             .claim_jobs(token, &req)
             .await
             .context("claim jobs")?;
@@ -454,7 +470,7 @@ impl Api {
             token: lease.to_owned(),
             result: Some(Doc::parse(r#"{"ok":true}"#)?),
         };
-        self.node()
+        self.jobs_node()
             .complete_job(token, id, &req)
             .await
             .context("complete job")?;

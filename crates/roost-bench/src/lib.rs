@@ -152,7 +152,8 @@ pub struct BenchArgs {
 
     /// Send each publish, pull and ack straight to the node that leads its queue's shard (a
     /// map from `GET /cluster` of the `--url`s, updated by the `Roost-Leader` hint a
-    /// forwarded reply carries) instead of round-robin over the `--url`s.
+    /// forwarded reply carries), and each job request to the workspace's leader once a reply
+    /// named it, instead of round-robin over the `--url`s.
     #[arg(long)]
     pub leader_aware: bool,
 

@@ -15,22 +15,25 @@ impl Client {
         if let Some(k) = &req.idempotency_key {
             r = r.header("idempotency-key", k);
         }
-        Self::call(r).await
+        self.call(r).await
     }
 
     /// One job.
     pub async fn get_job(&self, token: &str, id: &str) -> Result<JobReply, Error> {
-        Self::call(self.request(Method::GET, &["jobs", id], Some(token))).await
+        self.call(self.request(Method::GET, &["jobs", id], Some(token)))
+            .await
     }
 
     /// A page of the workspace's jobs.
     pub async fn list_jobs(&self, token: &str, req: &ListJobs) -> Result<JobPage, Error> {
-        Self::call(self.request(Method::GET, &["jobs"], Some(token)).query(req)).await
+        self.call(self.request(Method::GET, &["jobs"], Some(token)).query(req))
+            .await
     }
 
     /// Cancels a job: at once when queued, through its worker's next heartbeat when running.
     pub async fn cancel_job(&self, token: &str, id: &str) -> Result<JobReply, Error> {
-        Self::call(self.request(Method::DELETE, &["jobs", id], Some(token))).await
+        self.call(self.request(Method::DELETE, &["jobs", id], Some(token)))
+            .await
     }
 
     /// The job once it is over, or as it is after `timeout_secs` (the server's default and
@@ -42,13 +45,13 @@ impl Client {
         timeout_secs: Option<u64>,
     ) -> Result<JobReply, Error> {
         let r = self.request(Method::GET, &["jobs", id, "wait"], Some(token));
-        Self::call(r.query(&[("timeout", timeout_secs)])).await
+        self.call(r.query(&[("timeout", timeout_secs)])).await
     }
 
     /// Takes due jobs of the given types, each with a lease and its fencing token.
     pub async fn claim_jobs(&self, token: &str, req: &ClaimJobs) -> Result<Claimed, Error> {
         let r = self.request(Method::POST, &["jobs", "claim"], Some(token));
-        Self::call(json(r, req)?).await
+        self.call(json(r, req)?).await
     }
 
     /// Extends a claimed job's lease and reports progress.
@@ -59,7 +62,7 @@ impl Client {
         req: &JobHeartbeat,
     ) -> Result<JobHeartbeatReply, Error> {
         let r = self.request(Method::POST, &["jobs", id, "heartbeat"], Some(token));
-        Self::call(json(r, req)?).await
+        self.call(json(r, req)?).await
     }
 
     /// Completes a claimed job with its result.
@@ -70,12 +73,12 @@ impl Client {
         req: &CompleteJob,
     ) -> Result<JobReply, Error> {
         let r = self.request(Method::POST, &["jobs", id, "complete"], Some(token));
-        Self::call(json(r, req)?).await
+        self.call(json(r, req)?).await
     }
 
     /// Fails an attempt of a claimed job (retried when `retryable` and retries remain).
     pub async fn fail_job(&self, token: &str, id: &str, req: &FailJob) -> Result<JobReply, Error> {
         let r = self.request(Method::POST, &["jobs", id, "fail"], Some(token));
-        Self::call(json(r, req)?).await
+        self.call(json(r, req)?).await
     }
 }

@@ -5,10 +5,15 @@
 //! reply written back with `serde_json` is the JSON the server sent, stored documents byte
 //! for byte. Credentials go with each call: the queue's key for queue calls, a workspace
 //! token for jobs and work queues. Depends on neither openraft nor RocksDB.
+//!
+//! [`Client::new`] talks to one node, which forwards what it does not lead;
+//! [`Client::cluster`] knows every node and sends each request to the leader a forwarded
+//! reply named for its queue or workspace (see `routes`).
 
 mod error;
 mod jobs;
 mod queues;
+mod routes;
 mod stream;
 mod work;
 
@@ -17,20 +22,34 @@ pub use queues::Publish;
 pub use roost_wire as wire;
 pub use stream::{pb, publish_stream, StreamPublish, StreamRefusal, StreamStored};
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use reqwest::{Method, RequestBuilder, StatusCode, Url};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use routes::{Routes, LEADER_HEADER};
 
 /// The longest a call may take: longer than the longest long poll (30 s) and job wait.
 const CALL_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// A client of one node's HTTP API (any node answers any call). Cheap to clone.
+/// A client of a node's HTTP API (any node answers any call), or of every node of a cluster,
+/// leader-aware. Cheap to clone; clones share what they learned of the leaders.
 #[derive(Clone, Debug)]
 pub struct Client {
     http: reqwest::Client,
     base: Url,
+    /// With [`Client::cluster`]: the nodes, and the leaders replies named.
+    routes: Option<Arc<Routes>>,
+}
+
+/// The part of `GET /cluster` a leader-aware client needs.
+#[derive(Deserialize)]
+struct NodeId {
+    node_id: u64,
 }
 
 impl Client {
@@ -50,7 +69,46 @@ impl Client {
         if base.cannot_be_a_base() || !matches!(base.scheme(), "http" | "https") {
             return Err(bad("expected an http(s) URL"));
         }
-        Ok(Client { http, base })
+        Ok(Client {
+            http,
+            base,
+            routes: None,
+        })
+    }
+
+    /// A leader-aware client of the cluster whose nodes are at `urls`: it asks each node its
+    /// id (`GET /cluster`), sends requests to the first that answered, and once a forwarded
+    /// reply names the leader of a request's queue or workspace, sends the next requests about
+    /// it there. Nodes that do not answer are left out; none answering is an error.
+    pub async fn cluster(urls: &[String]) -> Result<Self, Error> {
+        let http = reqwest::Client::builder().timeout(CALL_TIMEOUT).build()?;
+        Self::cluster_with_http(urls, http).await
+    }
+
+    /// [`Client::cluster`] over `http`.
+    pub async fn cluster_with_http(urls: &[String], http: reqwest::Client) -> Result<Self, Error> {
+        let mut first = None;
+        let mut nodes = HashMap::new();
+        let mut failure = Error::Url {
+            url: String::new(),
+            why: "no node URL given".to_owned(),
+        };
+        for url in urls {
+            let node = Self::with_http(url, http.clone())?;
+            match node
+                .call::<NodeId>(node.request(Method::GET, &["cluster"], None))
+                .await
+            {
+                Ok(id) => {
+                    nodes.insert(id.node_id, node.base.clone());
+                    first.get_or_insert(node);
+                }
+                Err(e) => failure = e,
+            }
+        }
+        let mut client = first.ok_or(failure)?;
+        client.routes = Some(Arc::new(Routes::new(nodes)));
+        Ok(client)
     }
 
     /// The node's URL.
@@ -58,32 +116,52 @@ impl Client {
         &self.base
     }
 
-    /// A request to the path made of `segments` (each escaped), with `credential` as Bearer.
-    fn request(
-        &self,
-        method: Method,
-        segments: &[&str],
-        credential: Option<&str>,
-    ) -> RequestBuilder {
-        let mut url = self.base.clone();
+    /// A request to the path made of `segments` (each escaped), with `credential` as Bearer,
+    /// to the node leading what it is about when this client knows it.
+    fn request(&self, method: Method, segments: &[&str], credential: Option<&str>) -> Req {
+        let about = self
+            .routes
+            .as_ref()
+            .and(routes::about(segments, credential));
+        let leader = match (&self.routes, &about) {
+            (Some(routes), Some(about)) => routes.leader(about),
+            _ => None,
+        };
+        let mut url = leader.unwrap_or_else(|| self.base.clone());
         if let Ok(mut path) = url.path_segments_mut() {
             path.pop_if_empty().extend(segments);
         }
         let req = self.http.request(method, url);
-        match credential {
+        let builder = match credential {
             Some(c) => req.bearer_auth(c),
             None => req,
-        }
+        };
+        Req { builder, about }
     }
 
     /// Sends `req` and reads the reply as `T`; an error status is the server's error.
-    async fn call<T: DeserializeOwned>(req: RequestBuilder) -> Result<T, Error> {
-        Self::send(req).await?.decode()
+    async fn call<T: DeserializeOwned>(&self, req: Req) -> Result<T, Error> {
+        self.send(req).await?.decode()
     }
 
-    /// Sends `req`: a successful answer, or the server's error.
-    async fn send(req: RequestBuilder) -> Result<Answer, Error> {
-        let resp = req.send().await?;
+    /// Sends `req`: a successful answer, or the server's error. Notes the leader a forwarded
+    /// reply names, and forgets one that did not answer.
+    async fn send(&self, req: Req) -> Result<Answer, Error> {
+        let routed = self.routes.as_deref().zip(req.about.as_deref());
+        let resp = match req.builder.send().await {
+            Ok(resp) => resp,
+            Err(e) => {
+                if let Some((routes, about)) = routed {
+                    routes.forget(about);
+                }
+                return Err(e.into());
+            }
+        };
+        if let Some((routes, about)) = routed {
+            if let Some(hint) = resp.headers().get(LEADER_HEADER) {
+                routes.learn(about, hint.to_str().unwrap_or_default());
+            }
+        }
         let status = resp.status();
         let headers = resp.headers().clone();
         let bytes = resp.bytes().await?;
@@ -124,8 +202,38 @@ impl Answer {
     }
 }
 
+/// A request about to be sent, and what it is about (for leader-aware routing).
+struct Req {
+    builder: RequestBuilder,
+    about: Option<String>,
+}
+
+impl Req {
+    /// With `query` as the URL's query string.
+    fn query<T: Serialize + ?Sized>(self, query: &T) -> Req {
+        Req {
+            builder: self.builder.query(query),
+            ..self
+        }
+    }
+
+    /// With the header `name: value`.
+    fn header(self, name: &'static str, value: &str) -> Req {
+        Req {
+            builder: self.builder.header(name, value),
+            ..self
+        }
+    }
+}
+
 /// `value` as a JSON request body; a value JSON cannot carry is the caller's error.
-fn json<T: serde::Serialize>(req: RequestBuilder, value: &T) -> Result<RequestBuilder, Error> {
+fn json<T: Serialize>(req: Req, value: &T) -> Result<Req, Error> {
     let body = serde_json::to_vec(value).map_err(|e| Error::Request(e.to_string()))?;
-    Ok(req.header(CONTENT_TYPE, "application/json").body(body))
+    Ok(Req {
+        builder: req
+            .builder
+            .header(CONTENT_TYPE, "application/json")
+            .body(body),
+        ..req
+    })
 }

@@ -26,12 +26,13 @@ impl Client {
     /// Creates a queue (no credential needed); its key is in the reply, shown this once.
     pub async fn create_queue(&self, req: &CreateQueue) -> Result<QueueCreated, Error> {
         let r = self.request(Method::POST, &["q", "create"], None);
-        Self::call(json(r, req)?).await
+        self.call(json(r, req)?).await
     }
 
     /// The queue's state: head, floor, counts, every consumer's cursor, settings.
     pub async fn get_queue(&self, queue: &str, key: &str) -> Result<QueueInfo, Error> {
-        Self::call(self.request(Method::GET, &["q", queue], Some(key))).await
+        self.call(self.request(Method::GET, &["q", queue], Some(key)))
+            .await
     }
 
     /// Publishes `payload`; with `idempotency_key`, a repeat answers the first publish.
@@ -49,7 +50,7 @@ impl Client {
         if let Some(k) = idempotency_key {
             r = r.header("idempotency-key", k);
         }
-        let answer = Self::send(r).await?;
+        let answer = self.send(r).await?;
         if answer.status == StatusCode::ACCEPTED {
             return answer.decode().map(Publish::Held);
         }
@@ -72,26 +73,26 @@ impl Client {
         batch: &PublishBatch,
     ) -> Result<PublishedBatch, Error> {
         let r = self.request(Method::POST, &["q", queue, "publish", "batch"], Some(key));
-        Self::call(json(r, batch)?).await
+        self.call(json(r, batch)?).await
     }
 
     /// Up to `limit` messages past the cursor, waiting up to `wait` seconds for one.
     pub async fn pull(&self, queue: &str, key: &str, req: &Pull) -> Result<Pulled, Error> {
         let r = self.request(Method::GET, &["q", queue, "pull"], Some(key));
-        Self::call(r.query(req)).await
+        self.call(r.query(req)).await
     }
 
     /// Moves a consumer's cursor (never lowers it).
     pub async fn ack(&self, queue: &str, key: &str, req: &Ack) -> Result<Acked, Error> {
         let r = self.request(Method::POST, &["q", queue, "ack"], Some(key));
-        Self::call(json(r, req)?).await
+        self.call(json(r, req)?).await
     }
 
     /// Counts a failed delivery, dead-lettering the message when asked or when it failed
     /// `max_deliveries` times.
     pub async fn nack(&self, queue: &str, key: &str, req: &Nack) -> Result<Nacked, Error> {
         let r = self.request(Method::POST, &["q", queue, "nack"], Some(key));
-        Self::call(json(r, req)?).await
+        self.call(json(r, req)?).await
     }
 
     /// A page of the dead-letter queue, from `cursor`.
@@ -103,7 +104,8 @@ impl Client {
         limit: Option<u32>,
     ) -> Result<DeadLetters, Error> {
         let r = self.request(Method::GET, &["q", queue, "dlq"], Some(key));
-        Self::call(r.query(&[("cursor", cursor), ("limit", limit.map(u64::from))])).await
+        self.call(r.query(&[("cursor", cursor), ("limit", limit.map(u64::from))]))
+            .await
     }
 
     /// Publishes a dead letter again, as a new envelope.
@@ -117,7 +119,7 @@ impl Client {
         let body = Replay {
             dlq_msg_id: dlq_msg_id.to_owned(),
         };
-        Self::call(json(r, &body)?).await
+        self.call(json(r, &body)?).await
     }
 
     /// Binds form `form` (its key as credential) to a queue: later submissions are published
@@ -129,6 +131,6 @@ impl Client {
         req: &BindForm,
     ) -> Result<FormBound, Error> {
         let r = self.request(Method::PUT, &["api", "forms", form], Some(form_key));
-        Self::call(json(r, req)?).await
+        self.call(json(r, req)?).await
     }
 }

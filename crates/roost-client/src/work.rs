@@ -15,12 +15,13 @@ impl Client {
         req: &CreateWorkQueue,
     ) -> Result<WorkQueue, Error> {
         let r = self.request(Method::POST, &["work-queues"], Some(token));
-        Self::call(json(r, req)?).await
+        self.call(json(r, req)?).await
     }
 
     /// The work queues the token reaches, with their tasks counted by status.
     pub async fn list_work_queues(&self, token: &str) -> Result<WorkQueueList, Error> {
-        Self::call(self.request(Method::GET, &["work-queues"], Some(token))).await
+        self.call(self.request(Method::GET, &["work-queues"], Some(token)))
+            .await
     }
 
     /// Adds a task; with `req.idempotency_key`, a repeat answers the first task.
@@ -35,7 +36,7 @@ impl Client {
         if let Some(k) = &req.idempotency_key {
             r = r.header("idempotency-key", k);
         }
-        Self::call(r).await
+        self.call(r).await
     }
 
     /// A queue's tasks, only those in `status` if given.
@@ -46,7 +47,7 @@ impl Client {
         status: Option<&str>,
     ) -> Result<TaskList, Error> {
         let r = self.request(Method::GET, &["work-queues", queue, "tasks"], Some(token));
-        Self::call(r.query(&[("status", status)])).await
+        self.call(r.query(&[("status", status)])).await
     }
 
     /// Takes the most urgent pending task for `agent_id`; `None` when there is none.
@@ -81,7 +82,7 @@ impl Client {
         let body = TakeTask {
             agent_id: agent_id.to_owned(),
         };
-        let answer = Self::send(json(r, &body)?).await?;
+        let answer = self.send(json(r, &body)?).await?;
         if answer.status == StatusCode::NO_CONTENT {
             return Ok(None);
         }
@@ -117,6 +118,6 @@ impl Client {
         how: &str,
     ) -> Result<TaskReply, Error> {
         let r = self.request(Method::POST, &["work-queue-tasks", task, how], Some(token));
-        Self::call(json(r, req)?).await
+        self.call(json(r, req)?).await
     }
 }

@@ -24,9 +24,15 @@ use tokio_util::sync::CancellationToken;
 /// Options of `roost worker`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct WorkerArgs {
-    /// A node's URL.
-    #[arg(long, env = "ROOST_URL", default_value = "http://127.0.0.1:7070")]
-    pub url: String,
+    /// A node's URL; several (comma-separated), the cluster's nodes: claims, heartbeats and
+    /// completions then go straight to the node leading the workspace's shard.
+    #[arg(
+        long = "url",
+        env = "ROOST_URL",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:7070"
+    )]
+    pub urls: Vec<String>,
     /// Workspace token (or ROOST_TOKEN).
     #[arg(long, env = "ROOST_TOKEN", hide_env_values = true)]
     pub token: String,
@@ -57,7 +63,12 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
     if args.concurrency == 0 || args.concurrency > 256 {
         bail!("--concurrency must be between 1 and 256");
     }
-    let client = Client::new(&args.url)?;
+    let client = match &args.urls[..] {
+        [url] => Client::new(url)?,
+        urls => Client::cluster(urls)
+            .await
+            .context("asking the --url nodes their ids")?,
+    };
     let stop = CancellationToken::new();
     {
         let stop = stop.clone();

@@ -517,6 +517,39 @@ async fn roost_worker_runs_commands_reports_progress_failure_and_cancellation() 
     Ok(())
 }
 
+/// Enqueues `n` jobs of type `pack` through node 1; their ids.
+async fn enqueue_packs(c: &Cluster, tok: &str, n: u64) -> anyhow::Result<Vec<String>> {
+    let mut ids = Vec::new();
+    for n in 0..n {
+        let (_, v, _) = call(
+            c,
+            1,
+            tok,
+            reqwest::Method::POST,
+            "/jobs",
+            Some(json!({"type": "pack", "payload": {"n": n}})),
+        )
+        .await?;
+        ids.push(v["id"].as_str().context("id")?.to_owned());
+    }
+    Ok(ids)
+}
+
+/// Waits (at most 30 s) for the worker `w` to exit, then checks every job of `ids` completed.
+async fn completes(
+    c: &Cluster,
+    tok: &str,
+    mut w: tokio::process::Child,
+    ids: &[String],
+) -> anyhow::Result<()> {
+    tokio::time::timeout(Duration::from_secs(30), w.wait()).await??;
+    for id in ids {
+        let job = job_status(c, tok, id, "completed").await?;
+        assert_eq!(job["status"], "completed", "{job}");
+    }
+    Ok(())
+}
+
 /// `POST /jobs/claim` requests node 1 has answered (its metrics, read by the Prometheus
 /// parser).
 async fn claim_requests(c: &Cluster) -> anyhow::Result<f64> {
@@ -530,21 +563,9 @@ async fn claim_requests(c: &Cluster) -> anyhow::Result<f64> {
 async fn roost_worker_fills_its_free_slots_with_one_claim() -> anyhow::Result<()> {
     let c = Cluster::start_with(1, 2, SECRET, "").await?;
     let tok = token(&c, "workers")?;
-    let mut ids = Vec::new();
-    for n in 0..3 {
-        let (_, v, _) = call(
-            &c,
-            1,
-            &tok,
-            reqwest::Method::POST,
-            "/jobs",
-            Some(json!({"type": "pack", "payload": {"n": n}})),
-        )
-        .await?;
-        ids.push(v["id"].as_str().context("id")?.to_owned());
-    }
+    let ids = enqueue_packs(&c, &tok, 3).await?;
     let before = claim_requests(&c).await?;
-    let mut w = tokio::process::Command::new(env!("CARGO_BIN_EXE_roost"))
+    let w = tokio::process::Command::new(env!("CARGO_BIN_EXE_roost"))
         .args([
             "worker",
             "--url",
@@ -558,12 +579,48 @@ async fn roost_worker_fills_its_free_slots_with_one_claim() -> anyhow::Result<()
         .args(["sh", "-c", "read p; sleep 1; echo \"$p\""])
         .kill_on_drop(true)
         .spawn()?;
-    tokio::time::timeout(Duration::from_secs(30), w.wait()).await??;
-    for id in &ids {
-        let job = job_status(&c, &tok, id, "completed").await?;
-        assert_eq!(job["status"], "completed", "{job}");
-    }
+    completes(&c, &tok, w, &ids).await?;
     // Three free slots, three jobs due: one claim took them all, and none was made after.
     assert_eq!(claim_requests(&c).await? - before, 1.0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_roost_worker_given_every_node_claims_and_completes_on_the_shard_leader(
+) -> anyhow::Result<()> {
+    let c = Cluster::start_with(3, 2, SECRET, "").await?;
+    let tok = token(&c, "routed")?;
+    let ids = enqueue_packs(&c, &tok, 4).await?;
+    // The workspace's shard is in its job ids (`job_` + two hex digits).
+    let shard = u64::from_str_radix(ids[0].get(4..6).context("job id")?, 16)?;
+    let leader = c.wait_leader(shard, Duration::from_secs(10)).await?;
+    let other = |not: &[u64]| [1, 2, 3].into_iter().find(|n| !not.contains(n));
+    let first = other(&[leader]).context("a follower")?;
+    let last = other(&[leader, first]).context("another follower")?;
+    let urls = [first, leader, last].map(|n| c.url(n).to_owned()).join(",");
+    let w = tokio::process::Command::new(env!("CARGO_BIN_EXE_roost"))
+        .args(["worker", "--url", &urls, "--token", &tok, "--type", "pack"])
+        .args(["--concurrency", "1", "--max-jobs", "4", "--", "cat"])
+        .kill_on_drop(true)
+        .spawn()?;
+    completes(&c, &tok, w, &ids).await?;
+    // The first claim went to the first URL, which forwarded it and named the leader; every
+    // request after it went to the leader.
+    let answered = |scrape: &crate::metrics::Scrape, op: &str| {
+        scrape.sum("roost_request_duration_seconds_count", &[("operation", op)])
+    };
+    for (node, claims, completions) in [(first, 1.0, 0.0), (leader, 3.0, 4.0), (last, 0.0, 0.0)] {
+        let scrape = crate::metrics::scrape(&c, node).await?;
+        assert_eq!(
+            answered(&scrape, "POST /jobs/claim"),
+            claims,
+            "claims node {node} answered"
+        );
+        assert_eq!(
+            answered(&scrape, "POST /jobs/{id}/complete"),
+            completions,
+            "completions node {node} answered"
+        );
+    }
     Ok(())
 }
