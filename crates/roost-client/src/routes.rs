@@ -4,6 +4,7 @@
 //! entry only costs that hop again.
 
 use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::RwLock;
 
 use reqwest::Url;
@@ -51,12 +52,17 @@ impl Routes {
 
 /// What a request is about, for routing: its queue (`/q/{id}/…`), else its credential (a
 /// workspace's jobs and work queues all live in the workspace's shard; a form's key names one
-/// form). A queue create is about nothing yet.
+/// form), kept as a hash so no secret sits in the routing map (`Client` is `Debug`). A queue
+/// create is about nothing yet.
 pub(crate) fn about(segments: &[&str], credential: Option<&str>) -> Option<String> {
     match segments {
         ["q", "create", ..] => None,
         ["q", queue, ..] => Some(format!("queue {queue}")),
-        _ => credential.map(|c| format!("credential {c}")),
+        _ => credential.map(|c| {
+            let mut h = DefaultHasher::new();
+            c.hash(&mut h);
+            format!("credential {:016x}", h.finish())
+        }),
     }
 }
 
@@ -95,10 +101,16 @@ mod tests {
             Some("queue q_01ab")
         );
         assert_eq!(about(&["q", "create"], None), None);
+        let claim = about(&["jobs", "claim"], Some("token-1")).expect("about the credential");
         assert_eq!(
-            about(&["jobs", "claim"], Some("t")).as_deref(),
-            Some("credential t")
+            about(&["work-queues"], Some("token-1")),
+            Some(claim.clone())
         );
+        assert_ne!(
+            about(&["jobs", "claim"], Some("token-2")),
+            Some(claim.clone())
+        );
+        assert!(!claim.contains("token-1"), "{claim}");
         assert_eq!(about(&["jobs"], None), None);
     }
 }
