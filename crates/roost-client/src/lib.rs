@@ -85,6 +85,15 @@ impl Client {
         Self::cluster_with_http(urls, http).await
     }
 
+    /// A client of the one node at `urls`, or a leader-aware one ([`Client::cluster`]) of the
+    /// several: what the command-line tools build from their `--url` list.
+    pub async fn of_nodes(urls: &[String]) -> Result<Self, Error> {
+        match urls {
+            [url] => Self::new(url),
+            urls => Self::cluster(urls).await,
+        }
+    }
+
     /// [`Client::cluster`] over `http`.
     pub async fn cluster_with_http(urls: &[String], http: reqwest::Client) -> Result<Self, Error> {
         let mut first = None;

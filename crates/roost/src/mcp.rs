@@ -8,9 +8,16 @@ use anyhow::Context;
 /// Arguments of `roost mcp`.
 #[derive(clap::Args)]
 pub struct McpArgs {
-    /// A node's HTTP URL (any node of the cluster).
-    #[arg(long, env = "ROOST_URL", default_value = "http://127.0.0.1:7070")]
-    url: String,
+    /// A node's HTTP URL (any node of the cluster); several (comma-separated), the cluster's
+    /// nodes: each tool call then goes to the node leading its queue or workspace once a
+    /// forwarded reply has named it.
+    #[arg(
+        long = "url",
+        env = "ROOST_URL",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:7070"
+    )]
+    urls: Vec<String>,
     /// The workspace token for the job and work-queue tools.
     #[arg(long, env = "ROOST_TOKEN", hide_env_values = true)]
     token: Option<String>,
@@ -21,7 +28,9 @@ pub struct McpArgs {
 
 /// Serves until the MCP client closes stdin.
 pub async fn run(args: McpArgs) -> anyhow::Result<()> {
-    let client = roost_client::Client::new(&args.url).context("--url")?;
+    let client = roost_client::Client::of_nodes(&args.urls)
+        .await
+        .context("--url")?;
     let backend = roost_mcp::remote::Remote {
         client,
         token: args.token,

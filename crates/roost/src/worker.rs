@@ -63,12 +63,7 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
     if args.concurrency == 0 || args.concurrency > 256 {
         bail!("--concurrency must be between 1 and 256");
     }
-    let client = match &args.urls[..] {
-        [url] => Client::new(url)?,
-        urls => Client::cluster(urls)
-            .await
-            .context("asking the --url nodes their ids")?,
-    };
+    let client = Client::of_nodes(&args.urls).await.context("--url")?;
     let stop = CancellationToken::new();
     {
         let stop = stop.clone();

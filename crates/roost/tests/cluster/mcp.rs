@@ -1,7 +1,8 @@
 //! The MCP tools through the official Python MCP client (PyPI `mcp`, installed by the test
 //! command into its venv): over Streamable HTTP at a node's `/mcp`, and over stdio through
-//! `roost mcp`, each against a different node of a three-node cluster (the tools keep no
-//! session, so any node answers). `mcp_client.py` holds the checks.
+//! `roost mcp` given every node (leader-aware), each starting from a different node of a
+//! three-node cluster (the tools keep no session, so any node answers). `mcp_client.py` holds
+//! the checks.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -62,7 +63,10 @@ async fn the_python_mcp_client_runs_every_flow_over_http_and_stdio() -> anyhow::
     let c = Cluster::start_with(3, 2, SECRET, "").await?;
     let tok = token(&c, "ws-mcp")?;
     client(&["http", c.url(2), &tok]).await?;
-    // Another workspace, so the second run's jobs and work queues start from none.
+    // Another workspace, so the second run's jobs and work queues start from none; `roost
+    // mcp` is given every node (node 3 first), so its calls follow the leaders' hints.
     let other = token(&c, "ws-mcp-stdio")?;
-    client(&["stdio", c.url(3), &other, env!("CARGO_BIN_EXE_roost")]).await
+    let nodes = [3, 1, 2].map(|n| c.url(n).to_owned()).join(",");
+    let roost = env!("CARGO_BIN_EXE_roost");
+    client(&["stdio", c.url(3), &other, roost, &nodes]).await
 }

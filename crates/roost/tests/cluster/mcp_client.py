@@ -1,10 +1,11 @@
 """Drives Roost's MCP tools with the official Python MCP client (PyPI `mcp`).
 
 Usage: mcp_client.py http  BASE_URL TOKEN
-       mcp_client.py stdio BASE_URL TOKEN ROOST_BINARY
+       mcp_client.py stdio BASE_URL TOKEN ROOST_BINARY [NODE_URLS]
 
 Over HTTP it talks to BASE_URL/mcp with the workspace token as `Authorization: Bearer`; over
-stdio it starts `ROOST_BINARY mcp --url BASE_URL` with the token in `ROOST_TOKEN`. Either way it
+stdio it starts `ROOST_BINARY mcp --url NODE_URLS` (comma-separated, default BASE_URL) with the
+token in `ROOST_TOKEN`. Either way it
 lists the tools, runs a queue's whole flow, binds a form to a queue, claims and completes a
 job, takes and finishes a task, and checks that failures are tool errors with a stable code.
 Forms have no MCP tool of their own, so the form is made and submitted to over HTTP. Exits
@@ -185,7 +186,8 @@ async def main():
         env = {"PATH": "/usr/bin:/bin"}
         if tok:
             env["ROOST_TOKEN"] = tok
-        params = StdioServerParameters(command=sys.argv[4], args=["mcp", "--url", base], env=env)
+        nodes = sys.argv[5] if len(sys.argv) > 5 else base
+        params = StdioServerParameters(command=sys.argv[4], args=["mcp", "--url", nodes], env=env)
         return Client(params)
 
     async with connect(token) as client:
