@@ -9,8 +9,7 @@
 # clients talk to their stream's or queue's leader); the `*-rr` rows send them round-robin
 # over the three nodes instead (HTTP) or to node 1 (gRPC), so a node that does not lead
 # forwards them. First WARM messages are published and not reported, so every node's WAL has
-# rolled and is written into a recycled file, as on a node in service (BENCHMARKS.md §19), and
-# the nodes' flushes and compactions are let finish.
+# rolled and is written into a recycled file, as on a node in service (BENCHMARKS.md §19).
 #   COUNT  messages per repetition (default 20000; sequential uses COUNT/4)
 #   REPS   repetitions per workload (default 3)
 #   URLS   the nodes' HTTP addresses (default the three local ones)
@@ -36,7 +35,6 @@ bench() {
 if [ "$warm" -gt 0 ]; then
   timeout 900 "$ROOST_BIN" bench --url "$urls" --leader-aware --workload window --window 256 \
     --count "$warm" --reps 1 --timeout-secs 900 >/dev/null
-  "$root/scripts/wait-idle.sh" "$pids"
 fi
 for api in http grpc; do
   extra=(--leader-aware)

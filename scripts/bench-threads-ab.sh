@@ -34,7 +34,6 @@ for round in $(seq 1 "$rounds"); do
     }
     run --grpc-url "$grpc" --workload window --window 256 --count "$warm" --reps 1 \
       --timeout-secs 600 >/dev/null
-    "$root/scripts/wait-idle.sh" "$pids"
     run --grpc-url "$grpc" --workload seq --count $((count / 4)) --reps "$reps" \
       >"$out/seq-grpc-t$t-r$round.json"
     run --grpc-url "$grpc" --workload window --window 128 --count "$count" \

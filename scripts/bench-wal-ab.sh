@@ -31,7 +31,6 @@ measure() {
   seq_run --grpc-url "$grpc" >"$out/$server-fresh-grpc-r$round.json"
   timeout 600 "$B_BIN" bench --url "$urls" --leader-aware --grpc-url "$grpc" \
     --workload window --window 256 --count "$warm" --reps 1 --timeout-secs 600 >/dev/null
-  "$root/scripts/wait-idle.sh" "$pids"
   seq_run --grpc-url "$grpc" >"$out/$server-warm-grpc-r$round.json"
   seq_run >"$out/$server-warm-http-r$round.json"
   echo "WAL files of node 1: $(ls "$DATA_DIR/node1"/*.log | wc -l)"

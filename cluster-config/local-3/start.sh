@@ -31,7 +31,8 @@ for n in 1 2 3; do
     tls=(ROOST_PEER_TLS__CERT_FILE="$certs/node$n.pem" ROOST_PEER_TLS__KEY_FILE="$certs/node$n.key"
       ROOST_PEER_TLS__CA_FILE="$certs/ca.pem")
   fi
-  env "${tls[@]}" TOKIO_WORKER_THREADS="${TOKIO_WORKER_THREADS:-1}" "$ROOST_BIN" serve --config "$here/node$n.toml" --data-dir "$data/node$n" \
+  env "${tls[@]}" TOKIO_WORKER_THREADS="${TOKIO_WORKER_THREADS:-1}" \
+    "$ROOST_BIN" serve --config "$here/node$n.toml" --data-dir "$data/node$n" \
     >>"$data/node$n.log" 2>&1 &
   echo $! >>"$data/pids"
 done

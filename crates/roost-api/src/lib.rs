@@ -44,6 +44,7 @@ pub use queues::{
     check_origin, consumer_id, origin_set, queue_key, CreateQueue, CreatedQueue, DeadLetters, Nack,
     Nacked, OriginsField, Published, Pull, Pulled, QueueRef, Replayed, MAX_BATCH,
 };
+pub use roost_wire::LEADER_HEADER;
 pub use source::{Fixed, Source, System};
 pub use work::{AddTask, CreateWorkQueue, FinishTask, QueueWithCounts};
 

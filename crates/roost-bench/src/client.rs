@@ -18,8 +18,8 @@
 //! queue's shard (the two hex digits after `q_` in the queue id), from a routing map built
 //! from `GET /cluster` of every `--url`; a reply carrying the `Roost-Leader` hint (the node
 //! forwarded the request: leadership moved) points the shard at the node it names. Job
-//! requests go through `roost_client::Client::cluster`, which learns the workspace's leader
-//! from that hint.
+//! requests go through `roost_client::Client::with_nodes` over the nodes found here, which
+//! learns the workspace's leader from that hint.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -27,7 +27,7 @@ use std::sync::RwLock;
 use std::time::Duration;
 
 use anyhow::Context;
-use roost_client::wire::{ClaimJobs, CompleteJob, CreateJob, CreateQueue, Doc};
+use roost_client::wire::{ClaimJobs, CompleteJob, CreateJob, CreateQueue, Doc, LEADER_HEADER};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -102,7 +102,7 @@ pub(crate) struct Api {
     /// Requests sent again to another node after a connection failure.
     failovers: AtomicU64,
     /// With `--leader-aware`: a client of every node that sends job requests to the leader
-    /// of the workspace's shard (`roost_client::Client::cluster`).
+    /// of the workspace's shard (`roost_client::Client::with_nodes`).
     jobs: Option<roost_client::Client>,
     /// With `--leader-aware`: where each shard's queue requests go (see the module doc).
     routes: Option<Routes>,
@@ -132,9 +132,6 @@ struct GroupReply {
     group: u32,
     leader: Option<u64>,
 }
-
-/// The reply header naming the leader a node forwarded the request to.
-const LEADER_HEADER: &str = "roost-leader";
 
 /// The shard of a queue id (`q_` + two hex digits of shard + …), if it has one.
 fn shard_of(queue_id: &str) -> Option<u32> {
@@ -185,7 +182,7 @@ impl Api {
     /// Makes queue requests leader-aware: asks every URL's `GET /cluster` for its node id and
     /// each shard's leader (the first node that answers names the leaders).
     pub(crate) async fn learn_leaders(&mut self) -> anyhow::Result<()> {
-        let mut nodes = HashMap::new();
+        let mut known = Vec::new();
         let mut leaders = HashMap::new();
         for url in &self.urls {
             let path = format!("{url}/cluster");
@@ -195,7 +192,7 @@ impl Api {
                 Err(Failure::Answered(e)) => return Err(e),
             };
             let cluster: ClusterReply = parse(&body, "cluster", "/cluster")?;
-            nodes.insert(cluster.node_id, url.clone());
+            known.push((cluster.node_id, url.clone()));
             if leaders.is_empty() {
                 leaders = cluster
                     .groups
@@ -204,12 +201,12 @@ impl Api {
                     .collect();
             }
         }
-        anyhow::ensure!(!nodes.is_empty(), "no --url answered GET /cluster");
-        self.jobs = Some(
-            roost_client::Client::cluster_with_http(&self.urls, self.client.clone())
-                .await
-                .context("asking the --url nodes their ids")?,
-        );
+        anyhow::ensure!(!known.is_empty(), "no --url answered GET /cluster");
+        self.jobs = Some(roost_client::Client::with_nodes(
+            &known,
+            self.client.clone(),
+        )?);
+        let nodes: HashMap<u64, String> = known.into_iter().collect();
         let leaders = leaders
             .into_iter()
             .filter_map(|(group, leader)| Some((group, nodes.get(&leader)?.clone())))

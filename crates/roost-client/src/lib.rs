@@ -31,7 +31,8 @@ use reqwest::{Method, RequestBuilder, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use routes::{Routes, LEADER_HEADER};
+use roost_wire::LEADER_HEADER;
+use routes::Routes;
 
 /// The longest a call may take: longer than the longest long poll (30 s) and job wait.
 const CALL_TIMEOUT: Duration = Duration::from_secs(120);
@@ -77,27 +78,11 @@ impl Client {
     }
 
     /// A leader-aware client of the cluster whose nodes are at `urls`: it asks each node its
-    /// id (`GET /cluster`), sends requests to the first that answered, and once a forwarded
-    /// reply names the leader of a request's queue or workspace, sends the next requests about
-    /// it there. Nodes that do not answer are left out; none answering is an error.
+    /// id (`GET /cluster`) and goes on as [`Client::with_nodes`] over those that answered;
+    /// none answering is an error.
     pub async fn cluster(urls: &[String]) -> Result<Self, Error> {
         let http = reqwest::Client::builder().timeout(CALL_TIMEOUT).build()?;
-        Self::cluster_with_http(urls, http).await
-    }
-
-    /// A client of the one node at `urls`, or a leader-aware one ([`Client::cluster`]) of the
-    /// several: what the command-line tools build from their `--url` list.
-    pub async fn of_nodes(urls: &[String]) -> Result<Self, Error> {
-        match urls {
-            [url] => Self::new(url),
-            urls => Self::cluster(urls).await,
-        }
-    }
-
-    /// [`Client::cluster`] over `http`.
-    pub async fn cluster_with_http(urls: &[String], http: reqwest::Client) -> Result<Self, Error> {
-        let mut first = None;
-        let mut nodes = HashMap::new();
+        let mut nodes = Vec::new();
         let mut failure = Error::Url {
             url: String::new(),
             why: "no node URL given".to_owned(),
@@ -108,16 +93,42 @@ impl Client {
                 .call::<NodeId>(node.request(Method::GET, &["cluster"], None))
                 .await
             {
-                Ok(id) => {
-                    nodes.insert(id.node_id, node.base.clone());
-                    first.get_or_insert(node);
-                }
+                Ok(id) => nodes.push((id.node_id, url.clone())),
                 Err(e) => failure = e,
             }
         }
-        let mut client = first.ok_or(failure)?;
-        client.routes = Some(Arc::new(Routes::new(nodes)));
+        if nodes.is_empty() {
+            return Err(failure);
+        }
+        Self::with_nodes(&nodes, http)
+    }
+
+    /// A leader-aware client of the nodes given as `(node id, URL)`, over `http`: requests go
+    /// to the first node until a forwarded reply names the leader of a request's queue or
+    /// workspace; the next requests about it go there.
+    pub fn with_nodes(nodes: &[(u64, String)], http: reqwest::Client) -> Result<Self, Error> {
+        let Some((_, first)) = nodes.first() else {
+            return Err(Error::Url {
+                url: String::new(),
+                why: "no node URL given".to_owned(),
+            });
+        };
+        let mut client = Self::with_http(first, http)?;
+        let mut urls = HashMap::new();
+        for (id, url) in nodes {
+            urls.insert(*id, Self::with_http(url, client.http.clone())?.base);
+        }
+        client.routes = Some(Arc::new(Routes::new(urls)));
         Ok(client)
+    }
+
+    /// A client of the one node at `urls`, or a leader-aware one ([`Client::cluster`]) of the
+    /// several: what the command-line tools build from their `--url` list.
+    pub async fn of_nodes(urls: &[String]) -> Result<Self, Error> {
+        match urls {
+            [url] => Self::new(url),
+            urls => Self::cluster(urls).await,
+        }
     }
 
     /// The node's URL.

@@ -9,9 +9,6 @@ use std::sync::RwLock;
 
 use reqwest::Url;
 
-/// The reply header naming the node a request was forwarded to.
-pub(crate) const LEADER_HEADER: &str = "roost-leader";
-
 /// Each node's URL by id, and the leader last named for each thing requests are about.
 #[derive(Debug)]
 pub(crate) struct Routes {

@@ -33,7 +33,7 @@ impl<S> Observe<S> {
 }
 
 /// Names, on a reply to a call this node forwarded, the leader it went to.
-const LEADER_HEADER: http::HeaderName = http::HeaderName::from_static("roost-leader");
+const LEADER_HEADER: http::HeaderName = http::HeaderName::from_static(roost_api::LEADER_HEADER);
 
 /// `grpc-status` codes of refused credentials.
 const UNAUTHENTICATED: &str = "16";

@@ -16,9 +16,8 @@ use utoipa_axum::routes;
 use crate::openapi::ScrapeFailed;
 use crate::AppState;
 
-/// Names, on a reply whose request this node forwarded to another node's leader, that
-/// leader's node id (the last one, if the request touched several groups).
-pub const LEADER_HEADER: HeaderName = HeaderName::from_static("roost-leader");
+/// [`roost_wire::LEADER_HEADER`] (the last leader, if the request touched several groups).
+pub const LEADER_HEADER: HeaderName = HeaderName::from_static(roost_wire::LEADER_HEADER);
 
 /// `/metrics`.
 pub fn routes() -> OpenApiRouter<AppState> {

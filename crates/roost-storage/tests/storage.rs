@@ -150,6 +150,29 @@ async fn snapshot_moves_the_full_state_to_another_node() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Creating `queue` (one consumer, `me`) and publishing each of `payloads` to it, ids
+/// `qm_<n>` in order.
+fn queue_of(queue: &QueueId, payloads: impl Iterator<Item = String>) -> Vec<Command> {
+    let create = Command::CreateQueue(cmd::CreateQueue {
+        id: queue.clone(),
+        key_digest: KEY,
+        consumers: vec!["me".into()],
+        settings: QueueSettings::default(),
+    });
+    let publishes = payloads.enumerate().map(|(i, payload)| {
+        Command::Publish(cmd::Publish {
+            queue: queue.clone(),
+            auth: KEY,
+            id: format!("qm_{i:016x}"),
+            payload,
+            source: Source::Publish,
+            idempotency: None,
+            hold: None,
+        })
+    });
+    std::iter::once(create).chain(publishes).collect()
+}
+
 fn entries_from(first: u64, commands: Vec<Command>) -> Vec<Entry> {
     commands
         .into_iter()
@@ -186,23 +209,7 @@ fn dlq(sm: &StateMachineStore, queue: &QueueId) -> Vec<u64> {
 async fn dead_letters_gc_and_deletion_persist_within_and_across_batches() -> anyhow::Result<()> {
     let dir = TempDir::new()?;
     let queue = QueueId::new(1, 9);
-    let mut commands = vec![Command::CreateQueue(cmd::CreateQueue {
-        id: queue.clone(),
-        key_digest: KEY,
-        consumers: vec!["me".into()],
-        settings: QueueSettings::default(),
-    })];
-    for i in 0..3u64 {
-        commands.push(Command::Publish(cmd::Publish {
-            queue: queue.clone(),
-            auth: KEY,
-            id: format!("qm_{i:016x}"),
-            payload: format!("{{\"i\":{i}}}"),
-            source: Source::Publish,
-            idempotency: None,
-            hold: None,
-        }));
-    }
+    let mut commands = queue_of(&queue, (0..3).map(|i| format!("{{\"i\":{i}}}")));
     // In one batch: dead-letter seq 3, replay it (reading the pending row), dead-letter seq 2,
     // and ack 1 so the floor rises.
     commands.push(nack(&queue, 3));
@@ -276,24 +283,11 @@ async fn snapshot_build_leaves_the_runtime_free() -> anyhow::Result<()> {
     let queue = QueueId::new(1, 11);
     let storage = Storage::open(dir.path())?;
     let (_log, mut sm) = storage.group(1)?;
-    let mut commands = vec![Command::CreateQueue(cmd::CreateQueue {
-        id: queue.clone(),
-        key_digest: KEY,
-        consumers: vec!["me".into()],
-        settings: QueueSettings::default(),
-    })];
     let pad = "x".repeat(200);
-    commands.extend((0..60_000u64).map(|i| {
-        Command::Publish(cmd::Publish {
-            queue: queue.clone(),
-            auth: KEY,
-            id: format!("qm_{i:016x}"),
-            payload: format!("{{\"i\":{i},\"pad\":\"{pad}\"}}"),
-            source: Source::Publish,
-            idempotency: None,
-            hold: None,
-        })
-    }));
+    let commands = queue_of(
+        &queue,
+        (0..60_000).map(|i| format!("{{\"i\":{i},\"pad\":\"{pad}\"}}")),
+    );
     sm.apply(vec![Entry {
         log_id: LogId::new(CommittedLeaderId::new(1, 1), 1),
         payload: EntryPayload::Normal(Batch {
@@ -430,23 +424,7 @@ async fn a_restored_checkpoint_keeps_the_data_and_clock_and_forgets_the_cluster(
 async fn acked_messages_leave_disk_key_by_key_or_as_one_range() -> anyhow::Result<()> {
     let dir = TempDir::new()?;
     let queue = QueueId::new(1, 11);
-    let mut commands = vec![Command::CreateQueue(cmd::CreateQueue {
-        id: queue.clone(),
-        key_digest: KEY,
-        consumers: vec!["me".into()],
-        settings: QueueSettings::default(),
-    })];
-    for i in 0..4300u64 {
-        commands.push(Command::Publish(cmd::Publish {
-            queue: queue.clone(),
-            auth: KEY,
-            id: format!("qm_{i:016x}"),
-            payload: "{}".into(),
-            source: Source::Publish,
-            idempotency: None,
-            hold: None,
-        }));
-    }
+    let commands = queue_of(&queue, (0..4300).map(|_| "{}".to_owned()));
     let ack = |cursor| {
         Command::Ack(cmd::Ack {
             queue: queue.clone(),

@@ -15,6 +15,11 @@ pub mod whole;
 mod work;
 
 pub use doc::{Doc, Time};
+
+/// The reply header that, when the node asked forwarded the request to the leader of the Raft
+/// group holding its queue or workspace, names that leader's node id: a client that knows each
+/// node's URL sends its next request about the same thing there and saves the hop.
+pub const LEADER_HEADER: &str = "roost-leader";
 pub use jobs::{
     ClaimJobs, Claimed, CompleteJob, CreateJob, FailJob, Job, JobAccepted, JobHeartbeat,
     JobHeartbeatReply, JobPage, JobReply, ListJobs,
