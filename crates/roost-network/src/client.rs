@@ -14,6 +14,7 @@ use openraft::raft::{
     VoteRequest, VoteResponse,
 };
 use roost_state::{Command, GroupId, Query, QueryResult, Response};
+use roost_types::lease::AckClock;
 use roost_types::{Node, NodeId, TypeConfig};
 use tonic::transport::{Channel, Endpoint};
 
@@ -173,6 +174,7 @@ impl PeerClients {
         GroupNetwork {
             group,
             clients: self.clone(),
+            acks: Arc::default(),
         }
     }
 
@@ -266,6 +268,15 @@ pub struct GroupNetwork {
     group: GroupId,
     /// The node's shared peer channels.
     clients: PeerClients,
+    /// When peers accepted this group's AppendEntries, for the read lease.
+    acks: Arc<AckClock<TypeConfig>>,
+}
+
+impl GroupNetwork {
+    /// The acknowledgements this group's connections record, for `lease::read_index`.
+    pub fn acks(&self) -> Arc<AckClock<TypeConfig>> {
+        Arc::clone(&self.acks)
+    }
 }
 
 impl RaftNetworkFactory<TypeConfig> for GroupNetwork {
@@ -277,6 +288,7 @@ impl RaftNetworkFactory<TypeConfig> for GroupNetwork {
             target,
             addr: node.addr.clone(),
             clients: self.clients.clone(),
+            acks: Arc::clone(&self.acks),
         }
     }
 }
@@ -291,6 +303,8 @@ pub struct PeerConnection {
     addr: String,
     /// The shared channels.
     clients: PeerClients,
+    /// The group's record of accepted AppendEntries.
+    acks: Arc<AckClock<TypeConfig>>,
 }
 
 impl PeerConnection {
@@ -359,10 +373,19 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
             let hint = PayloadTooLarge::new_entries_hint(fits);
             return Err(RPCError::PayloadTooLarge(hint));
         }
+        // Taken before sending: the peer's vote refusal starts no earlier than this.
+        let sent = tokio::time::Instant::now();
         let reply = self
             .call(|mut c| async move { c.append_entries(req).await })
             .await?;
-        convert::append_reply_from_pb(&reply).map_err(malformed)
+        let reply = convert::append_reply_from_pb(&reply).map_err(malformed)?;
+        if matches!(
+            reply,
+            AppendEntriesResponse::Success | AppendEntriesResponse::PartialSuccess(_)
+        ) {
+            self.acks.acked(&rpc.vote, self.target, sent);
+        }
+        Ok(reply)
     }
 
     async fn install_snapshot(

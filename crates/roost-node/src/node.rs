@@ -20,7 +20,7 @@ use crate::drain::Gate;
 use crate::group::Group;
 use crate::metrics::Metrics;
 use crate::proposer::{Proposed, Proposer};
-use crate::read_barrier::{BarrierError, ReadBarrier};
+use crate::read_barrier::{BarrierError, Lease, ReadBarrier};
 use crate::refusals::Refusals;
 use crate::waiters::{WaitSlot, Waiters};
 use crate::{Member, NodeConfig, NodeError};
@@ -134,16 +134,16 @@ impl Node {
             let (log, sm) = storage.group(group)?;
             let reader = sm.reader();
             let snapshots = sm.snapshot_stats();
-            let raft = Raft::new(
-                config.id,
-                raft_config.clone(),
-                clients.group(group),
-                log,
-                sm,
-            )
-            .await
-            .map_err(|e| NodeError::Raft(e.to_string()))?;
-            let barrier = ReadBarrier::start(raft.clone(), config.request_timeout);
+            let network = clients.group(group);
+            let lease = Lease {
+                acks: network.acks(),
+                length: roost_types::lease::lease_for(&raft_config),
+            };
+            let raft = Raft::new(config.id, raft_config.clone(), network, log, sm)
+                .await
+                .map_err(|e| NodeError::Raft(e.to_string()))?;
+            let barrier =
+                ReadBarrier::start(raft.clone(), config.request_timeout, lease, metrics.clone());
             let proposer = Proposer::start(raft.clone(), group, metrics.clone());
             tokio::spawn(crate::metrics::watch_leaders(
                 group,

@@ -1,10 +1,15 @@
-//! Batched read-index: concurrent linearizable reads of a group share one leadership check.
+//! Batched read-index: concurrent linearizable reads of a group share one leadership check,
+//! and while the leader's lease holds that check needs no round of heartbeats.
 
-use openraft::error::{CheckIsLeaderError, RaftError};
-use roost_types::Raft;
+use std::sync::Arc;
 use std::time::Duration;
 
+use openraft::error::{CheckIsLeaderError, RaftError};
+use roost_types::lease::{self, AckClock};
+use roost_types::{Raft, TypeConfig};
 use tokio::sync::{mpsc, oneshot};
+
+use crate::metrics::Metrics;
 
 /// Why a read could not be made linearizable here.
 #[derive(Clone, Debug)]
@@ -17,6 +22,13 @@ pub enum BarrierError {
 
 type Waiter = oneshot::Sender<Result<(), BarrierError>>;
 
+/// What the group's leader lease is made of: the peers' recorded acknowledgements and how
+/// long one vouches for (`lease::lease_for`).
+pub struct Lease {
+    pub acks: Arc<AckClock<TypeConfig>>,
+    pub length: Duration,
+}
+
 /// Sends waiters to the group's barrier task.
 #[derive(Clone)]
 pub struct ReadBarrier {
@@ -28,7 +40,7 @@ impl ReadBarrier {
     /// Starts the barrier task of `raft`; it ends when every `ReadBarrier` clone is dropped.
     /// A check that takes longer than `limit` (a leader cut off from its quorum) fails, so
     /// reads queued behind it are not held forever.
-    pub fn start(raft: Raft, limit: Duration) -> Self {
+    pub fn start(raft: Raft, limit: Duration, lease: Lease, metrics: Arc<Metrics>) -> Self {
         let (tx, mut rx) = mpsc::unbounded_channel::<Waiter>();
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
@@ -36,13 +48,13 @@ impl ReadBarrier {
                 while let Ok(w) = rx.try_recv() {
                     waiters.push(w);
                 }
-                let result = match tokio::time::timeout(limit, raft.ensure_linearizable()).await {
+                let result = match tokio::time::timeout(limit, check(&raft, &lease)).await {
                     Err(_) => Err(BarrierError::Failed("leadership check timed out".into())),
-                    Ok(Ok(_)) => Ok(()),
-                    Ok(Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(_)))) => {
-                        Err(BarrierError::NotLeader)
+                    Ok(Ok(by_lease)) => {
+                        metrics.read_checked(by_lease);
+                        Ok(())
                     }
-                    Ok(Err(e)) => Err(BarrierError::Failed(e.to_string())),
+                    Ok(Err(e)) => Err(e),
                 };
                 for w in waiters {
                     let _ = w.send(result.clone());
@@ -60,5 +72,23 @@ impl ReadBarrier {
             .map_err(|_| BarrierError::Failed("read barrier stopped".into()))?;
         rx.await
             .map_err(|_| BarrierError::Failed("read barrier stopped".into()))?
+    }
+}
+
+/// Waits until the applied state is linearizable; says whether the lease vouched for it.
+async fn check(raft: &Raft, lease: &Lease) -> Result<bool, BarrierError> {
+    if let Some(index) = lease::read_index(raft, &lease.acks, lease.length).await {
+        raft.wait(None)
+            .applied_index_at_least(Some(index), "lease read")
+            .await
+            .map_err(|e| BarrierError::Failed(e.to_string()))?;
+        return Ok(true);
+    }
+    match raft.ensure_linearizable().await {
+        Ok(_) => Ok(false),
+        Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(_))) => {
+            Err(BarrierError::NotLeader)
+        }
+        Err(e) => Err(BarrierError::Failed(e.to_string())),
     }
 }

@@ -2,6 +2,7 @@
 //! a length and a JSON document. Raft's RPCs travel this way between nodes, and clients' reads
 //! and writes to nodes, so partitions and crashes cut both.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::error::{InstallSnapshotError, RPCError, RaftError, RemoteError, Unreachable};
@@ -11,6 +12,7 @@ use openraft::raft::{
     VoteRequest, VoteResponse,
 };
 use roost_state::{Command, Query, QueryResult, Response};
+use roost_types::lease::AckClock;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -125,22 +127,29 @@ pub async fn call(to: &str, rpc: &Rpc, ttl: Duration) -> Result<Reply, WireError
 }
 
 /// Makes a [`Peer`] per target.
-#[derive(Clone, Debug, Default)]
-pub struct Network;
+#[derive(Clone, Default)]
+pub struct Network {
+    /// When peers accepted this node's AppendEntries, for the read lease.
+    pub acks: Arc<AckClock<SimConfig>>,
+}
 
 impl RaftNetworkFactory<SimConfig> for Network {
     type Network = Peer;
 
     async fn new_client(&mut self, target: NodeId, _node: &openraft::BasicNode) -> Peer {
-        Peer { target }
+        Peer {
+            target,
+            acks: Arc::clone(&self.acks),
+        }
     }
 }
 
 /// Raft's client of one peer.
-#[derive(Debug)]
 pub struct Peer {
     /// The peer.
     target: NodeId,
+    /// The node's record of accepted AppendEntries.
+    acks: Arc<AckClock<SimConfig>>,
 }
 
 /// An RPC failure as openraft wants it: remote refusals as such, the rest unreachable (so it
@@ -171,8 +180,17 @@ impl RaftNetwork<SimConfig> for Peer {
         rpc: AppendEntriesRequest<SimConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, PeerError> {
+        let (vote, sent) = (rpc.vote, tokio::time::Instant::now());
         match self.send(Rpc::Append(rpc), &option).await {
-            Ok(Reply::Append(r)) => self.remote(r),
+            Ok(Reply::Append(r)) => {
+                if let Ok(
+                    AppendEntriesResponse::Success | AppendEntriesResponse::PartialSuccess(_),
+                ) = &r
+                {
+                    self.acks.acked(&vote, self.target, sent);
+                }
+                self.remote(r)
+            }
             Ok(_) => Err(unreachable(WireError::Mismatched)),
             Err(e) => Err(unreachable(e)),
         }

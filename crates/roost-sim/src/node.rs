@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use openraft::error::{CheckIsLeaderError, RaftError};
 use roost_state::{Batch, Command, GroupId, Query, QueryResult, Response};
+use roost_types::lease::{self, AckClock};
 use turmoil::net::TcpListener;
 
 use crate::net::{self, ClientError, Network, Reply, Rpc};
 use crate::store::{Disk, LogStore, Machine};
-use crate::{NodeId, Raft};
+use crate::{NodeId, Raft, SimConfig};
 
 /// The group every node runs: one queue shard.
 pub const GROUP: GroupId = 1;
@@ -45,14 +46,13 @@ pub async fn run(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let machine = Machine::open(disk.clone(), GROUP)?;
     let first = disk.first_start();
-    let raft = Raft::new(
-        id,
-        raft_config()?,
-        Network,
-        LogStore::new(disk),
-        machine.clone(),
-    )
-    .await?;
+    let config = raft_config()?;
+    let network = Network::default();
+    let lease = Lease {
+        acks: Arc::clone(&network.acks),
+        length: lease::lease_for(&config),
+    };
+    let raft = Raft::new(id, config, network, LogStore::new(disk), machine.clone()).await?;
     if id == 1 && first {
         let nodes: BTreeMap<NodeId, openraft::BasicNode> = members
             .iter()
@@ -63,26 +63,33 @@ pub async fn run(
     let listener = TcpListener::bind(("0.0.0.0", net::PORT)).await?;
     loop {
         let (mut stream, _) = listener.accept().await?;
-        let (raft, machine) = (raft.clone(), machine.clone());
+        let (raft, machine, lease) = (raft.clone(), machine.clone(), lease.clone());
         tokio::spawn(async move {
             let Ok(rpc) = net::read_frame::<Rpc>(&mut stream).await else {
                 return;
             };
-            let reply = answer(&raft, &machine, rpc).await;
+            let reply = answer(&raft, &machine, &lease, rpc).await;
             // The caller may be gone (timed out, partitioned): nothing to do then.
             let _ = net::write_frame(&mut stream, &reply).await;
         });
     }
 }
 
+/// The node's leader lease, as Roost's read barrier holds it.
+#[derive(Clone)]
+struct Lease {
+    acks: Arc<AckClock<SimConfig>>,
+    length: Duration,
+}
+
 /// Handles one request.
-async fn answer(raft: &Raft, machine: &Machine, rpc: Rpc) -> Reply {
+async fn answer(raft: &Raft, machine: &Machine, lease: &Lease, rpc: Rpc) -> Reply {
     match rpc {
         Rpc::Append(r) => Reply::Append(raft.append_entries(r).await),
         Rpc::Vote(r) => Reply::Vote(raft.vote(r).await),
         Rpc::Snapshot(r) => Reply::Snapshot(raft.install_snapshot(r).await),
         Rpc::Write(command) => Reply::Written(write(raft, command).await),
-        Rpc::Read(query) => Reply::Read(read(raft, machine, &query).await),
+        Rpc::Read(query) => Reply::Read(read(raft, machine, lease, &query).await),
     }
 }
 
@@ -107,19 +114,41 @@ async fn write(raft: &Raft, command: Command) -> Result<Response, ClientError> {
     }
 }
 
-/// Answers `query` after confirming leadership with a quorum (a linearizable read).
-async fn read(raft: &Raft, machine: &Machine, query: &Query) -> Result<QueryResult, ClientError> {
-    let confirmed = tokio::time::timeout(Duration::from_secs(2), raft.ensure_linearizable());
+/// Answers `query` once it is linearizable: by the leader's lease when it holds (as Roost's
+/// read barrier does), else after confirming leadership with a quorum.
+async fn read(
+    raft: &Raft,
+    machine: &Machine,
+    lease: &Lease,
+    query: &Query,
+) -> Result<QueryResult, ClientError> {
+    let confirmed = tokio::time::timeout(Duration::from_secs(2), linearizable(raft, lease));
     match confirmed.await {
-        Ok(Ok(_)) => machine
+        Ok(Ok(())) => machine
             .query(query)
             .map_err(|e| ClientError::Unknown(e.to_string())),
-        Ok(Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(_)))) => {
-            Err(ClientError::NotLeader)
-        }
-        Ok(Err(e)) => Err(ClientError::Unknown(e.to_string())),
+        Ok(Err(e)) => Err(e),
         Err(_) => Err(ClientError::Unknown(
             "leadership not confirmed in time".into(),
         )),
+    }
+}
+
+/// Waits until the applied state reflects every write committed before the call.
+async fn linearizable(raft: &Raft, lease: &Lease) -> Result<(), ClientError> {
+    if let Some(index) = lease::read_index(raft, &lease.acks, lease.length).await {
+        return raft
+            .wait(None)
+            .applied_index_at_least(Some(index), "lease read")
+            .await
+            .map(|_| ())
+            .map_err(|e| ClientError::Unknown(e.to_string()));
+    }
+    match raft.ensure_linearizable().await {
+        Ok(_) => Ok(()),
+        Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(_))) => {
+            Err(ClientError::NotLeader)
+        }
+        Err(e) => Err(ClientError::Unknown(e.to_string())),
     }
 }

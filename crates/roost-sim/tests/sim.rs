@@ -94,7 +94,8 @@ fn a_store_whose_snapshots_miss_a_batch_is_caught() -> anyhow::Result<()> {
         ..Plan::default()
     };
     let mut caught = Vec::new();
-    for seed in 1..=8 {
+    // Seven of the first 32 seeds catch it (11, 13, 15, 17, 21, 24, 30), three of these 16.
+    for seed in 1..=16 {
         let r = run(seed, &plan)?;
         if !r.report.valid {
             caught.push((seed, r.report.counts.clone()));

@@ -2,6 +2,10 @@
 //!
 //! Storage, the peer network and the node all name these types, so they live in one small
 //! crate that knows openraft and the state machine's request/response types and nothing else.
+//! The leader lease ([`lease`]) lives here too: the network records it, the node reads by it,
+//! and the simulation (which has a type configuration of its own) runs the same code.
+
+pub mod lease;
 
 pub use roost_state::GroupId;
 use std::io::Cursor;

@@ -64,6 +64,11 @@ struct GroupLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CheckLabels {
+    by: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StatusLabels {
     status: &'static str,
 }
@@ -72,6 +77,10 @@ struct StatusLabels {
 const DELIVERED: &str = "delivered";
 /// The `status` of a webhook delivery attempt that got no 2xx.
 const FAILED: &str = "failed";
+/// A read check the leader's lease answered.
+const LEASE: &str = "lease";
+/// A read check answered by a round of heartbeats.
+const QUORUM: &str = "quorum";
 
 /// A node's registry of counted events.
 pub struct Metrics {
@@ -89,6 +98,7 @@ pub struct Metrics {
     webhooks: Family<StatusLabels, Counter>,
     leader_changes: Family<GroupLabels, Counter>,
     batch_sizes: Family<GroupLabels, Histogram>,
+    read_checks: Family<CheckLabels, Counter>,
     /// Per group: submissions the last form-mirroring drain left behind (see `mirror`).
     mirror_backlog: Vec<AtomicU64>,
     /// Queues with held publishes the last quota drain found (see `quota_drain`).
@@ -124,6 +134,7 @@ impl Metrics {
             webhooks: Family::default(),
             leader_changes: Family::default(),
             batch_sizes: batch_sizes.clone(),
+            read_checks: Family::default(),
             mirror_backlog: (0..groups).map(|_| AtomicU64::new(0)).collect(),
             drain_backlog: AtomicU64::new(0),
             registry: Registry::default(),
@@ -193,6 +204,14 @@ impl Metrics {
                 let _ = family.get_or_create(&StatusLabels { status });
             }
         }
+        for by in [LEASE, QUORUM] {
+            let _ = metrics.read_checks.get_or_create(&CheckLabels { by });
+        }
+        registry.register(
+            "roost_read_checks",
+            "Leadership checks behind linearizable reads this node answered as leader (one per batch of concurrent reads), by what vouched: the leader's lease or a round of heartbeats to a quorum",
+            metrics.read_checks.clone(),
+        );
         registry.register(
             "roost_raft_leader_changes",
             "Times this node saw a group's leader become a different node (or the first one)",
@@ -225,6 +244,12 @@ impl Metrics {
         self.batch_sizes
             .get_or_create(&group_labels(group))
             .observe(commands as f64);
+    }
+
+    /// Records one leadership check for reads, answered by the lease or by a quorum round.
+    pub(crate) fn read_checked(&self, by_lease: bool) {
+        let by = if by_lease { LEASE } else { QUORUM };
+        self.read_checks.get_or_create(&CheckLabels { by }).inc();
     }
 
     /// Records that `group`'s leader changed.

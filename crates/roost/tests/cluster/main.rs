@@ -21,6 +21,7 @@ mod harness;
 mod idle;
 mod jobs;
 mod leader;
+mod lease;
 mod llms;
 mod mcp;
 mod membership;

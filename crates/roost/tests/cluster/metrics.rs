@@ -137,6 +137,7 @@ const FAMILIES: &[&str] = &[
     "roost_raft_applied_index",
     "roost_raft_leader_changes",
     "roost_raft_proposal_batch_size",
+    "roost_read_checks",
     "roost_snapshot_builds",
     "roost_snapshot_builds_seconds",
     "roost_snapshot_installs",
