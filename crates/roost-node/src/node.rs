@@ -11,6 +11,7 @@ use rand::Rng;
 use roost_network::{ForwardError, PeerClients, PeerHandler, PeerService};
 use roost_state::{Command, GroupId, Query, QueryResult, Response, Roster, Topic, META_GROUP};
 use roost_storage::Storage;
+use roost_types::lease::{Lease, ReadError, Resumed};
 use roost_types::{NodeId, Raft};
 use tokio_util::sync::CancellationToken;
 
@@ -20,7 +21,7 @@ use crate::drain::Gate;
 use crate::group::Group;
 use crate::metrics::Metrics;
 use crate::proposer::{Proposed, Proposer};
-use crate::read_barrier::{BarrierError, Lease, ReadBarrier};
+use crate::read_barrier::ReadBarrier;
 use crate::refusals::Refusals;
 use crate::waiters::{WaitSlot, Waiters};
 use crate::{Member, NodeConfig, NodeError};
@@ -131,13 +132,16 @@ impl Node {
         let metrics = Arc::new(Metrics::new(config.shards as usize + 1));
         let mut groups = Vec::new();
         for group in 0..=config.shards {
-            let (log, sm) = storage.group(group)?;
+            let (mut log, sm) = storage.group(group)?;
             let reader = sm.reader();
             let snapshots = sm.snapshot_stats();
             let network = clients.group(group);
             let lease = Lease {
                 acks: network.acks(),
                 length: roost_types::lease::lease_for(&raft_config),
+                resumed: Resumed::read(&mut log, &config.id)
+                    .await
+                    .map_err(|e| NodeError::Raft(e.to_string()))?,
             };
             let raft = Raft::new(config.id, raft_config.clone(), network, log, sm)
                 .await
@@ -661,8 +665,8 @@ impl Node {
                 }
                 Err(e) => Attempt::Unknown(e.to_string()),
             },
-            Err(BarrierError::NotLeader) => Attempt::Retry("leader moved".into()),
-            Err(BarrierError::Failed(e)) => Attempt::Unknown(e),
+            Err(ReadError::NotLeader) => Attempt::Retry("leader moved".into()),
+            Err(ReadError::Failed(e)) => Attempt::Unknown(e),
         }
     }
 

@@ -5,9 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use openraft::error::{CheckIsLeaderError, RaftError};
 use roost_state::{Batch, Command, GroupId, Query, QueryResult, Response};
-use roost_types::lease::{self, AckClock};
+use roost_types::lease::{self, Lease, ReadError, Resumed};
 use turmoil::net::TcpListener;
 
 use crate::net::{self, ClientError, Network, Reply, Rpc};
@@ -48,11 +47,13 @@ pub async fn run(
     let first = disk.first_start();
     let config = raft_config()?;
     let network = Network::default();
-    let lease = Lease {
+    let mut log = LogStore::new(disk);
+    let lease = Arc::new(Lease {
         acks: Arc::clone(&network.acks),
         length: lease::lease_for(&config),
-    };
-    let raft = Raft::new(id, config, network, LogStore::new(disk), machine.clone()).await?;
+        resumed: Resumed::read(&mut log, &id).await?,
+    });
+    let raft = Raft::new(id, config, network, log, machine.clone()).await?;
     if id == 1 && first {
         let nodes: BTreeMap<NodeId, openraft::BasicNode> = members
             .iter()
@@ -75,15 +76,8 @@ pub async fn run(
     }
 }
 
-/// The node's leader lease, as Roost's read barrier holds it.
-#[derive(Clone)]
-struct Lease {
-    acks: Arc<AckClock<SimConfig>>,
-    length: Duration,
-}
-
 /// Handles one request.
-async fn answer(raft: &Raft, machine: &Machine, lease: &Lease, rpc: Rpc) -> Reply {
+async fn answer(raft: &Raft, machine: &Machine, lease: &Lease<SimConfig>, rpc: Rpc) -> Reply {
     match rpc {
         Rpc::Append(r) => Reply::Append(raft.append_entries(r).await),
         Rpc::Vote(r) => Reply::Vote(raft.vote(r).await),
@@ -119,36 +113,18 @@ async fn write(raft: &Raft, command: Command) -> Result<Response, ClientError> {
 async fn read(
     raft: &Raft,
     machine: &Machine,
-    lease: &Lease,
+    lease: &Lease<SimConfig>,
     query: &Query,
 ) -> Result<QueryResult, ClientError> {
-    let confirmed = tokio::time::timeout(Duration::from_secs(2), linearizable(raft, lease));
+    let confirmed = tokio::time::timeout(Duration::from_secs(2), lease::linearizable(raft, lease));
     match confirmed.await {
-        Ok(Ok(())) => machine
+        Ok(Ok(_)) => machine
             .query(query)
             .map_err(|e| ClientError::Unknown(e.to_string())),
-        Ok(Err(e)) => Err(e),
+        Ok(Err(ReadError::NotLeader)) => Err(ClientError::NotLeader),
+        Ok(Err(ReadError::Failed(e))) => Err(ClientError::Unknown(e)),
         Err(_) => Err(ClientError::Unknown(
             "leadership not confirmed in time".into(),
         )),
-    }
-}
-
-/// Waits until the applied state reflects every write committed before the call.
-async fn linearizable(raft: &Raft, lease: &Lease) -> Result<(), ClientError> {
-    if let Some(index) = lease::read_index(raft, &lease.acks, lease.length).await {
-        return raft
-            .wait(None)
-            .applied_index_at_least(Some(index), "lease read")
-            .await
-            .map(|_| ())
-            .map_err(|e| ClientError::Unknown(e.to_string()));
-    }
-    match raft.ensure_linearizable().await {
-        Ok(_) => Ok(()),
-        Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(_))) => {
-            Err(ClientError::NotLeader)
-        }
-        Err(e) => Err(ClientError::Unknown(e.to_string())),
     }
 }

@@ -12,6 +12,10 @@
 //! `election_timeout_max - election_timeout_min`, far more than clocks of different machines
 //! drift apart over one lease.
 //!
+//! The lease assumes every member runs the same election timeouts (no member's
+//! `election_timeout_max` below another's `election_timeout_min`) and monotonic clocks that
+//! do not stop while the node's host is suspended; docs/operations.md says so to operators.
+//!
 //! Generic over the type configuration so the simulation runs this code under its
 //! partitions and crashes.
 
@@ -19,14 +23,67 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use openraft::{AsyncRuntime, CommittedLeaderId, Instant, Raft, RaftTypeConfig, ServerState, Vote};
+use openraft::error::{CheckIsLeaderError, RaftError};
+use openraft::storage::RaftLogStorage;
+use openraft::{
+    AsyncRuntime, CommittedLeaderId, Instant, LogId, Raft, RaftTypeConfig, ServerState,
+    StorageError, Vote,
+};
 
 /// The clock of `C`'s runtime (openraft keeps its own alias private).
 type InstantOf<C> = <<C as RaftTypeConfig>::AsyncRuntime as AsyncRuntime>::Instant;
 
-/// The lease a leader may count on: `election_timeout_min` from a quorum's acknowledged send.
+/// The lease a leader may count on from a quorum's acknowledged send: `election_timeout_min`,
+/// and never more than nine tenths of `election_timeout_max` (the followers' refusal), so a
+/// configuration with the two nearly equal still leaves room for clocks that drift. Every
+/// member must run the same `election_timeout_max` or a larger one: a follower configured
+/// shorter than this leader's lease would vote too early.
 pub fn lease_for(config: &openraft::Config) -> Duration {
-    Duration::from_millis(config.election_timeout_min)
+    let max = Duration::from_millis(config.election_timeout_max);
+    Duration::from_millis(config.election_timeout_min).min(max * 9 / 10)
+}
+
+/// The vote under which this node may resume leading when it starts (its stored vote is its
+/// own, committed) and its log's last index then, read from the log store before Raft starts.
+/// openraft restores such a node as leader at once, with a committed index taken from the
+/// applied state, which is written without a sync and may lag what a quorum acknowledged
+/// before the crash; so a read under that vote must not be served below that index, whichever
+/// way it was vouched for.
+pub struct Resumed<C: RaftTypeConfig> {
+    vote: Vote<C::NodeId>,
+    last_index: u64,
+}
+
+impl<C: RaftTypeConfig> Resumed<C> {
+    /// Reads the stored vote and log of node `me`, which is about to start.
+    pub async fn read<S: RaftLogStorage<C>>(
+        log: &mut S,
+        me: &C::NodeId,
+    ) -> Result<Option<Self>, StorageError<C::NodeId>> {
+        let vote = log.read_vote().await?;
+        let last = log.get_log_state().await?.last_log_id;
+        Ok(Self::of(vote, last, me))
+    }
+
+    /// What `read` found: something only when `vote` is `me`'s own, committed, over a log.
+    fn of(
+        vote: Option<Vote<C::NodeId>>,
+        last: Option<LogId<C::NodeId>>,
+        me: &C::NodeId,
+    ) -> Option<Self> {
+        let vote =
+            vote.filter(|v| v.is_committed() && v.leader_id().voted_for().as_ref() == Some(me))?;
+        Some(Resumed {
+            vote,
+            last_index: last?.index,
+        })
+    }
+
+    /// The index a read under `vote` must also wait for: the log's end at the start, while
+    /// the node still leads under the vote it resumed.
+    pub fn floor(&self, vote: &Vote<C::NodeId>) -> Option<u64> {
+        (self.vote == *vote).then_some(self.last_index)
+    }
 }
 
 /// When each peer last accepted a request this node sent as leader under one vote.
@@ -103,16 +160,69 @@ impl<C: RaftTypeConfig> AckClock<C> {
     }
 }
 
+/// What vouches for one group's reads on this node.
+pub struct Lease<C: RaftTypeConfig> {
+    /// The peers' acknowledgements, as the group's network records them.
+    pub acks: Arc<AckClock<C>>,
+    /// How long an acknowledgement vouches for ([`lease_for`]).
+    pub length: Duration,
+    /// The leadership the node may have resumed at its start.
+    pub resumed: Option<Resumed<C>>,
+}
+
+/// Why a read could not be made linearizable here.
+#[derive(Clone, Debug)]
+pub enum ReadError {
+    /// This node does not lead the group.
+    NotLeader,
+    /// Raft stopped or the quorum could not be reached.
+    Failed(String),
+}
+
+/// Returns once this node's applied state reflects every write committed before the call:
+/// by the lease while it holds, otherwise after a round of heartbeats confirmed leadership
+/// (`ensure_linearizable`). Says whether the lease vouched. The caller bounds the wait (a
+/// leader cut off from its quorum waits for heartbeats that never come back).
+pub async fn linearizable<C: RaftTypeConfig>(
+    raft: &Raft<C>,
+    lease: &Lease<C>,
+) -> Result<bool, ReadError> {
+    let by_lease = match read_index(raft, lease).await {
+        Some(index) => {
+            applied(raft, index).await?;
+            true
+        }
+        None => match raft.ensure_linearizable().await {
+            Ok(_) => false,
+            Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(_))) => {
+                return Err(ReadError::NotLeader)
+            }
+            Err(e) => return Err(ReadError::Failed(e.to_string())),
+        },
+    };
+    // Votes only move forward: if the metrics still show the resumed vote, so did the state
+    // either check read.
+    let vote = raft.metrics().borrow().vote.clone();
+    if let Some(floor) = lease.resumed.as_ref().and_then(|r| r.floor(&vote)) {
+        applied(raft, floor).await?;
+    }
+    Ok(by_lease)
+}
+
+/// Waits until the state machine has applied `index`.
+async fn applied<C: RaftTypeConfig>(raft: &Raft<C>, index: u64) -> Result<(), ReadError> {
+    raft.wait(None)
+        .applied_index_at_least(Some(index), "linearizable read")
+        .await
+        .map(|_| ())
+        .map_err(|e| ReadError::Failed(e.to_string()))
+}
+
 /// The log index a linearizable read may be served at once the state machine has applied it,
 /// or `None` when the lease cannot vouch for this node (not the leader, its term's first
-/// entry not yet committed, a quorum's acknowledgement older than `lease`): the caller then
-/// confirms leadership with a round of heartbeats instead.
-pub async fn read_index<C: RaftTypeConfig>(
-    raft: &Raft<C>,
-    clock: &Arc<AckClock<C>>,
-    lease: Duration,
-) -> Option<u64> {
-    let clock = Arc::clone(clock);
+/// entry not yet committed, a quorum's acknowledgement older than the lease).
+async fn read_index<C: RaftTypeConfig>(raft: &Raft<C>, lease: &Lease<C>) -> Option<u64> {
+    let clock = Arc::clone(&lease.acks);
     // Read in the Raft core's own task, so leadership, the committed index and the
     // configurations are one consistent moment of its state.
     let seen = raft
@@ -140,7 +250,7 @@ pub async fn read_index<C: RaftTypeConfig>(
         .ok()??;
     let (index, since) = seen;
     // Checked after the state was read: no other leader could have been elected by then.
-    (InstantOf::<C>::now() < since + lease).then_some(index)
+    (InstantOf::<C>::now() < since + lease.length).then_some(index)
 }
 
 #[cfg(test)]
@@ -235,5 +345,39 @@ mod tests {
             clock.quorum_acked(&candidate, &1, &voters(&[1, 2, 3]), now),
             None
         );
+    }
+
+    #[test]
+    fn only_a_node_own_committed_vote_over_a_log_resumes_leading() {
+        let last = Some(LogId::new(CommittedLeaderId::new(3, 1), 42));
+        let of = |vote, last| Resumed::<TypeConfig>::of(vote, last, &1).map(|r| r.last_index);
+        assert_eq!(of(Some(vote(3, 1)), last), Some(42));
+        assert_eq!(of(Some(Vote::new(3, 1)), last), None, "a candidate's vote");
+        assert_eq!(of(Some(vote(3, 2)), last), None, "another node leads");
+        assert_eq!(of(None, last), None);
+        assert_eq!(of(Some(vote(3, 1)), None), None, "nothing to wait for");
+    }
+
+    #[test]
+    fn the_floor_binds_only_reads_under_the_resumed_vote() {
+        let resumed = Resumed::<TypeConfig>::of(
+            Some(vote(3, 1)),
+            Some(LogId::new(CommittedLeaderId::new(3, 1), 42)),
+            &1,
+        );
+        let resumed = resumed.expect("resumes");
+        assert_eq!(resumed.floor(&vote(3, 1)), Some(42));
+        assert_eq!(resumed.floor(&vote(5, 1)), None, "a later election");
+    }
+
+    #[test]
+    fn the_lease_stays_below_the_followers_refusal() {
+        let config = |min, max| openraft::Config {
+            election_timeout_min: min,
+            election_timeout_max: max,
+            ..Default::default()
+        };
+        assert_eq!(lease_for(&config(600, 1200)), Duration::from_millis(600));
+        assert_eq!(lease_for(&config(600, 610)), Duration::from_millis(549));
     }
 }
