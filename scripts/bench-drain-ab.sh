@@ -10,14 +10,11 @@
 #   ROUNDS (default 3); COUNT (default 20000); REPS (default 3)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-: "${A_BIN:?set A_BIN to the release binary before the change}"
-: "${B_BIN:?set B_BIN to the release binary after the change}"
 rounds="${ROUNDS:-3}"
 count="${COUNT:-20000}"
 reps="${REPS:-3}"
 out="${OUT:-$root/data/drain-ab-$(date -u +%Y%m%dT%H%M%SZ)}"
 mkdir -p "$out"
-urls="http://127.0.0.1:7081,http://127.0.0.1:7082,http://127.0.0.1:7083"
 measure() {
   for acks in 1 8; do
     timeout 600 "$B_BIN" bench --url "$urls" --leader-aware --workload drain --window 128 \

@@ -13,16 +13,12 @@
 #   REPS (default 3); WARM (default 300000)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-: "${A_BIN:?set A_BIN to the release binary before the change}"
-: "${B_BIN:?set B_BIN to the release binary after the change}"
 rounds="${ROUNDS:-3}"
 count="${COUNT:-3000}"
 reps="${REPS:-3}"
 warm="${WARM:-300000}"
 out="${OUT:-$root/data/wal-ab-$(date -u +%Y%m%dT%H%M%SZ)}"
 mkdir -p "$out"
-urls="http://127.0.0.1:7081,http://127.0.0.1:7082,http://127.0.0.1:7083"
-grpc="http://127.0.0.1:7281,http://127.0.0.1:7282,http://127.0.0.1:7283"
 measure() {
   seq_run() {
     timeout 600 "$B_BIN" bench --url "$urls" --leader-aware --workload seq --count "$count" \

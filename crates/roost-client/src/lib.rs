@@ -83,10 +83,7 @@ impl Client {
     pub async fn cluster(urls: &[String]) -> Result<Self, Error> {
         let http = reqwest::Client::builder().timeout(CALL_TIMEOUT).build()?;
         let mut nodes = Vec::new();
-        let mut failure = Error::Url {
-            url: String::new(),
-            why: "no node URL given".to_owned(),
-        };
+        let mut failure = no_nodes();
         for url in urls {
             let node = Self::with_http(url, http.clone())?;
             match node
@@ -108,10 +105,7 @@ impl Client {
     /// workspace; the next requests about it go there.
     pub fn with_nodes(nodes: &[(u64, String)], http: reqwest::Client) -> Result<Self, Error> {
         let Some((_, first)) = nodes.first() else {
-            return Err(Error::Url {
-                url: String::new(),
-                why: "no node URL given".to_owned(),
-            });
+            return Err(no_nodes());
         };
         let mut client = Self::with_http(first, http)?;
         let mut urls = HashMap::new();
@@ -139,13 +133,13 @@ impl Client {
     /// A request to the path made of `segments` (each escaped), with `credential` as Bearer,
     /// to the node leading what it is about when this client knows it.
     fn request(&self, method: Method, segments: &[&str], credential: Option<&str>) -> Req {
-        let about = self
-            .routes
-            .as_ref()
-            .and(routes::about(segments, credential));
-        let leader = match (&self.routes, &about) {
-            (Some(routes), Some(about)) => routes.leader(about),
-            _ => None,
+        let (about, leader) = match &self.routes {
+            Some(routes) => {
+                let about = routes::about(segments, credential);
+                let leader = about.as_deref().and_then(|a| routes.leader(a));
+                (about, leader)
+            }
+            None => (None, None),
         };
         let mut url = leader.unwrap_or_else(|| self.base.clone());
         if let Ok(mut path) = url.path_segments_mut() {
@@ -243,6 +237,14 @@ impl Req {
             builder: self.builder.header(name, value),
             ..self
         }
+    }
+}
+
+/// A leader-aware client given no node.
+fn no_nodes() -> Error {
+    Error::Url {
+        url: String::new(),
+        why: "no node URL given".to_owned(),
     }
 }
 

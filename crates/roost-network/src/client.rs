@@ -273,7 +273,7 @@ pub struct GroupNetwork {
 }
 
 impl GroupNetwork {
-    /// The acknowledgements this group's connections record, for `lease::read_index`.
+    /// The acknowledgements this group's connections record, for `lease::linearizable`.
     pub fn acks(&self) -> Arc<AckClock<TypeConfig>> {
         Arc::clone(&self.acks)
     }

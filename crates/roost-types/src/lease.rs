@@ -200,11 +200,13 @@ pub async fn linearizable<C: RaftTypeConfig>(
             Err(e) => return Err(ReadError::Failed(e.to_string())),
         },
     };
-    // Votes only move forward: if the metrics still show the resumed vote, so did the state
-    // either check read.
-    let vote = raft.metrics().borrow().vote.clone();
-    if let Some(floor) = lease.resumed.as_ref().and_then(|r| r.floor(&vote)) {
-        applied(raft, floor).await?;
+    if let Some(resumed) = &lease.resumed {
+        // Votes only move forward: if the metrics still show the resumed vote, so did the
+        // state either check read.
+        let vote = raft.metrics().borrow().vote.clone();
+        if let Some(floor) = resumed.floor(&vote) {
+            applied(raft, floor).await?;
+        }
     }
     Ok(by_lease)
 }

@@ -15,11 +15,6 @@ pub mod whole;
 mod work;
 
 pub use doc::{Doc, Time};
-
-/// The reply header that, when the node asked forwarded the request to the leader of the Raft
-/// group holding its queue or workspace, names that leader's node id: a client that knows each
-/// node's URL sends its next request about the same thing there and saves the hop.
-pub const LEADER_HEADER: &str = "roost-leader";
 pub use jobs::{
     ClaimJobs, Claimed, CompleteJob, CreateJob, FailJob, Job, JobAccepted, JobHeartbeat,
     JobHeartbeatReply, JobPage, JobReply, ListJobs,
@@ -36,6 +31,11 @@ pub use work::{
 };
 
 use serde::{Deserialize, Serialize};
+
+/// The reply header that, when the node asked forwarded the request to the leader of the Raft
+/// group holding its queue or workspace, names that leader's node id: a client that knows each
+/// node's URL sends its next request about the same thing there and saves the hop.
+pub const LEADER_HEADER: &str = "roost-leader";
 
 /// Every error reply: `{error, code, _help}`; `code` is stable, the other two are prose.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,21 +3,13 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
+use crate::cli::NodesArgs;
 
 /// Arguments of `roost mcp`.
 #[derive(clap::Args)]
 pub struct McpArgs {
-    /// A node's HTTP URL (any node of the cluster); several (comma-separated), the cluster's
-    /// nodes: each tool call then goes to the node leading its queue or workspace once a
-    /// forwarded reply has named it.
-    #[arg(
-        long = "url",
-        env = "ROOST_URL",
-        value_delimiter = ',',
-        default_value = "http://127.0.0.1:7070"
-    )]
-    urls: Vec<String>,
+    #[command(flatten)]
+    nodes: NodesArgs,
     /// The workspace token for the job and work-queue tools.
     #[arg(long, env = "ROOST_TOKEN", hide_env_values = true)]
     token: Option<String>,
@@ -28,9 +20,7 @@ pub struct McpArgs {
 
 /// Serves until the MCP client closes stdin.
 pub async fn run(args: McpArgs) -> anyhow::Result<()> {
-    let client = roost_client::Client::of_nodes(&args.urls)
-        .await
-        .context("--url")?;
+    let client = args.nodes.client().await?;
     let backend = roost_mcp::remote::Remote {
         client,
         token: args.token,

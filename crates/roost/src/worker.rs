@@ -21,18 +21,13 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::cli::NodesArgs;
+
 /// Options of `roost worker`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct WorkerArgs {
-    /// A node's URL; several (comma-separated), the cluster's nodes: claims, heartbeats and
-    /// completions then go straight to the node leading the workspace's shard.
-    #[arg(
-        long = "url",
-        env = "ROOST_URL",
-        value_delimiter = ',',
-        default_value = "http://127.0.0.1:7070"
-    )]
-    pub urls: Vec<String>,
+    #[command(flatten)]
+    pub nodes: NodesArgs,
     /// Workspace token (or ROOST_TOKEN).
     #[arg(long, env = "ROOST_TOKEN", hide_env_values = true)]
     pub token: String,
@@ -63,7 +58,7 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
     if args.concurrency == 0 || args.concurrency > 256 {
         bail!("--concurrency must be between 1 and 256");
     }
-    let client = Client::of_nodes(&args.urls).await.context("--url")?;
+    let client = args.nodes.client().await?;
     let stop = CancellationToken::new();
     {
         let stop = stop.clone();

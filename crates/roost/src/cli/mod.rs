@@ -34,6 +34,28 @@ impl NodeArgs {
     }
 }
 
+/// Every node of the cluster, for the long-running clients (`roost worker`, `roost mcp`):
+/// one URL, or several, each request then going to the node leading its queue or workspace
+/// once a forwarded reply has named it.
+#[derive(clap::Args, Debug, Clone)]
+pub struct NodesArgs {
+    /// A node's URL; several (comma-separated): the cluster's nodes, leader-aware.
+    #[arg(
+        long = "url",
+        env = "ROOST_URL",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:7070"
+    )]
+    pub urls: Vec<String>,
+}
+
+impl NodesArgs {
+    /// A client of the node, or a leader-aware one of the nodes.
+    pub async fn client(&self) -> anyhow::Result<Client> {
+        Client::of_nodes(&self.urls).await.context("--url")
+    }
+}
+
 /// The node and a workspace token: what `roost job` and `roost task` need.
 #[derive(clap::Args, Debug, Clone)]
 pub struct WorkspaceArgs {

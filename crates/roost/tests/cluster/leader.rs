@@ -1,9 +1,10 @@
 //! Three nodes: the `Roost-Leader` hint on a reply a node forwarded, and `roost bench
-//! --leader-aware` sending queue requests straight to each shard's leader, across a killed
-//! leader too.
+//! --leader-aware` sending queue requests straight to each shard's leader (over HTTP, and its
+//! gRPC batches too), across a killed leader too.
 
 use std::time::Duration;
 
+use anyhow::Context;
 use serde_json::Value;
 
 use crate::api::create;
@@ -128,5 +129,31 @@ async fn bench_leader_aware_publishes_to_the_leader_and_follows_a_new_one() -> a
         "no hint followed: {report}"
     );
     assert!(report["failovers"].as_u64().unwrap_or(0) >= 1, "{report}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_leader_aware_roost_bench_sends_its_grpc_batches_to_the_shard_leader(
+) -> anyhow::Result<()> {
+    let c = Cluster::start(3, 2, "").await?;
+    let grpc = [1, 2, 3].map(|id| c.node(id).grpc.clone()).join(",");
+    let shape = ["--batch", "5", "--count", "20", "--window", "10"];
+    bench(&c, &[&shape[..], &["--grpc-url", &grpc]].concat()).await?;
+    // The one queue of this cluster is in the shard whose queue count is 1.
+    let status = c.status(1).await?;
+    let groups = status["groups"].as_array().context("groups")?;
+    let shard = groups
+        .iter()
+        .find(|g| g["kind"] == "shard" && g["queues"] == 1)
+        .with_context(|| format!("the bench's queue in {status}"))?;
+    let leader = shard["leader"].as_u64().context("a shard leader")?;
+    let batches = [("edge", "grpc"), ("operation", "Queues/PublishBatch")];
+    for id in [1, 2, 3] {
+        let answered = crate::metrics::scrape(&c, id)
+            .await?
+            .sum("roost_request_duration_seconds_count", &batches);
+        let expected = if id == leader { 4.0 } else { 0.0 };
+        assert_eq!(answered, expected, "PublishBatch calls node {id} answered");
+    }
     Ok(())
 }
